@@ -1,0 +1,88 @@
+"""The dead-letter queue: where a message that keeps failing ends, to be
+inspected and replayed by an organiser, never dropped silently."""
+import json
+import logging
+
+from kombu import Connection, Exchange, Queue
+from nameko.standalone.events import get_event_exchange
+
+from services.common.clock import isoformat, utcnow
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = Exchange("label.dead-letters", type="direct", durable=True)
+DEAD_LETTER_QUEUE = Queue("label.dead-letters", exchange=DEAD_LETTER_EXCHANGE,
+                          routing_key="dead-letter", durable=True)
+
+
+def dead_letter(publisher, payload, *, source, event, consumer, handler, error, attempts):
+    """Publish one failed message to the dead-letter queue (confirmed)."""
+    publisher.publish(
+        payload,
+        exchange=DEAD_LETTER_EXCHANGE,
+        routing_key="dead-letter",
+        declare=[DEAD_LETTER_QUEUE],
+        headers={
+            "x-source-service": source,
+            "x-event": event,
+            "x-consumer": consumer,
+            "x-handler": handler,
+            "x-error": error[:2000],
+            "x-attempts": attempts,
+            "x-failed-at": isoformat(utcnow()),
+        },
+    )
+
+
+def _describe(message):
+    headers = message.headers or {}
+    return {
+        "source": headers.get("x-source-service"),
+        "event": headers.get("x-event"),
+        "consumer": headers.get("x-consumer"),
+        "handler": headers.get("x-handler"),
+        "error": headers.get("x-error"),
+        "attempts": headers.get("x-attempts"),
+        "failed_at": headers.get("x-failed-at"),
+        "payload": json.loads(message.body) if isinstance(message.body, (str, bytes)) else message.body,
+    }
+
+
+def peek(amqp_uri, limit=100):
+    """Read up to `limit` dead letters without removing them (they are
+    requeued when the channel closes unacknowledged)."""
+    found = []
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        queue = DEAD_LETTER_QUEUE(channel)
+        queue.declare()
+        for _ in range(limit):
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            found.append(_describe(message))
+        channel.close()
+    return found
+
+
+def replay(amqp_uri, limit=100):
+    """Republish dead letters to their source exchange; consumers that already
+    handled them drop them by event id. Returns what was replayed."""
+    replayed = []
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
+        channel = connection.channel()
+        producer = connection.Producer(channel)
+        queue = DEAD_LETTER_QUEUE(channel)
+        queue.declare()
+        for _ in range(limit):
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            letter = _describe(message)
+            exchange = get_event_exchange(letter["source"], {})
+            producer.publish(letter["payload"], exchange=exchange, routing_key=letter["event"],
+                             serializer="json", declare=[exchange], delivery_mode=2)
+            message.ack()
+            replayed.append(letter)
+        channel.close()
+    return replayed

@@ -1,0 +1,147 @@
+"""Idempotent event consumption with retries and a dead-letter path.
+
+`@consumes(EVENT)` on a service method (named as in contracts.SUBSCRIPTIONS)
+turns it into a nameko event handler that:
+- validates the payload with the event's contract (an invalid one is
+  dead-lettered at once: retrying cannot fix it);
+- skips an event id this handler already handled (`handled_events`, keyed
+  `<event id>:<handler>`);
+- on an exception, requeues the message after a short backoff, up to
+  INBOX_MAX_ATTEMPTS; then publishes it to the dead-letter queue and acks it,
+  so a poisoned message never blocks the queue nor vanishes.
+The service class must declare `inbox = Inbox("<service>")`. Handlers must be
+idempotent in their effects: a crash after the effect and before the record
+replays the handler.
+"""
+import functools
+import logging
+import traceback
+
+import eventlet
+from marshmallow import ValidationError
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from services.common import deadletters
+from services.common.clock import utcnow
+from services.common.contracts import SUBSCRIPTIONS
+from services.common.mongo import database_name, make_client
+
+log = logging.getLogger(__name__)
+
+HANDLED = "handled_events"
+FAILURES = "event_failures"
+
+
+class InboxSession:
+    def __init__(self, db, publisher, service_name, max_attempts, backoff):
+        self.handled = db[HANDLED]
+        self.failures = db[FAILURES]
+        self.publisher = publisher
+        self.service_name = service_name
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+
+    def handle(self, event, handler_name, payload, call):
+        try:
+            data = event.validate(payload)
+        except ValidationError as exc:
+            self._dead_letter(event, handler_name, payload, f"invalid payload: {exc.messages}", 1)
+            return None
+        key = f"{data['event_id']}:{handler_name}"
+        if self.handled.find_one({"_id": key}, {"_id": 1}) is not None:
+            log.info("%s already handled by %s, dropped", data["event_id"], handler_name)
+            return None
+        try:
+            result = call(data)
+        except Exception:
+            error = traceback.format_exc()
+            attempts = self._count_failure(key)
+            if attempts >= self.max_attempts:
+                log.error("%s failed %d times in %s, dead-lettered", key, attempts, handler_name)
+                self._dead_letter(event, handler_name, payload, error, attempts)
+                self.failures.delete_one({"_id": key})  # a replay starts afresh
+                return None
+            log.warning("%s failed (attempt %d), requeued", key, attempts)
+            eventlet.sleep(min(self.backoff * 2 ** (attempts - 1), 10))
+            raise
+        try:
+            self.handled.insert_one({"_id": key, "event": event.name, "handled_at": utcnow()})
+        except DuplicateKeyError:
+            pass  # handled concurrently by a redelivery; the effects are idempotent
+        self.failures.delete_one({"_id": key})
+        return result
+
+    def _count_failure(self, key):
+        doc = self.failures.find_one_and_update(
+            {"_id": key}, {"$inc": {"attempts": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return doc["attempts"]
+
+    def _dead_letter(self, event, handler_name, payload, error, attempts):
+        deadletters.dead_letter(
+            self.publisher, payload, source=event.source, event=event.name,
+            consumer=self.service_name, handler=handler_name, error=error, attempts=attempts,
+        )
+
+
+class Inbox(DependencyProvider):
+    def __init__(self, service_name):
+        self.service_name = service_name
+        self.client = None
+
+    def setup(self):
+        config = self.container.config
+        self._check_subscriptions()
+        self.client = make_client(config.get("MONGODB_URI"))
+        db = self.client[database_name(config, self.service_name)]
+        self.session = InboxSession(
+            db,
+            Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True, serializer="json"),
+            self.service_name,
+            int(config.get("INBOX_MAX_ATTEMPTS", 5)),
+            float(config.get("INBOX_BACKOFF_SECONDS", 0.5)),
+        )
+
+    def _check_subscriptions(self):
+        """Every @consumes handler must be listed in contracts.SUBSCRIPTIONS,
+        or topology.py would not declare its queue ahead of the producers."""
+        declared = {(event.name, consumer, method) for event, consumer, method in SUBSCRIPTIONS}
+        for entrypoint in self.container.entrypoints:
+            if getattr(entrypoint, "event_type", None) is None:
+                continue
+            key = (entrypoint.event_type, self.container.service_name, entrypoint.method_name)
+            if key not in declared:
+                raise RuntimeError(f"{key} is missing from contracts.SUBSCRIPTIONS")
+
+    def stop(self):
+        self._close()
+
+    def kill(self):
+        self._close()
+
+    def _close(self):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def get_dependency(self, worker_ctx):
+        return self.session
+
+
+def consumes(event):
+    """Decorate `def on_x(self, data)`: `data` is the validated payload."""
+
+    def decorator(method):
+        @functools.wraps(method)
+        def handler(self, payload):
+            return self.inbox.handle(event, method.__name__, payload,
+                                     lambda data: method(self, data))
+
+        return event_handler(event.source, event.name, requeue_on_error=True)(handler)
+
+    return decorator

@@ -1,0 +1,119 @@
+"""Versioned writes whose events can never diverge from the state change.
+
+FerretDB v1 applies conditional updates as a read followed by a write-back, so
+two concurrent updates can both "win". The one atomic primitive we rely on is
+an insert with a unique `_id`. A change to a document is therefore:
+
+1. insert `changes/{_id: "<collection>:<doc id>:<new version>"}` holding the
+   fields to set and the events owed: the insert that succeeds decides, a
+   duplicate key means another writer got there first (`Conflict`);
+2. apply it to the document: a plain update keyed on the previous version;
+   applying it twice changes nothing, so a crash between 1 and 2 is repaired
+   by rolling forward (the relay's sweep, or the next writer);
+3. the relay publishes the change's events and marks the change published.
+
+Event ids are `<change id>:<n>`: a re-publish carries the same id, which
+consumers drop (inbox.py).
+"""
+import logging
+
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from services.common.clock import isoformat, utcnow
+from services.common.contracts import check_payload
+from services.common.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+CHANGES = "changes"
+
+
+def ensure_ledger_indexes(db):
+    db[CHANGES].create_index([("published", ASCENDING), ("created_at", ASCENDING)])
+
+
+class Ledger:
+    def __init__(self, db):
+        self.db = db
+        self.changes = db[CHANGES]
+
+    # -- writing --------------------------------------------------------
+
+    def create(self, collection, doc, events=(), conflict=None):
+        """Insert `doc` (with its `_id`) as version 1; returns (doc, change)."""
+        doc = dict(doc, version=1)
+        change = self._decide(collection, doc["_id"], 1, {"insert": doc}, events, conflict)
+        self.apply(change)
+        return doc, change
+
+    def update(self, collection, current, fields, events=(), conflict=None):
+        """Set `fields` on `current` (a document read with its version); returns (doc, change)."""
+        version = current["version"] + 1
+        change = self._decide(collection, current["_id"], version, {"set": fields}, events, conflict)
+        self.apply(change)
+        return dict(current, **fields, version=version), change
+
+    def record(self, key, events, conflict=None):
+        """An exclusive step with no document to change (a release, say): the
+        uniquely keyed change alone decides, and carries the events."""
+        return self._decide("steps", key, 1, {}, events, conflict)
+
+    def _decide(self, collection, doc_id, version, body, events, conflict):
+        change_id = f"{collection}:{doc_id}:{version}"
+        now = utcnow()
+        change = {
+            "_id": change_id,
+            "collection": collection,
+            "doc_id": doc_id,
+            "version": version,
+            **body,
+            "events": [self._envelope(change_id, index, event, payload, now)
+                       for index, (event, payload) in enumerate(events)],
+            "published": False,
+            "created_at": now,
+        }
+        try:
+            self.changes.insert_one(change)
+        except DuplicateKeyError:
+            existing = self.changes.find_one({"_id": change_id})
+            if existing is not None:
+                self.apply(existing)  # the winner may have crashed before applying it
+            raise (conflict or Conflict(
+                "Ce document vient d'être modifié par ailleurs ; rechargez-le et réessayez.",
+                "concurrent_change",
+            )) from None
+        return change
+
+    @staticmethod
+    def _envelope(change_id, index, event, payload, now):
+        body = dict(payload, event_id=f"{change_id}:{index}", event=event.name,
+                    occurred_at=isoformat(now))
+        check_payload(event, body)
+        return {"name": event.name, "source": event.source, "payload": body}
+
+    # -- applying -------------------------------------------------------
+
+    def apply(self, change):
+        """Make the document reflect `change`; idempotent."""
+        collection = self.db[change["collection"]]
+        if "insert" in change:
+            try:
+                collection.insert_one(change["insert"])
+            except DuplicateKeyError:
+                pass
+        elif "set" in change:
+            collection.update_one(
+                {"_id": change["doc_id"], "version": change["version"] - 1},
+                {"$set": dict(change["set"], version=change["version"])},
+            )
+
+    def pending(self, older_than, limit=500):
+        return list(
+            self.changes.find({"published": False, "created_at": {"$lt": older_than}})
+            .sort("created_at", ASCENDING)
+            .limit(limit)
+        )
+
+    def mark_published(self, change_id):
+        self.changes.update_one({"_id": change_id}, {"$set": {"published": True, "published_at": utcnow()}})

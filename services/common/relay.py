@@ -1,0 +1,155 @@
+"""Outbox: a nameko dependency that writes through the ledger and publishes.
+
+Each worker gets an `OutboxSession` (create / update / record, as in
+ledger.py). Right after a write it publishes the change's events with
+publisher confirms; if RabbitMQ is unreachable the change stays unpublished
+and the sweep, a managed thread, retries it, as it does for changes left by a
+crash. An event that has subscribers is published `mandatory`: one that no
+queue would receive is returned by RabbitMQ and retried, never dropped.
+"""
+import logging
+from datetime import timedelta
+
+import eventlet
+from nameko.amqp.publish import Publisher, UndeliverableMessage
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import get_event_exchange
+
+from services.common.clock import utcnow
+from services.common.contracts import SUBSCRIPTIONS
+from services.common.ledger import Ledger
+from services.common.mongo import database_name, make_client
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBED_EVENTS = {event.name for event, _, _ in SUBSCRIPTIONS}
+# Changes younger than this are left to the worker that wrote them.
+SWEEP_GRACE = timedelta(seconds=2)
+
+
+class EventPublisher:
+    """Publishes ledger events to their source service's nameko exchange."""
+
+    def __init__(self, amqp_uri, config):
+        self.config = config
+        self.publisher = Publisher(amqp_uri, use_confirms=True, serializer="json")
+        self._exchanges = {}
+
+    def exchange(self, source):
+        if source not in self._exchanges:
+            self._exchanges[source] = get_event_exchange(source, self.config)
+        return self._exchanges[source]
+
+    def publish(self, event):
+        exchange = self.exchange(event["source"])
+        self.publisher.publish(
+            event["payload"],
+            exchange=exchange,
+            routing_key=event["name"],
+            mandatory=event["name"] in SUBSCRIBED_EVENTS,
+            declare=[exchange],
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        )
+
+
+class Relay:
+    def __init__(self, ledger, publisher):
+        self.ledger = ledger
+        self.publisher = publisher
+
+    def publish(self, change):
+        """Publish every event of `change`, then mark it; False if it must wait for the sweep."""
+        try:
+            for event in change["events"]:
+                self.publisher.publish(event)
+        except UndeliverableMessage:
+            log.warning("change %s: no queue bound yet, will retry", change["_id"])
+            return False
+        except Exception:  # RabbitMQ down or unreachable: the sweep retries
+            log.warning("change %s: publish failed, will retry", change["_id"], exc_info=True)
+            return False
+        self.ledger.mark_published(change["_id"])
+        return True
+
+    def sweep(self, limit=500):
+        """Roll forward and publish what a crash or an outage left behind."""
+        published = 0
+        for change in self.ledger.pending(utcnow() - SWEEP_GRACE, limit):
+            self.ledger.apply(change)
+            if not self.publish(change):
+                break  # keep the order of events; try again next round
+            published += 1
+        return published
+
+
+class OutboxSession:
+    """What a worker sees: ledger writes that publish as soon as they are decided."""
+
+    def __init__(self, ledger, relay):
+        self.ledger = ledger
+        self.relay = relay
+
+    def create(self, collection, doc, events=(), conflict=None):
+        doc, change = self.ledger.create(collection, doc, events, conflict)
+        self._publish(change)
+        return doc
+
+    def update(self, collection, current, fields, events=(), conflict=None):
+        doc, change = self.ledger.update(collection, current, fields, events, conflict)
+        self._publish(change)
+        return doc
+
+    def record(self, key, events, conflict=None, publish=True):
+        change = self.ledger.record(key, events, conflict)
+        if publish:
+            self._publish(change)
+        return change
+
+    def _publish(self, change):
+        if change["events"]:
+            self.relay.publish(change)
+
+
+class Outbox(DependencyProvider):
+    def __init__(self, service_name):
+        self.service_name = service_name
+        self.client = None
+        self.relay = None
+        self._running = False
+
+    def setup(self):
+        config = self.container.config
+        self.client = make_client(config.get("MONGODB_URI"))
+        ledger = Ledger(self.client[database_name(config, self.service_name)])
+        self.relay = Relay(ledger, EventPublisher(config[AMQP_URI_CONFIG_KEY], config))
+        self.interval = float(config.get("OUTBOX_SWEEP_SECONDS", 5))
+
+    def start(self):
+        self._running = True
+        self.container.spawn_managed_thread(self._sweep_forever, identifier="outbox_sweep")
+
+    def _sweep_forever(self):
+        while self._running:
+            try:
+                self.relay.sweep()
+            except Exception:  # the database may be restarting; never kill the container
+                log.warning("outbox sweep failed", exc_info=True)
+            eventlet.sleep(self.interval)
+
+    def stop(self):
+        self._running = False
+        self._close()
+
+    def kill(self):
+        self._running = False
+        self._close()
+
+    def _close(self):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def get_dependency(self, worker_ctx):
+        return OutboxSession(self.relay.ledger, self.relay)
