@@ -1,0 +1,11 @@
+"""The `health` RPC every service answers; the gateway's /health asks each one."""
+from nameko.rpc import rpc
+
+
+class HealthRpc:
+    """Mixin for a service class that has a `db` (MongoDatabase) dependency."""
+
+    @rpc
+    def health(self):
+        self.db.command("ping")  # proves this service reaches its own database
+        return {"status": "ok"}

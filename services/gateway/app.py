@@ -1,0 +1,43 @@
+"""GatewayService: the one public HTTP entry (API.md) and the web pages.
+
+It calls the services by RPC and never touches their databases. Each API
+area is a mixin in routes/; this class only gathers them and their
+dependencies.
+"""
+import eventlet
+from nameko.dependency_providers import Config
+from nameko.rpc import RpcProxy
+from nameko.web.handlers import http
+
+from services.common.contracts import SERVICES
+from services.gateway.http import json_response
+from services.gateway.routes.awards import AwardsRoutes
+from services.gateway.routes.jury import JuryRoutes
+from services.gateway.routes.mail import MailRoutes
+from services.gateway.routes.submissions import SubmissionsRoutes
+
+HEALTH_TIMEOUT_SECONDS = 3
+
+
+class GatewayService(SubmissionsRoutes, JuryRoutes, AwardsRoutes, MailRoutes):
+    name = "gateway"
+
+    config = Config()
+    submissions = RpcProxy("submissions")
+    jury = RpcProxy("jury")
+    awards = RpcProxy("awards")
+    notifications = RpcProxy("notifications")
+
+    @http("GET", "/health")
+    def health(self, request):
+        replies = {name: getattr(self, name).health.call_async() for name in SERVICES}
+        services = {}
+        for name, reply in replies.items():
+            try:
+                with eventlet.Timeout(HEALTH_TIMEOUT_SECONDS):
+                    services[name] = reply.result().get("status", "ok")
+            except (Exception, eventlet.Timeout):
+                services[name] = "unavailable"
+        healthy = all(state == "ok" for state in services.values())
+        return json_response({"status": "ok" if healthy else "degraded", "services": services},
+                             200 if healthy else 503)

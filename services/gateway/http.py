@@ -1,0 +1,121 @@
+"""The HTTP conventions of API.md in one place: bearer auth, JSON bodies, and
+the error format `{"error": {"code", "message", "fields"}}`.
+
+Route handlers are `def handler(self, request, principal, **url_params)` and
+return a JSON-serialisable body (200), a `(status, body)` pair, or a werkzeug
+Response. They raise the domain errors of services.common.errors (locally or
+from an RPC call): ValidationFailed → 422, NotFound → 404, Conflict → 409,
+Forbidden → 403.
+"""
+import functools
+import hmac
+import json
+import logging
+
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from services.common import tokens
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, fields=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields
+
+
+def unauthorized():
+    return ApiError(401, "unauthorized", "Jeton d'accès manquant ou invalide.")
+
+
+def forbidden(message="Vous n'avez pas accès à cette ressource."):
+    return ApiError(403, "forbidden", message)
+
+
+def json_response(body, status=200, headers=None):
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+                    headers=headers, mimetype="application/json")
+
+
+def error_response(status, code, message, fields=None):
+    error = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    return json_response({"error": error}, status)
+
+
+def read_json(request):
+    """The request body as a JSON object (dict), or a 400."""
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw.decode("utf-8") if raw else "")
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "malformed_json", "Le corps de la requête n'est pas un JSON valide.") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "validation_failed", "Un objet JSON est attendu.",
+                       {"_schema": ["Un objet JSON est attendu."]})
+    return body
+
+
+def authenticate(config, request):
+    """The Principal behind the request's bearer token, None when it carries none."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized()
+    admin = config.get("LABEL_ADMIN_TOKEN")
+    if admin and hmac.compare_digest(token.encode(), str(admin).encode()):
+        return tokens.Principal("organiser", "admin")
+    principal = tokens.verify(config["LABEL_SECRET_KEY"], token)
+    if principal is None:
+        raise unauthorized()
+    return principal
+
+
+def _to_response(result):
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, tuple):
+        status, body = result
+        return json_response(body, status)
+    return json_response(result)
+
+
+def api(method, path, roles=None, public=False):
+    """Declare an API route. `roles`: the roles allowed (None: any signed-in
+    role); `public=True`: no token needed (the principal may still be given)."""
+
+    def decorator(fn):
+        @functools.wraps(fn)
+        def entry(self, request, **params):
+            try:
+                principal = authenticate(self.config, request)
+                if not public:
+                    if principal is None:
+                        raise unauthorized()
+                    if roles and principal.role not in roles:
+                        raise forbidden()
+                return _to_response(fn(self, request, principal, **params))
+            except ApiError as exc:
+                return error_response(exc.status, exc.code, exc.message, exc.fields)
+            except ValidationFailed as exc:
+                return error_response(422, exc.code, exc.message, exc.fields)
+            except NotFound as exc:
+                return error_response(404, exc.code, exc.message or "Introuvable.")
+            except Conflict as exc:
+                return error_response(409, exc.code, exc.message)
+            except Forbidden as exc:
+                return error_response(403, exc.code, exc.message or "Accès refusé.")
+            except Exception:
+                log.exception("%s %s failed", method, path)
+                return error_response(500, "internal_error", "Erreur interne ; réessayez plus tard.")
+
+        return http(method, path)(entry)
+
+    return decorator

@@ -1,0 +1,6 @@
+"""API routes of this area (see ../../shared/API.md); a mixin of GatewayService."""
+from services.gateway.http import api  # noqa: F401
+
+
+class AwardsRoutes:
+    pass
