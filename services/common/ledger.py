@@ -16,6 +16,7 @@ Event ids are `<change id>:<n>`: a re-publish carries the same id, which
 consumers drop (inbox.py).
 """
 import logging
+import os
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
@@ -34,9 +35,13 @@ def ensure_ledger_indexes(db):
 
 
 class Ledger:
-    def __init__(self, db):
+    def __init__(self, db, crash_after_decide=None):
         self.db = db
         self.changes = db[CHANGES]
+        # Fault injection for the crash tests only (config FAULT_CRASH_AFTER_DECIDE):
+        # the process dies right after deciding a change that carries this event,
+        # before applying or publishing it.
+        self.crash_after_decide = crash_after_decide
 
     # -- writing --------------------------------------------------------
 
@@ -83,6 +88,9 @@ class Ledger:
                 "Ce document vient d'être modifié par ailleurs ; rechargez-le et réessayez.",
                 "concurrent_change",
             )) from None
+        if self.crash_after_decide and any(e["name"] == self.crash_after_decide for e in change["events"]):
+            log.critical("fault injection: crashing after deciding %s", change_id)
+            os._exit(70)
         return change
 
     @staticmethod

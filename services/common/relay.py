@@ -122,7 +122,8 @@ class Outbox(DependencyProvider):
     def setup(self):
         config = self.container.config
         self.client = make_client(config.get("MONGODB_URI"))
-        ledger = Ledger(self.client[database_name(config, self.service_name)])
+        ledger = Ledger(self.client[database_name(config, self.service_name)],
+                        crash_after_decide=config.get("FAULT_CRASH_AFTER_DECIDE") or None)
         self.relay = Relay(ledger, EventPublisher(config[AMQP_URI_CONFIG_KEY], config))
         self.interval = float(config.get("OUTBOX_SWEEP_SECONDS", 5))
 
