@@ -1,0 +1,53 @@
+# Newcomers: `make run` sets up and runs everything; `make test` sets up and runs the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export GATEWAY_PORT ?= 8000
+PYTEST_ARGS ?=
+export PYTEST_ARGS
+
+.PHONY: help setup venv rabbitmq ferretdb up run down status test bench clean
+
+help:
+	@echo "make run     set up, then run RabbitMQ, FerretDB, SMTP capture and the five services in the foreground (Ctrl-C stops)"
+	@echo "make up      the same in the background; returns once http://127.0.0.1:$(GATEWAY_PORT)/health is green"
+	@echo "make down    stop everything up/run started"
+	@echo "make status  process states"
+	@echo "make test    set up, start RabbitMQ + a throw-away FerretDB, run .venv/bin/pytest \$$PYTEST_ARGS"
+	@echo "             e.g. make test PYTEST_ARGS='tests/e2e/test_pipes.py -x'"
+	@echo "make setup   .venv, RabbitMQ package, FerretDB build (idempotent)"
+	@echo "make bench   run tests/bench/*.py"
+
+setup: venv rabbitmq ferretdb
+
+venv:
+	@deploy/local/setup.sh
+
+rabbitmq:
+	@deploy/local/rabbitmq.sh install
+
+ferretdb:
+	@deploy/local/build-mongo.sh
+
+up:
+	@deploy/local/stack.sh up
+
+run:
+	@deploy/local/stack.sh run
+
+down:
+	@deploy/local/stack.sh down
+
+status:
+	@deploy/local/stack.sh status
+
+test:
+	@deploy/local/test.sh
+
+bench: venv
+	@shopt -s nullglob; files=(tests/bench/*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "bench: no tests/bench/*.py yet"; exit 0; fi; \
+	for f in "$${files[@]}"; do echo "== $$f"; .venv/bin/python "$$f" || exit $$?; done
+
+clean: down
+	rm -rf var

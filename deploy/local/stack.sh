@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Local stack under supervisord: RabbitMQ (machine-wide, deploy/local/rabbitmq.sh),
+# then FerretDB, SMTP capture, the topology one-shot and the five services
+# (deploy/local/procs.py). Logs in var/log/, captured mail in var/mail/.
+#
+#   stack.sh up     start in the background, return once GET /health is green
+#   stack.sh run    the same in the foreground with the logs; Ctrl-C stops all
+#   stack.sh down   stop everything `up`/`run` started
+#   stack.sh status
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROOT=$PWD
+PY=.venv/bin/python
+CONF=var/run/supervisord.conf
+PIDFILE=var/run/supervisord.pid
+PORT=${GATEWAY_PORT:-8000}
+HEALTH_URL="http://127.0.0.1:${PORT}/health"
+UP_TIMEOUT=${UP_TIMEOUT:-180}
+
+say() { echo "stack: $*" >&2; }
+
+supervisord_alive() {
+    [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
+}
+
+prepare() {
+    deploy/local/setup.sh
+    [ -n "${MONGODB_URI:-}" ] || deploy/local/build-mongo.sh
+    deploy/local/rabbitmq.sh start
+}
+
+start_supervisord() {
+    if supervisord_alive; then
+        say "already running (supervisord pid $(cat "$PIDFILE")); \`make down\` first to restart"
+        return 0
+    fi
+    "$PY" -m deploy.local.procs supervisord-conf >/dev/null
+    mkdir -p var/log
+    # Holding the shared RabbitMQ lock for supervisord's lifetime keeps another
+    # run's `rabbitmq.sh stop` from stopping the node under us.
+    setsid nohup deploy/local/rabbitmq.sh hold "$ROOT/.venv/bin/supervisord" -c "$CONF" \
+        >var/log/supervisord.out 2>&1 </dev/null &
+    local i
+    for i in $(seq 1 50); do supervisord_alive && break; sleep 0.2; done
+    supervisord_alive || { say "supervisord did not start:"; cat var/log/supervisord.out >&2; exit 1; }
+    say "supervisord started (pid $(cat "$PIDFILE")), logs in var/log/"
+}
+
+health_ok() {
+    "$PY" - "$HEALTH_URL" <<'PY' 2>/dev/null
+import json, sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+        body = json.loads(r.read() or b"{}")
+        sys.exit(0 if r.status == 200 and body.get("status") == "ok" else 1)
+except Exception:
+    sys.exit(1)
+PY
+}
+
+wait_healthy() {
+    local deadline=$((SECONDS + UP_TIMEOUT))
+    say "waiting for $HEALTH_URL (up to ${UP_TIMEOUT}s)"
+    until health_ok; do
+        if [ $SECONDS -ge $deadline ] || ! supervisord_alive; then
+            say "not healthy after ${UP_TIMEOUT}s; process states and the tail of the logs:"
+            .venv/bin/supervisorctl -c "$CONF" status >&2 || true
+            local f
+            for f in var/log/*.log; do
+                [ -s "$f" ] || continue
+                echo "----- $f" >&2
+                tail -n 15 "$f" >&2
+            done
+            say "the stack is left running for inspection; \`make down\` stops it"
+            return 1
+        fi
+        sleep 1
+    done
+    say "healthy: $HEALTH_URL  (API http://127.0.0.1:${PORT}/api/v1, mail in var/mail/)"
+}
+
+down() {
+    if supervisord_alive; then
+        local pid; pid=$(cat "$PIDFILE")
+        say "stopping supervisord (pid $pid) and its programs"
+        .venv/bin/supervisorctl -c "$CONF" shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+        local i
+        for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        if kill -0 "$pid" 2>/dev/null; then
+            say "supervisord still alive after 30s: killing its process group"
+            kill -KILL -- "-$(ps -o pgid= "$pid" | tr -d ' ')" 2>/dev/null || true
+        fi
+    fi
+    rm -f var/run/topology.done
+    # The flock holder exits with supervisord; give it a moment before we try the exclusive lock.
+    sleep 0.3
+    deploy/local/rabbitmq.sh stop
+}
+
+case "${1:-}" in
+    up)
+        prepare
+        start_supervisord
+        wait_healthy
+        ;;
+    run)
+        prepare
+        start_supervisord
+        trap 'trap - INT TERM EXIT; echo; down' INT TERM EXIT
+        tail -n 0 -F var/log/*.log 2>/dev/null &
+        tail_pid=$!
+        wait_healthy || true
+        say "running in the foreground; Ctrl-C stops everything"
+        wait "$tail_pid"
+        ;;
+    down) down ;;
+    status)
+        if supervisord_alive; then .venv/bin/supervisorctl -c "$CONF" status || true; else echo "stack: not running"; fi
+        deploy/local/rabbitmq.sh status
+        ;;
+    *) echo "usage: $0 up|run|down|status" >&2; exit 2 ;;
+esac
