@@ -1,0 +1,204 @@
+"""The message paths of DESIGN.md against the real RabbitMQ and FerretDB:
+outbox relay, idempotent consumer, dead-letter queue and replay, queues
+declared before the first publish."""
+import time
+import uuid
+
+import pytest
+from kombu import Connection
+from nameko.rpc import rpc
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_waiter
+
+from services.common import contracts, deadletters, topology
+from services.common.errors import Conflict
+from services.common.inbox import Inbox, consumes
+from services.common.ledger import Ledger, ensure_ledger_indexes
+from services.common.mongo import MongoDatabase, make_client
+from services.common.relay import Outbox
+
+COLLECTIVITE = {
+    "id": "col-besancon", "insee_code": "25056", "name": "Besançon", "kind": "commune",
+    "category": "ville", "department": "25", "region": "Bourgogne-Franche-Comté",
+    "population": 119000, "email": "numerique@besancon.fr",
+}
+
+
+def withdrawn(application_id):
+    return (contracts.APPLICATION_WITHDRAWN, {
+        "application_id": application_id, "campaign_year": 2016,
+        "collectivite": COLLECTIVITE, "withdrawn_at": "2016-06-01T10:00:00+00:00",
+    })
+
+
+class Producer:
+    """Stands in for the submissions service: one write, one event."""
+
+    name = "submissions"
+    db = MongoDatabase("submissions", ensure_ledger_indexes)
+    outbox = Outbox("submissions")
+
+    @rpc
+    def withdraw(self, application_id):
+        doc = self.outbox.create("applications", {"_id": application_id, "state": "submitted"})
+        doc = self.outbox.update("applications", doc, {"state": "withdrawn"},
+                                 events=[withdrawn(application_id)])
+        return doc["version"]
+
+
+HANDLED = []
+
+
+class Consumer:
+    """Stands in for the jury service; fails on the application called 'poison'."""
+
+    name = "jury"
+    inbox = Inbox("jury")
+
+    @consumes(contracts.APPLICATION_WITHDRAWN)
+    def on_application_withdrawn(self, data):
+        HANDLED.append(data["event_id"])
+        if data["application_id"].startswith("poison"):
+            raise RuntimeError("cannot handle this one")
+
+
+@pytest.fixture
+def config(rabbit_config, mongodb_uri):
+    topology.declare_all(rabbit_config["AMQP_URI"])
+    HANDLED.clear()
+    return dict(
+        rabbit_config,
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_",
+        OUTBOX_SWEEP_SECONDS=0.5,
+        INBOX_MAX_ATTEMPTS=3,
+        INBOX_BACKOFF_SECONDS=0.05,
+    )
+
+
+def database(config, service):
+    return make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}{service}"]
+
+
+def wait_until(predicate, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_event_travels_once_and_a_redelivery_changes_nothing(container_factory, config):
+    producer = container_factory(Producer, config)
+    consumer = container_factory(Consumer, config)
+    producer.start()
+    consumer.start()
+
+    with entrypoint_waiter(consumer, "on_application_withdrawn"):
+        with ServiceRpcProxy("submissions", config) as proxy:
+            assert proxy.withdraw("app-1") == 2
+
+    change = database(config, "submissions")["changes"].find_one({"_id": "applications:app-1:2"})
+    assert change["published"] is True
+    assert HANDLED == ["applications:app-1:2:0"]
+
+    # The same message again (a redelivery, or the sweep re-publishing): dropped.
+    payload = change["events"][0]["payload"]
+    with entrypoint_waiter(consumer, "on_application_withdrawn"):
+        with Connection(config["AMQP_URI"]) as connection:
+            connection.Producer().publish(payload, exchange="submissions.events",
+                                          routing_key="application_withdrawn", serializer="json")
+    assert HANDLED == ["applications:app-1:2:0"]
+    assert database(config, "jury")["handled_events"].count_documents({}) == 1
+
+
+def test_second_writer_of_the_same_version_gets_a_conflict(container_factory, config):
+    producer = container_factory(Producer, config)
+    producer.start()
+    with ServiceRpcProxy("submissions", config) as proxy:
+        proxy.withdraw("app-2")
+        with pytest.raises(Conflict):
+            proxy.withdraw("app-2")
+    changes = database(config, "submissions")["changes"]
+    assert changes.count_documents({"doc_id": "app-2"}) == 2
+
+
+def test_a_crash_after_the_decision_is_rolled_forward_and_published(container_factory, config):
+    """The ledger decided a change, then the process died before applying and
+    publishing it: the next sweep applies it and publishes exactly once."""
+    db = database(config, "submissions")
+    ledger = Ledger(db)
+    doc, _ = ledger.create("applications", {"_id": "app-3", "state": "submitted"})
+    ledger._decide("applications", "app-3", 2, {"set": {"state": "withdrawn"}},
+                   [withdrawn("app-3")], None)  # decided, never applied nor published
+    assert db["applications"].find_one({"_id": "app-3"})["state"] == "submitted"
+
+    consumer = container_factory(Consumer, config)
+    consumer.start()
+    with entrypoint_waiter(consumer, "on_application_withdrawn", timeout=20):
+        container_factory(Producer, config).start()  # its sweep finds the change
+
+    assert db["applications"].find_one({"_id": "app-3"})["state"] == "withdrawn"
+    assert wait_until(lambda: db["changes"].find_one({"_id": "applications:app-3:2"})["published"])
+    assert HANDLED == ["applications:app-3:2:0"]
+
+
+def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_and_can_be_replayed(
+        container_factory, config):
+    producer = container_factory(Producer, config)
+    consumer = container_factory(Consumer, config)
+    producer.start()
+    consumer.start()
+    with ServiceRpcProxy("submissions", config) as proxy:
+        proxy.withdraw("poison-1")
+        proxy.withdraw("app-4")  # the queue is not blocked by the poisoned message
+
+    assert wait_until(lambda: len(deadletters.peek(config["AMQP_URI"])) == 1)
+    assert "applications:app-4:2:0" in HANDLED
+    assert HANDLED.count("applications:poison-1:2:0") == 3  # INBOX_MAX_ATTEMPTS
+    letter = deadletters.peek(config["AMQP_URI"])[0]
+    assert letter["consumer"] == "jury" and letter["event"] == "application_withdrawn"
+    assert "cannot handle this one" in letter["error"]
+    assert letter["payload"]["application_id"] == "poison-1"
+
+    replayed = deadletters.replay(config["AMQP_URI"])
+    assert [item["payload"]["event_id"] for item in replayed] == ["applications:poison-1:2:0"]
+    # Replayed to every consumer of the event; the one that failed tries again
+    # (3 more attempts), then it is dead-lettered again: never dropped.
+    assert wait_until(lambda: HANDLED.count("applications:poison-1:2:0") == 6)
+    assert wait_until(lambda: len(deadletters.peek(config["AMQP_URI"])) == 1)
+
+
+def test_queues_exist_before_any_consumer_started(container_factory, config):
+    """topology.declare_all ran in the fixture: an event published while the
+    consumer is down waits in its queue instead of being dropped."""
+    producer = container_factory(Producer, config)
+    producer.start()
+    with ServiceRpcProxy("submissions", config) as proxy:
+        proxy.withdraw("app-5")
+    assert HANDLED == []
+    consumer = container_factory(Consumer, config)
+    with entrypoint_waiter(consumer, "on_application_withdrawn"):
+        consumer.start()
+    assert HANDLED == ["applications:app-5:2:0"]
+
+
+def test_an_event_with_no_queue_is_kept_until_one_exists(container_factory, rabbit_config, mongodb_uri):
+    """Without the topology, the mandatory publish is returned by RabbitMQ:
+    the change stays unpublished (not dropped) and goes out once the queue exists."""
+    config = dict(rabbit_config, MONGODB_URI=mongodb_uri,
+                  MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_", OUTBOX_SWEEP_SECONDS=0.5)
+    HANDLED.clear()
+    producer = container_factory(Producer, config)
+    producer.start()
+    with ServiceRpcProxy("submissions", config) as proxy:
+        proxy.withdraw("app-6")
+    changes = database(config, "submissions")["changes"]
+    assert changes.find_one({"_id": "applications:app-6:2"})["published"] is False
+
+    consumer = container_factory(Consumer, config)
+    with entrypoint_waiter(consumer, "on_application_withdrawn", timeout=20):
+        consumer.start()  # declares its queue; the sweep's next publish is routed
+    assert HANDLED == ["applications:app-6:2:0"]
+    assert wait_until(lambda: changes.find_one({"_id": "applications:app-6:2"})["published"])
