@@ -14,12 +14,13 @@ from services.gateway.http import json_response
 from services.gateway.routes.awards import AwardsRoutes
 from services.gateway.routes.jury import JuryRoutes
 from services.gateway.routes.mail import MailRoutes
+from services.gateway.routes.operations import OperationsRoutes
 from services.gateway.routes.submissions import SubmissionsRoutes
 
 HEALTH_TIMEOUT_SECONDS = 3
 
 
-class GatewayService(SubmissionsRoutes, JuryRoutes, AwardsRoutes, MailRoutes):
+class GatewayService(SubmissionsRoutes, JuryRoutes, AwardsRoutes, MailRoutes, OperationsRoutes):
     name = "gateway"
 
     config = Config()

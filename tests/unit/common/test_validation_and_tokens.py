@@ -1,0 +1,58 @@
+import pytest
+from marshmallow import fields
+
+from services.common import contracts, tokens
+from services.common.errors import ValidationFailed
+from services.common.validation import StrictSchema, flatten_errors, load
+
+
+class Sample(StrictSchema):
+    name = fields.String(required=True)
+    tags = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+def test_operator_and_dotted_keys_are_refused_with_their_path():
+    with pytest.raises(ValidationFailed) as caught:
+        load(Sample(), {"name": "Agen", "tags": {"$gt": 1, "a.b": 2, "ok": 3}})
+    assert set(caught.value.fields) >= {"tags.$gt", "tags.a.b"}
+    assert "ok" not in "".join(caught.value.fields)
+
+
+def test_unknown_and_missing_fields_are_named():
+    with pytest.raises(ValidationFailed) as caught:
+        load(Sample(), {"surname": "x"})
+    assert set(caught.value.fields) == {"name", "surname"}
+
+
+def test_a_non_object_is_refused():
+    with pytest.raises(ValidationFailed) as caught:
+        load(Sample(), ["Agen"])
+    assert "_schema" in caught.value.fields
+
+
+def test_flatten_errors_keeps_nested_paths():
+    assert flatten_errors({"a": {"0": {"b": ["bad"]}}, "c": ["x"]}) == {"a.0.b": ["bad"], "c": ["x"]}
+
+
+def test_tokens_round_trip_and_reject_forgery():
+    token = tokens.issue("secret", "collectivite", "c-42")
+    assert tokens.verify("secret", token) == tokens.Principal("collectivite", "c-42")
+    assert tokens.verify("another-secret", token) is None
+    assert tokens.verify("secret", token[:-2] + "xx") is None
+    with pytest.raises(ValueError):
+        tokens.issue("secret", "mayor", "c-42")
+
+
+def test_every_subscription_consumes_a_known_event_from_another_service():
+    for event, consumer, method in contracts.SUBSCRIPTIONS:
+        assert contracts.EVENTS[event.name] is event
+        assert consumer != event.source
+        assert method.startswith("on_")
+        assert contracts.queue_name(event, consumer, method) == \
+            f"evt-{event.source}-{event.name}--{consumer}.{method}"
+
+
+def test_a_producer_cannot_emit_a_payload_that_breaks_its_contract():
+    with pytest.raises(ValueError, match="application_withdrawn"):
+        contracts.check_payload(contracts.APPLICATION_WITHDRAWN, {"event_id": "x", "event": "e",
+                                                                   "occurred_at": "t"})
