@@ -16,7 +16,7 @@ vhost), container_factory, runner_factory, web_session...):
 import warnings
 
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)  # "Eventlet is deprecated": known, nameko needs it
+    warnings.simplefilter("ignore")  # "Eventlet is deprecated": known, nameko needs it
     import eventlet
 
 eventlet.monkey_patch()  # nameko >= 2.14's pytest plugin no longer does it; must come first
