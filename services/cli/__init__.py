@@ -1,0 +1,1 @@
+"""labelctl: the organiser's command line; talks only to the gateway's HTTP API (API.md)."""
