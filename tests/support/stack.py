@@ -125,8 +125,16 @@ class Stack:
         return self
 
     def stop_all(self) -> None:
-        for name in list(self._procs):
-            self._terminate(name)
+        procs_ = [self._procs.pop(name) for name in list(self._procs)]
+        for proc in procs_:  # SIGTERM all first: nameko takes a few seconds each to stop
+            if proc.poll() is None:
+                self._signal(proc, signal.SIGTERM)
+        for proc in procs_:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._signal(proc, signal.SIGKILL)
+                proc.wait(timeout=5)
         self.smtp_stop()
         if self._mongo_client is not None:
             try:
