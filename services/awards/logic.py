@@ -1,0 +1,507 @@
+"""Awards domain rules: decisions, embargo, release, palmarès and statistics.
+
+The first half is pure functions over plain dicts (unit-tested against
+hand-computed tables); `Awards` at the bottom orchestrates them over the
+repositories and the outbox, knowing nothing of nameko.
+"""
+import re
+from collections import Counter
+
+from services.common import contracts
+from services.common.clock import isoformat, parse, utcnow
+from services.common.errors import Conflict, NotFound, ValidationFailed
+
+ORGANISER = "organiser"
+RELEASE_BATCH_SIZE = 500
+CATEGORY_KEYS = {"ville": "villes", "village": "villages", "territoire": "territoires"}
+PROGRESSIONS = ("new", "kept", "gained", "lost")
+
+# Deliberately loose: one @, a dotted domain, no spaces. Enough to tell a
+# typo or an empty field from an address worth trying.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+# Fields of a collectivité that may appear on a public page (never its email).
+PUBLIC_COLLECTIVITE_FIELDS = ("id", "insee_code", "name", "kind", "category", "department", "region",
+                              "population")
+
+
+def embargoed():
+    return Conflict("Les résultats sont sous embargo jusqu'à la cérémonie.", "results_embargoed")
+
+
+# -- pure rules ------------------------------------------------------------
+
+def is_deliverable_email(email):
+    return isinstance(email, str) and bool(_EMAIL.match(email.strip()))
+
+
+def departs_from_proposal(proposal, arobases, mentions):
+    """True when an organiser decision differs from the jury's proposal
+    (no proposal at all: nothing to depart from)."""
+    if not proposal:
+        return False
+    return proposal["arobases"] != arobases or sorted(proposal["mentions"]) != sorted(mentions)
+
+
+def final_outcome(proposal, decision):
+    """The organiser's decision when given, else the jury's proposal, else None."""
+    if decision:
+        return {"arobases": decision["arobases"], "mentions": list(decision["mentions"]), "source": "decision"}
+    if proposal:
+        return {"arobases": proposal["arobases"], "mentions": list(proposal["mentions"]), "source": "proposal"}
+    return None
+
+
+def active_applications(applications, withdrawn_ids):
+    return sorted((a for a in applications if a["_id"] not in withdrawn_ids), key=lambda a: a["_id"])
+
+
+def outcomes(applications, proposals, decisions):
+    """Split active applications into (labelled [(application, outcome)], pending [id])."""
+    labelled, pending = [], []
+    for app in applications:
+        outcome = final_outcome(proposals.get(app["_id"]), decisions.get(app["_id"]))
+        if outcome is None:
+            pending.append(app["_id"])
+        else:
+            labelled.append((app, outcome))
+    return labelled, pending
+
+
+def progression(arobases, previous_arobases):
+    if previous_arobases is None:
+        return "new"
+    if arobases > previous_arobases:
+        return "gained"
+    if arobases < previous_arobases:
+        return "lost"
+    return "kept"
+
+
+def public_collectivite(collectivite):
+    return {key: collectivite.get(key) for key in PUBLIC_COLLECTIVITE_FIELDS}
+
+
+def palmares_entries(labelled, previous_by_insee, mention_labels):
+    """One palmarès line per labelled collectivité, sorted by region then name
+    (the palmarès is not a ranking)."""
+    entries = []
+    for app, outcome in labelled:
+        collectivite = app["collectivite"]
+        previous = previous_by_insee.get(collectivite["insee_code"])
+        entries.append({
+            "application_id": app["_id"],
+            "collectivite": public_collectivite(collectivite),
+            "category": collectivite["category"],
+            "region": collectivite["region"],
+            "member_communes": list(collectivite.get("member_communes") or []),
+            "arobases": outcome["arobases"],
+            "mentions": [{"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]],
+            "progression": progression(outcome["arobases"], previous),
+            "previous_arobases": previous,
+        })
+    entries.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))
+    return entries
+
+
+def statistics(entries):
+    """Counts by arobases, category and region, the communes the labelled
+    territoires group (distinct INSEE codes), mentions and progression."""
+    by_arobases = {str(level): 0 for level in range(1, 6)}
+    by_category = {"villes": 0, "villages": 0, "territoires": 0}
+    regions = Counter()
+    mentions = Counter()
+    progressions = {key: 0 for key in PROGRESSIONS}
+    communes = set()
+    for entry in entries:
+        by_arobases[str(entry["arobases"])] += 1
+        by_category[CATEGORY_KEYS[entry["category"]]] += 1
+        regions[entry["region"]] += 1
+        progressions[entry["progression"]] += 1
+        for mention in entry["mentions"]:
+            mentions[mention["code"]] += 1
+        if entry["category"] == "territoire":
+            communes.update(entry.get("member_communes") or ())
+    by_category["territoires_communes"] = len(communes)
+    by_region = dict(sorted(regions.items(), key=lambda item: (-item[1], item[0])))
+    return {
+        "labelled_count": len(entries),
+        "by_arobases": by_arobases,
+        "by_category": by_category,
+        "by_region": by_region,
+        "territoires_communes": len(communes),
+        "by_mention": dict(sorted(mentions.items())),
+        "progression": progressions,
+    }
+
+
+def public_entry(entry):
+    return {key: value for key, value in entry.items() if key != "member_communes"}
+
+
+def preview(labelled, pending, released):
+    by_arobases = {str(level): 0 for level in range(1, 6)}
+    missing = []
+    for app, outcome in labelled:
+        by_arobases[str(outcome["arobases"])] += 1
+        if not is_deliverable_email(app["collectivite"].get("email")):
+            missing.append(app["collectivite"]["id"])
+    return {
+        "ready": not pending,
+        "released": released,
+        "labelled_count": len(labelled),
+        "by_arobases": by_arobases,
+        "undecided": list(pending),
+        "missing_email": missing,
+        "emails_to_send": len(labelled) - len(missing),
+    }
+
+
+def award_payload(year, app, entry, campaign):
+    return {
+        "campaign_year": year,
+        "application_id": app["_id"],
+        "collectivite": app["collectivite"],
+        "arobases": entry["arobases"],
+        "mentions": entry["mentions"],
+        "progression": entry["progression"],
+        "previous_arobases": entry["previous_arobases"],
+        "ceremony_at": campaign["ceremony_at"],
+        "ceremony_place": campaign["ceremony_place"],
+    }
+
+
+def batches(items, size=RELEASE_BATCH_SIZE):
+    """Deterministic batches: the same items give the same keys on a retry."""
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def release_key(year):
+    return f"release:{year}"
+
+
+def batch_key(year, index):
+    return f"release:{year}:batch:{index}"
+
+
+def csv_rows(palmares):
+    header = ["annee", "code_insee", "collectivite", "categorie", "region", "departement", "arobases",
+              "mentions", "progression", "arobases_precedentes"]
+    rows = [header]
+    for entry in palmares["labelled"]:
+        collectivite = entry["collectivite"]
+        rows.append([
+            palmares["year"], collectivite["insee_code"], collectivite["name"], entry["category"],
+            entry["region"], collectivite.get("department") or "", entry["arobases"],
+            " | ".join(m["label"] for m in entry["mentions"]), entry["progression"],
+            "" if entry["previous_arobases"] is None else entry["previous_arobases"],
+        ])
+    return rows
+
+
+# -- orchestration -----------------------------------------------------------
+
+class Awards:
+    """The awards use cases over `repo` (repository.AwardsRepository) and an
+    outbox session (ledger writes that publish)."""
+
+    def __init__(self, repo, outbox, now=utcnow):
+        self.repo = repo
+        self.outbox = outbox
+        self.now = now
+
+    # events in
+
+    def campaign_opened(self, data):
+        self.repo.save_campaign({
+            "_id": data["year"],
+            "year": data["year"],
+            "title": data["title"],
+            "submissions_close_at": data["submissions_close_at"],
+            "ceremony_at": data["ceremony_at"],
+            "ceremony_place": data["ceremony_place"],
+            "mentions": data["mentions"],
+        })
+
+    def application_submitted(self, data):
+        self.repo.add_application({
+            "_id": data["application_id"],
+            "campaign_year": data["campaign_year"],
+            "collectivite": data["collectivite"],
+            "submitted_at": data["submitted_at"],
+            "received_at": self.now(),
+        })
+
+    def application_withdrawn(self, data):
+        if self.repo.release_step(data["campaign_year"]) is not None:
+            return  # the palmarès is frozen once released
+        self.repo.add_withdrawal({"_id": data["application_id"], "campaign_year": data["campaign_year"],
+                                  "withdrawn_at": data["withdrawn_at"], "received_at": self.now()})
+        self.repo.bump_ready_seq(data["campaign_year"])
+
+    def application_reviewed(self, data):
+        self.repo.save_proposal({
+            "_id": data["application_id"],
+            "campaign_year": data["campaign_year"],
+            "collectivite": data["collectivite"],
+            "proposal": data["proposal"],
+            "reviews": data["reviews"],
+            "disagreement": data["disagreement"],
+            "received_at": self.now(),
+        })
+        self.repo.bump_ready_seq(data["campaign_year"])
+
+    def check_deliberation_ready(self):
+        """Emit deliberation_ready once per campaign whose submissions are
+        closed and whose every application has a proposal; returns the years emitted."""
+        emitted = []
+        now = self.now()
+        for campaign in self.repo.campaigns():
+            year = campaign["year"]
+            state = self.repo.ready_state(year)
+            if state.get("emitted") or parse(campaign["submissions_close_at"]) > now:
+                continue
+            seq = state.get("seq", 0)
+            if state.get("checked_after_close") and state.get("checked_seq") == seq:
+                continue
+            applications, _, proposals, _ = self._inputs(year)
+            if applications and all(app["_id"] in proposals for app in applications):
+                try:
+                    self.outbox.record(f"deliberation_ready:{year}", [(contracts.DELIBERATION_READY, {
+                        "campaign_year": year, "application_count": len(applications)})])
+                    emitted.append(year)
+                except Conflict:
+                    pass  # another instance emitted it
+                self.repo.set_ready_state(year, {"emitted": True})
+            else:
+                self.repo.set_ready_state(year, {"checked_seq": seq, "checked_after_close": True})
+        return emitted
+
+    # reads
+
+    def _campaign(self, year):
+        campaign = self.repo.campaign(year)
+        if campaign is None:
+            raise NotFound(f"Campagne {year} inconnue.", "campaign_not_found")
+        return campaign
+
+    def _inputs(self, year, as_of=None):
+        """Active applications, withdrawn ids, proposals and decisions of a
+        campaign; with `as_of`, only what had arrived by then (a release retry
+        recomputes exactly what the release decided)."""
+        def arrived(doc, field="received_at"):
+            return as_of is None or doc.get(field) is None or doc[field] <= as_of
+
+        applications = {a["_id"]: a for a in self.repo.applications(year) if arrived(a)}
+        proposals = {p["_id"]: p for p in self.repo.proposals(year) if arrived(p)}
+        for app_id, review in proposals.items():  # reviewed before its submission event arrived
+            applications.setdefault(app_id, {"_id": app_id, "campaign_year": year,
+                                             "collectivite": review["collectivite"]})
+        withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w)}
+        decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
+        return active_applications(applications.values(), withdrawn), withdrawn, proposals, decisions
+
+    def _previous_by_insee(self, year):
+        previous = [r["_id"] for r in self.repo.releases() if r["_id"] < year and r.get("complete")]
+        if not previous:
+            return {}
+        return {e["collectivite"]["insee_code"]: e["arobases"] for e in self.repo.palmares_entries(max(previous))}
+
+    def _draft(self, year, as_of=None):
+        campaign = self._campaign(year)
+        applications, _, proposals, decisions = self._inputs(year, as_of)
+        labelled, pending = outcomes(applications, {k: v["proposal"] for k, v in proposals.items()}, decisions)
+        labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
+        entries = palmares_entries(labelled, self._previous_by_insee(year), labels)
+        return campaign, labelled, pending, entries
+
+    def deliberation(self, year):
+        self._campaign(year)
+        applications, _, proposals, decisions = self._inputs(year)
+        rows = []
+        for app in applications:
+            review = proposals.get(app["_id"], {})
+            rows.append({
+                "application_id": app["_id"],
+                "collectivite": public_collectivite(app["collectivite"]),
+                "proposal": review.get("proposal"),
+                "reviews": review.get("reviews", []),
+                "disagreement": review.get("disagreement", False),
+                "decision": decision_view(decisions.get(app["_id"])),
+            })
+        return rows
+
+    def decisions(self, year):
+        return {d["_id"]: decision_view(d) for d in self.repo.decisions(year)}
+
+    def released(self, year):
+        return self.repo.release_step(year) is not None
+
+    # decisions
+
+    def decide(self, application_id, data, by):
+        app = self.repo.application(application_id)
+        if app is None:
+            raise NotFound("Candidature inconnue.", "application_not_found")
+        year = app["campaign_year"]
+        if self.repo.withdrawal(application_id) is not None:
+            raise Conflict("Cette candidature a été retirée.", "application_withdrawn")
+        if self.released(year):
+            raise Conflict("Le palmarès de cette campagne est déjà publié.", "results_released")
+        campaign = self._campaign(year)
+        known = {m["code"] for m in campaign.get("mentions", [])}
+        unknown = [code for code in data["mentions"] if code not in known]
+        if unknown:
+            raise ValidationFailed({"mentions": [f"Mention inconnue : {', '.join(unknown)}."]})
+        if len(set(data["mentions"])) != len(data["mentions"]):
+            raise ValidationFailed({"mentions": ["Une mention est répétée."]})
+        review = self.repo.proposal(application_id)
+        proposal = review["proposal"] if review else None
+        departs = departs_from_proposal(proposal, data["arobases"], data["mentions"])
+        reason = (data.get("reason") or "").strip()
+        if departs and not reason:
+            raise ValidationFailed({"reason": [
+                "Obligatoire : la décision s'écarte de la proposition du jury, justifiez-la."]})
+        now = self.now()
+        fields = {
+            "campaign_year": year,
+            "arobases": data["arobases"],
+            "mentions": list(data["mentions"]),
+            "reason": reason or None,
+            "departs_from_proposal": departs,
+            "proposal": proposal,
+            "decided_by": by,
+            "decided_at": now,
+        }
+        current = self.repo.decision(application_id)
+        if current is None:
+            doc = self.outbox.create("decisions", dict(fields, _id=application_id, history=[]))
+        else:
+            previous = {k: current.get(k) for k in ("arobases", "mentions", "reason", "decided_by", "decided_at")}
+            doc = self.outbox.update("decisions", current, dict(fields, history=current.get("history", [])
+                                                                + [previous]))
+        return decision_view(doc)
+
+    # release
+
+    def release_preview(self, year):
+        _, labelled, pending, _ = self._draft(year)
+        return preview(labelled, pending, self.released(year))
+
+    def release(self, year, by, force=False):
+        step = self.repo.release_step(year)
+        if step is None:
+            released_at = self.now()
+            campaign, labelled, pending, entries = self._draft(year, as_of=released_at)
+            if pending and not force:
+                raise Conflict(
+                    f"{len(pending)} candidature(s) sans proposition ni décision ; "
+                    "décidez-les ou forcez la publication.", "applications_undecided")
+            try:
+                step = self.outbox.record(release_key(year), [(contracts.RESULTS_RELEASED, {
+                    "campaign_year": year, "released_at": isoformat(released_at), "released_by": by,
+                    "labelled_count": len(entries), "pending": pending})], publish=False)
+            except Conflict:
+                step = self.repo.release_step(year)  # a concurrent call decided it
+        return self._complete_release(year, step)
+
+    def _complete_release(self, year, step):
+        """Write (again) everything the release record decided; idempotent, so
+        a retry after a crash finishes the job with the same keys."""
+        released = step["events"][0]["payload"]
+        existing = self.repo.release(year)
+        if existing and existing.get("complete"):
+            return release_view(existing)
+        as_of = parse(released["released_at"])
+        campaign, labelled, pending, entries = self._draft(year, as_of=as_of)
+        by_app = {app["_id"]: app for app, _ in labelled}
+        changes = [step]
+        for index, batch in enumerate(batches(entries)):
+            events = [(contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
+                      for e in batch]
+            try:
+                changes.append(self.outbox.record(batch_key(year, index), events, publish=False))
+            except Conflict:
+                changes.append(self.repo.step(batch_key(year, index)))
+        chunks = batches(entries)
+        for index, chunk in enumerate(chunks):
+            self.repo.save_palmares_chunk(year, index, chunk)
+        doc = {
+            "_id": year,
+            "released_at": released["released_at"],
+            "released_by": released["released_by"],
+            "labelled_count": len(entries),
+            "pending": released["pending"],
+            "chunks": len(chunks),
+            "stats": statistics(entries),
+            "complete": True,
+        }
+        self.repo.save_release(doc)
+        for change in changes:  # results_released first, then the awards, in order
+            if change is not None and change["events"] and not change.get("published"):
+                self.outbox.relay.publish(change)
+        return release_view(doc)
+
+    # results
+
+    def palmares(self, year, role):
+        release = self.repo.release(year)
+        if not (release and release.get("complete")):
+            step = self.repo.release_step(year)
+            if step is not None:  # decided but not yet written out (a crash): finish it
+                self._complete_release(year, step)
+                release = self.repo.release(year)
+            elif role != ORGANISER:
+                raise embargoed()
+            else:
+                campaign, _, pending, entries = self._draft(year)
+                return {"year": year, "released_at": None, "draft": True, "pending": pending,
+                        "ceremony_at": campaign["ceremony_at"], "ceremony_place": campaign["ceremony_place"],
+                        "title": campaign.get("title"),
+                        "labelled": [public_entry(e) for e in entries], "stats": statistics(entries)}
+        campaign = self.repo.campaign(year) or {}
+        entries = self.repo.palmares_entries(year)
+        return {"year": year, "released_at": release["released_at"], "draft": False,
+                "pending": release.get("pending", []),
+                "ceremony_at": campaign.get("ceremony_at"), "ceremony_place": campaign.get("ceremony_place"),
+                "title": campaign.get("title"),
+                "labelled": [public_entry(e) for e in entries], "stats": release["stats"]}
+
+    def released_campaigns(self):
+        rows = [{"year": r["_id"], "released_at": r["released_at"], "labelled_count": r["labelled_count"]}
+                for r in self.repo.releases() if r.get("complete")]
+        return sorted(rows, key=lambda r: -r["year"])
+
+    def application_result(self, application_id, role, subject):
+        """One application's result: its owner (or an organiser) only, and only after the release."""
+        app = self.repo.application(application_id)
+        if app is None or (role != ORGANISER and not (role == "collectivite"
+                                                      and app["collectivite"]["id"] == subject)):
+            raise NotFound("Candidature inconnue.", "application_not_found")
+        year = app["campaign_year"]
+        if role != ORGANISER and not self.released(year):
+            raise embargoed()
+        palmares = self.palmares(year, role)
+        for entry in palmares["labelled"]:
+            if entry["application_id"] == application_id:
+                return {"application_id": application_id, "campaign_year": year, "labelled": True,
+                        "arobases": entry["arobases"], "mentions": entry["mentions"],
+                        "progression": entry["progression"], "released_at": palmares["released_at"]}
+        return {"application_id": application_id, "campaign_year": year, "labelled": False,
+                "released_at": palmares["released_at"]}
+
+
+def decision_view(doc):
+    if not doc:
+        return None
+    view = {key: doc.get(key) for key in ("arobases", "mentions", "reason", "departs_from_proposal",
+                                          "decided_by", "decided_at")}
+    if view["decided_at"] is not None and not isinstance(view["decided_at"], str):
+        view["decided_at"] = isoformat(view["decided_at"])
+    view["history"] = [dict(h, decided_at=isoformat(h["decided_at"]) if h.get("decided_at") else None)
+                       for h in doc.get("history", [])]
+    return view
+
+
+def release_view(doc):
+    return {"year": doc["_id"], "released_at": doc["released_at"], "released_by": doc["released_by"],
+            "labelled_count": doc["labelled_count"], "pending": doc.get("pending", [])}

@@ -1,0 +1,124 @@
+"""The awards service's collections. Documents are keyed by meaningful `_id`s
+(application id, campaign year, `<year>:<chunk>`) so hot reads are `_id` lookups.
+
+- campaigns      {_id: year}: title, closing date, ceremony, mention labels (from campaign_opened)
+- applications   {_id: application id}: campaign_year, collectivite (from application_submitted)
+- withdrawals    {_id: application id} (from application_withdrawn)
+- proposals      {_id: application id}: the jury's consolidated proposal and reviews
+- decisions      {_id: application id}: the organiser's decision (ledger-versioned)
+- ready_state    {_id: year}: bookkeeping of the deliberation_ready check
+- releases       {_id: year}: the released palmarès' summary and statistics
+- palmares       {_id: "<year>:<chunk>"}: the released entries, 500 per document
+- changes        the ledger (release and batch records are `steps:release:...`)
+"""
+from pymongo.errors import DuplicateKeyError
+
+from services.common.ledger import CHANGES, ensure_ledger_indexes
+
+
+def ensure_indexes(db):
+    ensure_ledger_indexes(db)
+
+
+def _insert_once(collection, doc):
+    try:
+        collection.insert_one(doc)
+    except DuplicateKeyError:
+        pass  # a redelivered event: the first copy stands
+
+
+class AwardsRepository:
+    def __init__(self, db):
+        self.db = db
+
+    # campaigns
+
+    def save_campaign(self, doc):
+        self.db.campaigns.update_one({"_id": doc["_id"]}, {"$set": doc}, upsert=True)
+
+    def campaign(self, year):
+        return self.db.campaigns.find_one({"_id": year})
+
+    def campaigns(self):
+        return list(self.db.campaigns.find({}))
+
+    # inputs
+
+    def add_application(self, doc):
+        _insert_once(self.db.applications, doc)
+
+    def application(self, application_id):
+        return self.db.applications.find_one({"_id": application_id})
+
+    def applications(self, year):
+        return list(self.db.applications.find({"campaign_year": year}))
+
+    def add_withdrawal(self, doc):
+        _insert_once(self.db.withdrawals, doc)
+
+    def withdrawal(self, application_id):
+        return self.db.withdrawals.find_one({"_id": application_id})
+
+    def withdrawals(self, year):
+        return list(self.db.withdrawals.find({"campaign_year": year}))
+
+    def save_proposal(self, doc):
+        # A later consolidation (one more review) replaces the earlier one.
+        self.db.proposals.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    def proposal(self, application_id):
+        return self.db.proposals.find_one({"_id": application_id})
+
+    def proposals(self, year):
+        return list(self.db.proposals.find({"campaign_year": year}))
+
+    # decisions (written through the ledger, read here)
+
+    def decision(self, application_id):
+        return self.db.decisions.find_one({"_id": application_id})
+
+    def decisions(self, year):
+        return list(self.db.decisions.find({"campaign_year": year}))
+
+    # deliberation_ready bookkeeping
+
+    def bump_ready_seq(self, year):
+        self.db.ready_state.update_one({"_id": year}, {"$inc": {"seq": 1}}, upsert=True)
+
+    def ready_state(self, year):
+        return self.db.ready_state.find_one({"_id": year}) or {}
+
+    def set_ready_state(self, year, fields):
+        self.db.ready_state.update_one({"_id": year}, {"$set": fields}, upsert=True)
+
+    # release
+
+    def step(self, key):
+        return self.db[CHANGES].find_one({"_id": f"steps:{key}:1"})
+
+    def release_step(self, year):
+        """The ledger record that decided the release, None while embargoed."""
+        return self.step(f"release:{year}")
+
+    def save_palmares_chunk(self, year, index, entries):
+        self.db.palmares.replace_one({"_id": f"{year}:{index}"},
+                                     {"_id": f"{year}:{index}", "year": year, "entries": entries}, upsert=True)
+
+    def save_release(self, doc):
+        self.db.releases.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    def release(self, year):
+        return self.db.releases.find_one({"_id": year})
+
+    def releases(self):
+        return list(self.db.releases.find({}, {"stats": 0}))
+
+    def palmares_entries(self, year):
+        release = self.release(year)
+        if not release:
+            return []
+        entries = []
+        for index in range(release.get("chunks", 0)):
+            chunk = self.db.palmares.find_one({"_id": f"{year}:{index}"})
+            entries.extend(chunk["entries"] if chunk else [])
+        return entries

@@ -1,0 +1,108 @@
+"""Palmarès and statistics from raw decisions against hand-computed tables."""
+from services.awards import logic
+from tests.unit.awards import campaign
+
+MENTION_LABELS = {"accessibility": "Accessibilité", "opengov": "Gouvernement ouvert", "telework": "Télétravail"}
+
+
+def palmares_of_generated():
+    applications, proposals, decisions, withdrawn, previous = campaign.generate()
+    active = logic.active_applications(applications, withdrawn)
+    labelled, pending = logic.outcomes(active, proposals, decisions)
+    entries = logic.palmares_entries(labelled, previous, MENTION_LABELS)
+    return labelled, pending, entries
+
+
+def test_generated_campaign_has_a_few_hundred_raw_applications():
+    applications, proposals, decisions, withdrawn, _ = campaign.generate()
+    assert len(applications) == 300
+    assert (len(proposals), len(decisions), len(withdrawn)) == (268, 47, 47)
+
+
+def test_statistics_equal_the_2019_table():
+    _, pending, entries = palmares_of_generated()
+    stats = logic.statistics(entries)
+
+    assert stats["labelled_count"] == 233
+    assert stats["by_category"] == {"villes": 167, "villages": 53, "territoires": 13,
+                                    "territoires_communes": 287}
+    assert stats["territoires_communes"] == 287
+    assert stats["by_arobases"] == {"1": 48, "2": 60, "3": 70, "4": 25, "5": 30}
+    assert list(stats["by_region"].items())[:5] == [
+        ("Île-de-France", 52), ("Auvergne-Rhône-Alpes", 25), ("Hauts-de-France", 22),
+        ("Grand Est", 21), ("Nouvelle-Aquitaine", 20)]
+    assert stats["by_region"] == {
+        "Île-de-France": 52, "Auvergne-Rhône-Alpes": 25, "Hauts-de-France": 22, "Grand Est": 21,
+        "Nouvelle-Aquitaine": 20, "Occitanie": 19, "Provence-Alpes-Côte d'Azur": 18, "Bretagne": 17,
+        "Pays de la Loire": 16, "Normandie": 13, "Bourgogne-Franche-Comté": 6, "Centre-Val de Loire": 4}
+    assert stats["by_mention"] == {"accessibility": 25, "opengov": 35, "telework": 12}
+    assert stats["progression"] == {"new": 168, "kept": 25, "gained": 30, "lost": 10}
+    assert len(pending) == 20
+
+
+def test_decisions_override_proposals_and_withdrawals_are_out():
+    labelled, _, entries = palmares_of_generated()
+    by_id = {e["application_id"]: e for e in entries}
+    # app 1: proposal 5@ (its planned level is below 5), decision wins
+    assert by_id["app-2019-0001"]["mentions"] == [{"code": "opengov", "label": "Gouvernement ouvert"}]
+    assert by_id["app-2019-0003"]["mentions"] == [{"code": "telework", "label": "Télétravail"}]
+    assert not any(app_id >= "app-2019-0233" for app_id in by_id)
+    sources = {outcome["source"] for _, outcome in labelled}
+    assert sources == {"proposal", "decision"}
+
+
+def test_preview_counts_levels_pending_and_missing_email():
+    labelled, pending, _ = palmares_of_generated()
+    preview = logic.preview(labelled, pending, released=False)
+    assert preview["ready"] is False
+    assert preview["by_arobases"] == {"1": 48, "2": 60, "3": 70, "4": 25, "5": 30}
+    assert len(preview["undecided"]) == 20
+    assert sorted(preview["missing_email"]) == ["col-0007", "col-0057", "col-0107", "col-0157", "col-0207"]
+    assert preview["emails_to_send"] == 228
+
+
+def test_progression_and_small_table():
+    entries = logic.palmares_entries(
+        [({"_id": "a", "collectivite": {"id": "c1", "insee_code": "1", "name": "A", "category": "ville",
+                                         "region": "Bretagne"}}, {"arobases": 3, "mentions": []}),
+         ({"_id": "b", "collectivite": {"id": "c2", "insee_code": "2", "name": "B", "category": "village",
+                                         "region": "Bretagne"}}, {"arobases": 4, "mentions": []}),
+         ({"_id": "c", "collectivite": {"id": "c3", "insee_code": "3", "name": "C", "category": "ville",
+                                         "region": "Normandie"}}, {"arobases": 1, "mentions": []}),
+         ({"_id": "d", "collectivite": {"id": "c4", "insee_code": "4", "name": "D", "category": "territoire",
+                                         "region": "Normandie", "member_communes": ["x", "y", "x"]}},
+          {"arobases": 2, "mentions": []})],
+        {"1": 3, "2": 2, "3": 5}, {})
+    assert {e["application_id"]: e["progression"] for e in entries} == {
+        "a": "kept", "b": "gained", "c": "lost", "d": "new"}
+    stats = logic.statistics(entries)
+    assert stats["by_category"] == {"villes": 2, "villages": 1, "territoires": 1, "territoires_communes": 2}
+    assert stats["by_region"] == {"Bretagne": 2, "Normandie": 2}
+
+
+def test_rules():
+    assert logic.departs_from_proposal({"arobases": 3, "mentions": ["a", "b"]}, 3, ["b", "a"]) is False
+    assert logic.departs_from_proposal({"arobases": 3, "mentions": []}, 4, []) is True
+    assert logic.departs_from_proposal({"arobases": 3, "mentions": []}, 3, ["a"]) is True
+    assert logic.departs_from_proposal(None, 3, []) is False
+    for good in ("mairie@ville.fr", "a.b@c.d.org"):
+        assert logic.is_deliverable_email(good)
+    for bad in (None, "", "mairie", "mairie@", "a@b", "a b@c.fr", "a@@b.fr"):
+        assert not logic.is_deliverable_email(bad)
+
+
+def test_batches_are_deterministic():
+    items = list(range(1234))
+    assert [len(b) for b in logic.batches(items)] == [500, 500, 234]
+    assert logic.batches(items) == logic.batches(list(items))
+    assert logic.batch_key(2019, 2) == "release:2019:batch:2"
+
+
+def test_csv_rows():
+    palmares = {"year": 2019, "labelled": [{
+        "collectivite": {"insee_code": "68278", "name": "Rixheim", "department": "68"},
+        "category": "ville", "region": "Grand Est", "arobases": 5,
+        "mentions": [{"code": "a", "label": "Télétravail"}], "progression": "kept", "previous_arobases": 5}]}
+    rows = logic.csv_rows(palmares)
+    assert rows[0][:3] == ["annee", "code_insee", "collectivite"]
+    assert rows[1] == [2019, "68278", "Rixheim", "ville", "Grand Est", "68", 5, "Télétravail", "kept", 5]
