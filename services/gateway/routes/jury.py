@@ -1,6 +1,31 @@
-"""API routes of this area (see ../../shared/API.md); a mixin of GatewayService."""
-from services.gateway.http import api  # noqa: F401
+"""API routes of this area (see ../../shared/API.md); a mixin of GatewayService.
+
+Jurors (organiser registers them) and review tasks (juror)."""
+from services.gateway.http import api, read_json
 
 
 class JuryRoutes:
-    pass
+    @api("POST", "/api/v1/jurors", roles=("organiser",))
+    def register_juror(self, request, principal):
+        return 201, self.jury.register_juror(read_json(request))
+
+    @api("GET", "/api/v1/jurors/me", roles=("juror",))
+    def juror_me(self, request, principal):
+        return self.jury.get_juror(principal.subject)
+
+    @api("GET", "/api/v1/review-tasks", roles=("juror",))
+    def list_review_tasks(self, request, principal):
+        query = {key: request.args[key] for key in ("state", "campaign_year") if key in request.args}
+        return self.jury.list_tasks(principal.subject, query)
+
+    @api("POST", "/api/v1/review-tasks/claim", roles=("juror",))
+    def claim_review_task(self, request, principal):
+        return self.jury.claim(principal.subject, read_json(request))
+
+    @api("POST", "/api/v1/review-tasks/<task_id>/review", roles=("juror",))
+    def review_task(self, request, principal, task_id):
+        return self.jury.submit_review(principal.subject, task_id, read_json(request))
+
+    @api("POST", "/api/v1/review-tasks/<task_id>/release", roles=("juror",))
+    def release_review_task(self, request, principal, task_id):
+        return self.jury.release(principal.subject, task_id)

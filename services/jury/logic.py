@@ -1,0 +1,505 @@
+"""Jury domain rules: who may review what, claims and leases, consolidation.
+
+Plain Python (no nameko). The pure functions at the top are the rules; the
+`JuryDesk` class below applies them to the repositories and the outbox.
+
+Concurrency (FerretDB v1 has no atomic conditional update): every exclusive
+step is decided by a uniquely keyed insert.
+- A task's transitions (claim, review, release, cancel) are ledger updates:
+  the change `tasks:<task id>:<n>` is inserted once, so of two claimers that
+  read the task at version n-1 only one gets version n; an expired claim is
+  simply the next number. The task version is its claim sequence number.
+- A juror never holds two tasks of one application: before claiming, the
+  claimer inserts `assignments/<juror id>:<application id>`.
+- The application's first claim (the "your review starts" mail): the insert
+  of `review_starts/<application id>`.
+"""
+import random
+import uuid
+from datetime import timedelta
+
+from services.common import contracts
+from services.common.clock import isoformat
+from services.common.errors import Conflict, NotFound, ValidationFailed
+
+OPEN, CLAIMED, DONE, CANCELLED = "open", "claimed", "done", "cancelled"
+
+# Application review states (deliberation view).
+REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_review", "reviewed", "withdrawn"
+
+DISAGREEMENT_GAP = 2  # two proposals this many @ apart (or more) disagree
+
+
+# --- consolidation (pure) -------------------------------------------------
+
+def median_arobases(values):
+    """Median of the proposed arobases. Rounding rule: with an even number of
+    reviews the median falls between the two middle values; we take the LOWER
+    one (prudence: the label never gets more @ than half the jurors proposed;
+    organisers may raise it at deliberation)."""
+    if not values:
+        raise ValueError("no proposal to consolidate")
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def majority_mentions(mention_lists, allowed=None):
+    """Mentions proposed by a strict majority of reviews (more than half; a tie
+    is not a majority), in a stable order (most proposed first, then code)."""
+    total = len(mention_lists)
+    counts = {}
+    for mentions in mention_lists:
+        for code in set(mentions):
+            counts[code] = counts.get(code, 0) + 1
+    kept = [code for code, count in counts.items()
+            if count * 2 > total and (allowed is None or code in allowed)]
+    return sorted(kept, key=lambda code: (-counts[code], code))
+
+
+def has_disagreement(values):
+    return bool(values) and max(values) - min(values) >= DISAGREEMENT_GAP
+
+
+def score_spread(score_maps, enjeux=None):
+    """Per enjeu: min, max and spread (max - min) of the scores given."""
+    codes = list(enjeux) if enjeux else sorted({code for scores in score_maps for code in scores})
+    spread = {}
+    for code in codes:
+        values = [scores[code] for scores in score_maps if code in scores]
+        if values:
+            spread[code] = {"min": min(values), "max": max(values), "spread": max(values) - min(values)}
+    return spread
+
+
+def consolidate(reviews, enjeux=None, mentions=None):
+    """reviews: [{arobases, mentions, scores}] → {proposal, disagreement, spread}."""
+    arobases = [review["arobases"] for review in reviews]
+    return {
+        "proposal": {
+            "arobases": median_arobases(arobases),
+            "mentions": majority_mentions([review["mentions"] for review in reviews], mentions),
+        },
+        "disagreement": has_disagreement(arobases),
+        "spread": score_spread([review["scores"] for review in reviews], enjeux),
+    }
+
+
+def next_step(reviews, enjeux, mentions, extra_review_opened):
+    """What to do when every expected review is in: ("extra_review", result)
+    when proposals disagree and no extra review was opened yet (the proposal
+    waits for it), else ("propose", result)."""
+    result = consolidate(reviews, enjeux, mentions)
+    if result["disagreement"] and not extra_review_opened:
+        return "extra_review", result
+    return "propose", result
+
+
+# --- eligibility, leases (pure) -------------------------------------------
+
+def conflicted(juror, collectivite):
+    """A juror never reviews a collectivité of their own department, nor one
+    they declared (INSEE or SIREN code; for a territoire, any member commune)."""
+    if str(juror["department"]).upper() == str(collectivite.get("department", "")).upper():
+        return True
+    declared = {str(code).upper() for code in juror.get("conflicts", [])}
+    codes = {collectivite.get("insee_code"), collectivite.get("id"), *collectivite.get("member_communes", [])}
+    return any(code and str(code).upper() in declared for code in codes)
+
+
+def lease_expired(task, now):
+    expires = task.get("lease_expires_at")
+    return expires is not None and expires <= now
+
+
+def claimable(task, now):
+    """Open, or claimed with a lease that ran out (the task is back in the pool)."""
+    return task["state"] == OPEN or (task["state"] == CLAIMED and lease_expired(task, now))
+
+
+def held_by(task, juror_id, now):
+    return task["state"] == CLAIMED and task.get("claimed_by") == juror_id and not lease_expired(task, now)
+
+
+def lease_duration(config):
+    seconds = config.get("CLAIM_LEASE_SECONDS")
+    if seconds not in (None, ""):
+        return timedelta(seconds=float(seconds))
+    return timedelta(hours=float(config.get("CLAIM_LEASE_HOURS") or 48))
+
+
+def application_load(tasks, now):
+    """Reviews done or under way per application (fewest first when claiming)."""
+    load = {}
+    for task in tasks:
+        busy = task["state"] == DONE or (task["state"] == CLAIMED and not lease_expired(task, now))
+        load[task["application_id"]] = load.get(task["application_id"], 0) + (1 if busy else 0)
+    return load
+
+
+def claim_order(tasks, juror, now, rng=random):
+    """Candidate tasks for this juror, grouped by application, the application
+    with the fewest reviews first. Applications of equal load are shuffled so
+    concurrent claimers spread out instead of all racing for the same task."""
+    load = application_load(tasks, now)
+    groups = {}
+    for task in tasks:
+        if claimable(task, now) and not conflicted(juror, task["collectivite"]):
+            groups.setdefault(task["application_id"], []).append(task)
+    keys = list(groups)
+    rng.shuffle(keys)
+    keys.sort(key=lambda app: load.get(app, 0))
+    return [(app, sorted(groups[app], key=lambda t: t["n"])) for app in keys]
+
+
+def task_view(task, now, viewer=None):
+    """A task as API.md shows it; an expired claim shows as open."""
+    collectivite = task["collectivite"]
+    state = OPEN if task["state"] == CLAIMED and lease_expired(task, now) else task["state"]
+    view = {
+        "id": task["_id"],
+        "application_id": task["application_id"],
+        "campaign_year": task["campaign_year"],
+        "collectivite": {key: collectivite.get(key) for key in
+                         ("id", "insee_code", "name", "category", "department", "region")},
+        "state": state,
+    }
+    if state in (CLAIMED, DONE) and (viewer is None or task.get("claimed_by") == viewer):
+        view["claimed_by"] = task.get("claimed_by")
+        if state == CLAIMED:
+            view["lease_expires_at"] = isoformat(task["lease_expires_at"])
+    return view
+
+
+def review_ref(task):
+    review = task["review"]
+    return {
+        "review_id": task["_id"], "juror_id": review["juror_id"], "arobases": review["arobases"],
+        "mentions": review["mentions"], "scores": review["scores"], "comment": review.get("comment", ""),
+    }
+
+
+def check_review(data, enjeux, mentions):
+    """Campaign-dependent checks the schema cannot make; raises ValidationFailed."""
+    errors = {}
+    unknown = sorted(set(data["scores"]) - set(enjeux))
+    missing = sorted(set(enjeux) - set(data["scores"]))
+    for code in unknown:
+        errors[f"scores.{code}"] = ["Enjeu inconnu pour cette campagne."]
+    if missing:
+        errors["scores"] = [f"Note manquante pour les enjeux : {', '.join(missing)}."]
+    for code in data["mentions"]:
+        if code not in mentions:
+            errors.setdefault("mentions", []).append(f"Mention inconnue pour cette campagne : {code}.")
+    if len(set(data["mentions"])) != len(data["mentions"]):
+        errors.setdefault("mentions", []).append("Une mention est proposée deux fois.")
+    if errors:
+        raise ValidationFailed(errors)
+
+
+# --- use cases -------------------------------------------------------------
+
+NOT_HOLDER = Conflict("Vous ne détenez pas cette tâche de relecture (ou votre réservation a expiré).",
+                      "claim_not_held")
+NO_TASK = NotFound("Aucune tâche de relecture disponible pour vous dans cette campagne.", "no_task_available")
+
+
+def _lost_claim():
+    return Conflict("Cette tâche vient d'être prise par un autre juré.", "already_claimed")
+
+
+class JuryDesk:
+    """The jury's use cases over its repositories (see repository.py) and the
+    outbox session (ledger writes that publish)."""
+
+    def __init__(self, repos, outbox, config, now, token_for=None, rng=random):
+        self.repos = repos
+        self.outbox = outbox
+        self.config = config
+        self.now = now
+        self.token_for = token_for
+        self.rng = rng
+
+    # -- jurors ---------------------------------------------------------
+
+    def register_juror(self, data):
+        juror_id = uuid.uuid4().hex
+        if not self.repos.assignments.reserve_email(data["email"], juror_id):
+            raise Conflict("Un juré est déjà inscrit avec cette adresse.", "juror_exists")
+        token = self.token_for(juror_id)
+        doc = {"_id": juror_id, "name": data["name"], "email": data["email"],
+               "department": data["department"].upper(),
+               "conflicts": sorted({code.upper() for code in data.get("conflicts", [])}),
+               "created_at": self.now}
+        event = (contracts.JUROR_REGISTERED, {
+            "juror": {"id": juror_id, "name": doc["name"], "email": doc["email"]},
+            "department": doc["department"], "access_token": token,
+        })
+        self.outbox.create("jurors", doc, events=[event])
+        return {"id": juror_id, "token": token}
+
+    def juror(self, juror_id):
+        juror = self.repos.jurors.get(juror_id)
+        if juror is None:
+            raise NotFound("Juré introuvable.", "juror_not_found")
+        return juror
+
+    def juror_view(self, juror_id):
+        juror = self.juror(juror_id)
+        return {key: juror[key] for key in ("name", "email", "department", "conflicts")} | {"id": juror["_id"]}
+
+    # -- events from submissions ----------------------------------------
+
+    def campaign_opened(self, data):
+        self.repos.campaigns.save(data["year"], {
+            "enjeux": [item["code"] for item in data["enjeux"]],
+            "mentions": [item["code"] for item in data["mentions"]],
+            "reviews_per_application": data["reviews_per_application"],
+        })
+
+    def application_submitted(self, data):
+        """Creates the application's review tasks once: ids `<application>:<n>`."""
+        app_id = data["application_id"]
+        expected = max(1, int(data["reviews_per_application"]))
+        app = self.repos.applications.get(app_id)
+        if app is None:
+            app = self._create_ignoring_duplicate("applications", {
+                "_id": app_id, "campaign_year": data["campaign_year"], "collectivite": data["collectivite"],
+                "enjeux": data["enjeux"], "mentions": data["mentions"], "submitted_at": data["submitted_at"],
+                "expected": expected, "extra_review": False, "state": REVIEWING,
+                "created_at": self.now,
+            }) or self.repos.applications.get(app_id)
+        if app["state"] == WITHDRAWN:
+            return 0
+        created = 0
+        for n in range(1, app["expected"] + 1):
+            created += self._create_task(app, n)
+        return created
+
+    def _create_task(self, app, n):
+        return 1 if self._create_ignoring_duplicate("tasks", {
+            "_id": f"{app['_id']}:{n}", "application_id": app["_id"], "n": n,
+            "campaign_year": app["campaign_year"], "collectivite": app["collectivite"],
+            "state": OPEN, "claimed_by": None, "lease_expires_at": None, "created_at": self.now,
+        }) else 0
+
+    def _create_ignoring_duplicate(self, collection, doc):
+        try:
+            return self.outbox.create(collection, doc)
+        except Conflict:
+            return None  # created before (a redelivered event): nothing to do
+
+    def application_withdrawn(self, data):
+        app_id = data["application_id"]
+        app = self.repos.applications.get(app_id)
+        if app is None:  # withdrawn before we saw it submitted: a tombstone stops later task creation
+            self._create_ignoring_duplicate("applications", {
+                "_id": app_id, "campaign_year": data["campaign_year"], "collectivite": data["collectivite"],
+                "enjeux": [], "mentions": [], "submitted_at": None, "expected": 0, "extra_review": False,
+                "state": WITHDRAWN, "created_at": self.now})
+            app = self.repos.applications.get(app_id)
+        self._retry(lambda: self._set_app_state(app_id, WITHDRAWN))
+        cancelled = 0
+        for n in range(1, (app or {}).get("expected", 0) + 2):  # +1: a possible extra review
+            cancelled += self._retry(lambda: self._cancel_task(f"{app_id}:{n}"))
+        return cancelled
+
+    def _set_app_state(self, app_id, state):
+        app = self.repos.applications.get(app_id)
+        if app is not None and app["state"] != state:
+            self.outbox.update("applications", app, {"state": state})
+        return 0
+
+    def _cancel_task(self, task_id):
+        task = self.repos.tasks.get(task_id)
+        if task is None or task["state"] not in (OPEN, CLAIMED):
+            return 0
+        self.outbox.update("tasks", task, {"state": CANCELLED, "cancelled_at": self.now})
+        return 1
+
+    @staticmethod
+    def _retry(step, attempts=10):
+        """A step that re-reads its document; a concurrent change (Conflict) makes it read again."""
+        for attempt in range(attempts):
+            try:
+                return step()
+            except Conflict:
+                if attempt == attempts - 1:
+                    raise
+
+    # -- tasks ------------------------------------------------------------
+
+    def list_tasks(self, juror_id, state, campaign_year=None):
+        juror = self.juror(juror_id)
+        tasks = self.repos.tasks.of_campaign(campaign_year) if campaign_year else self.repos.tasks.all()
+        if state == OPEN:
+            assigned = self.repos.assignments.applications_of(juror_id)
+            views = [task_view(t, self.now, juror_id) for t in tasks
+                     if claimable(t, self.now) and not conflicted(juror, t["collectivite"])
+                     and t["application_id"] not in assigned]
+        else:
+            views = [task_view(t, self.now, juror_id) for t in tasks if t.get("claimed_by") == juror_id]
+            views = [view for view in views if view["state"] == state]
+        return sorted(views, key=lambda v: (v["campaign_year"], v["id"]))
+
+    def claim(self, juror_id, campaign_year):
+        """The next task this juror may review; see the module docstring."""
+        juror = self.juror(juror_id)
+        tasks = self.repos.tasks.of_campaign(campaign_year)
+        lease = lease_duration(self.config)
+        # A task past version 1 was claimed (or cancelled) before: no first-claim insert to try.
+        started = {task["application_id"] for task in tasks if task["version"] > 1}
+        for app_id, candidates in claim_order(tasks, juror, self.now, self.rng):
+            nonce = uuid.uuid4().hex
+            if not self.repos.assignments.reserve(juror_id, app_id, nonce, self.now):
+                continue  # this juror holds (or held) a task of that application
+            for task in candidates:
+                claimed = self._claim_task(task, juror, lease, maybe_first=app_id not in started)
+                if claimed is not None:
+                    return task_view(claimed, self.now, juror_id)
+            self.repos.assignments.unreserve(juror_id, app_id, nonce)
+        raise NO_TASK
+
+    def _claim_task(self, task, juror, lease, maybe_first):
+        first = maybe_first and self.repos.review_starts.reserve(
+            task["application_id"], task["_id"], task["version"] + 1)
+        event = (contracts.REVIEW_TASK_CLAIMED, {
+            "task_id": task["_id"], "application_id": task["application_id"],
+            "campaign_year": task["campaign_year"], "juror_id": juror["_id"],
+            "collectivite": task["collectivite"], "first_claim": first,
+        })
+        try:
+            return self.outbox.update("tasks", task, {
+                "state": CLAIMED, "claimed_by": juror["_id"], "claimed_at": self.now,
+                "lease_expires_at": self.now + lease,
+            }, events=[event], conflict=_lost_claim())
+        except Conflict:
+            if first:  # the next claimer of this application sends the "review starts" mail
+                self.repos.review_starts.unreserve(task["application_id"], task["_id"], task["version"] + 1)
+            return None
+
+    def release(self, juror_id, task_id):
+        task = self.repos.tasks.get(task_id)
+        if task is None:
+            raise NotFound("Tâche introuvable.", "task_not_found")
+        # An expired claim may still be released by its holder, as long as nobody re-claimed it.
+        if task["state"] != CLAIMED or task.get("claimed_by") != juror_id:
+            raise NOT_HOLDER
+        released = self.outbox.update("tasks", task, {
+            "state": OPEN, "claimed_by": None, "lease_expires_at": None, "released_at": self.now,
+        }, conflict=NOT_HOLDER)
+        self.repos.assignments.release(juror_id, task["application_id"])
+        return task_view(released, self.now, juror_id)
+
+    def submit_review(self, juror_id, task_id, data):
+        task = self.repos.tasks.get(task_id)
+        if task is None:
+            raise NotFound("Tâche introuvable.", "task_not_found")
+        if not held_by(task, juror_id, self.now):
+            raise NOT_HOLDER
+        app = self.repos.applications.get(task["application_id"])
+        check_review(data, app["enjeux"], app["mentions"])
+        review = {"juror_id": juror_id, "scores": data["scores"], "arobases": data["arobases"],
+                  "mentions": data["mentions"], "comment": data.get("comment", ""),
+                  "submitted_at": self.now}
+        done = dict(task, review=review)
+        event = (contracts.REVIEW_SUBMITTED, {
+            "task_id": task_id, "application_id": task["application_id"],
+            "campaign_year": task["campaign_year"], "review": review_ref(done),
+        })
+        # Decided by the change `tasks:<id>:<version+1>`: a claimer who saw the lease
+        # run out and took the task first makes this a 409.
+        done = self.outbox.update("tasks", task, {"state": DONE, "review": review},
+                                  events=[event], conflict=NOT_HOLDER)
+        self._retry(lambda: self.consolidate(task["application_id"]))
+        return task_view(done, self.now, juror_id)
+
+    # -- consolidation ------------------------------------------------------
+
+    def consolidate(self, app_id):
+        """Once every expected review is in: propose, or open the one extra review.
+        Each reviewer writes its review, then reads them all: the last one sees
+        every review; a concurrent consolidation loses on the application's version."""
+        app = self.repos.applications.get(app_id)
+        if app is None or app["state"] not in (REVIEWING, WAITING_EXTRA):
+            return None
+        tasks = [self.repos.tasks.get(f"{app_id}:{n}") for n in range(1, app["expected"] + 1)]
+        if any(task is None or task["state"] != DONE for task in tasks):
+            return None
+        reviews = [review_ref(task) for task in tasks]
+        step, result = next_step(reviews, app["enjeux"], app["mentions"], app["extra_review"])
+        if step == "extra_review":
+            extra = dict(app, expected=app["expected"] + 1)
+            self._create_task(extra, extra["expected"])
+            self.outbox.update("applications", app, {
+                "expected": extra["expected"], "extra_review": True, "state": WAITING_EXTRA,
+                "disagreement": True, "spread": result["spread"],
+            })
+            return step
+        event = (contracts.APPLICATION_REVIEWED, {
+            "application_id": app_id, "campaign_year": app["campaign_year"],
+            "collectivite": app["collectivite"], "proposal": result["proposal"],
+            "reviews": reviews, "disagreement": result["disagreement"],
+        })
+        self.outbox.update("applications", app, {
+            "state": REVIEWED, "proposal": result["proposal"], "disagreement": result["disagreement"],
+            "spread": result["spread"], "reviewed_at": self.now,
+        }, events=[event])
+        return step
+
+    def deliberation(self, campaign_year):
+        """Every application of the campaign: reviews, proposal (None until
+        consolidated), disagreement flag, per-enjeu spread, review state."""
+        tasks = {}
+        for task in self.repos.tasks.of_campaign(campaign_year, with_reviews=True):
+            tasks.setdefault(task["application_id"], []).append(task)
+        rows = []
+        for app in self.repos.applications.of_campaign(campaign_year):
+            own = sorted(tasks.get(app["_id"], []), key=lambda t: t["n"])
+            done = [task for task in own if task["state"] == DONE]
+            reviews = [dict(review_ref(task), submitted_at=isoformat(task["review"]["submitted_at"]))
+                       for task in done]
+            spread = app.get("spread") or (score_spread([r["scores"] for r in reviews], app["enjeux"])
+                                           if reviews else {})
+            rows.append({
+                "application_id": app["_id"], "campaign_year": app["campaign_year"],
+                "collectivite": app["collectivite"], "proposal": app.get("proposal"),
+                "reviews": reviews, "disagreement": bool(app.get("disagreement", False)),
+                "spread": spread, "review_state": app["state"],
+                "reviews_expected": app["expected"], "reviews_done": len(done),
+            })
+        return sorted(rows, key=lambda row: (row["collectivite"].get("name", ""), row["application_id"]))
+
+    # -- digest -------------------------------------------------------------
+
+    def send_digests(self):
+        """One `review_tasks_available` per juror and campaign when tasks they may
+        claim appeared since their last digest; the batch key (juror, campaign,
+        newest task time) is a uniquely keyed ledger record, so two replicas
+        running the timer send it once."""
+        tasks = [task for task in self.repos.tasks.claimable_candidates() if claimable(task, self.now)]
+        if not tasks:
+            return 0
+        assigned = self.repos.assignments.by_juror()
+        sent = 0
+        for juror in self.repos.jurors.all():
+            mine = [t for t in tasks if not conflicted(juror, t["collectivite"])
+                    and t["application_id"] not in assigned.get(juror["_id"], set())]
+            by_year = {}
+            for task in mine:
+                by_year.setdefault(task["campaign_year"], []).append(task)
+            for year, year_tasks in by_year.items():
+                seen = self.repos.digests.watermark(juror["_id"], year)
+                newest = max(task["created_at"] for task in year_tasks)
+                if seen is not None and newest <= seen:
+                    continue
+                event = (contracts.REVIEW_TASKS_AVAILABLE, {
+                    "campaign_year": year, "open_tasks": len(year_tasks),
+                    "juror": {"id": juror["_id"], "name": juror["name"], "email": juror["email"]},
+                })
+                try:
+                    self.outbox.record(f"digest:{juror['_id']}:{year}:{isoformat(newest)}", [event])
+                    sent += 1
+                except Conflict:
+                    pass  # another replica sent this batch
+                self.repos.digests.set_watermark(juror["_id"], year, newest)
+        return sent

@@ -1,0 +1,152 @@
+"""Consolidation of reviews as pure functions (services/jury/logic.py)."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from services.jury import logic
+
+
+def review(arobases, mentions=(), **scores):
+    return {"arobases": arobases, "mentions": list(mentions), "scores": scores or {"e1": 2}}
+
+
+# -- median and its rounding rule --------------------------------------------
+
+@pytest.mark.parametrize("values, expected", [
+    ([3], 3),
+    ([2, 4, 3], 3),
+    ([5, 1, 5], 5),
+    ([3, 4], 3),          # even count: the lower of the two middle values
+    ([4, 5], 4),
+    ([1, 2, 4, 5], 2),    # 2 and 4 in the middle: 3 would be the mean, we keep 2
+    ([3, 3, 4, 4], 3),
+    ([4, 4, 4, 4], 4),
+])
+def test_median_takes_the_lower_middle_value(values, expected):
+    assert logic.median_arobases(values) == expected
+
+
+def test_median_of_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        logic.median_arobases([])
+
+
+# -- mentions by majority ---------------------------------------------------
+
+def test_mention_kept_when_proposed_by_a_strict_majority():
+    assert logic.majority_mentions([["teletravail"], ["teletravail", "accessibilite"], []]) == ["teletravail"]
+
+
+def test_mention_tie_is_not_a_majority():
+    assert logic.majority_mentions([["teletravail"], []]) == []
+    assert logic.majority_mentions([["a", "b"], ["a"], ["b"], []]) == []
+
+
+def test_mention_proposed_twice_by_one_review_counts_once():
+    assert logic.majority_mentions([["a", "a"], [], []]) == []
+
+
+def test_mentions_sorted_most_proposed_first_and_filtered_to_the_campaign_list():
+    lists = [["b", "a", "x"], ["a", "b", "x"], ["a"]]
+    assert logic.majority_mentions(lists) == ["a", "b", "x"]
+    assert logic.majority_mentions(lists, allowed={"a", "b"}) == ["a", "b"]
+
+
+# -- disagreement and spread -------------------------------------------------
+
+@pytest.mark.parametrize("values, expected", [
+    ([3, 4], False), ([3, 3, 3], False), ([3, 5], True), ([1, 2, 3], True), ([5, 4, 5], False), ([2], False),
+])
+def test_disagreement_when_two_proposals_differ_by_two_or_more(values, expected):
+    assert logic.has_disagreement(values) is expected
+
+
+def test_spread_per_enjeu_is_kept():
+    spread = logic.score_spread([{"acces": 4, "culture": 1}, {"acces": 0, "culture": 1}, {"acces": 2}],
+                                enjeux=["acces", "culture", "sport"])
+    assert spread == {"acces": {"min": 0, "max": 4, "spread": 4},
+                      "culture": {"min": 1, "max": 1, "spread": 0}}
+
+
+def test_consolidate_gives_proposal_flag_and_spread():
+    result = logic.consolidate([review(3, ["a"], e1=1), review(4, ["a", "b"], e1=3)], enjeux=["e1"])
+    assert result == {"proposal": {"arobases": 3, "mentions": ["a"]}, "disagreement": False,
+                      "spread": {"e1": {"min": 1, "max": 3, "spread": 2}}}
+
+
+def test_disagreement_opens_one_extra_review_then_proposes():
+    reviews = [review(2), review(4)]
+    step, result = logic.next_step(reviews, ["e1"], [], extra_review_opened=False)
+    assert step == "extra_review" and result["disagreement"] is True
+    # with the extra review in, a proposal is made even if they still disagree
+    step, result = logic.next_step(reviews + [review(5)], ["e1"], [], extra_review_opened=True)
+    assert step == "propose"
+    assert result["proposal"]["arobases"] == 4 and result["disagreement"] is True
+
+
+def test_agreement_proposes_at_once():
+    step, result = logic.next_step([review(3), review(4)], ["e1"], [], extra_review_opened=False)
+    assert step == "propose" and result["proposal"]["arobases"] == 3
+
+
+# -- eligibility, leases, claim order ---------------------------------------
+
+JUROR = {"_id": "j1", "department": "25", "conflicts": ["69123", "200046977"]}
+NOW = datetime(2201, 3, 1, tzinfo=timezone.utc)
+
+
+def collectivite(insee, department, members=()):
+    return {"id": f"c{insee}", "insee_code": insee, "department": department, "member_communes": list(members)}
+
+
+def test_conflicts_own_department_declared_code_and_member_communes():
+    assert logic.conflicted(JUROR, collectivite("25056", "25"))
+    assert logic.conflicted(JUROR, collectivite("69123", "69"))
+    assert logic.conflicted(JUROR, collectivite("200046977", "69"))            # SIREN of an EPCI
+    assert logic.conflicted(JUROR, collectivite("200000001", "69", ["69123"]))  # a member commune
+    assert not logic.conflicted(JUROR, collectivite("59350", "59"))
+    assert logic.conflicted({"department": "2a", "conflicts": []}, collectivite("2A004", "2A"))
+
+
+def task(app, n, state="open", lease=None, juror=None, department="59"):
+    return {"_id": f"{app}:{n}", "application_id": app, "n": n, "campaign_year": 2201, "state": state,
+            "lease_expires_at": lease, "claimed_by": juror, "collectivite": collectivite("59350", department),
+            "version": 1}
+
+
+def test_an_expired_claim_is_claimable_again_and_shows_as_open():
+    expired = task("a", 1, "claimed", NOW - timedelta(seconds=1), "j9")
+    live = task("a", 2, "claimed", NOW + timedelta(hours=1), "j9")
+    assert logic.claimable(expired, NOW) and not logic.claimable(live, NOW)
+    assert logic.task_view(expired, NOW)["state"] == "open"
+    assert "claimed_by" not in logic.task_view(expired, NOW)
+    assert logic.task_view(live, NOW, "j9")["lease_expires_at"].startswith("2201-03-01T01:00")
+    assert not logic.held_by(expired, "j9", NOW) and logic.held_by(live, "j9", NOW)
+
+
+def test_claim_order_fewest_reviews_first_and_never_a_conflict():
+    tasks = [
+        task("busy", 1, "done"), task("busy", 2),
+        task("fresh", 1), task("fresh", 2),
+        task("half", 1, "claimed", NOW + timedelta(hours=1), "j2"), task("half", 2),
+        task("mine", 1, department="25"),
+    ]
+    order = logic.claim_order(tasks, JUROR, NOW)
+    assert [app for app, _ in order][0] == "fresh"
+    assert {app for app, _ in order} == {"fresh", "busy", "half"}
+    assert [t["_id"] for t in dict(order)["fresh"]] == ["fresh:1", "fresh:2"]
+
+
+def test_lease_from_config():
+    assert logic.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": None}) == timedelta(hours=48)
+    assert logic.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": "2"}) == timedelta(seconds=2)
+    assert logic.lease_duration({}) == timedelta(hours=48)
+
+
+def test_review_checked_against_the_campaign_grid():
+    ok = {"scores": {"e1": 3, "e2": 0}, "arobases": 3, "mentions": ["a"], "comment": ""}
+    logic.check_review(ok, ["e1", "e2"], ["a", "b"])
+    with pytest.raises(logic.ValidationFailed) as err:
+        logic.check_review({"scores": {"e1": 3, "zz": 1}, "arobases": 3, "mentions": ["c", "a", "a"]},
+                           ["e1", "e2"], ["a"])
+    assert set(err.value.fields) == {"scores.zz", "scores", "mentions"}
