@@ -84,6 +84,8 @@ down() {
     if supervisord_alive; then
         local pid; pid=$(cat "$PIDFILE")
         say "stopping supervisord (pid $pid) and its programs"
+        # `stop all` signals every program at once (shutdown alone stops them one by one)
+        .venv/bin/supervisorctl -c "$CONF" stop all >/dev/null 2>&1 || true
         .venv/bin/supervisorctl -c "$CONF" shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
         local i
         for i in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
