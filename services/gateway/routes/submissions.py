@@ -1,6 +1,65 @@
-"""API routes of this area (see ../../shared/API.md); a mixin of GatewayService."""
-from services.gateway.http import api  # noqa: F401
+"""API routes of this area (see ../../shared/API.md); a mixin of GatewayService.
+
+Campaigns, collectivité sign-up and applications; the submissions service
+decides (validation, ownership, states), these handlers only translate.
+"""
+from services.gateway.http import api, read_json
+
+ANY_ROLE = None
+ORGANISER = ("organiser",)
+COLLECTIVITE = ("collectivite",)
+APPLICANT_OR_ORGANISER = ("collectivite", "organiser")
 
 
 class SubmissionsRoutes:
-    pass
+    # -- campaigns -----------------------------------------------------------
+
+    @api("POST", "/api/v1/campaigns", roles=ORGANISER)
+    def create_campaign(self, request, principal):
+        return 201, self.submissions.create_campaign(read_json(request))
+
+    @api("GET", "/api/v1/campaigns", roles=ANY_ROLE)
+    def list_campaigns(self, request, principal):
+        return self.submissions.list_campaigns()
+
+    @api("GET", "/api/v1/campaigns/<year>", roles=ANY_ROLE)
+    def get_campaign(self, request, principal, year):
+        return self.submissions.get_campaign(year)
+
+    @api("GET", "/api/v1/campaigns/<year>/applications", roles=APPLICANT_OR_ORGANISER)
+    def list_applications(self, request, principal, year):
+        return self.submissions.list_applications(year, principal.role, principal.subject,
+                                                  request.args.get("state") or None)
+
+    # -- collectivités -------------------------------------------------------
+
+    @api("POST", "/api/v1/collectivites", public=True)
+    def register_collectivite(self, request, principal):
+        return 201, self.submissions.register_collectivite(read_json(request))
+
+    @api("GET", "/api/v1/collectivites/<collectivite_id>", roles=APPLICANT_OR_ORGANISER)
+    def get_collectivite(self, request, principal, collectivite_id):
+        return self.submissions.get_collectivite(collectivite_id, principal.role, principal.subject)
+
+    # -- applications --------------------------------------------------------
+
+    @api("POST", "/api/v1/applications", roles=COLLECTIVITE)
+    def create_application(self, request, principal):
+        return 201, self.submissions.create_application(principal.subject, read_json(request))
+
+    @api("GET", "/api/v1/applications/<application_id>", roles=APPLICANT_OR_ORGANISER)
+    def get_application(self, request, principal, application_id):
+        return self.submissions.get_application(application_id, principal.role, principal.subject)
+
+    @api("PATCH", "/api/v1/applications/<application_id>", roles=APPLICANT_OR_ORGANISER)
+    def update_application(self, request, principal, application_id):
+        body = read_json(request)
+        return self.submissions.update_application(application_id, principal.role, principal.subject, body)
+
+    @api("POST", "/api/v1/applications/<application_id>/submit", roles=APPLICANT_OR_ORGANISER)
+    def submit_application(self, request, principal, application_id):
+        return self.submissions.submit_application(application_id, principal.role, principal.subject)
+
+    @api("POST", "/api/v1/applications/<application_id>/withdraw", roles=APPLICANT_OR_ORGANISER)
+    def withdraw_application(self, request, principal, application_id):
+        return self.submissions.withdraw_application(application_id, principal.role, principal.subject)

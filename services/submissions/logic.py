@@ -1,0 +1,411 @@
+"""Domain rules of the submissions service: campaigns, collectivités, applications.
+
+Plain Python: `Submissions(db, outbox, config, now)` where `outbox` offers the
+ledger writes of relay.OutboxSession (create / update / record). Every state
+change that owes an event is one ledger change carrying it.
+"""
+import json
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from services.common import contracts, tokens
+from services.common.clock import isoformat, utcnow
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.validation import load
+from services.submissions import schemas
+from services.submissions.repository import (
+    APPLICATIONS, CAMPAIGNS, COLLECTIVITES, Applications, Campaigns, Collectivites,
+)
+
+log = logging.getLogger(__name__)
+
+DATA = Path(__file__).resolve().parent / "data"
+DEFAULT_VILLAGE_MAX_POPULATION = 3500
+
+DRAFT, SUBMITTED, WITHDRAWN = "draft", "submitted", "withdrawn"
+
+
+def default_grid():
+    return json.loads((DATA / "grid.json").read_text(encoding="utf-8"))
+
+
+def default_mentions():
+    return json.loads((DATA / "mentions.json").read_text(encoding="utf-8"))["mentions"]
+
+
+def category_for(kind, population, village_max_population):
+    """`territoire` for an EPCI; a commune is a `village` up to the threshold, a `ville` above."""
+    if kind == "epci":
+        return "territoire"
+    return "village" if population <= village_max_population else "ville"
+
+
+def campaign_state(campaign, now):
+    if campaign.get("released_at"):
+        return "released"
+    return "closed" if now >= campaign["submissions_close_at"] else "open"
+
+
+def grid_codes(grid):
+    enjeux = {enjeu["code"] for enjeu in grid["enjeux"]}
+    services = {service["code"] for enjeu in grid["enjeux"] for service in enjeu["services"]}
+    return enjeux, services
+
+
+def check_against_grid(grid, data):
+    """Unknown service or enjeu codes → {field: [reason]}; duplicates are refused too."""
+    enjeux, services = grid_codes(grid)
+    errors = {}
+    seen = set()
+    for index, code in enumerate(data.get("services") or []):
+        if code not in services:
+            errors[f"services.{index}"] = [f"Service inconnu dans la grille de la campagne : {code!r}."]
+        elif code in seen:
+            errors[f"services.{index}"] = [f"Service coché deux fois : {code!r}."]
+        seen.add(code)
+    for index, initiative in enumerate(data.get("initiatives") or []):
+        if initiative["enjeu"] not in enjeux:
+            errors[f"initiatives.{index}.enjeu"] = [
+                f"Enjeu inconnu dans la grille de la campagne : {initiative['enjeu']!r}."]
+    return errors
+
+
+def campaign_view(campaign, now):
+    return {
+        "year": campaign["year"],
+        "title": campaign["title"],
+        "state": campaign_state(campaign, now),
+        "submissions_open_at": isoformat(campaign["submissions_open_at"]),
+        "submissions_close_at": isoformat(campaign["submissions_close_at"]),
+        "accepting_submissions": (campaign_state(campaign, now) == "open"
+                                  and now >= campaign["submissions_open_at"]),
+        "ceremony_at": isoformat(campaign["ceremony_at"]),
+        "ceremony_place": campaign["ceremony_place"],
+        "reviews_per_application": campaign["reviews_per_application"],
+        "village_max_population": campaign["village_max_population"],
+        "grid": campaign["grid"],
+        "mentions": campaign["mentions"],
+        "released_at": isoformat(campaign["released_at"]) if campaign.get("released_at") else None,
+    }
+
+
+def collectivite_ref(collectivite, category):
+    """The CollectiviteRef of contracts.py (what events carry)."""
+    return {
+        "id": collectivite["_id"],
+        "insee_code": collectivite["insee_code"],
+        "name": collectivite["name"],
+        "kind": collectivite["kind"],
+        "category": category,
+        "department": collectivite["department"],
+        "region": collectivite["region"],
+        "population": collectivite["population"],
+        "email": collectivite["email"],
+        "member_communes": list(collectivite.get("member_communes") or []),
+    }
+
+
+def collectivite_view(collectivite, category):
+    return dict(collectivite_ref(collectivite, category),
+                created_at=isoformat(collectivite["created_at"]))
+
+
+def application_view(application):
+    view = {
+        "id": application["_id"],
+        "campaign_year": application["campaign_year"],
+        "collectivite_id": application["collectivite_id"],
+        "collectivite": application["collectivite"],
+        "state": application["state"],
+        "services": application["services"],
+        "initiatives": application["initiatives"],
+        "previous_arobases": application.get("previous_arobases"),
+        "created_at": isoformat(application["created_at"]),
+        "updated_at": isoformat(application["updated_at"]),
+    }
+    for moment in ("submitted_at", "withdrawn_at"):
+        if application.get(moment):
+            view[moment] = isoformat(application[moment])
+    return view
+
+
+class Submissions:
+    def __init__(self, db, outbox, config, now=None):
+        self.outbox = outbox
+        self.config = config
+        self.now = now or utcnow()
+        self.campaigns = Campaigns(db)
+        self.collectivites = Collectivites(db)
+        self.applications = Applications(db)
+
+    # -- campaigns -----------------------------------------------------------
+
+    def create_campaign(self, data):
+        data = load(schemas.CampaignSchema(), data)
+        campaign = dict(
+            data,
+            _id=Campaigns.key(data["year"]),
+            grid=data["grid"] or default_grid(),
+            mentions=data["mentions"] or default_mentions(),
+            released_at=None,
+            created_at=self.now,
+        )
+        event = (contracts.CAMPAIGN_OPENED, {
+            "year": campaign["year"],
+            "title": campaign["title"],
+            "submissions_open_at": isoformat(campaign["submissions_open_at"]),
+            "submissions_close_at": isoformat(campaign["submissions_close_at"]),
+            "ceremony_at": isoformat(campaign["ceremony_at"]),
+            "ceremony_place": campaign["ceremony_place"],
+            "reviews_per_application": campaign["reviews_per_application"],
+            "enjeux": [{"code": e["code"], "label": e["label"]} for e in campaign["grid"]["enjeux"]],
+            "mentions": campaign["mentions"],
+        })
+        campaign = self.outbox.create(CAMPAIGNS, campaign, events=[event], conflict=Conflict(
+            f"La campagne {campaign['year']} existe déjà.", "campaign_exists"))
+        return campaign_view(campaign, self.now)
+
+    def list_campaigns(self):
+        return [campaign_view(c, self.now) for c in self.campaigns.all()]
+
+    def get_campaign(self, year):
+        return campaign_view(self._campaign(year), self.now)
+
+    def _campaign(self, year):
+        try:
+            year = int(year)
+        except (TypeError, ValueError):
+            raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found") from None
+        campaign = self.campaigns.get(year)
+        if campaign is None:
+            raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found")
+        return campaign
+
+    def mark_released(self, year, released_at):
+        """results_released: the campaign is released (withdrawals refused from now on)."""
+        campaign = self.campaigns.get(year)
+        if campaign is None:
+            log.warning("results_released for unknown campaign %s, ignored", year)
+            return None
+        if campaign.get("released_at"):
+            return campaign_view(campaign, self.now)
+        campaign = self.outbox.update(CAMPAIGNS, campaign, {"released_at": released_at})
+        return campaign_view(campaign, self.now)
+
+    # -- collectivités -------------------------------------------------------
+
+    def current_threshold(self):
+        latest = self.campaigns.latest()
+        return latest["village_max_population"] if latest else DEFAULT_VILLAGE_MAX_POPULATION
+
+    def register_collectivite(self, data):
+        data = load(schemas.CollectiviteSchema(), data)
+        code = data["siren"] or data["insee_code"] if data["kind"] == "epci" else data["insee_code"]
+        collectivite = {
+            "_id": code,
+            "insee_code": code,
+            "name": data["name"].strip(),
+            "kind": data["kind"],
+            "population": data["population"],
+            "region": schemas.canonical_region(data["region"]),
+            "department": data["department"],
+            "email": data["email"].strip(),
+            "member_communes": data["member_communes"],
+            "created_at": self.now,
+        }
+        category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
+        token = tokens.issue(self.config["LABEL_SECRET_KEY"], "collectivite", code)
+        event = (contracts.COLLECTIVITE_REGISTERED, {
+            "collectivite": collectivite_ref(collectivite, category),
+            "access_token": token,
+        })
+        self.outbox.create(COLLECTIVITES, collectivite, events=[event], conflict=Conflict(
+            f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered"))
+        return {"id": code, "token": token, "category": category}
+
+    def get_collectivite(self, collectivite_id, principal_role=None, principal_subject=None):
+        if principal_role == "collectivite" and principal_subject != collectivite_id:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        collectivite = self.collectivites.get(collectivite_id)
+        if collectivite is None:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        return collectivite_view(collectivite, category_for(
+            collectivite["kind"], collectivite["population"], self.current_threshold()))
+
+    # -- applications --------------------------------------------------------
+
+    def create_application(self, collectivite_id, data):
+        data = load(schemas.ApplicationCreateSchema(), data)
+        collectivite = self.collectivites.get(collectivite_id)
+        if collectivite is None:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        campaign = self.campaigns.get(data["campaign_year"])
+        if campaign is None:
+            raise ValidationFailed({"campaign_year": [f"Campagne inconnue : {data['campaign_year']}."]})
+        errors = check_against_grid(campaign["grid"], data)
+        if errors:
+            raise ValidationFailed(errors)
+        self._check_editable_campaign(campaign)
+        application = {
+            "_id": Applications.key(campaign["year"], collectivite_id),
+            "campaign_year": campaign["year"],
+            "collectivite_id": collectivite_id,
+            "collectivite": self._ref(collectivite, campaign),
+            "state": DRAFT,
+            "services": data["services"],
+            "initiatives": data["initiatives"],
+            "previous_arobases": data["previous_arobases"],
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        application = self.outbox.create(APPLICATIONS, application, conflict=Conflict(
+            f"Votre collectivité a déjà une candidature pour {campaign['year']}.", "application_exists"))
+        return application_view(application)
+
+    def get_application(self, application_id, principal_role, principal_subject):
+        return application_view(self._readable(application_id, principal_role, principal_subject))
+
+    def update_application(self, application_id, principal_role, principal_subject, data):
+        application = self._owned(application_id, principal_role, principal_subject)
+        data = load(schemas.ApplicationPatchSchema(), data)
+        campaign = self._campaign(application["campaign_year"])
+        errors = check_against_grid(campaign["grid"], data)
+        if errors:
+            raise ValidationFailed(errors)
+        self._check_draft(application)
+        self._check_editable_campaign(campaign)
+        changes = {key: value for key, value in data.items()}
+        if not changes:
+            return application_view(application)
+        changes["updated_at"] = self.now
+        application = self.outbox.update(APPLICATIONS, application, changes)
+        return application_view(application)
+
+    def submit_application(self, application_id, principal_role, principal_subject):
+        application = self._owned(application_id, principal_role, principal_subject)
+        self._check_draft(application)
+        campaign = self._campaign(application["campaign_year"])
+        if self.now < campaign["submissions_open_at"]:
+            raise Conflict("Les candidatures ne sont pas encore ouvertes.", "submissions_not_open")
+        if campaign_state(campaign, self.now) != "open":
+            raise Conflict("La date limite de dépôt des candidatures est passée.", "deadline_passed")
+        collectivite = self.collectivites.get(application["collectivite_id"])
+        ref = self._ref(collectivite, campaign)
+        event = (contracts.APPLICATION_SUBMITTED, {
+            "application_id": application["_id"],
+            "campaign_year": campaign["year"],
+            "collectivite": ref,
+            "services": application["services"],
+            "initiatives": application["initiatives"],
+            "reviews_per_application": campaign["reviews_per_application"],
+            "enjeux": [enjeu["code"] for enjeu in campaign["grid"]["enjeux"]],
+            "mentions": [mention["code"] for mention in campaign["mentions"]],
+            "submitted_at": isoformat(self.now),
+        })
+        application = self.outbox.update(
+            APPLICATIONS, application,
+            {"state": SUBMITTED, "submitted_at": self.now, "updated_at": self.now, "collectivite": ref},
+            events=[event], conflict=Conflict("La candidature vient d'être modifiée ; rechargez-la.",
+                                              "concurrent_change"))
+        return application_view(application)
+
+    def withdraw_application(self, application_id, principal_role, principal_subject):
+        application = self._owned(application_id, principal_role, principal_subject)
+        if application["state"] == WITHDRAWN:
+            raise Conflict("La candidature est déjà retirée.", "already_withdrawn")
+        campaign = self._campaign(application["campaign_year"])
+        if campaign.get("released_at"):
+            raise Conflict("Le palmarès est publié : la candidature ne peut plus être retirée.",
+                           "results_released")
+        event = (contracts.APPLICATION_WITHDRAWN, {
+            "application_id": application["_id"],
+            "campaign_year": campaign["year"],
+            "collectivite": application["collectivite"],
+            "withdrawn_at": isoformat(self.now),
+        })
+        application = self.outbox.update(
+            APPLICATIONS, application, {"state": WITHDRAWN, "withdrawn_at": self.now, "updated_at": self.now},
+            events=[event], conflict=Conflict("La candidature vient d'être modifiée ; rechargez-la.",
+                                              "concurrent_change"))
+        return application_view(application)
+
+    def list_applications(self, year, principal_role, principal_subject, state=None):
+        """Organisers: every application of the campaign; a collectivité: its own."""
+        campaign = self._campaign(year)
+        if principal_role == "collectivite":
+            application = self.applications.get(Applications.key(campaign["year"], principal_subject))
+            return [application_view(application)] if application else []
+        if principal_role != "organiser":
+            raise Forbidden("Réservé aux organisateurs.")
+        return [application_view(a) for a in self.applications.of_campaign(campaign["year"], state)]
+
+    def _ref(self, collectivite, campaign):
+        return collectivite_ref(collectivite, category_for(
+            collectivite["kind"], collectivite["population"], campaign["village_max_population"]))
+
+    def _readable(self, application_id, principal_role, principal_subject):
+        application = self.applications.get(application_id)
+        # Another collectivité gets the same answer whether the application exists or not.
+        if application is None or (principal_role == "collectivite"
+                                   and application["collectivite_id"] != principal_subject):
+            raise NotFound("Candidature introuvable.", "application_not_found")
+        if principal_role not in ("collectivite", "organiser"):
+            raise Forbidden("Vous n'avez pas accès à cette candidature.")
+        return application
+
+    def _owned(self, application_id, principal_role, principal_subject):
+        application = self._readable(application_id, principal_role, principal_subject)
+        if principal_role != "collectivite":
+            raise Forbidden("Seule la collectivité candidate modifie sa candidature.")
+        return application
+
+    def _check_draft(self, application):
+        if application["state"] != DRAFT:
+            raise Conflict(f"La candidature n'est plus un brouillon (état : {application['state']}).",
+                           "not_draft")
+
+    def _check_editable_campaign(self, campaign):
+        if campaign_state(campaign, self.now) != "open":
+            raise Conflict("La date limite de dépôt des candidatures est passée.", "deadline_passed")
+
+    # -- timers --------------------------------------------------------------
+
+    def send_reminders(self, days_before):
+        """application_reminder_due once per draft, `days_before` days before the deadline."""
+        sent = 0
+        for campaign in self.campaigns.all():
+            close = campaign["submissions_close_at"]
+            if campaign_state(campaign, self.now) != "open" or self.now < close - timedelta(days=days_before):
+                continue
+            for application in self.applications.of_campaign(campaign["year"], DRAFT):
+                event = (contracts.APPLICATION_REMINDER_DUE, {
+                    "application_id": application["_id"],
+                    "campaign_year": campaign["year"],
+                    "collectivite": application["collectivite"],
+                    "submissions_close_at": isoformat(close),
+                })
+                try:
+                    self.outbox.record(f"reminder:{application['_id']}", [event])
+                except Conflict:
+                    continue  # already reminded
+                sent += 1
+        return sent
+
+    def close_submissions(self, already_closed=()):
+        """submissions_closed once per campaign whose window has closed; returns the years done."""
+        done = []
+        for campaign in self.campaigns.all():
+            year = campaign["year"]
+            if year in already_closed or self.now < campaign["submissions_close_at"]:
+                continue
+            event = (contracts.SUBMISSIONS_CLOSED, {
+                "campaign_year": year,
+                "submitted_count": self.applications.count(year, SUBMITTED),
+            })
+            try:
+                self.outbox.record(f"closed:{year}", [event])
+            except Conflict:
+                pass  # recorded before (by us or another replica)
+            done.append(year)
+        return done

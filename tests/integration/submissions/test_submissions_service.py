@@ -1,0 +1,215 @@
+"""SubmissionsService in a nameko container against the real RabbitMQ and
+FerretDB, with probe consumers standing in for jury and notifications: the
+events leave through the ledger, exactly once, even across a crash between the
+decision and the publish."""
+import time
+from datetime import timedelta
+
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+
+from services.common import contracts, topology
+from services.common.clock import isoformat, utcnow
+from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.inbox import Inbox, consumes
+from services.common.ledger import Ledger
+from services.common.mongo import make_client
+from services.common.relay import OutboxSession
+from services.submissions.logic import Submissions
+from services.submissions.service import SubmissionsService
+
+RECEIVED = []
+
+
+class ProbeJury:
+    name = "jury"
+    inbox = Inbox("jury")
+
+    @consumes(contracts.APPLICATION_SUBMITTED)
+    def on_application_submitted(self, data):
+        RECEIVED.append(("submitted", data["event_id"], data["application_id"], data["collectivite"]["category"]))
+
+    @consumes(contracts.APPLICATION_WITHDRAWN)
+    def on_application_withdrawn(self, data):
+        RECEIVED.append(("withdrawn", data["event_id"], data["application_id"]))
+
+
+class ProbeNotifications:
+    name = "notifications"
+    inbox = Inbox("notifications")
+
+    @consumes(contracts.COLLECTIVITE_REGISTERED)
+    def on_collectivite_registered(self, data):
+        RECEIVED.append(("registered", data["event_id"], data["collectivite"]["id"], data["access_token"]))
+
+    @consumes(contracts.APPLICATION_REMINDER_DUE)
+    def on_application_reminder_due(self, data):
+        RECEIVED.append(("reminder", data["event_id"], data["application_id"]))
+
+
+@pytest.fixture
+def config(rabbit_config, mongodb_uri, db_prefix):
+    topology.declare_all(rabbit_config["AMQP_URI"])
+    RECEIVED.clear()
+    return dict(
+        rabbit_config,
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DATABASE_PREFIX=db_prefix,
+        LABEL_SECRET_KEY="integration-secret",
+        OUTBOX_SWEEP_SECONDS=0.5,
+        INBOX_MAX_ATTEMPTS=3,
+        INBOX_BACKOFF_SECONDS=0.05,
+        REMINDER_DAYS_BEFORE_DEADLINE=7,
+    )
+
+
+@pytest.fixture
+def running(container_factory, config):
+    service = container_factory(SubmissionsService, config)
+    jury = container_factory(ProbeJury, config)
+    notifications = container_factory(ProbeNotifications, config)
+    for container in (service, jury, notifications):
+        container.start()
+    return service, jury, notifications
+
+
+def database(config, service="submissions"):
+    return make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}{service}"]
+
+
+def wait_until(predicate, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def campaign(year, close_in=timedelta(days=30), **over):
+    now = utcnow()
+    data = {"year": year, "title": f"Label {year}", "submissions_open_at": isoformat(now - timedelta(days=1)),
+            "submissions_close_at": isoformat(now + close_in), "ceremony_at": isoformat(now + timedelta(days=90)),
+            "ceremony_place": "Lille"}
+    data.update(over)
+    return data
+
+
+def commune(insee, population, **over):
+    data = {"insee_code": insee, "name": f"Commune {insee}", "kind": "commune", "population": population,
+            "region": "Bourgogne-Franche-Comté", "department": insee[:2], "email": f"mairie-{insee}@example.fr"}
+    data.update(over)
+    return data
+
+
+def test_sign_up_apply_submit_withdraw_each_event_once(running, config):
+    service, jury, notifications = running
+    with ServiceRpcProxy("submissions", config) as rpc:
+        created = rpc.create_campaign(campaign(2101))
+        assert created["state"] == "open" and len(created["grid"]["enjeux"]) == 16
+        with entrypoint_waiter(notifications, "on_collectivite_registered"):
+            signed = rpc.register_collectivite(commune("25901", 3500))
+        assert signed["category"] == "village" and signed["id"] == "25901"
+        with pytest.raises(Conflict):
+            rpc.register_collectivite(commune("25901", 3500))
+        application = rpc.create_application("25901", {
+            "campaign_year": 2101, "services": ["acces-wifi-public-gratuit"],
+            "initiatives": [{"title": "Wifi au marché", "enjeu": "acces", "description": "Bornes wifi."}]})
+        assert application["state"] == "draft"
+        with pytest.raises(ValidationFailed) as info:
+            rpc.update_application(application["id"], "collectivite", "25901", {"services": ["inconnu"]})
+        assert set(info.value.fields) == {"services.0"}
+        with pytest.raises(NotFound):
+            rpc.get_application(application["id"], "collectivite", "25902")
+        with entrypoint_waiter(jury, "on_application_submitted"):
+            assert rpc.submit_application(application["id"], "collectivite", "25901")["state"] == "submitted"
+        with pytest.raises(Conflict):
+            rpc.submit_application(application["id"], "collectivite", "25901")
+        with entrypoint_waiter(jury, "on_application_withdrawn"):
+            assert rpc.withdraw_application(application["id"], "collectivite", "25901")["state"] == "withdrawn"
+
+    kinds = [item[0] for item in RECEIVED]
+    assert kinds == ["registered", "submitted", "withdrawn"]
+    assert RECEIVED[1][3] == "village"
+    assert RECEIVED[0][3]  # the welcome email's token travels with the event
+
+
+def test_crash_between_decision_and_publish_delivers_once(running, config, monkeypatch):
+    """The process dies right after the ledger decided the submission (as with
+    FAULT_CRASH_AFTER_DECIDE=application_submitted); the running service's sweep
+    rolls it forward and publishes it once; a retried submit gets a 409."""
+    service, jury, notifications = running
+    with ServiceRpcProxy("submissions", config) as rpc:
+        rpc.create_campaign(campaign(2102))
+        rpc.register_collectivite(commune("25903", 12000))
+        application = rpc.create_application("25903", {"campaign_year": 2102})
+
+    class Crash(BaseException):
+        pass
+
+    def die(code):
+        raise Crash(code)
+
+    db = database(config)
+    monkeypatch.setattr("services.common.ledger.os._exit", die)
+    crashing = Submissions(db, OutboxSession(Ledger(db, crash_after_decide="application_submitted"), None), config)
+    with entrypoint_waiter(jury, "on_application_submitted", timeout=20):
+        with pytest.raises(Crash):
+            crashing.submit_application(application["id"], "collectivite", "25903")
+        assert db["applications"].find_one({"_id": application["id"]})["state"] == "draft"
+
+    assert db["applications"].find_one({"_id": application["id"]})["state"] == "submitted"
+    change_id = f"applications:{application['id']}:2"
+    assert wait_until(lambda: db["changes"].find_one({"_id": change_id})["published"])
+    with ServiceRpcProxy("submissions", config) as rpc:
+        with pytest.raises(Conflict):
+            rpc.submit_application(application["id"], "collectivite", "25903")
+    time.sleep(1.5)  # a few sweeps: nothing more may arrive
+    assert [item for item in RECEIVED if item[0] == "submitted"] == [
+        ("submitted", f"{change_id}:0", application["id"], "ville")]
+
+
+def test_reminder_once_per_draft_and_submissions_closed_once(running, config):
+    service, jury, notifications = running
+    with ServiceRpcProxy("submissions", config) as rpc:
+        rpc.create_campaign(campaign(2103, close_in=timedelta(days=3)))
+        rpc.create_campaign(campaign(2104, close_in=timedelta(seconds=2)))
+        rpc.register_collectivite(commune("25904", 800))
+        draft = rpc.create_application("25904", {"campaign_year": 2103})
+        submitted = rpc.create_application("25904", {"campaign_year": 2104})
+        rpc.submit_application(submitted["id"], "collectivite", "25904")
+
+    with entrypoint_waiter(notifications, "on_application_reminder_due"):
+        with entrypoint_hook(service, "remind_drafts") as remind:
+            assert remind() == 1
+    with entrypoint_hook(service, "remind_drafts") as remind:
+        assert remind() == 0
+    assert [item[2] for item in RECEIVED if item[0] == "reminder"] == [draft["id"]]
+
+    db = database(config)
+    assert wait_until(lambda: db["changes"].find_one({"_id": "steps:closed:2104:1"}) is not None, timeout=15)
+    closed = db["changes"].find_one({"_id": "steps:closed:2104:1"})
+    assert closed["events"][0]["payload"]["submitted_count"] == 1
+    with entrypoint_hook(service, "close_submissions") as close:
+        assert 2103 not in close()
+    assert db["changes"].count_documents({"doc_id": "closed:2104"}) == 1
+
+
+def test_results_released_marks_the_campaign_and_blocks_withdrawal(running, config):
+    service, jury, notifications = running
+    with ServiceRpcProxy("submissions", config) as rpc:
+        rpc.create_campaign(campaign(2105))
+        rpc.register_collectivite(commune("25905", 5000))
+        application = rpc.create_application("25905", {"campaign_year": 2105})
+        rpc.submit_application(application["id"], "collectivite", "25905")
+        payload = {"event_id": "awards:test:1", "event": "results_released", "occurred_at": isoformat(utcnow()),
+                   "campaign_year": 2105, "released_at": isoformat(utcnow()), "released_by": "admin",
+                   "labelled_count": 1}
+        with entrypoint_hook(service, "on_results_released") as handle:
+            handle(payload)
+            handle(payload)  # a redelivery changes nothing
+        assert rpc.get_campaign(2105)["state"] == "released"
+        with pytest.raises(Conflict) as info:
+            rpc.withdraw_application(application["id"], "collectivite", "25905")
+        assert info.value.code == "results_released"
