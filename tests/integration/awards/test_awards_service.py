@@ -1,0 +1,253 @@
+"""AwardsService in a nameko container against the real RabbitMQ and FerretDB:
+events in (fed as the other services would publish them), decisions, embargo,
+an idempotent release that emits one set of events, batched for big campaigns."""
+import time
+import uuid
+
+import pytest
+from nameko.events import event_handler
+from nameko.standalone.events import event_dispatcher
+from nameko.standalone.rpc import ServiceRpcProxy
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
+
+from services.awards.service import AwardsService
+from services.common import topology
+from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.mongo import make_client
+
+YEAR = 2016
+RECEIVED = []
+
+
+class Probe:
+    """Listens to what awards publishes, as the notifications service would."""
+
+    name = "awards_probe"
+
+    @event_handler("awards", "award_decided")
+    def award_decided(self, payload):
+        RECEIVED.append(payload)
+
+    @event_handler("awards", "results_released")
+    def results_released(self, payload):
+        RECEIVED.append(payload)
+
+    @event_handler("awards", "deliberation_ready")
+    def deliberation_ready(self, payload):
+        RECEIVED.append(payload)
+
+
+@pytest.fixture
+def config(rabbit_config, mongodb_uri):
+    topology.declare_all(rabbit_config["AMQP_URI"])
+    RECEIVED.clear()
+    prefix = f"it_aw_{uuid.uuid4().hex[:8]}_"
+    yield dict(rabbit_config, MONGODB_URI=mongodb_uri, MONGODB_DATABASE_PREFIX=prefix,
+               OUTBOX_SWEEP_SECONDS=0.5, INBOX_MAX_ATTEMPTS=2, INBOX_BACKOFF_SECONDS=0.05)
+    make_client(mongodb_uri).drop_database(f"{prefix}awards")
+
+
+@pytest.fixture
+def services(container_factory, config):
+    awards = container_factory(AwardsService, config)
+    probe = container_factory(Probe, config)
+    probe.start()
+    awards.start()
+    return awards
+
+
+def wait_until(predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def received(name, year=YEAR):
+    return [p for p in RECEIVED if p["event"] == name and p["campaign_year"] == year]
+
+
+def collectivite(n, email="ok"):
+    return {"id": f"col-{n}", "insee_code": f"{25000 + n}", "name": f"Commune {n}", "kind": "commune",
+            "category": "ville", "department": "25", "region": "Bourgogne-Franche-Comté",
+            "population": 5000 + n, "email": f"mairie{n}@example.fr" if email == "ok" else email}
+
+
+def envelope(name, n, **payload):
+    return dict(payload, event_id=f"test:{name}:{n}:{uuid.uuid4().hex[:6]}", event=name,
+                occurred_at="2016-01-01T10:00:00+00:00")
+
+
+def campaign_opened(year=YEAR):
+    return envelope("campaign_opened", year, year=year, title=f"Label {year}",
+                    submissions_open_at="2015-09-01T00:00:00+00:00",
+                    submissions_close_at="2015-12-01T00:00:00+00:00",
+                    ceremony_at="2016-02-01T10:00:00+01:00", ceremony_place="Lille",
+                    reviews_per_application=2, enjeux=[{"code": "e1", "label": "Culture"}],
+                    mentions=[{"code": "telework", "label": "Télétravail"},
+                              {"code": "opengov", "label": "Gouvernement ouvert"}])
+
+
+def submitted(n, year=YEAR, email="ok"):
+    return envelope("application_submitted", n, application_id=f"app-{year}-{n}", campaign_year=year,
+                    collectivite=collectivite(n, email), services=[], initiatives=[],
+                    reviews_per_application=2, enjeux=["e1"], mentions=["telework"],
+                    submitted_at="2015-10-01T10:00:00+00:00")
+
+
+def reviewed(n, arobases, mentions=(), year=YEAR):
+    return envelope("application_reviewed", n, application_id=f"app-{year}-{n}", campaign_year=year,
+                    collectivite=collectivite(n), proposal={"arobases": arobases, "mentions": list(mentions)},
+                    reviews=[{"review_id": f"r{n}", "juror_id": "j1", "arobases": arobases,
+                              "mentions": list(mentions), "scores": {"e1": 3}, "comment": "bien"}],
+                    disagreement=False)
+
+
+def test_decisions_embargo_and_one_release(services, config):
+    awards = services
+    # Events arrive over RabbitMQ as the submissions and jury services publish them.
+    with entrypoint_waiter(awards, "on_campaign_opened"):
+        event_dispatcher(config)("submissions", "campaign_opened", campaign_opened())
+    with entrypoint_hook(awards, "on_application_submitted") as submit, \
+            entrypoint_hook(awards, "on_application_reviewed") as review, \
+            entrypoint_hook(awards, "on_application_withdrawn") as withdraw:
+        submit(submitted(1))
+        submit(submitted(2, email="pas-une-adresse"))
+        submit(submitted(3))
+        submit(submitted(4))
+        review(reviewed(1, 4, ["telework"]))
+        review(reviewed(2, 2))
+        review(reviewed(4, 5))
+        withdraw(envelope("application_withdrawn", 4, application_id="app-2016-4", campaign_year=YEAR,
+                          collectivite=collectivite(4), withdrawn_at="2015-11-01T10:00:00+00:00"))
+
+    with ServiceRpcProxy("awards", config) as rpc:
+        preview = rpc.release_preview(YEAR)
+        assert preview == {"ready": False, "released": False, "labelled_count": 2,
+                           "by_arobases": {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0},
+                           "undecided": ["app-2016-3"], "missing_email": ["col-2"], "emails_to_send": 1}
+        with pytest.raises(Conflict) as refused:
+            rpc.release(YEAR, "admin")
+        assert refused.value.code == "applications_undecided"
+
+        # Departing from the proposal needs a reason; following it does not.
+        with pytest.raises(ValidationFailed) as no_reason:
+            rpc.decide("app-2016-1", {"arobases": 5, "mentions": ["telework"]}, "admin")
+        assert "reason" in no_reason.value.fields
+        with pytest.raises(ValidationFailed):
+            rpc.decide("app-2016-1", {"arobases": 5, "mentions": ["nope"], "reason": "x"}, "admin")
+        with pytest.raises(NotFound):
+            rpc.decide("app-unknown", {"arobases": 3, "mentions": []}, "admin")
+        with pytest.raises(Conflict):
+            rpc.decide("app-2016-4", {"arobases": 3, "mentions": []}, "admin")  # withdrawn
+        rpc.decide("app-2016-2", {"arobases": 2, "mentions": []}, "org-1")
+        decision = rpc.decide("app-2016-1", {"arobases": 5, "mentions": ["telework"],
+                                             "reason": "Projet remarquable"}, "org-2")
+        assert decision["departs_from_proposal"] is True and decision["decided_by"] == "org-2"
+        decision = rpc.decide("app-2016-3", {"arobases": 3, "mentions": ["opengov"]}, "org-2")
+        assert decision["reason"] is None and decision["decided_at"]
+        rows = {r["application_id"]: r for r in rpc.deliberation(YEAR)}
+        assert set(rows) == {"app-2016-1", "app-2016-2", "app-2016-3"}
+        assert rows["app-2016-1"]["proposal"] == {"arobases": 4, "mentions": ["telework"]}
+        assert rows["app-2016-1"]["decision"]["reason"] == "Projet remarquable"
+
+        # Embargo: nobody but an organiser sees a result; nothing is published.
+        for role in (None, "collectivite", "juror"):
+            with pytest.raises(Conflict) as embargo:
+                rpc.palmares(YEAR, role)
+            assert embargo.value.code == "results_embargoed"
+        with pytest.raises(Conflict):
+            rpc.application_result("app-2016-1", "collectivite", "col-1")
+        draft = rpc.palmares(YEAR, "organiser")
+        assert draft["draft"] is True and draft["stats"]["by_arobases"]["5"] == 1
+        assert received("award_decided") == [] and received("results_released") == []
+
+        first = rpc.release(YEAR, "admin")
+        second = rpc.release(YEAR, "someone-else")
+        assert first == second
+        assert first["released_by"] == "admin" and first["labelled_count"] == 3
+
+        assert wait_until(lambda: len(received("award_decided")) >= 3 and received("results_released"))
+        # Let the sweep run a few times: nothing more is published.
+        sweeps_done = time.monotonic() + 2
+        wait_until(lambda: time.monotonic() > sweeps_done, timeout=3)
+        awarded = received("award_decided")
+        assert sorted(p["application_id"] for p in awarded) == ["app-2016-1", "app-2016-2", "app-2016-3"]
+        assert len(received("results_released")) == 1
+        by_app = {p["application_id"]: p for p in awarded}
+        assert by_app["app-2016-1"]["arobases"] == 5
+        assert by_app["app-2016-1"]["mentions"] == [{"code": "telework", "label": "Télétravail"}]
+        assert by_app["app-2016-1"]["ceremony_place"] == "Lille"
+        assert by_app["app-2016-2"]["collectivite"]["email"] == "pas-une-adresse"
+
+        for role in (None, "collectivite", "juror", "organiser"):
+            palmares = rpc.palmares(YEAR, role)
+            assert palmares["released_at"] == first["released_at"] and palmares["draft"] is False
+            assert palmares["stats"]["by_arobases"] == {"1": 0, "2": 1, "3": 1, "4": 0, "5": 1}
+            assert all("email" not in e["collectivite"] for e in palmares["labelled"])
+        assert rpc.application_result("app-2016-1", "collectivite", "col-1")["arobases"] == 5
+        with pytest.raises(NotFound):
+            rpc.application_result("app-2016-1", "collectivite", "col-2")  # not theirs
+        with pytest.raises(Conflict) as late:
+            rpc.decide("app-2016-2", {"arobases": 3, "mentions": [], "reason": "trop tard"}, "admin")
+        assert late.value.code == "results_released"
+        assert rpc.released_campaigns() == [{"year": YEAR, "released_at": first["released_at"],
+                                             "labelled_count": 3}]
+
+    db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
+    release = db.changes.find_one({"_id": f"steps:release:{YEAR}:1"})
+    assert release["published"] is True
+    assert db.changes.count_documents({"collection": "steps", "doc_id": {"$regex": f"^release:{YEAR}"}}) == 2
+
+
+def test_deliberation_ready_once_when_every_application_has_a_proposal(services, config):
+    awards = services
+    with entrypoint_hook(awards, "on_campaign_opened") as opened, \
+            entrypoint_hook(awards, "on_application_submitted") as submit, \
+            entrypoint_hook(awards, "on_application_reviewed") as review:
+        opened(campaign_opened(2017))
+        submit(submitted(1, year=2017))
+        submit(submitted(2, year=2017))
+        review(reviewed(1, 3, year=2017))
+        checked = time.monotonic() + 3  # the 2 s check ran at least once: nothing yet
+        wait_until(lambda: time.monotonic() > checked, timeout=4)
+        assert received("deliberation_ready", 2017) == []
+        review(reviewed(2, 4, year=2017))
+        review(reviewed(2, 5, year=2017))  # a later consolidation replaces the first
+    assert wait_until(lambda: received("deliberation_ready", 2017))
+    later = time.monotonic() + 3
+    wait_until(lambda: time.monotonic() > later, timeout=4)
+    assert [p["application_count"] for p in received("deliberation_ready", 2017)] == [2]
+
+
+def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys(services, config):
+    """1,203 applications: one release record, then batch records of 500
+    award_decided events, each well under MongoDB's 16 MB document limit."""
+    year, count = 2018, 1203
+    awards = services
+    with entrypoint_hook(awards, "on_campaign_opened") as opened:
+        opened(campaign_opened(year))
+    db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
+    db.applications.insert_many([{"_id": f"app-{year}-{n:05d}", "campaign_year": year,
+                                  "collectivite": collectivite(n)} for n in range(count)])
+    db.proposals.insert_many([{"_id": f"app-{year}-{n:05d}", "campaign_year": year,
+                               "collectivite": collectivite(n),
+                               "proposal": {"arobases": n % 5 + 1, "mentions": []},
+                               "reviews": [], "disagreement": False} for n in range(count)])
+    with ServiceRpcProxy("awards", config, timeout=120) as rpc:
+        first = rpc.release(year, "admin")
+        assert first["labelled_count"] == count
+        # Pretend the first call crashed after deciding: forget what it wrote out.
+        db.releases.delete_one({"_id": year})
+        assert rpc.release(year, "admin") == first
+    steps = sorted(db.changes.find({"collection": "steps", "doc_id": {"$regex": f"^release:{year}"}}),
+                   key=lambda c: c["doc_id"])
+    assert [s["doc_id"] for s in steps] == [f"release:{year}", f"release:{year}:batch:0",
+                                             f"release:{year}:batch:1", f"release:{year}:batch:2"]
+    assert [len(s["events"]) for s in steps] == [1, 500, 500, 203]
+    assert wait_until(lambda: len(received("award_decided", year)) >= count, timeout=60)
+    ids = [p["application_id"] for p in received("award_decided", year)]
+    assert len(set(ids)) == count
+    assert len(received("results_released", year)) == 1
