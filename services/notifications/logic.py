@@ -1,0 +1,332 @@
+"""What to send for each event, rendered and queued: plain Python, no nameko.
+
+An email's `_id` is derived from (event id, template, recipient): a
+redelivered event renders the same ids and the uniquely keyed insert drops the
+copy. Its Message-ID and Date are fixed here, at queue time, so every later
+(re)send of it is the very same message.
+
+Result emails are queued only once `results_released` has been handled for
+the campaign: an `award_decided` seen earlier is held and queued by the release.
+"""
+import hashlib
+import logging
+import zoneinfo
+from datetime import timedelta
+from pathlib import Path
+
+import jinja2
+
+from services.common import contracts
+from services.common.clock import isoformat, parse, utcnow
+from services.common.errors import Conflict
+from services.notifications.mail import InvalidHeader, build_message, check_header_text, message_domain, parse_address
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")
+CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
+RESULT_TEMPLATES = frozenset({"result"})
+STATES = ("queued", "sending", "sent", "failed")
+
+
+def email_id(event_id, template, recipient):
+    digest = hashlib.sha256(f"{event_id}\x1f{template}\x1f{recipient.lower()}".encode()).hexdigest()
+    return f"m{digest[:31]}"
+
+
+def french_date(text, with_time=True):
+    """'2017-12-12T18:00:00+00:00' -> '12 décembre 2017 à 19 h 00' (Paris time)."""
+    try:
+        moment = parse(text).astimezone(PARIS)
+    except (TypeError, ValueError):
+        return str(text)
+    day = "1er" if moment.day == 1 else str(moment.day)
+    out = f"{day} {MONTHS[moment.month - 1]} {moment.year}"
+    if with_time:
+        out += f" à {moment.hour} h {moment.minute:02d}"
+    return out
+
+
+def progression_text(name, progression, arobases, previous):
+    if progression == "gained" and previous:
+        return f"{name} progresse : de {previous} à {arobases} arobases."
+    if progression == "lost" and previous:
+        return f"{name} passe de {previous} à {arobases} arobase{'s' if arobases > 1 else ''} cette année."
+    if progression == "kept":
+        return f"{name} conserve son niveau de l'an dernier ({arobases} arobase{'s' if arobases > 1 else ''})."
+    return f"C'est la première labellisation de {name} : bienvenue dans le réseau des Territoires, Villes et Villages Internet !"
+
+
+class Renderer:
+    def __init__(self, directory=TEMPLATES_DIR):
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+        )
+
+    def render(self, template, context):
+        """(subject, text, html); the subject is the text template's `subject` block."""
+        text_tpl = self.env.get_template(f"{template}.txt")
+        subject = "".join(text_tpl.blocks["subject"](text_tpl.new_context(context))).strip()
+        text = text_tpl.render(context).strip() + "\n"
+        html = self.env.get_template(f"{template}.html").render(context)
+        return subject, text, html
+
+
+class Draft:
+    """One email to queue: who, which template, with what."""
+
+    def __init__(self, template, recipient, context, name="", campaign_year=None, collectivite=None):
+        self.template = template
+        self.recipient = recipient
+        self.name = name
+        self.context = context
+        self.campaign_year = campaign_year
+        self.collectivite = collectivite
+
+
+class Notifications:
+    """Turns events into queued emails."""
+
+    def __init__(self, repos, renderer, config, outbox=None, now=utcnow):
+        self.repos = repos
+        self.renderer = renderer
+        self.config = config
+        self.outbox = outbox  # ledger session, for email_failed of an unsendable address
+        self.now = now
+        self.sender = config.get("SMTP_FROM") or "Villes Internet <label@villes-internet.net>"
+        self.base_url = str(config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
+        self.max_attempts = int(config.get("SMTP_MAX_ATTEMPTS") or 8)
+
+    # -- recipients --------------------------------------------------------
+
+    def organisers(self):
+        raw = str(self.config.get("ORGANISER_EMAILS") or "")
+        return [item.strip() for item in raw.split(",") if item.strip()]
+
+    def _collectivite_draft(self, template, data, context, year=None):
+        col = data["collectivite"]
+        if not col.get("email"):
+            log.info("%s: collectivité %s has no email, nothing queued", template, col["id"])
+            return []
+        return [Draft(template, col["email"], dict(context, collectivite=col), name=col["name"],
+                      campaign_year=year, collectivite=col)]
+
+    def _organiser_drafts(self, template, context, year=None):
+        return [Draft(template, address, context, campaign_year=year) for address in self.organisers()]
+
+    # -- events --------------------------------------------------------------
+
+    def on_campaign_opened(self, data):
+        self.repos.campaigns.save(data["year"], {
+            "title": data["title"], "submissions_close_at": data["submissions_close_at"],
+            "ceremony_at": data["ceremony_at"], "ceremony_place": data["ceremony_place"],
+            "enjeux": {e["code"]: e["label"] for e in data["enjeux"]},
+            "mentions": {m["code"]: m["label"] for m in data["mentions"]},
+        })
+        return []
+
+    def on_collectivite_registered(self, data):
+        col = data["collectivite"]
+        return self.queue(data["event_id"], self._collectivite_draft("welcome_collectivite", data, {
+            "access_token": data["access_token"],
+            "space_url": f"{self.base_url}/collectivite",
+            "category_label": CATEGORY_LABELS.get(col["category"], col["category"]),
+        }))
+
+    def on_application_submitted(self, data):
+        year = data["campaign_year"]
+        campaign = self.repos.campaigns.get(year) or {}
+        enjeux = campaign.get("enjeux", {})
+        initiatives = [dict(i, enjeu_label=enjeux.get(i["enjeu"], i["enjeu"])) for i in data["initiatives"]]
+        return self.queue(data["event_id"], self._collectivite_draft("application_acknowledged", data, {
+            "year": year, "services": data["services"], "initiatives": initiatives,
+            "reviews": data["reviews_per_application"], "submitted_at": french_date(data["submitted_at"]),
+        }, year))
+
+    def on_application_withdrawn(self, data):
+        return self.queue(data["event_id"], self._collectivite_draft("application_withdrawn", data, {
+            "year": data["campaign_year"], "withdrawn_at": french_date(data["withdrawn_at"]),
+        }, data["campaign_year"]))
+
+    def on_application_reminder_due(self, data):
+        return self.queue(data["event_id"], self._collectivite_draft("application_reminder", data, {
+            "year": data["campaign_year"], "close_at": french_date(data["submissions_close_at"]),
+            "space_url": f"{self.base_url}/collectivite",
+        }, data["campaign_year"]))
+
+    def on_juror_registered(self, data):
+        juror = data["juror"]
+        if not juror.get("email"):
+            return []
+        return self.queue(data["event_id"], [Draft("welcome_juror", juror["email"], {
+            "juror": juror, "department": data["department"], "access_token": data["access_token"],
+            "space_url": f"{self.base_url}/jure",
+        }, name=juror["name"])])
+
+    def on_review_task_claimed(self, data):
+        if not data["first_claim"]:
+            return []
+        return self.queue(data["event_id"], self._collectivite_draft("review_started", data, {
+            "year": data["campaign_year"],
+        }, data["campaign_year"]))
+
+    def on_review_tasks_available(self, data):
+        juror = data["juror"]
+        if not juror.get("email") or data["open_tasks"] < 1:
+            return []
+        return self.queue(data["event_id"], [Draft("juror_digest", juror["email"], {
+            "juror": juror, "year": data["campaign_year"], "open_tasks": data["open_tasks"],
+            "space_url": f"{self.base_url}/jure",
+        }, name=juror["name"], campaign_year=data["campaign_year"])])
+
+    def on_deliberation_ready(self, data):
+        year = data["campaign_year"]
+        return self.queue(data["event_id"], self._organiser_drafts("deliberation_ready", {
+            "year": year, "application_count": data["application_count"],
+            "deliberation_url": f"{self.base_url}/api/v1/campaigns/{year}/deliberation",
+        }, year))
+
+    def on_award_decided(self, data):
+        """Queued only once the campaign's release is known here; held until then."""
+        year = data["campaign_year"]
+        if not self.repos.releases.is_released(year):
+            self.repos.held_awards.hold(year, data)
+            # The release may have been recorded between our check and the hold:
+            # it flushes what it finds held after recording itself, so re-check.
+            if not self.repos.releases.is_released(year):
+                log.info("award %s held until the %s release", data["event_id"], year)
+                return []
+        return self._queue_result(data)
+
+    def on_results_released(self, data):
+        year = data["campaign_year"]
+        self.repos.releases.mark(year, data)  # first: an award arriving later sees it
+        queued = self.queue(data["event_id"], self._organiser_drafts("results_released", {
+            "year": year, "labelled_count": data["labelled_count"], "released_by": data["released_by"],
+            "released_at": french_date(data["released_at"]), "pending": data.get("pending") or [],
+            "outbox_url": f"{self.base_url}/api/v1/outbox?state=failed",
+        }, year))
+        for held in self.repos.held_awards.for_year(year):
+            queued += self._queue_result(held)
+        return queued
+
+    def _queue_result(self, data):
+        col = data["collectivite"]
+        return self.queue(data["event_id"], self._collectivite_draft("result", data, {
+            "year": data["campaign_year"], "arobases": data["arobases"], "mentions": data["mentions"],
+            "progression": data["progression"], "previous_arobases": data.get("previous_arobases"),
+            "progression_text": progression_text(col["name"], data["progression"], data["arobases"],
+                                                 data.get("previous_arobases")),
+            "ceremony_date": french_date(data["ceremony_at"]), "ceremony_place": data["ceremony_place"],
+        }, data["campaign_year"]))
+
+    def queue_failure_alert(self, email):
+        """A result email ended failed: tell the organisers, so no applicant goes without."""
+        key = f"{email['_id']}:failed:{email.get('attempts', 0)}"
+        col = email.get("collectivite") or {}
+        return self.queue(key, self._organiser_drafts("result_failed_alert", {
+            "year": email.get("campaign_year"), "collectivite_name": col.get("name", "?"),
+            "recipient": email["recipient"], "attempts": email.get("attempts", 0),
+            "last_error": email.get("last_error") or "", "email_id": email["_id"],
+            "outbox_url": f"{self.base_url}/api/v1/outbox/{email['_id']}",
+        }, email.get("campaign_year")))
+
+    # -- queueing ------------------------------------------------------------
+
+    def queue(self, event_id, drafts):
+        """Render and insert each draft; returns the ids newly queued."""
+        queued = []
+        for draft in drafts:
+            doc = self.render_email(event_id, draft)
+            if doc["state"] == "failed":
+                self._insert_unsendable(doc)
+            elif self.repos.emails.insert_new(doc):
+                queued.append(doc["_id"])
+        return queued
+
+    def render_email(self, event_id, draft):
+        now = self.now()
+        doc_id = email_id(event_id, draft.template, draft.recipient)
+        subject, text, html = self.renderer.render(draft.template, draft.context)
+        doc = {
+            "_id": doc_id,
+            "event_id": event_id,
+            "template": draft.template,
+            "kind": "result" if draft.template in RESULT_TEMPLATES else "status",
+            "recipient": draft.recipient,
+            "recipient_name": draft.name,
+            "campaign_year": draft.campaign_year,
+            "collectivite": ({"id": draft.collectivite["id"], "name": draft.collectivite["name"],
+                              "insee_code": draft.collectivite["insee_code"]}
+                             if draft.collectivite else None),
+            "subject": subject,
+            "text": text,
+            "html": html,
+            "message_id": f"<{doc_id}@{message_domain(self.sender)}>",
+            "date": now,
+            "state": "queued",
+            "attempts": 0,
+            "max_attempts": self.max_attempts,
+            "next_attempt_at": now,
+            "last_error": None,
+            "created_at": now,
+            "version": 1,
+        }
+        try:  # refuse header injection before anything is stored as sendable
+            parse_address(draft.recipient, draft.name)
+            check_header_text(subject, "sujet")
+            build_message(sender=self.sender, recipient=draft.recipient, recipient_name=draft.name,
+                          subject=subject, text=text, html=html, message_id=doc["message_id"], date=now)
+        except (InvalidHeader, ValueError) as exc:
+            log.warning("email %s (%s) refused: %s", doc_id, draft.template, exc)
+            doc.update(state="failed", last_error=f"en-tête refusé : {exc}", failed_at=now,
+                       next_attempt_at=None)
+        return doc
+
+    def _insert_unsendable(self, doc):
+        if self.outbox is None:
+            self.repos.emails.insert_new(doc)
+            return
+        try:
+            self.outbox.create("emails", doc, events=[(contracts.EMAIL_FAILED, failed_payload(doc))])
+        except Conflict:
+            pass  # a redelivery: already recorded
+
+
+def sent_payload(doc):
+    return {"email_id": doc["_id"], "template": doc["template"], "recipient": doc["recipient"]}
+
+
+def failed_payload(doc):
+    return dict(sent_payload(doc), error=str(doc.get("last_error") or "")[:1000])
+
+
+def backoff(attempt, base, cap):
+    return timedelta(seconds=min(base * 2 ** max(attempt - 1, 0), cap))
+
+
+def summary(doc):
+    """An outbox row for the organisers' list."""
+    return {
+        "id": doc["_id"], "template": doc["template"], "recipient": doc["recipient"],
+        "subject": doc.get("subject"), "state": doc["state"], "attempts": doc.get("attempts", 0),
+        "campaign_year": doc.get("campaign_year"), "last_error": doc.get("last_error"),
+        "created_at": _iso(doc.get("created_at")), "sent_at": _iso(doc.get("sent_at")),
+        "next_attempt_at": _iso(doc.get("next_attempt_at")) if doc["state"] == "queued" else None,
+    }
+
+
+def detail(doc):
+    return dict(summary(doc), message_id=doc.get("message_id"), text=doc.get("text"), html=doc.get("html"),
+                recipient_name=doc.get("recipient_name"), event_id=doc.get("event_id"),
+                failed_at=_iso(doc.get("failed_at")))
+
+
+def _iso(value):
+    return isoformat(value) if value is not None else None

@@ -1,0 +1,125 @@
+"""NotificationsService: status emails, queued in an outbox, sent over SMTP.
+
+Entrypoints only translate: events → logic.Notifications, the timer →
+sender.Sender, RPC (the gateway's outbox routes) → repository reads.
+"""
+import logging
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from services.common import contracts
+from services.common.clock import utcnow
+from services.common.errors import Conflict, NotFound
+from services.common.health import HealthRpc
+from services.common.inbox import Inbox, consumes
+from services.common.mongo import MongoDatabase
+from services.common.relay import Outbox
+from services.common.validation import load
+from services.notifications import logic, schemas
+from services.notifications.repository import Repositories, ensure_indexes
+from services.notifications.sender import Sender, SenderSettings
+
+log = logging.getLogger(__name__)
+
+RENDERER = logic.Renderer()
+# The timer waits for the previous run to finish; a run drains up to
+# SMTP_MAX_BATCHES_PER_RUN batches, so a big release keeps flowing.
+SEND_INTERVAL_SECONDS = 0.5
+
+
+class NotificationsService(HealthRpc):
+    name = contracts.NOTIFICATIONS
+
+    config = Config()
+    db = MongoDatabase(contracts.NOTIFICATIONS, ensure_indexes=ensure_indexes)
+    outbox = Outbox(contracts.NOTIFICATIONS)
+    inbox = Inbox(contracts.NOTIFICATIONS)
+
+    def _notifications(self):
+        return logic.Notifications(Repositories(self.db), RENDERER, self.config, outbox=self.outbox)
+
+    # -- events --------------------------------------------------------------
+
+    @consumes(contracts.CAMPAIGN_OPENED)
+    def on_campaign_opened(self, data):
+        return self._notifications().on_campaign_opened(data)
+
+    @consumes(contracts.COLLECTIVITE_REGISTERED)
+    def on_collectivite_registered(self, data):
+        return self._notifications().on_collectivite_registered(data)
+
+    @consumes(contracts.APPLICATION_SUBMITTED)
+    def on_application_submitted(self, data):
+        return self._notifications().on_application_submitted(data)
+
+    @consumes(contracts.APPLICATION_WITHDRAWN)
+    def on_application_withdrawn(self, data):
+        return self._notifications().on_application_withdrawn(data)
+
+    @consumes(contracts.APPLICATION_REMINDER_DUE)
+    def on_application_reminder_due(self, data):
+        return self._notifications().on_application_reminder_due(data)
+
+    @consumes(contracts.JUROR_REGISTERED)
+    def on_juror_registered(self, data):
+        return self._notifications().on_juror_registered(data)
+
+    @consumes(contracts.REVIEW_TASK_CLAIMED)
+    def on_review_task_claimed(self, data):
+        return self._notifications().on_review_task_claimed(data)
+
+    @consumes(contracts.REVIEW_TASKS_AVAILABLE)
+    def on_review_tasks_available(self, data):
+        return self._notifications().on_review_tasks_available(data)
+
+    @consumes(contracts.DELIBERATION_READY)
+    def on_deliberation_ready(self, data):
+        return self._notifications().on_deliberation_ready(data)
+
+    @consumes(contracts.AWARD_DECIDED)
+    def on_award_decided(self, data):
+        return self._notifications().on_award_decided(data)
+
+    @consumes(contracts.RESULTS_RELEASED)
+    def on_results_released(self, data):
+        return self._notifications().on_results_released(data)
+
+    # -- sending -------------------------------------------------------------
+
+    @timer(interval=SEND_INTERVAL_SECONDS)
+    def send_due(self):
+        sender = Sender(Repositories(self.db), self.outbox, self._notifications(), SenderSettings(self.config))
+        totals = sender.run()
+        if totals["sent"] or totals["retry"] or totals["failed"]:
+            log.info("outbox run: %s", totals)
+        return totals
+
+    # -- RPC (gateway: Mail routes) --------------------------------------------
+
+    @rpc
+    def list_outbox(self, state=None, limit=500):
+        args = load(schemas.ListOutbox(), {"state": state, "limit": limit})
+        docs = Repositories(self.db).emails.listing(args["state"], args["limit"])
+        return [logic.summary(doc) for doc in docs]
+
+    @rpc
+    def get_email(self, email_id):
+        args = load(schemas.EmailRef(), {"id": email_id})
+        doc = Repositories(self.db).emails.get(args["id"])
+        if doc is None:
+            raise NotFound("Courriel introuvable.", "email_not_found")
+        return logic.detail(doc)
+
+    @rpc
+    def resend(self, email_id):
+        args = load(schemas.EmailRef(), {"id": email_id})
+        repos = Repositories(self.db)
+        doc = repos.emails.get(args["id"])
+        if doc is None:
+            raise NotFound("Courriel introuvable.", "email_not_found")
+        if doc["state"] != "failed":
+            raise Conflict("Seul un courriel en échec peut être renvoyé.", "email_not_failed")
+        repos.emails.requeue(doc, utcnow(), int(self.config.get("SMTP_MAX_ATTEMPTS") or 8))
+        return logic.summary(repos.emails.get(args["id"]))

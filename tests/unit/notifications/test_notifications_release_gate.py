@@ -1,0 +1,53 @@
+"""No result email can exist before the campaign's release."""
+from services.notifications import logic
+from tests.unit.notifications.fixtures import BESANCON, CONFIG, FakeRepos, award, released
+
+
+def make():
+    repos = FakeRepos()
+    return repos, logic.Notifications(repos, logic.Renderer(), CONFIG)
+
+
+def result_emails(repos):
+    return [d for d in repos.emails.docs.values() if d["template"] == "result"]
+
+
+def test_award_before_release_is_held_then_queued_by_the_release():
+    repos, notifications = make()
+    early = award()
+    assert notifications.on_award_decided(early) == []
+    assert notifications.on_award_decided(early) == []  # redelivered: still nothing
+    assert result_emails(repos) == []
+    notifications.on_results_released(released())
+    [doc] = result_emails(repos)
+    assert doc["recipient"] == BESANCON["email"] and doc["event_id"] == early["event_id"]
+    # the release redelivered: same emails, no second one
+    notifications.on_results_released(released())
+    assert len(result_emails(repos)) == 1
+
+
+def test_release_of_another_year_releases_nothing():
+    repos, notifications = make()
+    notifications.on_award_decided(award(year=2018))
+    notifications.on_results_released(released(year=2017))
+    assert result_emails(repos) == []
+
+
+def test_award_racing_the_release_is_not_lost():
+    """The release is recorded between the award's check and its hold."""
+    repos, notifications = make()
+    original_hold = repos.held_awards.hold
+
+    def hold_then_release(year, data):
+        original_hold(year, data)
+        notifications.repos.releases.mark(year, {})  # the release lands now, after its flush found nothing
+
+    repos.held_awards.hold = hold_then_release
+    queued = notifications.on_award_decided(award())
+    assert len(queued) == 1 and len(result_emails(repos)) == 1
+
+
+def test_collectivite_without_email_gets_nothing():
+    repos, notifications = make()
+    notifications.on_results_released(released())
+    assert notifications.on_award_decided(award(collectivite=dict(BESANCON, email=None))) == []
