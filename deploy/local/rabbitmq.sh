@@ -46,7 +46,7 @@ install() {
     say "installed in $((SECONDS - start))s"
     # Without systemd the package's post-install may or may not have started a
     # node; if it did, it is ours to stop.
-    if running; then mkdir -p "$RUN_DIR"; echo "epmd_was_running=1" > "$OURS"; fi
+    if running; then mkdir -p "$RUN_DIR"; date > "$OURS"; fi
 }
 
 running() { "$CTL" -q ping >/dev/null 2>&1; }
@@ -82,11 +82,10 @@ start() {
     mkdir -p "$RUN_DIR"
     enable_management
     if ! running; then
-        local epmd=0; epmd_running && epmd=1
         say "starting the node (logs in /var/log/rabbitmq/)"
         # The Debian wrapper switches to the rabbitmq user when run as root.
         "$SERVER" -detached >/dev/null 2>&1 || true
-        echo "epmd_was_running=$epmd" > "$OURS"
+        date > "$OURS"
     fi
     local deadline=$((SECONDS + START_TIMEOUT))
     until running && "$CTL" -q await_startup --timeout 10 >/dev/null 2>&1; do
@@ -118,9 +117,6 @@ stop() {
         say "leaving the node running: another run still uses it"
         return 0
     fi
-    local epmd_was_running=1
-    # shellcheck disable=SC1090
-    . "$OURS" || true
     if running; then
         say "stopping the node"
         "$CTL" -q stop >/dev/null 2>&1 || true
@@ -133,7 +129,9 @@ stop() {
     done
     pkill -KILL -u rabbitmq -f 'beam.*rabbit' 2>/dev/null || true
     pkill -u rabbitmq -x erl_child_setup 2>/dev/null || true
-    if [ "$epmd_was_running" = 0 ] && epmd_running; then
+    # epmd (Erlang's port mapper) outlives the node, and any rabbitmqctl call
+    # starts one: stop it when no Erlang node is registered with it any more.
+    if epmd_running && ! epmd -names 2>/dev/null | grep -q '^name '; then
         epmd -kill >/dev/null 2>&1 || true
     fi
     rm -f "$OURS"
