@@ -76,6 +76,11 @@ class AwardsService(HealthRpc):
         return self.awards.palmares(int(year), role)
 
     @rpc
+    def palmares_rows(self, year, role=None):
+        """The palmarès as CSV rows (header first), embargo as for `palmares`."""
+        return logic.csv_rows(self.awards.palmares(int(year), role))
+
+    @rpc
     def released_campaigns(self):
         return self.awards.released_campaigns()
 

@@ -1,6 +1,124 @@
-"""API routes of this area (see ../../shared/API.md); a mixin of GatewayService."""
-from services.gateway.http import api  # noqa: F401
+"""Deliberation and ceremony (API.md), the palmarès JSON/CSV and the public
+palmarès pages; a mixin of GatewayService. The embargo itself is enforced by
+the awards service (it is told the caller's role)."""
+import csv
+import io
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nameko.exceptions import MethodNotFound, UnknownService
+from werkzeug.wrappers import Response
+
+from services.common.errors import Conflict, NotFound
+from services.gateway import charts
+from services.gateway.http import api, read_json
+
+ORGANISER = ("organiser",)
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")
+PROGRESSION_LABELS = {"new": "Nouveau", "kept": "Maintenu", "gained": "En progression", "lost": "En recul"}
+CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
+
+
+def french_date(text):
+    if not text:
+        return ""
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return f"{moment.day}{'er' if moment.day == 1 else ''} {MONTHS[moment.month - 1]} {moment.year}"
+
+
+_pages = Environment(
+    loader=FileSystemLoader(str(Path(__file__).resolve().parents[1] / "templates")),
+    autoescape=select_autoescape(["html"]),
+)
+_pages.filters["french_date"] = french_date
+_pages.globals.update(progression_labels=PROGRESSION_LABELS, category_labels=CATEGORY_LABELS)
+
+
+def html(template, status=200, **context):
+    return Response(_pages.get_template(template).render(**context), status=status,
+                    mimetype="text/html")
+
+
+def palmares_charts(stats):
+    by_category = stats["by_category"]
+    return {
+        "arobases": charts.vertical_bars([(f"{level} @", stats["by_arobases"][str(level)]) for level in range(1, 6)],
+                                         "Collectivités labellisées par nombre d'arobases"),
+        "category": charts.horizontal_bars([("Villes", by_category["villes"]), ("Villages", by_category["villages"]),
+                                            ("Territoires", by_category["territoires"])],
+                                           "Collectivités labellisées par catégorie"),
+        "region": charts.horizontal_bars(list(stats["by_region"].items()),
+                                         "Collectivités labellisées par région"),
+        "progression": charts.horizontal_bars(
+            [(PROGRESSION_LABELS[key], stats.get("progression", {}).get(key, 0)) for key in PROGRESSION_LABELS],
+            "Évolution par rapport à la campagne précédente"),
+    }
 
 
 class AwardsRoutes:
-    pass
+    # -- deliberation (organisers) -----------------------------------------
+
+    @api("GET", "/api/v1/campaigns/<int:year>/deliberation", roles=ORGANISER)
+    def get_deliberation(self, request, principal, year):
+        try:
+            rows = self.jury.deliberation(year)
+        except (UnknownService, MethodNotFound):
+            rows = None  # the jury service is away: the awards copy of its proposals
+        if rows is None:
+            return self.awards.deliberation(year)
+        decisions = self.awards.decisions(year)
+        return [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
+
+    @api("PUT", "/api/v1/applications/<application_id>/decision", roles=ORGANISER)
+    def put_decision(self, request, principal, application_id):
+        return self.awards.decide(application_id, read_json(request), principal.subject)
+
+    @api("GET", "/api/v1/campaigns/<int:year>/release/preview", roles=ORGANISER)
+    def get_release_preview(self, request, principal, year):
+        return self.awards.release_preview(year)
+
+    @api("POST", "/api/v1/campaigns/<int:year>/release", roles=ORGANISER)
+    def post_release(self, request, principal, year):
+        body = read_json(request) if request.get_data(cache=True).strip() else {}
+        return 202, self.awards.release(year, principal.subject, body)
+
+    # -- results (embargoed until the release for all but organisers) -------
+
+    @api("GET", "/api/v1/campaigns/<int:year>/palmares", public=True)
+    def get_palmares(self, request, principal, year):
+        return self.awards.palmares(year, principal.role if principal else None)
+
+    @api("GET", "/api/v1/campaigns/<int:year>/palmares.csv", public=True)
+    def get_palmares_csv(self, request, principal, year):
+        rows = self.awards.palmares_rows(year, principal.role if principal else None)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\r\n").writerows(rows)
+        return Response(out.getvalue(), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="palmares-{year}.csv"'})
+
+    @api("GET", "/api/v1/applications/<application_id>/result", roles=("collectivite", "organiser"))
+    def get_application_result(self, request, principal, application_id):
+        return self.awards.application_result(application_id, principal.role, principal.subject)
+
+    # -- public pages ----------------------------------------------------------
+
+    @api("GET", "/palmares", public=True)
+    def palmares_index_page(self, request, principal):
+        return html("palmares_index.html", campaigns=self.awards.released_campaigns())
+
+    @api("GET", "/palmares/<int:year>", public=True)
+    def palmares_page(self, request, principal, year):
+        try:
+            palmares = self.awards.palmares(year, principal.role if principal else None)
+        except Conflict as exc:
+            return html("palmares_embargo.html", status=409, year=year, message=exc.message)
+        except NotFound:
+            return html("palmares_embargo.html", status=404, year=year,
+                        message=f"Aucune campagne {year} n'est connue.")
+        regions = {}
+        for entry in palmares["labelled"]:
+            regions.setdefault(entry["region"], []).append(entry)
+        return html("palmares_year.html", palmares=palmares, stats=palmares["stats"],
+                    charts=palmares_charts(palmares["stats"]), regions=sorted(regions.items()))
