@@ -22,6 +22,7 @@ import os
 import socket
 import time
 from datetime import timedelta
+from email.policy import SMTP as SMTP_POLICY  # CRLF line endings on the wire
 
 from services.common import contracts
 from services.common.clock import utcnow
@@ -97,7 +98,7 @@ class Sender:
                     if client is None:
                         client = self.connect(self.settings.smtp)
                     client.sendmail(message["From"].addresses[0].addr_spec, [email["recipient"]],
-                                    message.as_bytes())
+                                    message.as_bytes(policy=SMTP_POLICY))
                 except Exception as exc:  # classified below: retry later or fail for good
                     verdict, reason = mail.classify(exc)
                     connection_lost = not isinstance(exc, (mail.InvalidHeader, mail.smtplib.SMTPResponseException))
