@@ -1,0 +1,493 @@
+"""`labelctl demo`: plays a whole campaign on the running system, through the
+public API only: campaign, sign-ups (the collectivités of the seed articles
+plus generated ones), applications, jurors claiming and reviewing, the
+organisers' decisions, the release, and the result emails.
+
+Collectivités are unique by INSEE code across campaigns, so a second demo
+finds them already signed up (409) and needs their tokens: the demo keeps
+them in a small state file (--state-dir) keyed by API address.
+"""
+import json
+import os
+import random
+import threading
+import time
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from services.cli.client import ApiError
+from services.cli.regions import REGION_OF_DEPARTMENT, region_name
+
+# Jurors come from departments no demo collectivité is in, so every juror may review every application.
+JUROR_DEPARTMENTS = ["48", "23", "15", "90", "04", "2A", "05", "09", "36", "52"]
+JUROR_NAMES = ["Florence Durand", "Jean-Marc Leroy", "Aïcha Benali", "Pierre Le Goff",
+               "Nathalie Costa", "Yves Morvan", "Claire Dubois", "Karim Haddad", "Sophie Martin",
+               "Luc Bertrand"]
+GENERATED_PREFIXES = ["Saint-Aubin", "Villeneuve", "Montfort", "Beaulieu", "Champagnac", "Rochefort",
+                      "Belleville", "Fontaine", "Sainte-Colombe", "Mont-Rivel", "Val-Fleury", "Chênedouit"]
+GENERATED_SUFFIXES = ["sur-Loire", "les-Bois", "en-Vallée", "la-Forêt", "du-Lac", "sur-Mer", "les-Vignes"]
+GENERATED_DEPARTMENTS = ["01", "14", "17", "21", "29", "31", "33", "34", "44", "45", "57", "63", "67",
+                         "69", "80", "83", "86", "87", "974"]
+POLL_SECONDS = 1.0
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def recipient_address(mail):
+    recipient = mail.get("recipient") or mail.get("to")
+    if isinstance(recipient, dict):
+        return recipient.get("email") or recipient.get("address")
+    if isinstance(recipient, list) and recipient:
+        return recipient_address({"recipient": recipient[0]})
+    return recipient
+
+
+def fold(text):
+    """Lower-case ASCII, for matching labels ('Réseaux sociaux' ~ 'réseau social')."""
+    text = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode().lower()
+    return " ".join(word.rstrip("sx")[:8] for word in text.replace("-", " ").split())
+
+
+def slug(text):
+    """'Communauté d'agglomération La Riviera' → 'communaute-d-agglomeration-la-riviera' (host names, paths)."""
+    text = unicodedata.normalize("NFKD", (text or "").replace("œ", "oe")).encode("ascii", "ignore").decode().lower()
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+def load_seed_collectivites():
+    data = resources.files("services.cli.data").joinpath("demo_collectivites.json").read_text("utf-8")
+    return json.loads(data)["collectivites"]
+
+
+def default_state_dir():
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return os.path.join(base, "labelctl")
+
+
+class TokenStore:
+    """INSEE code → {id, token} of the collectivités this demo signed up, per API."""
+
+    def __init__(self, state_dir, base_url):
+        host = urlsplit(base_url).netloc.replace(":", "_") or "api"
+        self.path = Path(state_dir or default_state_dir()) / f"demo-{host}.json"
+        self._lock = threading.Lock()
+        try:
+            self.data = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+
+    def get(self, code):
+        return self.data.get(code)
+
+    def put(self, code, value):
+        with self._lock:
+            self.data[code] = value
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(self.data, indent=1), "utf-8")
+                tmp.replace(self.path)
+            except OSError:
+                pass  # the demo still runs; only a replay would miss the token
+
+
+class Demo:
+    def __init__(self, api, echo=print, year=None, generated=12, jurors=6, close_in=180,
+                 ceremony_in=240, timeout=300, state_dir=None, seed=None, workers=6):
+        self.api, self.echo = api, echo
+        self.year = year
+        self.generated = generated
+        self.juror_count = max(2, min(jurors, len(JUROR_DEPARTMENTS)))
+        self.close_in, self.ceremony_in = close_in, max(ceremony_in, close_in)
+        self.timeout = timeout
+        self.store = TokenStore(state_dir, api.base_url)
+        self.rng = random.Random(seed)
+        self.workers = workers
+        self.problems = []
+        self._lock = threading.Lock()
+
+    # -- helpers ----------------------------------------------------------
+
+    def say(self, text):
+        self.echo(text)
+
+    def problem(self, text):
+        with self._lock:
+            self.problems.append(text)
+        self.echo(f"  ! {text}")
+
+    def wait_for(self, what, predicate, timeout=None, interval=POLL_SECONDS):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(interval)
+        raise DemoFailed(f"délai dépassé en attendant : {what}")
+
+    # -- steps ------------------------------------------------------------
+
+    def run(self):
+        started = time.monotonic()
+        self.check_health()
+        year = self.year or self.next_free_year()
+        campaign = self.create_campaign(year)
+        enjeux = (campaign.get("grid") or {}).get("enjeux") or []
+        mentions = campaign.get("mentions") or []
+        if not enjeux:
+            raise DemoFailed(f"la campagne {year} n'a pas de grille d'évaluation (grid.enjeux vide)")
+        collectivites = self.sign_up_all()
+        applications = self.apply_all(year, collectivites, enjeux, mentions)
+        if not applications:
+            raise DemoFailed("aucune candidature n'a pu être déposée")
+        jurors = self.register_jurors(year)
+        self.review_all(year, jurors, applications, enjeux)
+        self.decide(year, applications)
+        before = self.outbox_ids()
+        self.release(year)
+        palmares = self.wait_palmares(year)
+        self.wait_result_emails(palmares, applications, before)
+        self.conclude(year, palmares, applications, time.monotonic() - started)
+        return {"year": year, "palmares": palmares, "applications": applications,
+                "problems": self.problems}
+
+    def check_health(self):
+        def healthy():
+            try:
+                response = self.api.raw("GET", "/health")
+            except ApiError:
+                return False
+            return response.status_code == 200
+        self.say(f"Système : {self.api.base_url}")
+        try:
+            self.wait_for("la santé du système (/health)", healthy, timeout=min(self.timeout, 60))
+        except DemoFailed:
+            response = self.api.raw("GET", "/health")
+            raise DemoFailed(f"le système n'est pas en bonne santé : {response.status_code} {response.text[:300]}")
+
+    def next_free_year(self):
+        used = {int(c.get("year")) for c in (self.api.get("/campaigns") or []) if str(c.get("year", "")).isdigit()}
+        year = datetime.now(timezone.utc).year
+        while year in used:
+            year += 1
+        return year
+
+    def create_campaign(self, year):
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        body = {"year": year,
+                "title": f"Label Territoires, Villes et Villages Internet {year} (démonstration)",
+                "submissions_open_at": (now - timedelta(minutes=1)).isoformat(),
+                "submissions_close_at": (now + timedelta(seconds=self.close_in)).isoformat(),
+                "ceremony_at": (now + timedelta(seconds=self.ceremony_in)).isoformat(),
+                "ceremony_place": "Lille"}
+        campaign = self.api.post("/campaigns", body)
+        if not campaign.get("grid"):
+            campaign = self.api.get(f"/campaigns/{year}")
+        enjeux = (campaign.get("grid") or {}).get("enjeux") or []
+        self.say(f"Campagne de démonstration : {year} (candidatures jusqu'à {body['submissions_close_at']}, "
+                 f"cérémonie {body['ceremony_at']} à Lille ; grille de {len(enjeux)} enjeux, "
+                 f"{len(campaign.get('mentions') or [])} mentions)")
+        return campaign
+
+    # sign-ups
+
+    def generated_candidates(self):
+        used = {c["insee_code"] for c in load_seed_collectivites()}
+        for attempt in range(self.generated * 10):
+            dep = self.rng.choice(GENERATED_DEPARTMENTS)
+            code = dep + f"{self.rng.randint(900 if len(dep) == 2 else 90, 999 if len(dep) == 2 else 99)}"
+            if code in used:
+                continue
+            used.add(code)
+            village = self.rng.random() < 0.45
+            population = self.rng.randint(150, 3400) if village else self.rng.randint(4000, 90000)
+            name = f"{self.rng.choice(GENERATED_PREFIXES)}-{self.rng.choice(GENERATED_SUFFIXES)}"
+            yield {"insee_code": code, "name": name, "kind": "commune", "department": dep,
+                   "region_code": REGION_OF_DEPARTMENT[dep], "population": population,
+                   "email": f"mairie-{code}@{slug(name)}.villes-internet.example",
+                   "arobases": self.rng.choice([1, 2, 2, 3, 3, 4]) if village else self.rng.choice([2, 3, 3, 4, 4, 5]),
+                   "mentions": [], "initiatives": [], "generated": True}
+
+    def sign_up(self, c):
+        """The collectivité with its id and token, or None when it cannot take part."""
+        payload = {"insee_code": c["insee_code"], "name": c["name"], "kind": c["kind"],
+                   "population": c["population"], "region": region_name(c["region_code"]),
+                   "department": c["department"], "email": c["email"]}
+        if c["kind"] == "epci":
+            payload["member_communes"] = c.get("member_communes", [])
+        response = self.api.raw("POST", "/collectivites", json=payload, token="")
+        if response.status_code == 201:
+            body = response.json()
+            self.store.put(c["insee_code"], {"id": body.get("id"), "token": body.get("token")})
+            return dict(c, id=body.get("id"), token=body.get("token"), category=body.get("category"))
+        if response.status_code == 409:
+            known = self.store.get(c["insee_code"])
+            if known and known.get("token"):
+                return dict(c, id=known.get("id"), token=known["token"], category=None, known=True)
+            if not c.get("generated"):
+                self.problem(f"{c['name']} ({c['insee_code']}) est déjà inscrite et son jeton n'est pas "
+                             f"dans {self.store.path} : elle ne participe pas")
+            return None
+        self.problem(f"inscription de {c['name']} refusée : {ApiError.from_response(response).french()}")
+        return None
+
+    def sign_up_all(self):
+        seeds = load_seed_collectivites()
+        with ThreadPoolExecutor(self.workers) as pool:
+            done = [c for c in pool.map(self.sign_up, seeds) if c]
+        generated = []
+        for candidate in self.generated_candidates():
+            if len(generated) >= self.generated:
+                break
+            c = self.sign_up(candidate)
+            if c:
+                generated.append(c)
+        known = sum(1 for c in done + generated if c.get("known"))
+        self.say(f"Collectivités : {len(done)} des articles (sur {len(seeds)}) et {len(generated)} générées"
+                 + (f" ({known} déjà inscrites, jetons retrouvés)" if known else ""))
+        return done + generated
+
+    # applications
+
+    def pick_enjeu(self, enjeux, hint):
+        wanted = fold(hint)[:5]
+        for enjeu in enjeux:
+            if wanted and wanted in fold(enjeu.get("label", "") + " " + enjeu.get("code", "")):
+                return enjeu
+        return self.rng.choice(enjeux)
+
+    def mention_codes(self, labels, mentions):
+        """The campaign's mention codes for the labels of the articles (fuzzy: 'réseau social' ~ 'Réseaux sociaux')."""
+        codes = []
+        for label in labels:
+            key = fold(label)
+            exact = [m for m in mentions if key in (fold(m.get("label", "")), fold(m.get("code", "")))]
+            loose = [m for m in mentions if key and fold(m.get("label", "")).startswith(key.split()[0])]
+            if exact or loose:
+                codes.append((exact or loose)[0]["code"])
+        return codes
+
+    def application_body(self, year, c, enjeux):
+        services = [s["code"] for e in enjeux for s in (e.get("services") or [])]
+        share = 0.15 + 0.5 * min(c["population"], 150000) / 150000  # larger communes run more services
+        chosen = sorted(self.rng.sample(services, max(1, int(len(services) * share)))) if services else []
+        initiatives = []
+        for ini in c.get("initiatives") or []:
+            enjeu = self.pick_enjeu(enjeux, ini.get("enjeu_hint", ""))
+            initiatives.append({"title": ini["title"], "enjeu": enjeu["code"], "description": ini["description"]})
+        for enjeu in self.rng.sample(enjeux, min(len(enjeux), 2)):
+            initiatives.append({"title": f"{enjeu.get('label', enjeu['code'])} à {c['name']}",
+                                "enjeu": enjeu["code"],
+                                "description": f"Action de {c['name']} pour l'enjeu « {enjeu.get('label', enjeu['code'])} ».",
+                                "url": f"https://www.{slug(c['name'])}.example/numerique"})
+        return {"campaign_year": year, "services": chosen, "initiatives": initiatives}
+
+    def apply(self, year, c, enjeux, mentions):
+        try:
+            app = self.api.post("/applications", self.application_body(year, c, enjeux), token=c["token"])
+            submitted = self.api.post(f"/applications/{app['id']}/submit", {}, token=c["token"])
+        except ApiError as exc:
+            self.problem(f"candidature de {c['name']} : {exc.french()}")
+            return None
+        if submitted.get("state", "submitted") != "submitted":
+            self.problem(f"candidature de {c['name']} dans l'état {submitted.get('state')}")
+        return {"application_id": app["id"], "collectivite": c,
+                "mentions": self.mention_codes(c.get("mentions") or [], mentions),
+                "arobases": c["arobases"]}
+
+    def apply_all(self, year, collectivites, enjeux, mentions):
+        with ThreadPoolExecutor(self.workers) as pool:
+            apps = [a for a in pool.map(lambda c: self.apply(year, c, enjeux, mentions), collectivites) if a]
+        self.say(f"Candidatures déposées : {len(apps)}")
+        return {a["application_id"]: a for a in apps}
+
+    # jury
+
+    def register_jurors(self, year):
+        jurors = []
+        for i in range(self.juror_count):
+            body = {"name": JUROR_NAMES[i], "department": JUROR_DEPARTMENTS[i],
+                    "email": f"jure{i + 1}-{year}@jury.villes-internet.example"}  # one address per juror
+            if i == 0:
+                body["conflicts"] = ["38185"]  # a declared conflict: never gets Grenoble
+            created = self.api.post("/jurors", body)
+            jurors.append(dict(body, id=created["id"], token=created["token"], index=i))
+        self.say(f"Jurés inscrits : {len(jurors)}")
+        return jurors
+
+    def review_body(self, juror, task, applications, enjeux):
+        app = applications.get(task.get("application_id"))
+        target = app["arobases"] if app else 3
+        mentions = app["mentions"] if app else []
+        generated = bool(app and app["collectivite"].get("generated"))
+        arobases = target
+        # Some generated applications split the jury, so the organisers have something to decide.
+        if generated and int(app["collectivite"]["insee_code"][-1]) % 3 == 0:
+            arobases = max(1, target - 2) if juror["index"] % 2 else min(5, target + 1)
+        scores = {e["code"]: max(0, min(4, arobases - 1 + self.rng.choice([-1, 0, 0, 1]))) for e in enjeux}
+        return {"scores": scores, "arobases": arobases, "mentions": mentions,
+                "comment": f"Évaluation de {juror['name']} : démarche numérique "
+                           f"{['débutante', 'en progrès', 'solide', 'avancée', 'exemplaire'][arobases - 1]}."}
+
+    def juror_loop(self, year, juror, applications, enjeux, stop, counts):
+        while not stop.is_set():
+            try:
+                task = self.api.post("/review-tasks/claim", {"campaign_year": year}, token=juror["token"])
+            except ApiError as exc:
+                if exc.status == 404:
+                    stop.wait(POLL_SECONDS)
+                    continue
+                self.problem(f"{juror['name']} ne peut pas prendre de tâche : {exc.french()}")
+                stop.wait(POLL_SECONDS * 3)
+                continue
+            try:
+                self.api.post(f"/review-tasks/{task['id']}/review",
+                              self.review_body(juror, task, applications, enjeux), token=juror["token"])
+                with self._lock:
+                    counts[juror["id"]] = counts.get(juror["id"], 0) + 1
+            except ApiError as exc:
+                self.problem(f"évaluation refusée ({juror['name']}, tâche {task.get('id')}) : {exc.french()}")
+                try:
+                    self.api.post(f"/review-tasks/{task['id']}/release", {}, token=juror["token"])
+                except ApiError:
+                    pass
+                stop.wait(POLL_SECONDS)
+
+    def deliberation(self, year):
+        return {row.get("application_id"): row for row in self.api.get(f"/campaigns/{year}/deliberation") or []}
+
+    def review_all(self, year, jurors, applications, enjeux):
+        stop, counts = threading.Event(), {}
+        threads = [threading.Thread(target=self.juror_loop, name=f"juror-{j['index']}", daemon=True,
+                                    args=(year, j, applications, enjeux, stop, counts)) for j in jurors]
+        for t in threads:
+            t.start()
+        missing = set(applications)
+
+        def all_proposed():
+            rows = self.deliberation(year)
+            missing.clear()
+            missing.update(a for a in applications if not (rows.get(a) or {}).get("proposal"))
+            return not missing
+        try:
+            self.wait_for("une proposition du jury pour chaque candidature", all_proposed, interval=2)
+        except DemoFailed:
+            names = [applications[a]["collectivite"]["name"] for a in sorted(missing)]
+            raise DemoFailed(f"{len(missing)} candidatures sans proposition du jury : " + ", ".join(names[:10]))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+        self.say(f"Évaluations : {sum(counts.values())} par {len(jurors)} jurés ; "
+                 f"chaque candidature a sa proposition")
+
+    def decide(self, year, applications):
+        rows = self.deliberation(year)
+        decided = 0
+        for app_id, app in applications.items():
+            row = rows.get(app_id) or {}
+            if not row.get("disagreement") or row.get("decision"):
+                continue
+            body = {"arobases": app["arobases"], "mentions": app["mentions"],
+                    "reason": "Arbitrage des organisateurs après un désaccord entre les jurés."}
+            try:
+                self.api.put(f"/applications/{app_id}/decision", body)
+                decided += 1
+            except ApiError as exc:
+                self.problem(f"décision sur {app['collectivite']['name']} refusée : {exc.french()}")
+        self.say(f"Délibération : {decided} décisions des organisateurs sur des désaccords")
+
+    # release and mail
+
+    def outbox_ids(self):
+        try:
+            return {m.get("id") for m in self.api.get("/outbox") or []}
+        except ApiError as exc:
+            self.problem(f"boîte d'envoi illisible : {exc.french()}")
+            return None
+
+    def release(self, year):
+        preview = self.wait_for("l'aperçu de publication prêt",
+                                lambda: (lambda p: p if p.get("ready") else None)(
+                                    self.api.get(f"/campaigns/{year}/release/preview")),
+                                interval=2)
+        by = preview.get("by_arobases") or {}
+        self.say("Aperçu : " + ", ".join(f"{k} @ : {v}" for k, v in sorted(by.items()))
+                 + f" ; {preview.get('emails_to_send', '?')} courriels à envoyer")
+        said = []
+
+        def released():
+            try:
+                self.api.post(f"/campaigns/{year}/release", {})
+                return True
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+                if not said:
+                    said.append(exc)
+                    self.say(f"  publication pas encore possible ({exc.message}) ; nouvel essai jusqu'à la cérémonie…")
+                return False
+        self.wait_for("la publication du palmarès", released, timeout=self.timeout + self.ceremony_in, interval=3)
+        self.say(f"Palmarès {year} publié")
+
+    def wait_palmares(self, year):
+        def public():
+            response = self.api.raw("GET", f"/campaigns/{year}/palmares", token="")
+            return response.json() if response.status_code == 200 else None
+        return self.wait_for("le palmarès public", public)
+
+    def wait_result_emails(self, palmares, applications, before):
+        if before is None:
+            return
+        emails = {a["collectivite"]["email"] for a in applications.values()}
+
+        waiting = set(emails)
+
+        def delivered():
+            pending = set(emails)
+            for mail in self.api.get("/outbox", params={"state": "sent"}) or []:
+                if mail.get("id") not in before:
+                    pending.discard(recipient_address(mail))
+            waiting.clear()
+            waiting.update(pending)
+            return not pending
+        try:
+            self.wait_for("les courriels de résultats", delivered, interval=2)
+        except DemoFailed:
+            self.problem(f"{len(waiting)} courriels de résultats non envoyés : " + ", ".join(sorted(waiting)[:5]))
+            return
+        self.say(f"Courriels de résultats envoyés : {len(emails)}")
+
+    def conclude(self, year, palmares, applications, seconds):
+        labelled = palmares.get("labelled") or []
+        by = {}
+        for entry in labelled:
+            by[entry.get("arobases")] = by.get(entry.get("arobases"), 0) + 1
+        self.say("")
+        self.say(f"Palmarès {year} : {len(labelled)} collectivités labellisées ("
+                 + ", ".join(f"{n} × {a} @" for a, n in sorted(by.items(), key=lambda kv: -(kv[0] or 0))) + ")")
+        for entry in labelled:
+            c = entry.get("collectivite")
+            name = c.get("name") if isinstance(c, dict) else c
+            seeds = {a["collectivite"]["name"] for a in applications.values() if not a["collectivite"].get("generated")}
+            if name in seeds:
+                mentions = entry.get("mentions") or []
+                labels = [m.get("label", m.get("code")) if isinstance(m, dict) else m for m in mentions]
+                self.say(f"  {'@' * int(entry.get('arobases') or 0):<5} {name}"
+                         + (f" — mention {', '.join(labels)}" if labels else ""))
+        mail_dir = Path("var/mail")
+        self.say("")
+        self.say(f"Démo terminée en {seconds:.0f} s. Où regarder :")
+        self.say(f"  palmarès (page) : {self.api.base_url}/palmares/{year}")
+        self.say(f"  palmarès (API)  : {self.api.base_url}/api/v1/campaigns/{year}/palmares")
+        self.say(f"  courriels capturés : {mail_dir.resolve() if mail_dir.is_dir() else 'var/mail/'}"
+                 " (un fichier .eml par courriel ; `labelctl outbox list`)")
+        if self.problems:
+            self.say(f"  {len(self.problems)} incidents pendant la démo (ci-dessus)")
