@@ -36,7 +36,12 @@ start_supervisord() {
         return 0
     fi
     "$PY" -m deploy.local.procs supervisord-conf >/dev/null
-    mkdir -p var/log
+    # each run starts with fresh logs; the previous run's are kept in var/log/previous/
+    mkdir -p var/log/previous
+    local f
+    for f in var/log/*.log; do
+        case "$f" in var/log/test-*) ;; *) [ -e "$f" ] && mv -f "$f" var/log/previous/ ;; esac
+    done
     # Holding the shared RabbitMQ lock for supervisord's lifetime keeps another
     # run's `rabbitmq.sh stop` from stopping the node under us.
     setsid nohup deploy/local/rabbitmq.sh hold "$ROOT/.venv/bin/supervisord" -c "$CONF" \
@@ -109,9 +114,13 @@ case "${1:-}" in
     run)
         prepare
         start_supervisord
-        trap 'trap - INT TERM EXIT; echo; down' INT TERM EXIT
-        tail -n 0 -F var/log/*.log 2>/dev/null &
+        logs=$(ls var/log/*.log | grep -v '/test-')
+        # shellcheck disable=SC2086
+        tail -n +1 -F $logs 2>/dev/null &
         tail_pid=$!
+        stop_all() { trap - INT TERM EXIT; kill "$tail_pid" 2>/dev/null || true; echo >&2; down; }
+        trap 'stop_all; exit 0' INT TERM
+        trap stop_all EXIT
         wait_healthy || true
         say "running in the foreground; Ctrl-C stops everything"
         wait "$tail_pid"
