@@ -414,14 +414,18 @@ class Awards:
         as_of = parse(released["released_at"])
         campaign, labelled, pending, entries = self._draft(year, as_of=as_of)
         by_app = {app["_id"]: app for app, _ in labelled}
-        changes = [step]
+        # Each record is published as soon as it is written, well within the
+        # relay sweep's grace period, so the sweep seldom publishes it a second
+        # time (consumers would drop the copy by its event id anyway).
+        self._publish(step)
         for index, batch in enumerate(batches(entries)):
             events = [(contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
                       for e in batch]
             try:
-                changes.append(self.outbox.record(batch_key(year, index), events, publish=False))
+                change = self.outbox.record(batch_key(year, index), events, publish=False)
             except Conflict:
-                changes.append(self.repo.step(batch_key(year, index)))
+                change = self.repo.step(batch_key(year, index))
+            self._publish(change)
         chunks = batches(entries)
         for index, chunk in enumerate(chunks):
             self.repo.save_palmares_chunk(year, index, chunk)
@@ -436,10 +440,11 @@ class Awards:
             "complete": True,
         }
         self.repo.save_release(doc)
-        for change in changes:  # results_released first, then the awards, in order
-            if change is not None and change["events"] and not change.get("published"):
-                self.outbox.relay.publish(change)
         return release_view(doc)
+
+    def _publish(self, change):
+        if change is not None and change["events"] and not change.get("published"):
+            self.outbox.relay.publish(change)
 
     # results
 
