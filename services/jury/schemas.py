@@ -23,9 +23,11 @@ class ClaimRequest(StrictSchema):
 
 class Review(StrictSchema):
     scores = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
-                         values=fields.Integer(strict=True, validate=validate.Range(0, 4)),
+                         values=fields.Integer(strict=True, validate=validate.Range(
+                             0, 4, error="Une note d'enjeu va de 0 à 4.")),
                          required=True)
-    arobases = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
+    arobases = fields.Integer(required=True, strict=True,
+                              validate=validate.Range(1, 5, error="De 1 à 5 arobases."))
     mentions = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
                            validate=validate.Length(max=50))
     comment = fields.String(load_default="", validate=validate.Length(max=10000))
