@@ -186,7 +186,7 @@ def test_draft_edit_submit_withdraw(stack):
 
 
 def test_submission_one_second_after_the_deadline(stack):
-    created = create_campaign(stack, 2117, close_in=timedelta(seconds=3))
+    created = create_campaign(stack, 2117, close_in=timedelta(seconds=5))
     close = datetime.fromisoformat(created["submissions_close_at"])
     early = sign_up(stack, commune("2A905"))
     late = sign_up(stack, commune("2A906"))

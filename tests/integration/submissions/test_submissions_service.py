@@ -174,7 +174,7 @@ def test_reminder_once_per_draft_and_submissions_closed_once(running, config):
     service, jury, notifications = running
     with ServiceRpcProxy("submissions", config) as rpc:
         rpc.create_campaign(campaign(2103, close_in=timedelta(days=3)))
-        rpc.create_campaign(campaign(2104, close_in=timedelta(seconds=2)))
+        rpc.create_campaign(campaign(2104, close_in=timedelta(seconds=6)))
         rpc.register_collectivite(commune("25904", 800))
         draft = rpc.create_application("25904", {"campaign_year": 2103})
         submitted = rpc.create_application("25904", {"campaign_year": 2104})
@@ -188,7 +188,7 @@ def test_reminder_once_per_draft_and_submissions_closed_once(running, config):
     assert [item[2] for item in RECEIVED if item[0] == "reminder"] == [draft["id"]]
 
     db = database(config)
-    assert wait_until(lambda: db["changes"].find_one({"_id": "steps:closed:2104:1"}) is not None, timeout=15)
+    assert wait_until(lambda: db["changes"].find_one({"_id": "steps:closed:2104:1"}) is not None, timeout=25)
     closed = db["changes"].find_one({"_id": "steps:closed:2104:1"})
     assert closed["events"][0]["payload"]["submitted_count"] == 1
     with entrypoint_hook(service, "close_submissions") as close:
@@ -213,3 +213,16 @@ def test_results_released_marks_the_campaign_and_blocks_withdrawal(running, conf
         with pytest.raises(Conflict) as info:
             rpc.withdraw_application(application["id"], "collectivite", "25905")
         assert info.value.code == "results_released"
+
+
+def test_submission_before_the_window_opens_is_refused(running, config):
+    future = utcnow() + timedelta(days=2)
+    with ServiceRpcProxy("submissions", config) as rpc:
+        created = rpc.create_campaign(campaign(2106, submissions_open_at=isoformat(future)))
+        assert created["state"] == "open" and created["accepting_submissions"] is False
+        rpc.register_collectivite(commune("25906", 2000))
+        draft = rpc.create_application("25906", {"campaign_year": 2106})  # drafts may be prepared early
+        with pytest.raises(Conflict) as info:
+            rpc.submit_application(draft["id"], "collectivite", "25906")
+        assert info.value.code == "submissions_not_open"
+        assert rpc.get_application(draft["id"], "organiser", "admin")["state"] == "draft"
