@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 
+import eventlet
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
@@ -19,6 +20,10 @@ from services.common import tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
+
+# nameko's RpcProxy waits forever for a reply; a service that died mid-call
+# (its request is redelivered once it is back) must not hold the client too.
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30
 
 
 class ApiError(Exception):
@@ -101,7 +106,11 @@ def api(method, path, roles=None, public=False):
                         raise unauthorized()
                     if roles and principal.role not in roles:
                         raise forbidden()
-                return _to_response(fn(self, request, principal, **params))
+                timeout = float(self.config.get("GATEWAY_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS))
+                with eventlet.Timeout(timeout, ApiError(
+                        504, "service_timeout",
+                        "Le service n'a pas répondu à temps ; réessayez dans un instant.")):
+                    return _to_response(fn(self, request, principal, **params))
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.fields)
             except ValidationFailed as exc:

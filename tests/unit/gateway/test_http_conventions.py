@@ -44,3 +44,20 @@ def test_malformed_json_is_400_and_a_list_is_422():
         read_json(request(data=json.dumps([1]).encode()))
     assert caught.value.status == 422
     assert read_json(request(data=b'{"a": 1}')) == {"a": 1}
+
+
+def test_a_service_that_never_answers_gives_a_504_not_a_hang():
+    import eventlet
+
+    from services.gateway.http import api
+
+    class Slow:
+        config = dict(CONFIG, GATEWAY_REQUEST_TIMEOUT=0.2)
+
+        @api("GET", "/slow", public=True)
+        def slow(self, request, principal):
+            eventlet.sleep(5)
+
+    response = Slow().slow(request())
+    assert response.status_code == 504
+    assert json.loads(response.get_data())["error"]["code"] == "service_timeout"
