@@ -263,7 +263,13 @@ class Awards:
             seq = state.get("seq", 0)
             if state.get("checked_after_close") and state.get("checked_seq") == seq:
                 continue
+            # While reviews stream in, a national campaign's scan is not free:
+            # leave at least ten times its last duration between two scans.
+            last = state.get("checked_at")
+            if last is not None and (now - last).total_seconds() < 10 * state.get("scan_seconds", 0):
+                continue
             applications, _, proposals, _ = self._inputs(year)
+            scan_seconds = (self.now() - now).total_seconds()
             if applications and all(app["_id"] in proposals for app in applications):
                 try:
                     self.outbox.record(f"deliberation_ready:{year}", [(contracts.DELIBERATION_READY, {
@@ -273,7 +279,8 @@ class Awards:
                     pass  # another instance emitted it
                 self.repo.set_ready_state(year, {"emitted": True})
             else:
-                self.repo.set_ready_state(year, {"checked_seq": seq, "checked_after_close": True})
+                self.repo.set_ready_state(year, {"checked_seq": seq, "checked_after_close": True,
+                                                 "checked_at": now, "scan_seconds": scan_seconds})
         return emitted
 
     # reads
