@@ -409,17 +409,18 @@ class Awards:
                     "labelled_count": len(entries), "pending": pending})], publish=False)
             except Conflict:
                 step = self.repo.release_step(year)  # a concurrent call decided it
+            else:  # what we just computed is what the record decided: no second scan
+                return self._complete_release(year, step, (campaign, labelled, pending, entries))
         return self._complete_release(year, step)
 
-    def _complete_release(self, year, step):
+    def _complete_release(self, year, step, draft=None):
         """Write (again) everything the release record decided; idempotent, so
         a retry after a crash finishes the job with the same keys."""
         released = step["events"][0]["payload"]
         existing = self.repo.release(year)
         if existing and existing.get("complete"):
             return release_view(existing)
-        as_of = parse(released["released_at"])
-        campaign, labelled, pending, entries = self._draft(year, as_of=as_of)
+        campaign, labelled, pending, entries = draft or self._draft(year, as_of=parse(released["released_at"]))
         by_app = {app["_id"]: app for app, _ in labelled}
         # Each record is published as soon as it is written, well within the
         # relay sweep's grace period, so the sweep seldom publishes it a second
