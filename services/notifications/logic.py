@@ -29,7 +29,7 @@ MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "ao�
           "septembre", "octobre", "novembre", "décembre")
 CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
 RESULT_TEMPLATES = frozenset({"result"})
-STATES = ("queued", "sending", "sent", "failed")
+STATES = ("queued", "sent", "failed")  # in flight = an attempt claim without outcome
 
 
 def email_id(event_id, template, recipient):

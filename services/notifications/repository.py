@@ -1,9 +1,9 @@
 """One small class per collection of the notifications database."""
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.clock import utcnow
-from services.common.ledger import ensure_ledger_indexes
+from services.common.ledger import CHANGES, ensure_ledger_indexes
 
 EMAILS = "emails"
 SEND_ATTEMPTS = "send_attempts"
@@ -39,10 +39,6 @@ class EmailRepository:
         return list(self.col.find({"state": "queued", "next_attempt_at": {"$lte": now}})
                     .sort("next_attempt_at", ASCENDING).limit(limit))
 
-    def stale_sending(self, before, limit):
-        """Left in 'sending' by a sender that died (or hung) longer ago than the lease."""
-        return list(self.col.find({"state": "sending", "sending_since": {"$lt": before}}).limit(limit))
-
     def next_due_at(self):
         doc = self.col.find_one({"state": "queued"}, {"next_attempt_at": 1}, sort=[("next_attempt_at", ASCENDING)])
         return doc and doc.get("next_attempt_at")
@@ -57,13 +53,17 @@ class EmailRepository:
 
     # Plain updates: each records what a uniquely keyed insert (the attempt
     # claim) already decided.
-    def mark_sending(self, email_id, attempt, owner, now):
+    def mark_retry(self, email_id, next_attempt_at, error, attempts):
         self.col.update_one({"_id": email_id}, {"$set": {
-            "state": "sending", "attempts": attempt, "sending_since": now, "sending_by": owner}})
+            "state": "queued", "attempts": attempts, "next_attempt_at": next_attempt_at, "last_error": error}})
 
-    def mark_retry(self, email_id, next_attempt_at, error):
+    def mark_sent(self, email_id, attempt, now):
         self.col.update_one({"_id": email_id}, {"$set": {
-            "state": "queued", "next_attempt_at": next_attempt_at, "last_error": error}})
+            "state": "sent", "attempts": attempt, "sent_at": now, "last_error": None, "next_attempt_at": None}})
+
+    def mark_failed(self, email_id, attempt, error, now):
+        self.col.update_one({"_id": email_id}, {"$set": {
+            "state": "failed", "attempts": attempt, "last_error": error, "failed_at": now, "next_attempt_at": None}})
 
     def requeue(self, email, now, extra_attempts):
         """An organiser's resend of a failed email: a fresh budget of attempts."""
@@ -85,6 +85,25 @@ class AttemptRepository:
             return True
         except DuplicateKeyError:
             return False
+
+    def claim_many(self, keys, owner, now):
+        """Claim (email id, attempt) pairs in one insert_many; returns the pairs already taken."""
+        docs = [{"_id": f"{email_id}:{attempt}", "email_id": email_id, "owner": owner, "claimed_at": now}
+                for email_id, attempt in keys]
+        if not docs:
+            return set()
+        try:
+            self.col.insert_many(docs, ordered=False)
+            return set()
+        except BulkWriteError as exc:
+            dup = [err["index"] for err in exc.details.get("writeErrors", []) if err.get("code") == 11000]
+            other = [err for err in exc.details.get("writeErrors", []) if err.get("code") != 11000]
+            if other:
+                raise
+            return {tuple(keys[i]) for i in dup}
+
+    def get(self, email_id, attempt):
+        return self.col.find_one({"_id": f"{email_id}:{attempt}"})
 
     def record_outcome(self, email_id, attempt, outcome, error=None):
         self.col.update_one({"_id": f"{email_id}:{attempt}"},
@@ -141,3 +160,8 @@ class Repositories:
         self.releases = ReleaseRepository(db)
         self.held_awards = HeldAwardRepository(db)
         self.campaigns = CampaignRepository(db)
+        self._changes = db[CHANGES]
+
+    def decided(self, step_key):
+        """Whether the ledger step `step_key` (ledger.record) was decided."""
+        return self._changes.find_one({"_id": f"steps:{step_key}:1"}, {"_id": 1}) is not None

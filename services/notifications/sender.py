@@ -1,21 +1,26 @@
 """The outbox sender: queued emails out over SMTP. Plain Python, no nameko.
 
-Per email and attempt n:
-1. claim: insert `send_attempts/<email id>:<n>`; the insert that succeeds owns
-   attempt n (two sender replicas never send the same email; a stale reader
-   tries a number already taken and backs off);
-2. record `state: sending` (plain update: records the claim);
-3. SMTP transaction over the batch's one connection;
-4. record the outcome: `sent` / `failed` through the ledger (email_sent /
-   email_failed events), or back to `queued` with a backoff.
+Per batch (SMTP_BATCH_SIZE emails, one SMTP connection):
+0. connect first: while the server is unreachable nothing is claimed and no
+   email spends an attempt; the sender backs off (doubling, capped) and an
+   email still unsent after SMTP_GIVE_UP_HOURS of outage is marked failed;
+1. claim: insert `send_attempts/<email id>:<n>` for every email (one
+   insert_many); the insert that succeeds owns attempt n, so two sender
+   replicas never send the same email. The claim is the "sending" record:
+   an email is `sending` while its attempt's claim has no outcome;
+2. SMTP transaction for each claimed email, on the batch's connection;
+3. record the outcome at once: `sent` / `failed` through the ledger (one
+   uniquely keyed insert decides, then email_sent / email_failed are
+   published), or back to `queued` with a backoff for a transient error.
 
-Crash window: if the process dies after the SMTP server accepted the DATA and
-before step 4's ledger insert (one MongoDB round trip, a few milliseconds per
-message), the email stays `sending`; once SENDING_LEASE_SECONDS have passed a
-sender claims attempt n+1 and sends it again. The resend is the SAME message
-(Message-ID, Date, MIME boundary and body fixed at queue time), so the
-receiving side can drop it by Message-ID. At most one message per sender
-process can be in that window at a time (the one in flight when it died).
+Crash window: if the process dies after the SMTP server accepted a message
+and before step 3's ledger insert (one MongoDB round trip), the email stays
+queued with a claim that never got an outcome. Once SENDING_LEASE_SECONDS
+have passed, a sender records that attempt as lost and claims the next one:
+the message is sent again, and it is the SAME message (Message-ID, Date, MIME
+boundary and body fixed at queue time), so the receiving side can drop it by
+Message-ID. At most one message per sender process is ever in that window
+(the one in flight when it died); a crash anywhere else sends nothing twice.
 """
 import logging
 import os
@@ -43,12 +48,15 @@ class SenderSettings:
         self.backoff_base = float(config.get("SMTP_BACKOFF_SECONDS") or 5)
         self.backoff_cap = float(config.get("SMTP_BACKOFF_MAX_SECONDS") or 900)
         self.lease = timedelta(seconds=float(config.get("SENDING_LEASE_SECONDS") or 120))
+        self.give_up = timedelta(hours=float(config.get("SMTP_GIVE_UP_HOURS") or 48))
         # Test-only fault injection: the process dies right after the Nth message
         # of its life was accepted by the SMTP server (the crash window).
         self.crash_after_accepted = int(config.get("FAULT_CRASH_AFTER_SMTP_ACCEPTED") or 0)
 
 
 _ACCEPTED_IN_PROCESS = [0]
+# Per process: the SMTP server is unreachable, back off before connecting again.
+_OUTAGE = {"failures": 0, "until": None, "since": None}
 
 
 class Sender:
@@ -67,11 +75,9 @@ class Sender:
         """Send what is due, batch after batch; returns counts by outcome."""
         totals = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
         for _ in range(self.settings.max_batches):
-            now = self.now()
-            batch = self.repos.emails.stale_sending(now - self.settings.lease, self.settings.batch_size)
-            room = self.settings.batch_size - len(batch)
-            if room > 0:  # limit(0) would mean "no limit"
-                batch += self.repos.emails.due(now, room)
+            if _OUTAGE["until"] is not None and self.now() < _OUTAGE["until"]:
+                break  # backing off while the SMTP server is unreachable
+            batch = self.repos.emails.due(self.now(), self.settings.batch_size)
             if not batch:
                 break
             counts, server_down = self.send_batch(batch)
@@ -82,34 +88,30 @@ class Sender:
         return totals
 
     def send_batch(self, batch):
-        """One SMTP connection for the whole batch; stops early when the server is unreachable."""
+        """One SMTP connection for the whole batch; (counts, server unreachable)."""
         counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
-        client = None
         try:
-            for email in batch:
-                attempt = email.get("attempts", 0) + 1
-                now = self.now()
-                if not self.repos.attempts.claim(email["_id"], attempt, self.owner, now):
-                    counts["skipped"] += 1  # another sender owns this attempt
-                    continue
-                self.repos.emails.mark_sending(email["_id"], attempt, self.owner, now)
+            client = self.connect(self.settings.smtp)
+        except Exception as exc:  # server down: nothing claimed, no attempt spent
+            self._outage(mail.classify(exc)[1], batch, counts)
+            return counts, True
+        _OUTAGE.update(failures=0, until=None, since=None)
+        claimed = self.claim(batch)
+        counts["skipped"] = len(batch) - len(claimed)
+        try:
+            for index, (email, attempt) in enumerate(claimed):
                 try:
                     message = self.message(email)
                     if client is None:
                         client = self.connect(self.settings.smtp)
                     client.sendmail(message["From"].addresses[0].addr_spec, [email["recipient"]],
                                     message.as_bytes(policy=SMTP_POLICY))
-                except Exception as exc:  # classified below: retry later or fail for good
+                except Exception as exc:  # classified: retry later or fail for good
                     verdict, reason = mail.classify(exc)
-                    connection_lost = not isinstance(exc, (mail.InvalidHeader, mail.smtplib.SMTPResponseException))
-                    if connection_lost:
-                        mail.close_quietly(client)
+                    if not isinstance(exc, (mail.InvalidHeader, mail.smtplib.SMTPResponseException)):
+                        mail.close_quietly(client)  # connection lost: reconnect for the next one
                         client = None
                     counts[self.record_failure(email, attempt, verdict, reason)] += 1
-                    if connection_lost and verdict == "retry":
-                        log.warning("SMTP unreachable (%s): batch stopped, %d left for later",
-                                    reason, len(batch) - sum(counts.values()))
-                        return counts, True
                     continue
                 if not self.reuse:
                     mail.close_quietly(client)
@@ -119,6 +121,41 @@ class Sender:
         finally:
             mail.close_quietly(client)
         return counts, False
+
+    def claim(self, batch):
+        """[(email, attempt)] this sender now owns, decided by one insert_many."""
+        now = self.now()
+        wanted = [(email, email.get("attempts", 0) + 1) for email in batch]
+        taken = self.repos.attempts.claim_many([(e["_id"], n) for e, n in wanted], self.owner, now)
+        owned = []
+        for email, attempt in wanted:
+            if (email["_id"], attempt) not in taken:
+                owned.append((email, attempt))
+            elif self.repos.decided(f"email-sent:{email['_id']}"):
+                # sent, then the sender died before updating the document: roll forward
+                self.repos.emails.mark_sent(email["_id"], attempt, now)
+            elif self._lost(email, attempt, now):
+                # the claimer died (or hung past the lease) mid-send: record that
+                # attempt as lost and take the next one; the resend is the same message
+                self.repos.emails.mark_retry(email["_id"], now, "tentative interrompue", attempts=attempt)
+                if self.repos.attempts.claim(email["_id"], attempt + 1, self.owner, now):
+                    owned.append((dict(email, attempts=attempt), attempt + 1))
+        return owned
+
+    def _lost(self, email, attempt, now):
+        claim = self.repos.attempts.get(email["_id"], attempt)
+        return (claim is not None and not claim.get("outcome")
+                and claim["claimed_at"] < now - self.settings.lease)
+
+    def _outage(self, reason, batch, counts):
+        now = self.now()
+        _OUTAGE["failures"] += 1
+        _OUTAGE["since"] = _OUTAGE.get("since") or now
+        _OUTAGE["until"] = now + backoff(_OUTAGE["failures"], self.settings.backoff_base, self.settings.backoff_cap)
+        log.warning("SMTP unreachable (%s); next try at %s", reason, _OUTAGE["until"])
+        too_old = [e for e in batch if (e.get("resent_at") or e["created_at"]) < now - self.settings.give_up]
+        for email, attempt in self.claim(too_old):
+            counts[self.record_failure(email, attempt, "fail", f"serveur SMTP injoignable : {reason}")] += 1
 
     def message(self, email):
         msg = mail.build_message(
@@ -136,37 +173,35 @@ class Sender:
             if _ACCEPTED_IN_PROCESS[0] >= self.settings.crash_after_accepted:
                 log.critical("fault injection: dying after SMTP accepted %s", email["_id"])
                 os._exit(71)
-        fields = {"state": "sent", "attempts": attempt, "sent_at": self.now(), "last_error": None}
-        # The crash window: retry the record rather than leave it to a resend.
+        # The crash window closes with the first write below: retry it rather than resend.
         for delay in (0, 0.2, 1, 3):
             time.sleep(delay)
             try:
-                self._ledger_update(email["_id"], fields, contracts.EMAIL_SENT, sent_payload)
+                self._record(f"email-sent:{email['_id']}", contracts.EMAIL_SENT, sent_payload(email))
                 break
-            except Conflict:
-                break  # someone recorded this email's outcome first
             except Exception:
                 log.warning("recording %s as sent failed, retrying", email["_id"], exc_info=True)
-        self.repos.attempts.record_outcome(email["_id"], attempt, "sent")
+        self.repos.emails.mark_sent(email["_id"], attempt, self.now())
 
     def record_failure(self, email, attempt, verdict, reason):
         self.repos.attempts.record_outcome(email["_id"], attempt, verdict, reason)
         if verdict == "retry" and attempt < email.get("max_attempts", 8):
             next_at = self.now() + backoff(attempt, self.settings.backoff_base, self.settings.backoff_cap)
-            self.repos.emails.mark_retry(email["_id"], next_at, reason)
+            self.repos.emails.mark_retry(email["_id"], next_at, reason, attempts=attempt)
             log.info("email %s attempt %d: %s; retry at %s", email["_id"], attempt, reason, next_at)
             return "retry"
         log.error("email %s failed after %d attempt(s): %s", email["_id"], attempt, reason)
-        doc = self._ledger_update(email["_id"], {"state": "failed", "attempts": attempt, "last_error": reason,
-                                                 "failed_at": self.now(), "next_attempt_at": None},
-                                  contracts.EMAIL_FAILED, failed_payload)
-        if doc is not None and doc.get("kind") == "result":
+        doc = dict(email, state="failed", attempts=attempt, last_error=reason)
+        self._record(f"email-failed:{email['_id']}:{attempt}", contracts.EMAIL_FAILED, failed_payload(doc))
+        self.repos.emails.mark_failed(email["_id"], attempt, reason, self.now())
+        if doc.get("kind") == "result":
             self.notifications.queue_failure_alert(doc)
         return "failed"
 
-    def _ledger_update(self, email_id, fields, event, payload):
-        current = self.repos.emails.get(email_id)
-        if current is None:
-            return None
-        after = dict(current, **fields)
-        return self.outbox.update("emails", current, fields, events=[(event, payload(after))])
+    def _record(self, key, event, payload):
+        """The ledger's uniquely keyed step decides the outcome and carries its event;
+        the email document then records it (a plain update by _id: cheap on FerretDB)."""
+        try:
+            self.outbox.record(key, [(event, payload)])
+        except Conflict:
+            pass  # already decided (a retry of this very record)
