@@ -99,7 +99,7 @@ class TokenStore:
 
 class Demo:
     def __init__(self, api, echo=print, year=None, generated=12, jurors=6, close_in=180,
-                 ceremony_in=240, timeout=300, state_dir=None, seed=None, workers=6):
+                 ceremony_in=240, timeout=300, state_dir=None, seed=None, workers=6, exclude=()):
         self.api, self.echo = api, echo
         self.year = year
         self.generated = generated
@@ -109,13 +109,16 @@ class Demo:
         self.store = TokenStore(state_dir, api.base_url)
         self.rng = random.Random(seed)
         self.workers = workers
+        self.exclude = set(exclude)
         self.problems = []
         self._lock = threading.Lock()
+        self.started = time.monotonic()
 
     # -- helpers ----------------------------------------------------------
 
     def say(self, text):
-        self.echo(text)
+        elapsed = time.monotonic() - self.started
+        self.echo(f"[{elapsed:4.0f} s] {text}" if text else "")
 
     def problem(self, text):
         with self._lock:
@@ -135,7 +138,7 @@ class Demo:
     # -- steps ------------------------------------------------------------
 
     def run(self):
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         self.check_health()
         year = self.year or self.next_free_year()
         campaign = self.create_campaign(year)
@@ -153,8 +156,10 @@ class Demo:
         before = self.outbox_ids()
         self.release(year)
         palmares = self.wait_palmares(year)
-        self.wait_result_emails(palmares, applications, before)
+        self.wait_result_emails(year, applications, before)
         self.conclude(year, palmares, applications, time.monotonic() - started)
+        if self.problems:
+            raise DemoFailed(f"{len(self.problems)} incidents (voir ci-dessus) ; le palmarès {year} est publié")
         return {"year": year, "palmares": palmares, "applications": applications,
                 "problems": self.problems}
 
@@ -239,7 +244,7 @@ class Demo:
         return None
 
     def sign_up_all(self):
-        seeds = load_seed_collectivites()
+        seeds = [c for c in load_seed_collectivites() if c["insee_code"] not in self.exclude]
         with ThreadPoolExecutor(self.workers) as pool:
             done = [c for c in pool.map(self.sign_up, seeds) if c]
         generated = []
@@ -443,27 +448,42 @@ class Demo:
             return response.json() if response.status_code == 200 else None
         return self.wait_for("le palmarès public", public)
 
-    def wait_result_emails(self, palmares, applications, before):
+    def wait_result_emails(self, year, applications, before):
+        """Until every applicant's result email of this campaign is sent; stops
+        early when the remaining ones have all failed for good."""
         if before is None:
             return
         emails = {a["collectivite"]["email"] for a in applications.values()}
+        state = {"waiting": set(emails), "failed": {}}
 
-        waiting = set(emails)
-
-        def delivered():
-            pending = set(emails)
-            for mail in self.api.get("/outbox", params={"state": "sent"}) or []:
-                if mail.get("id") not in before:
-                    pending.discard(recipient_address(mail))
-            waiting.clear()
-            waiting.update(pending)
-            return not pending
+        def settled():
+            sent, failed = set(), {}
+            for mail in self.api.get("/outbox") or []:
+                if mail.get("id") in before or mail.get("campaign_year", year) != year:
+                    continue
+                address = recipient_address(mail)
+                if address not in emails:
+                    continue
+                if mail.get("state") == "sent":
+                    sent.add(address)
+                elif mail.get("state") == "failed" and not mail.get("next_attempt_at"):
+                    failed[address] = mail.get("last_error") or "échec"
+            state["waiting"] = emails - sent
+            state["failed"] = {a: e for a, e in failed.items() if a in state["waiting"]}
+            return not state["waiting"] or set(state["failed"]) == state["waiting"]
         try:
-            self.wait_for("les courriels de résultats", delivered, interval=2)
+            self.wait_for("les courriels de résultats", settled, interval=2)
         except DemoFailed:
-            self.problem(f"{len(waiting)} courriels de résultats non envoyés : " + ", ".join(sorted(waiting)[:5]))
-            return
-        self.say(f"Courriels de résultats envoyés : {len(emails)}")
+            pass
+        if state["failed"]:
+            error = next(iter(state["failed"].values()))
+            self.problem(f"{len(state['failed'])} courriels de résultats en échec d'envoi (ex. : {error}) ; "
+                         "voir `labelctl outbox list --state failed`")
+        elif state["waiting"]:
+            self.problem(f"{len(state['waiting'])} courriels de résultats toujours pas envoyés : "
+                         + ", ".join(sorted(state["waiting"])[:5]))
+        sent = len(emails) - len(state["waiting"])
+        self.say(f"Courriels de résultats envoyés : {sent} sur {len(emails)}")
 
     def conclude(self, year, palmares, applications, seconds):
         labelled = palmares.get("labelled") or []

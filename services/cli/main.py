@@ -448,9 +448,10 @@ def outbox_resend(api, mail_id):
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None, envvar="LABELCTL_STATE_DIR",
               help="Où garder les jetons des collectivités de la démo (pour la rejouer).")
 @click.option("--seed", default=None, type=int, help="Graine du hasard (reproductible).")
+@click.option("--exclude", multiple=True, help="Code INSEE/SIREN d'une collectivité des articles à laisser de côté (répétable).")
 @pass_api
 @handle_api_errors
-def demo(api, year, generated, juror_count, close_in, ceremony_in, step_timeout, state_dir, seed):
+def demo(api, year, generated, juror_count, close_in, ceremony_in, step_timeout, state_dir, seed, exclude):
     """Jouer une campagne entière sur le système lancé (make run) : inscriptions,
     candidatures, jury, délibération, publication, courriels."""
     from services.cli.demo import Demo, DemoFailed
@@ -458,7 +459,7 @@ def demo(api, year, generated, juror_count, close_in, ceremony_in, step_timeout,
     try:
         result = Demo(api, echo=click.echo, year=year, generated=generated, jurors=juror_count,
                       close_in=close_in, ceremony_in=ceremony_in, timeout=step_timeout,
-                      state_dir=state_dir, seed=seed).run()
+                      state_dir=state_dir, seed=seed, exclude=exclude).run()
     except DemoFailed as exc:
         fail(f"La démo s'est arrêtée : {exc}", EXIT_PARTIAL)
     return result
