@@ -269,21 +269,6 @@ def test_validation_names_the_fields_and_stores_nothing(stack):
     assert stack.http("GET", "/api/v1/campaigns/2119", token=admin).status_code == 404
 
 
-def restart_with_env(stack, service, env):
-    """stack.restart(service, env=...) where the harness has it; else the same
-    through stack.env, which the next spawn reads (restored right after)."""
-    try:
-        return stack.restart(service, env=env)
-    except TypeError:
-        saved = dict(stack.env)
-        stack.env.update(env)
-        try:
-            stack.restart(service)
-        finally:
-            stack.env.clear()
-            stack.env.update(saved)
-
-
 def test_crash_between_decision_and_publish_delivers_once(stack):
     """The submissions process dies right after the ledger decided the
     submission; once restarted, the event reaches its consumers exactly once."""
@@ -292,7 +277,7 @@ def test_crash_between_decision_and_publish_delivers_once(stack):
     app = apply(stack, a["token"], 2112)
     path = f"/api/v1/applications/{app['id']}"
 
-    restart_with_env(stack, "submissions", {"FAULT_CRASH_AFTER_DECIDE": "application_submitted"})
+    stack.restart("submissions", env={"FAULT_CRASH_AFTER_DECIDE": "application_submitted"})
     try:
         response = stack.http("POST", path + "/submit", token=a["token"], timeout=5)
         assert response.status_code >= 500, response.text

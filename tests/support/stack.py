@@ -148,13 +148,14 @@ class Stack:
         self._delete_vhost()
 
     # ------------------------------------------------------------------ services
-    def start(self, service: str) -> None:
-        """Start a service (no-op when it runs) and wait until it answers."""
+    def start(self, service: str, env: Optional[dict] = None) -> None:
+        """Start a service (no-op when it runs) and wait until it answers.
+        `env` adds to (or overrides) the stack's environment for this process only."""
         self._check(service)
         if self.alive(service):
             return
         offset = self._log_size(service)
-        self._spawn(service)
+        self._spawn(service, env)
         deadline = time.monotonic() + self.start_timeout
         self._wait_log_started(service, offset, deadline)
         self._wait_ready(service, deadline)
@@ -168,11 +169,11 @@ class Stack:
         self._signal(proc, signal.SIGKILL)
         proc.wait(timeout=10)
 
-    def restart(self, service: str) -> None:
-        """SIGTERM (graceful), then start and wait until it answers."""
+    def restart(self, service: str, env: Optional[dict] = None) -> None:
+        """SIGTERM (graceful), then start (with `env` added) and wait until it answers."""
         self._check(service)
         self._terminate(service)
-        self.start(service)
+        self.start(service, env)
 
     def alive(self, service: str) -> bool:
         proc = self._procs.get(service)
@@ -254,13 +255,13 @@ class Stack:
         path = self.log_dir / f"{service}.log"
         return path.stat().st_size if path.exists() else 0
 
-    def _spawn(self, service: str) -> None:
+    def _spawn(self, service: str, env: Optional[dict] = None) -> None:
         logf = open(self.log_dir / f"{service}.log", "ab")
         logf.write(f"===== {time.strftime('%H:%M:%S')} stack: starting {service}\n".encode())
         logf.flush()
         self._procs[service] = subprocess.Popen(
             [_venv_bin("nameko"), "run", "--config", procs.CONFIG, self._services[service]],
-            cwd=ROOT, env=self.env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT, env={**self.env, **(env or {})}, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         logf.close()
 
     def _terminate(self, service: str) -> None:
