@@ -211,8 +211,9 @@ class JuryDesk:
     """The jury's use cases over its repositories (see repository.py) and the
     outbox session (ledger writes that publish)."""
 
-    def __init__(self, repos, outbox, config, now, token_for=None, rng=random):
+    def __init__(self, repos, outbox, config, now, token_for=None, rng=random, snapshots=None):
         self.repos = repos
+        self.snapshots = snapshots  # repository.TaskSnapshots, or None: scan on every claim
         self.outbox = outbox
         self.config = config
         self.now = now
@@ -237,8 +238,11 @@ class JuryDesk:
         self.outbox.create("jurors", doc, events=[event])
         return {"id": juror_id, "token": token}
 
-    def juror(self, juror_id):
-        juror = self.repos.jurors.get(juror_id)
+    def juror(self, juror_id, cached=False):
+        if cached and self.snapshots is not None:
+            juror = self.snapshots.juror(juror_id, self.repos.jurors.get)
+        else:
+            juror = self.repos.jurors.get(juror_id)
         if juror is None:
             raise NotFound("Juré introuvable.", "juror_not_found")
         return juror
@@ -343,21 +347,44 @@ class JuryDesk:
 
     def claim(self, juror_id, campaign_year):
         """The next task this juror may review; see the module docstring."""
-        juror = self.juror(juror_id)
-        tasks = self.repos.tasks.of_campaign(campaign_year)
+        juror = self.juror(juror_id, cached=True)
         lease = lease_duration(self.config)
+        load = lambda: self.repos.tasks.of_campaign(campaign_year)  # noqa: E731
+        if self.snapshots is None:
+            return self._claim_from(juror, self.repos.tasks.of_campaign(campaign_year), lease)
+        try:
+            return self._claim_from(juror, self.snapshots.of_campaign(campaign_year, load), lease)
+        except NotFound:
+            # Nothing in a copy that may be a moment old: look again at the database once.
+            if (self.snapshots.age(campaign_year) or 0) < 0.05:
+                raise
+            return self._claim_from(juror, self.snapshots.of_campaign(campaign_year, load, 0.05), lease)
+
+    def _claim_from(self, juror, tasks, lease):
         # A task past version 1 was claimed (or cancelled) before: no first-claim insert to try.
         started = {task["application_id"] for task in tasks if task["version"] > 1}
         for app_id, candidates in claim_order(tasks, juror, self.now, self.rng):
-            nonce = uuid.uuid4().hex
-            if not self.repos.assignments.reserve(juror_id, app_id, nonce, self.now):
-                continue  # this juror holds (or held) a task of that application
-            for task in candidates:
+            nonce = None
+            for candidate in candidates:
+                task = self.repos.tasks.get(candidate["_id"], summary=True)  # the copy may be stale
+                if task is None or not claimable(task, self.now):
+                    self._remember(task)
+                    continue
+                if nonce is None:
+                    nonce = uuid.uuid4().hex
+                    if not self.repos.assignments.reserve(juror["_id"], app_id, nonce, self.now):
+                        break  # this juror holds (or held) a task of that application
                 claimed = self._claim_task(task, juror, lease, maybe_first=app_id not in started)
                 if claimed is not None:
-                    return task_view(claimed, self.now, juror_id)
-            self.repos.assignments.unreserve(juror_id, app_id, nonce)
+                    self._remember(claimed)
+                    return task_view(claimed, self.now, juror["_id"])
+            if nonce is not None:
+                self.repos.assignments.unreserve(juror["_id"], app_id, nonce)
         raise NO_TASK
+
+    def _remember(self, task):
+        if task is not None and self.snapshots is not None:
+            self.snapshots.remember(task)
 
     def _claim_task(self, task, juror, lease, maybe_first):
         first = maybe_first and self.repos.review_starts.reserve(
@@ -388,6 +415,7 @@ class JuryDesk:
             "state": OPEN, "claimed_by": None, "lease_expires_at": None, "released_at": self.now,
         }, conflict=NOT_HOLDER)
         self.repos.assignments.release(juror_id, task["application_id"])
+        self._remember(released)
         return task_view(released, self.now, juror_id)
 
     def submit_review(self, juror_id, task_id, data):
@@ -410,6 +438,7 @@ class JuryDesk:
         # run out and took the task first makes this a 409.
         done = self.outbox.update("tasks", task, {"state": DONE, "review": review},
                                   events=[event], conflict=NOT_HOLDER)
+        self._remember(done)
         self._retry(lambda: self.consolidate(task["application_id"]))
         return task_view(done, self.now, juror_id)
 

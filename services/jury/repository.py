@@ -61,8 +61,8 @@ class Tasks:
     def __init__(self, db):
         self.collection = db["tasks"]
 
-    def get(self, task_id):
-        return self.collection.find_one({"_id": task_id})
+    def get(self, task_id, summary=False):
+        return self.collection.find_one({"_id": task_id}, _TASK_SUMMARY if summary else None)
 
     def of_campaign(self, year, with_reviews=False):
         # On FerretDB/SQLite this filter scans the collection (see bench_claims.py).
@@ -154,3 +154,82 @@ class Repositories:
         self.assignments = Assignments(db)
         self.review_starts = ReviewStarts(db)
         self.digests = Digests(db)
+
+
+class TaskSnapshots:
+    """A per-process, per-campaign copy of the task list, so a claim does not
+    scan the task collection (on FerretDB/SQLite only `_id` lookups are pushed
+    down: a scan of a few hundred tasks costs hundreds of ms, serialised).
+
+    Only a hint: every claim re-reads its candidate by `_id` and is decided by
+    uniquely keyed inserts, so a stale copy (another replica's claims, a task
+    created a moment ago) costs a wasted probe, never a double claim. At most
+    one scan per campaign at a time (the others wait for it), and at most one
+    every `max_age` seconds; this process's own claims are written into it.
+    """
+
+    def __init__(self, max_age=1.0, clock=None):
+        import threading
+        import time
+
+        self.max_age = max_age
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._entries = {}     # year -> (taken_at, {task_id: task})
+        self._loading = {}     # year -> threading.Event of the scan in progress
+        self._jurors = {}
+
+    def of_campaign(self, year, load, fresh_within=None):
+        """The campaign's tasks, scanned with `load()` when the copy is older
+        than `fresh_within` (default max_age) seconds."""
+        import threading
+
+        limit = self.max_age if fresh_within is None else fresh_within
+        while True:
+            with self._lock:
+                entry = self._entries.get(year)
+                if entry is not None and self._clock() - entry[0] <= limit:
+                    return list(entry[1].values())
+                loading = self._loading.get(year)
+                if loading is None:
+                    loading = self._loading[year] = threading.Event()
+                    mine = True
+                else:
+                    mine = False
+            if not mine:
+                loading.wait(30)
+                entry = self._entries.get(year)
+                if entry is not None:
+                    return list(entry[1].values())
+                continue
+            try:
+                started = self._clock()
+                tasks = load()
+                with self._lock:
+                    self._entries[year] = (started, {task["_id"]: task for task in tasks})
+                return tasks
+            finally:
+                with self._lock:
+                    self._loading.pop(year, None)
+                loading.set()
+
+    def age(self, year):
+        entry = self._entries.get(year)
+        return None if entry is None else self._clock() - entry[0]
+
+    def remember(self, task):
+        with self._lock:
+            entry = self._entries.get(task["campaign_year"])
+            if entry is not None:
+                current = entry[1].get(task["_id"])
+                if current is None or current.get("version", 0) <= task.get("version", 0):
+                    entry[1][task["_id"]] = {k: v for k, v in task.items() if k != "review"}
+
+    def juror(self, juror_id, load):
+        # Jurors never change once registered.
+        juror = self._jurors.get(juror_id)
+        if juror is None:
+            juror = load(juror_id)
+            if juror is not None:
+                self._jurors[juror_id] = juror
+        return juror

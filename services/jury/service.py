@@ -2,6 +2,7 @@
 consolidated proposal per application. Entrypoints only translate; the rules
 are in logic.py."""
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import Timer
 
@@ -14,7 +15,7 @@ from services.common.relay import Outbox
 from services.common.validation import load
 from services.jury import schemas
 from services.jury.logic import JuryDesk
-from services.jury.repository import Repositories, ensure_indexes
+from services.jury.repository import Repositories, TaskSnapshots, ensure_indexes
 
 
 class ConfigTimer(Timer):
@@ -32,6 +33,16 @@ class ConfigTimer(Timer):
 config_timer = ConfigTimer.decorator
 
 
+class Snapshots(DependencyProvider):
+    """One TaskSnapshots per container, shared by its workers (see repository.py)."""
+
+    def setup(self):
+        self.snapshots = TaskSnapshots(float(self.container.config.get("CLAIM_SNAPSHOT_SECONDS") or 1.0))
+
+    def get_dependency(self, worker_ctx):
+        return self.snapshots
+
+
 class JuryService(HealthRpc):
     name = contracts.JURY
 
@@ -39,11 +50,13 @@ class JuryService(HealthRpc):
     db = MongoDatabase(contracts.JURY, ensure_indexes=ensure_indexes)
     outbox = Outbox(contracts.JURY)
     inbox = Inbox(contracts.JURY)
+    snapshots = Snapshots()
 
     def _desk(self):
         secret = self.config["LABEL_SECRET_KEY"]
         return JuryDesk(Repositories(self.db), self.outbox, self.config, utcnow(),
-                        token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id))
+                        token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id),
+                        snapshots=self.snapshots)
 
     # -- RPC (called by the gateway) ------------------------------------
 
