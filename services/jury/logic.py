@@ -12,7 +12,8 @@ step is decided by a uniquely keyed insert.
 - A juror never holds two tasks of one application: before claiming, the
   claimer inserts `assignments/<juror id>:<application id>`.
 - The application's first claim (the "your review starts" mail): the insert
-  of `review_starts/<application id>`.
+  of `review_starts/<application id>` designates one claim slot (task, version);
+  the winner of that slot's ledger insert sends `first_claim: true`.
 """
 import random
 import uuid
@@ -27,6 +28,7 @@ OPEN, CLAIMED, DONE, CANCELLED = "open", "claimed", "done", "cancelled"
 # Application review states (deliberation view).
 REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_review", "reviewed", "withdrawn"
 
+REFRESH_ON_EMPTY = 2.0  # seconds
 DISAGREEMENT_GAP = 2  # two proposals this many @ apart (or more) disagree
 
 
@@ -280,11 +282,13 @@ class JuryDesk:
         return created
 
     def _create_task(self, app, n):
-        return 1 if self._create_ignoring_duplicate("tasks", {
+        task = self._create_ignoring_duplicate("tasks", {
             "_id": f"{app['_id']}:{n}", "application_id": app["_id"], "n": n,
             "campaign_year": app["campaign_year"], "collectivite": app["collectivite"],
             "state": OPEN, "claimed_by": None, "lease_expires_at": None, "created_at": self.now,
-        }) else 0
+        })
+        self._remember(task)
+        return 1 if task else 0
 
     def _create_ignoring_duplicate(self, collection, doc):
         try:
@@ -317,7 +321,7 @@ class JuryDesk:
         task = self.repos.tasks.get(task_id)
         if task is None or task["state"] not in (OPEN, CLAIMED):
             return 0
-        self.outbox.update("tasks", task, {"state": CANCELLED, "cancelled_at": self.now})
+        self._remember(self.outbox.update("tasks", task, {"state": CANCELLED, "cancelled_at": self.now}))
         return 1
 
     @staticmethod
@@ -355,10 +359,12 @@ class JuryDesk:
         try:
             return self._claim_from(juror, self.snapshots.of_campaign(campaign_year, load), lease)
         except NotFound:
-            # Nothing in a copy that may be a moment old: look again at the database once.
-            if (self.snapshots.age(campaign_year) or 0) < 0.05:
+            # Nothing in the copy: it may miss tasks another replica created; look
+            # again at the database, at most every REFRESH_ON_EMPTY seconds.
+            if (self.snapshots.age(campaign_year) or 0) < REFRESH_ON_EMPTY:
                 raise
-            return self._claim_from(juror, self.snapshots.of_campaign(campaign_year, load, 0.05), lease)
+            return self._claim_from(juror, self.snapshots.of_campaign(campaign_year, load, REFRESH_ON_EMPTY),
+                                    lease)
 
     def _claim_from(self, juror, tasks, lease):
         # A task past version 1 was claimed (or cancelled) before: no first-claim insert to try.
@@ -387,8 +393,10 @@ class JuryDesk:
             self.snapshots.remember(task)
 
     def _claim_task(self, task, juror, lease, maybe_first):
-        first = maybe_first and self.repos.review_starts.reserve(
-            task["application_id"], task["_id"], task["version"] + 1)
+        # The marker designates a claim slot (task, version), not a claimer: whoever
+        # wins that slot's ledger insert makes the application's first claim.
+        slot = task["version"] + 1
+        first = maybe_first and self.repos.review_starts.designates(task["application_id"], task["_id"], slot)
         event = (contracts.REVIEW_TASK_CLAIMED, {
             "task_id": task["_id"], "application_id": task["application_id"],
             "campaign_year": task["campaign_year"], "juror_id": juror["_id"],
@@ -400,9 +408,7 @@ class JuryDesk:
                 "lease_expires_at": self.now + lease,
             }, events=[event], conflict=_lost_claim())
         except Conflict:
-            if first:  # the next claimer of this application sends the "review starts" mail
-                self.repos.review_starts.unreserve(task["application_id"], task["_id"], task["version"] + 1)
-            return None
+            return None  # someone else took this slot (and, if designated, sent the first claim)
 
     def release(self, juror_id, task_id):
         task = self.repos.tasks.get(task_id)

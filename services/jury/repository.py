@@ -120,15 +120,14 @@ class ReviewStarts:
     def __init__(self, db):
         self.collection = db["review_starts"]
 
-    def reserve(self, app_id, task_id, version):
+    def designates(self, app_id, task_id, version):
+        """True when the application's first claim is this slot (inserting the marker if none)."""
         try:
             self.collection.insert_one({"_id": app_id, "task_id": task_id, "version": version})
             return True
         except DuplicateKeyError:
-            return False
-
-    def unreserve(self, app_id, task_id, version):
-        self.collection.delete_one({"_id": app_id, "task_id": task_id, "version": version})
+            marker = self.collection.find_one({"_id": app_id}) or {}
+            return marker.get("task_id") == task_id and marker.get("version") == version
 
 
 class Digests:
@@ -168,7 +167,7 @@ class TaskSnapshots:
     every `max_age` seconds; this process's own claims are written into it.
     """
 
-    def __init__(self, max_age=1.0, clock=None):
+    def __init__(self, max_age=30.0, clock=None):
         import threading
         import time
 
@@ -191,6 +190,8 @@ class TaskSnapshots:
                 if entry is not None and self._clock() - entry[0] <= limit:
                     return list(entry[1].values())
                 loading = self._loading.get(year)
+                if loading is not None and entry is not None and fresh_within is None:
+                    return list(entry[1].values())  # another worker refreshes it: the current copy will do
                 if loading is None:
                     loading = self._loading[year] = threading.Event()
                     mine = True
@@ -218,6 +219,8 @@ class TaskSnapshots:
         return None if entry is None else self._clock() - entry[0]
 
     def remember(self, task):
+        if not task:
+            return
         with self._lock:
             entry = self._entries.get(task["campaign_year"])
             if entry is not None:

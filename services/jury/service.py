@@ -37,7 +37,7 @@ class Snapshots(DependencyProvider):
     """One TaskSnapshots per container, shared by its workers (see repository.py)."""
 
     def setup(self):
-        self.snapshots = TaskSnapshots(float(self.container.config.get("CLAIM_SNAPSHOT_SECONDS") or 1.0))
+        self.snapshots = TaskSnapshots(float(self.container.config.get("CLAIM_SNAPSHOT_SECONDS") or 30.0))
 
     def get_dependency(self, worker_ctx):
         return self.snapshots
