@@ -81,6 +81,8 @@ def test_one_application_travels_to_its_result_email(stack):
     rows = poll(lambda: ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/deliberation", token=admin)),
                 lambda rows: rows and rows[0].get("proposal"))
     assert rows[0]["proposal"]["arobases"] == 4
+    poll(lambda: ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/release/preview", token=admin)),
+         lambda preview: preview["ready"])  # awards has the proposal too
 
     # Embargoed until the release, then public; awards → notifications: the result email.
     assert stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares").status_code == 409
