@@ -24,6 +24,12 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on (host:port)")
 	dir := flag.String("dir", "var/ferretdb", "directory holding the SQLite databases")
+	synchronous := flag.String("synchronous", "normal",
+		"SQLite synchronous pragma: normal (WAL: durable across process crashes, may lose the "+
+			"last commits on power loss; several times faster) or full (fsync every commit)")
+	idIndex := flag.Bool("id-index", true,
+		"index the `_id` expression FerretDB's updates and deletes use (see idindex.go); "+
+			"false only to measure the difference")
 	flag.Parse()
 
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -48,7 +54,7 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: sqliteURL(abs, *synchronous),
 	})
 	if err != nil {
 		log.Fatalf("ferretdb: %v", err)
@@ -56,6 +62,10 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if *idIndex {
+		go indexIDExpressions(ctx, abs, time.Second)
+	}
 
 	log.Printf("listening on %s, data in %s (pid %d)", *listen, abs, os.Getpid())
 	start := time.Now()
@@ -65,4 +75,16 @@ func main() {
 		os.Exit(1)
 	}
 	log.Printf("stopped after %s", time.Since(start).Round(time.Second))
+}
+
+// sqliteURL adds our pragmas to the ones FerretDB sets by default (WAL,
+// busy timeout): only `synchronous`, which decides whether every commit waits
+// for an fsync.
+func sqliteURL(dir, synchronous string) string {
+	switch synchronous {
+	case "normal", "full":
+	default:
+		log.Fatalf("bad -synchronous %q: normal or full", synchronous)
+	}
+	return "file:" + dir + "/?_pragma=synchronous(" + synchronous + ")"
 }
