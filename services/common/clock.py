@@ -6,10 +6,13 @@ def utcnow():
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment):
+    """pymongo hands back naive UTC datetimes unless the client is tz_aware."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
 def isoformat(moment):
-    if moment.tzinfo is None:  # pymongo may hand back naive UTC datetimes
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.isoformat()
+    return as_utc(moment).isoformat()
 
 
 def parse(text):

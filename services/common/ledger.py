@@ -12,32 +12,43 @@ an insert with a unique `_id`. A change to a document is therefore:
    by rolling forward (the relay's sweep, or the next writer);
 3. the relay publishes the change's events and marks the change published.
 
+Unpublished changes are found through `outbox_pending`, a small collection of
+markers written just before each decision and deleted once published: the
+relay's sweep reads it instead of scanning every change ever made (on
+FerretDB's SQLite storage any filter other than `_id` scans the collection).
+
 Event ids are `<change id>:<n>`: a re-publish carries the same id, which
 consumers drop (inbox.py).
 """
 import logging
 import os
+from datetime import timedelta
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.common.clock import isoformat, utcnow
+from services.common.clock import as_utc, isoformat, utcnow
 from services.common.contracts import check_payload
 from services.common.errors import Conflict
 
 log = logging.getLogger(__name__)
 
 CHANGES = "changes"
+PENDING = "outbox_pending"
+# A marker whose change never came (lost race, or a crash between the two
+# inserts) is dropped after this long.
+ORPHAN_MARKER_AGE = timedelta(seconds=60)
 
 
 def ensure_ledger_indexes(db):
-    db[CHANGES].create_index([("published", ASCENDING), ("created_at", ASCENDING)])
+    db[PENDING].create_index([("created_at", ASCENDING)])
 
 
 class Ledger:
     def __init__(self, db, crash_after_decide=None):
         self.db = db
         self.changes = db[CHANGES]
+        self.markers = db[PENDING]
         # Fault injection for the crash tests only (config FAULT_CRASH_AFTER_DECIDE):
         # the process dies right after deciding a change that carries this event,
         # before applying or publishing it.
@@ -78,6 +89,10 @@ class Ledger:
             "published": False,
             "created_at": now,
         }
+        try:  # the marker first: a change can never exist unseen by the sweep
+            self.markers.insert_one({"_id": change_id, "created_at": now})
+        except DuplicateKeyError:
+            pass  # a concurrent writer of the same version; the insert below decides
         try:
             self.changes.insert_one(change)
         except DuplicateKeyError:
@@ -117,11 +132,20 @@ class Ledger:
             )
 
     def pending(self, older_than, limit=500):
-        return list(
-            self.changes.find({"published": False, "created_at": {"$lt": older_than}})
-            .sort("created_at", ASCENDING)
-            .limit(limit)
-        )
+        """Unpublished changes decided before `older_than`, oldest first."""
+        found = []
+        markers = self.markers.find({"created_at": {"$lt": older_than}}).sort("created_at", ASCENDING)
+        for marker in markers.limit(limit):
+            change = self.changes.find_one({"_id": marker["_id"]})
+            if change is None:
+                if as_utc(marker["created_at"]) < older_than - ORPHAN_MARKER_AGE:
+                    self.markers.delete_one({"_id": marker["_id"]})
+            elif change.get("published"):
+                self.markers.delete_one({"_id": marker["_id"]})  # crashed between the two writes
+            else:
+                found.append(change)
+        return found
 
     def mark_published(self, change_id):
         self.changes.update_one({"_id": change_id}, {"$set": {"published": True, "published_at": utcnow()}})
+        self.markers.delete_one({"_id": change_id})

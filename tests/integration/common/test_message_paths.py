@@ -202,3 +202,26 @@ def test_an_event_with_no_queue_is_kept_until_one_exists(container_factory, rabb
         consumer.start()  # declares its queue; the sweep's next publish is routed
     assert HANDLED == ["applications:app-6:2:0"]
     assert wait_until(lambda: changes.find_one({"_id": "applications:app-6:2"})["published"])
+
+
+def test_the_sweep_reads_only_pending_markers(config):
+    """Published changes leave no marker behind; a marker whose change never
+    came (a crash between the two inserts) is dropped once old enough."""
+    from datetime import timedelta
+
+    from services.common.clock import utcnow
+    from services.common.ledger import ORPHAN_MARKER_AGE
+
+    db = database(config, "submissions")
+    ledger = Ledger(db)
+    _, change = ledger.create("applications", {"_id": "app-7", "state": "draft"})
+    assert db["outbox_pending"].find_one({"_id": change["_id"]}) is not None
+    assert [c["_id"] for c in ledger.pending(utcnow() + timedelta(seconds=1))] == [change["_id"]]
+    ledger.mark_published(change["_id"])
+    assert db["outbox_pending"].count_documents({}) == 0
+
+    db["outbox_pending"].insert_one({"_id": "applications:ghost:1", "created_at": utcnow()})
+    assert ledger.pending(utcnow() + timedelta(seconds=1)) == []
+    assert db["outbox_pending"].count_documents({}) == 1  # young: its writer may still be at work
+    assert ledger.pending(utcnow() + ORPHAN_MARKER_AGE + timedelta(seconds=2)) == []
+    assert db["outbox_pending"].count_documents({}) == 0
