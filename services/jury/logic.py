@@ -143,9 +143,11 @@ def claim_order(tasks, juror, now, rng=random):
     with the fewest reviews first. Applications of equal load are shuffled so
     concurrent claimers spread out instead of all racing for the same task."""
     load = application_load(tasks, now)
+    # Applications this juror holds or reviewed: their guard would refuse them anyway.
+    own = {task["application_id"] for task in tasks if task.get("claimed_by") == juror["_id"]}
     groups = {}
     for task in tasks:
-        if claimable(task, now) and not conflicted(juror, task["collectivite"]):
+        if task["application_id"] not in own and claimable(task, now) and not conflicted(juror, task["collectivite"]):
             groups.setdefault(task["application_id"], []).append(task)
     keys = list(groups)
     rng.shuffle(keys)

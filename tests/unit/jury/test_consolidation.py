@@ -133,6 +133,8 @@ def test_claim_order_fewest_reviews_first_and_never_a_conflict():
     ]
     order = logic.claim_order(tasks, JUROR, NOW)
     assert [app for app, _ in order][0] == "fresh"
+    held = tasks + [task("held", 1, "claimed", NOW + timedelta(hours=1), "j1"), task("held", 2)]
+    assert "held" not in dict(logic.claim_order(held, JUROR, NOW))  # never two tasks of one application
     assert {app for app, _ in order} == {"fresh", "busy", "half"}
     assert [t["_id"] for t in dict(order)["fresh"]] == ["fresh:1", "fresh:2"]
 
