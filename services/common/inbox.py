@@ -22,14 +22,13 @@ from marshmallow import ValidationError
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import event_handler
-from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.common import deadletters
 from services.common.clock import utcnow
 from services.common.contracts import SUBSCRIPTIONS
-from services.common.mongo import database_name, make_client
+from services.common.mongo import ServiceDatabaseProvider
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +88,13 @@ class InboxSession:
         )
 
 
-class Inbox(DependencyProvider):
-    def __init__(self, service_name):
-        self.service_name = service_name
-        self.client = None
-
+class Inbox(ServiceDatabaseProvider):
     def setup(self):
-        config = self.container.config
         self._check_subscriptions()
-        self.client = make_client(config.get("MONGODB_URI"))
-        db = self.client[database_name(config, self.service_name)]
+        super().setup()
+        config = self.container.config
         self.session = InboxSession(
-            db,
+            self.database,
             Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True, serializer="json"),
             self.service_name,
             int(config.get("INBOX_MAX_ATTEMPTS", 5)),
@@ -117,17 +111,6 @@ class Inbox(DependencyProvider):
             key = (entrypoint.event_type, self.container.service_name, entrypoint.method_name)
             if key not in declared:
                 raise RuntimeError(f"{key} is missing from contracts.SUBSCRIPTIONS")
-
-    def stop(self):
-        self._close()
-
-    def kill(self):
-        self._close()
-
-    def _close(self):
-        if self.client is not None:
-            self.client.close()
-            self.client = None
 
     def get_dependency(self, worker_ctx):
         return self.session

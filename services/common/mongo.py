@@ -32,21 +32,20 @@ def make_client(uri):
     )
 
 
-class MongoDatabase(DependencyProvider):
-    def __init__(self, service_name, ensure_indexes=None):
+class ServiceDatabaseProvider(DependencyProvider):
+    """Base of the providers that need the service's own database: builds the
+    client in `setup`, closes it on `stop` and `kill` (nameko-sqlalchemy's
+    lifecycle). Subclasses call `super().setup()`, then use `self.database`."""
+
+    def __init__(self, service_name):
         self.service_name = service_name
-        self.ensure_indexes = ensure_indexes
         self.client = None
         self.database = None
 
     def setup(self):
-        uri = self.container.config.get("MONGODB_URI", DEFAULT_URI)
-        self.client = make_client(uri)
-        self.database = self.client[database_name(self.container.config, self.service_name)]
-
-    def start(self):
-        if self.ensure_indexes is not None:
-            self.ensure_indexes(self.database)
+        config = self.container.config
+        self.client = make_client(config.get("MONGODB_URI", DEFAULT_URI))
+        self.database = self.client[database_name(config, self.service_name)]
 
     def stop(self):
         self._close()
@@ -58,6 +57,18 @@ class MongoDatabase(DependencyProvider):
         if self.client is not None:
             self.client.close()
             self.client = None
+
+
+class MongoDatabase(ServiceDatabaseProvider):
+    """Each worker gets the service's `pymongo.database.Database`."""
+
+    def __init__(self, service_name, ensure_indexes=None):
+        super().__init__(service_name)
+        self.ensure_indexes = ensure_indexes
+
+    def start(self):
+        if self.ensure_indexes is not None:
+            self.ensure_indexes(self.database)
 
     def get_dependency(self, worker_ctx):
         return self.database

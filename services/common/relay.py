@@ -13,13 +13,12 @@ from datetime import timedelta
 import eventlet
 from nameko.amqp.publish import Publisher, UndeliverableMessage
 from nameko.constants import AMQP_URI_CONFIG_KEY
-from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
 from services.common.clock import utcnow
 from services.common.contracts import SUBSCRIPTIONS
 from services.common.ledger import Ledger
-from services.common.mongo import database_name, make_client
+from services.common.mongo import ServiceDatabaseProvider
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +111,16 @@ class OutboxSession:
             self.relay.publish(change)
 
 
-class Outbox(DependencyProvider):
+class Outbox(ServiceDatabaseProvider):
     def __init__(self, service_name):
-        self.service_name = service_name
-        self.client = None
+        super().__init__(service_name)
         self.relay = None
         self._running = False
 
     def setup(self):
+        super().setup()
         config = self.container.config
-        self.client = make_client(config.get("MONGODB_URI"))
-        ledger = Ledger(self.client[database_name(config, self.service_name)],
-                        crash_after_decide=config.get("FAULT_CRASH_AFTER_DECIDE") or None)
+        ledger = Ledger(self.database, crash_after_decide=config.get("FAULT_CRASH_AFTER_DECIDE") or None)
         self.relay = Relay(ledger, EventPublisher(config[AMQP_URI_CONFIG_KEY], config))
         self.interval = float(config.get("OUTBOX_SWEEP_SECONDS", 5))
 
@@ -141,16 +138,11 @@ class Outbox(DependencyProvider):
 
     def stop(self):
         self._running = False
-        self._close()
+        super().stop()
 
     def kill(self):
         self._running = False
-        self._close()
-
-    def _close(self):
-        if self.client is not None:
-            self.client.close()
-            self.client = None
+        super().kill()
 
     def get_dependency(self, worker_ctx):
         return OutboxSession(self.relay.ledger, self.relay)
