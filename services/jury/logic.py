@@ -381,6 +381,7 @@ class JuryDesk:
                 if nonce is None:
                     nonce = uuid.uuid4().hex
                     if not self.repos.assignments.reserve(juror["_id"], app_id, nonce, self.now):
+                        nonce = None
                         break  # this juror holds (or held) a task of that application
                 claimed = self._claim_task(task, juror, lease, maybe_first=app_id not in started)
                 if claimed is not None:
