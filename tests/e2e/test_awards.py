@@ -4,11 +4,11 @@ the palmarès is embargoed for everyone else until then; the public page is
 rendered by headless Chromium with its charts."""
 import re
 import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from tests.support.api import ok, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -19,22 +19,6 @@ REGION = "La Réunion"
 
 def iso(moment):
     return moment.isoformat()
-
-
-def poll(fetch, accept, timeout=45, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting; last value: {value!r}")
-        time.sleep(interval)
-
-
-def ok(response, status=200):
-    assert response.status_code == status, f"{response.status_code}: {response.text}"
-    return response.json() if response.content and "json" in response.headers.get("Content-Type", "") else None
 
 
 def siren(prefix):
@@ -152,7 +136,8 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
                        "undecided": [], "missing_email": [], "emails_to_send": 4}
     # Nothing about results has left awards: no award/result event recorded yet.
     awards_db = stack.mongo("awards")
-    assert awards_db["changes"].count_documents({"events.name": "award_decided"}) == 0
+    assert awards_db["changes"].count_documents({"events.name": "award_decided",
+                                                  "events.payload.campaign_year": YEAR}) == 0
 
     first = stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin)
     second = stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin, json={"force": True})

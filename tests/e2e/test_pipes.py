@@ -1,10 +1,10 @@
 """The pipes, end to end: one application travels submissions → jury →
 awards → notifications by events over the real RabbitMQ, each service writing
 its own database (FerretDB), and ends in emails the SMTP capture received."""
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from tests.support.api import ok, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -13,22 +13,6 @@ YEAR = 2001  # this module's campaign years: 2001-2099
 
 def iso(moment):
     return moment.isoformat()
-
-
-def poll(fetch, accept, timeout=45, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting; last value: {value!r}")
-        time.sleep(interval)
-
-
-def ok(response, status=200):
-    assert response.status_code == status, f"{response.status_code}: {response.text}"
-    return response.json() if response.content else None
 
 
 def test_one_application_travels_to_its_result_email(stack):

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from services.common import tokens
+from tests.support.api import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +28,6 @@ def ok(response, status=200):
 def error(response, status):
     assert response.status_code == status, f"{response.status_code}: {response.text}"
     return response.json()["error"]
-
-
-def poll(fetch, accept, timeout=30, interval=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting; last value: {value!r}")
-        time.sleep(interval)
 
 
 def siren(prefix):
