@@ -1,8 +1,10 @@
 """One small class per collection of the notifications database."""
+from datetime import timedelta
+
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.common.clock import utcnow
+from services.common.clock import as_utc, utcnow
 from services.common.ledger import CHANGES, ensure_ledger_indexes
 
 EMAILS = "emails"
@@ -10,6 +12,17 @@ SEND_ATTEMPTS = "send_attempts"
 RELEASES = "releases"
 HELD_AWARDS = "held_awards"
 CAMPAIGNS = "campaigns"
+# One marker per email still to be sent (`_id` = email id): the sender's poll
+# reads this small collection, not every email ever stored (on FerretDB/SQLite
+# any filter other than `_id` scans the whole collection).
+SEND_QUEUE = "send_queue"
+# A marker whose email is missing or no longer queued (a crash between the two
+# writes, a redelivered event of an email already sent) is dropped after this
+# long. Every writer refreshes `queued_at` just before writing the email, so a
+# marker is only dropped if that writer stalled longer than this.
+ORPHAN_MARKER_AGE = timedelta(seconds=60)
+# Until then it is looked at again this often (its email may be a moment away).
+ORPHAN_RECHECK = timedelta(seconds=5)
 
 
 def ensure_indexes(db):
@@ -17,15 +30,67 @@ def ensure_indexes(db):
     # Used by real MongoDB; FerretDB/SQLite scans anyway (only _id is pushed down).
     db[EMAILS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
     db[EMAILS].create_index([("created_at", DESCENDING)])
+    db[SEND_QUEUE].create_index([("next_attempt_at", ASCENDING)])
     db[HELD_AWARDS].create_index([("campaign_year", ASCENDING)])
+    backfill_send_queue(db)
+
+
+def backfill_send_queue(db):
+    """Queued emails stored before the send queue existed get their marker
+    (one scan of `emails` per process start; a no-op once they have one)."""
+    queue = SendQueue(db)
+    for doc in db[EMAILS].find({"state": "queued"}, {"next_attempt_at": 1}):
+        queue.put(doc["_id"], doc.get("next_attempt_at") or utcnow(), refresh=False)
+
+
+class SendQueue:
+    """`send_queue/<email id>`: present while the email still has to be sent."""
+
+    def __init__(self, db):
+        self.col = db[SEND_QUEUE]
+
+    def put(self, email_id, next_attempt_at, refresh=True, reschedule=False):
+        """Insert the marker. An existing one gets a fresh `queued_at` (the orphan
+        drop in `due` leaves it alone while its writer goes on) and keeps its time
+        unless `reschedule` (a redelivered event must not cut a retry's backoff)."""
+        now = utcnow()
+        try:
+            self.col.insert_one({"_id": email_id, "next_attempt_at": next_attempt_at, "queued_at": now})
+        except DuplicateKeyError:
+            fields = dict({"queued_at": now} if refresh else {},
+                          **({"next_attempt_at": next_attempt_at} if reschedule else {}))
+            if fields:
+                self.col.update_one({"_id": email_id}, {"$set": fields})
+
+    def schedule(self, email_id, next_attempt_at):
+        self.col.update_one({"_id": email_id}, {"$set": {"next_attempt_at": next_attempt_at}})
+
+    def due(self, now, limit):
+        return list(self.col.find({"next_attempt_at": {"$lte": now}})
+                    .sort("next_attempt_at", ASCENDING).limit(limit))
+
+    def first(self):
+        return self.col.find_one({}, sort=[("next_attempt_at", ASCENDING)])
+
+    def remove(self, email_id):
+        self.col.delete_one({"_id": email_id})
+
+    def count(self):
+        return self.col.count_documents({})
 
 
 class EmailRepository:
     def __init__(self, db):
         self.col = db[EMAILS]
+        self.queue = SendQueue(db)
 
     def insert_new(self, doc):
         """False when this email (same event, template, recipient) already exists."""
+        if doc["state"] == "queued":
+            # The marker first: a crash between the two inserts leaves a marker
+            # without its email (dropped by `due` after ORPHAN_MARKER_AGE), never
+            # a queued email the sender cannot see.
+            self.queue.put(doc["_id"], doc["next_attempt_at"])
         try:
             self.col.insert_one(doc)
             return True
@@ -36,12 +101,24 @@ class EmailRepository:
         return self.col.find_one({"_id": email_id})
 
     def due(self, now, limit):
-        return list(self.col.find({"state": "queued", "next_attempt_at": {"$lte": now}})
-                    .sort("next_attempt_at", ASCENDING).limit(limit))
+        """Queued emails whose next attempt is due, read through the send queue
+        (reads by `_id` only); orphan markers on the way are dropped or put aside."""
+        found = []
+        for marker in self.queue.due(now, limit):
+            email = self.get(marker["_id"])
+            if email is not None and email["state"] == "queued":
+                found.append(email)
+                continue
+            queued_at = as_utc(marker.get("queued_at") or now)
+            if queued_at < now - ORPHAN_MARKER_AGE:
+                self.queue.remove(marker["_id"])
+            else:  # its writer may be a moment away from the email: look again soon
+                self.queue.schedule(marker["_id"], now + ORPHAN_RECHECK)
+        return found
 
     def next_due_at(self):
-        doc = self.col.find_one({"state": "queued"}, {"next_attempt_at": 1}, sort=[("next_attempt_at", ASCENDING)])
-        return doc and doc.get("next_attempt_at")
+        marker = self.queue.first()
+        return marker and marker.get("next_attempt_at")
 
     def listing(self, state=None, limit=500):
         query = {"state": state} if state else {}
@@ -56,18 +133,28 @@ class EmailRepository:
     def mark_retry(self, email_id, next_attempt_at, error, attempts):
         self.col.update_one({"_id": email_id}, {"$set": {
             "state": "queued", "attempts": attempts, "next_attempt_at": next_attempt_at, "last_error": error}})
+        self.queue.schedule(email_id, next_attempt_at)
 
+    # The email's new state first, then the marker goes: a crash between leaves
+    # a marker of a sent/failed email, which `due` drops.
     def mark_sent(self, email_id, attempt, now):
         self.col.update_one({"_id": email_id}, {"$set": {
             "state": "sent", "attempts": attempt, "sent_at": now, "last_error": None, "next_attempt_at": None}})
+        self.queue.remove(email_id)
 
     def mark_failed(self, email_id, attempt, error, now):
         self.col.update_one({"_id": email_id}, {"$set": {
             "state": "failed", "attempts": attempt, "last_error": error, "failed_at": now, "next_attempt_at": None}})
+        self.queue.remove(email_id)
 
     def requeue(self, email, now, extra_attempts):
         """An organiser's resend of a failed email: a fresh budget of attempts."""
-        self.col.update_one({"_id": email["_id"], "state": "failed"}, {"$set": {
+        # Marker first (as insert_new); a crash before the update leaves the email
+        # failed, to be resent again, and an orphan marker that `due` drops.
+        self.queue.put(email["_id"], now, reschedule=True)
+        # By _id alone: {_id, state} would scan the collection on FerretDB; the
+        # caller checked the state (a concurrent resend sets the same fields).
+        self.col.update_one({"_id": email["_id"]}, {"$set": {
             "state": "queued", "next_attempt_at": now, "max_attempts": email.get("attempts", 0) + extra_attempts,
             "resent_at": now}})
 
