@@ -9,8 +9,16 @@ alone (the same messages, no outbox writes), reused vs new connection: on
 FerretDB/SQLite each write costs ~20 ms, so the outbox bookkeeping, not SMTP,
 bounds the full pipeline.
 
-    .venv/bin/python tests/bench/bench_mail.py [--count 300]
-Needs RabbitMQ and MongoDB/FerretDB (AMQP_URI, MONGODB_URI or the defaults).
+With --history N (default 5000): a third database first holds N emails
+already sent; the sender's poll is timed there and in the empty database, the
+old query (a filter on `emails`, which FerretDB/SQLite answers by scanning
+every email ever stored) against the send-queue read (`EmailRepository.due`),
+then the full pipeline runs on `count` new emails with that history present.
+
+    .venv/bin/python tests/bench/bench_mail.py [--count 300] [--history 5000]
+Needs RabbitMQ (AMQP_URI or the default). MongoDB: MONGODB_URI if set, else a
+private throw-away FerretDB (var/bin/ferretdb-local, with its `_id` index),
+else mongodb://127.0.0.1:27017/.
 """
 import eventlet
 
@@ -18,6 +26,7 @@ eventlet.monkey_patch()
 
 import argparse  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -29,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from services.common import topology  # noqa: E402
+from services.common.clock import utcnow  # noqa: E402
 from services.common.ledger import Ledger  # noqa: E402
 from services.common.mongo import make_client  # noqa: E402
 from services.common.relay import EventPublisher, OutboxSession, Relay  # noqa: E402
@@ -59,6 +69,42 @@ def run(db, config, outbox, notifications, count, tag, reuse):
     return count / (time.perf_counter() - started)
 
 
+def add_history(db, count):
+    """`count` emails already sent, the size of real ones (rendered text and HTML)."""
+    template = db["emails"].find_one({})
+    now = utcnow()
+    for start in range(0, count, 500):
+        db["emails"].insert_many([dict(template, _id=f"hist{n:07d}", state="sent", attempts=1, sent_at=now,
+                                       next_attempt_at=None, message_id=f"<hist{n}@bench>")
+                                  for n in range(start, min(start + 500, count))])
+
+
+def poll_times(db, batch=100, repeat=5):
+    """(old scan query, send-queue read) median seconds for one poll of `batch` due emails."""
+    def median(fn):
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return sorted(times)[len(times) // 2]
+
+    def old():
+        return list(db["emails"].find({"state": "queued", "next_attempt_at": {"$lte": utcnow()}})
+                    .sort("next_attempt_at", 1).limit(batch))
+
+    emails = Repositories(db).emails
+    assert len(old()) == len(emails.due(utcnow(), batch))  # the same emails, both ways
+    return median(old), median(lambda: emails.due(utcnow(), batch))
+
+
+def listing_time(db, state="sent"):
+    """The gateway's GET /api/v1/outbox?state=...: a filter on `emails` (scans on FerretDB)."""
+    started = time.perf_counter()
+    rows = Repositories(db).emails.listing(state)
+    return time.perf_counter() - started, len(rows)
+
+
 def handoff_only(db, config, count, reuse):
     """The SMTP hand-off alone (no outbox writes): messages of the outbox, sent."""
     from email.policy import SMTP as SMTP_POLICY
@@ -80,12 +126,28 @@ def handoff_only(db, config, count, reuse):
     return len(docs) / (time.perf_counter() - started)
 
 
+def private_ferretdb():
+    """(uri, process, directory): MONGODB_URI when set, else a throw-away FerretDB
+    (as `make test` starts) when the binary is built: figures free of other users."""
+    binary = ROOT / "var" / "bin" / "ferretdb-local"
+    if os.environ.get("MONGODB_URI") or not binary.exists():
+        return os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/"), None, None
+    port = free_port()
+    directory = tempfile.mkdtemp(prefix="bench-ferretdb-", dir=ROOT / "var")
+    proc = subprocess.Popen([str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_tcp("127.0.0.1", port, timeout=30, what="private FerretDB")
+    return f"mongodb://127.0.0.1:{port}/", proc, directory
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--history", type=int, default=5000)
     args = parser.parse_args()
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
-    mongo = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
+    mongo, ferret, ferret_dir = private_ferretdb()
+    print(f"MongoDB: {mongo}{' (private FerretDB)' if ferret else ''}", flush=True)
     port = free_port()
     maildir = tempfile.mkdtemp(prefix="bench-mail-")
     smtp = subprocess.Popen([sys.executable, "-m", "deploy.local.smtp_capture", "--port", str(port),
@@ -98,29 +160,52 @@ def main():
         config = {"SMTP_URL": f"smtp://127.0.0.1:{port}", "ORGANISER_EMAILS": "orga@villes-internet.net",
                   "AMQP_URI": amqp}
         publisher = EventPublisher(amqp, config)
-        rates = {}
-        for tag, reuse in (("baseline", False), ("reused", True)):  # a fresh database each: same conditions
+        rates, polls = {}, {}
+        tags = [("baseline", False), ("reused", True)] + ([("history", True)] if args.history else [])
+        for tag, reuse in tags:  # a fresh database each: same conditions
             db = client[f"{dbname}_{tag}"]
             ensure_indexes(db)
             ledger = Ledger(db)
             outbox = OutboxSession(ledger, Relay(ledger, publisher))
             notifications = logic.Notifications(Repositories(db), logic.Renderer(), config, outbox=outbox)
+            if tag == "history":
+                queue(notifications, 1, "template")
+                add_history(db, args.history)
+                Repositories(db).emails.mark_sent(db["emails"].find_one({"state": "queued"})["_id"], 1, utcnow())
+            queue(notifications, 100, f"{tag}-poll")  # one batch due: time the poll over it
+            busy = poll_times(db)
+            Sender(Repositories(db), outbox, notifications, SenderSettings(config)).run()
+            polls[tag] = (db["emails"].estimated_document_count(), busy, poll_times(db))  # then nothing due
             rates[tag] = run(db, config, outbox, notifications, args.count, tag, reuse=reuse)
         baseline, reused = rates["baseline"], rates["reused"]
         raw_base = handoff_only(db, config, args.count, reuse=False)
         raw_reused = handoff_only(db, config, args.count, reuse=True)
+        for tag, (stored, (busy_old, busy_new), (idle_old, idle_new)) in polls.items():
+            print(f"sender poll, {stored} emails stored ({tag}): 100 due: old scan query {busy_old * 1000:.0f} ms, "
+                  f"send-queue read {busy_new * 1000:.0f} ms; nothing due (every 0.5 s tick): "
+                  f"{idle_old * 1000:.0f} ms vs {idle_new * 1000:.1f} ms")
+        if args.history:
+            seconds, rows = listing_time(db)
+            print(f"with {args.history} emails already sent: {rates['history']:.1f} emails/s "
+                  f"(vs {reused:.1f}/s with an empty history; ratio {rates['history'] / reused:.2f}x); "
+                  f"GET /outbox?state=sent reads {rows} rows in {seconds * 1000:.0f} ms")
         captured = len(list(Path(maildir).glob("*.eml")))
         print(f"emails handed to the local SMTP server: {reused:.1f}/s with one reused connection per batch "
               f"(n={args.count})")
         print(f"baseline, a new SMTP connection per message: {baseline:.1f}/s; ratio {reused / baseline:.2f}x")
         print(f"SMTP hand-off alone (no outbox writes): {raw_reused:.1f}/s reused vs {raw_base:.1f}/s "
               f"new connection per message; ratio {raw_reused / raw_base:.2f}x")
-        print(f"captured {captured} messages (expected {4 * args.count})")
+        print(f"captured {captured} messages (expected {2 * args.count + len(tags) * (args.count + 100)})")
     finally:
-        for tag in ("baseline", "reused"):
+        for tag in ("baseline", "reused", "history"):
             client.drop_database(f"{dbname}_{tag}")
         smtp.terminate()
         smtp.wait(timeout=10)
+        if ferret is not None:
+            client.close()
+            ferret.terminate()
+            ferret.wait(timeout=10)
+            shutil.rmtree(ferret_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
