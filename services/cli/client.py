@@ -60,10 +60,18 @@ class ApiError(Exception):
         return "\n".join([head] + [f"  - {line}" for line in self.field_reasons()])
 
 
+# The organiser token a local system started by `make up`/`make run` accepts
+# when LABEL_ADMIN_TOKEN is not set (deploy/config.yaml); only ever used
+# against that default local URL, never sent elsewhere.
+LOCAL_DEV_ADMIN_TOKEN = "admin-dev-token"
+
+
 def settings_from_env(env=None):
     env = os.environ if env is None else env
     url = (env.get("LABEL_API_URL") or DEFAULT_URL).rstrip("/")
     token = env.get("LABEL_TOKEN") or env.get("LABEL_ADMIN_TOKEN") or ""
+    if not token and url == DEFAULT_URL.rstrip("/"):
+        token = LOCAL_DEV_ADMIN_TOKEN
     return url, token
 
 

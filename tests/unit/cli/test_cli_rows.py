@@ -117,3 +117,13 @@ def test_count_lines(tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("COM,LIBELLE\n1,a\n2,b")  # no final newline
     assert count_lines(path) == 2
+
+
+def test_the_local_system_gets_its_dev_token_and_no_other_url_does():
+    from services.cli.client import LOCAL_DEV_ADMIN_TOKEN, settings_from_env
+
+    assert settings_from_env({}) == ("http://127.0.0.1:8000", LOCAL_DEV_ADMIN_TOKEN)
+    assert settings_from_env({"LABEL_API_URL": "https://label.example.org"}) == (
+        "https://label.example.org", "")
+    assert settings_from_env({"LABEL_ADMIN_TOKEN": "a", "LABEL_TOKEN": "t"})[1] == "t"
+    assert settings_from_env({"LABEL_ADMIN_TOKEN": "a"})[1] == "a"
