@@ -48,19 +48,23 @@ def _describe(message):
     }
 
 
+def _dead_letters(channel, limit):
+    """Yield up to `limit` unacknowledged dead letters from the queue."""
+    queue = DEAD_LETTER_QUEUE(channel)
+    queue.declare()
+    for _ in range(limit):
+        message = queue.get(no_ack=False)
+        if message is None:
+            return
+        yield message
+
+
 def peek(amqp_uri, limit=100):
     """Read up to `limit` dead letters without removing them (they are
     requeued when the channel closes unacknowledged)."""
-    found = []
     with Connection(amqp_uri) as connection:
         channel = connection.channel()
-        queue = DEAD_LETTER_QUEUE(channel)
-        queue.declare()
-        for _ in range(limit):
-            message = queue.get(no_ack=False)
-            if message is None:
-                break
-            found.append(_describe(message))
+        found = [_describe(message) for message in _dead_letters(channel, limit)]
         channel.close()
     return found
 
@@ -72,17 +76,12 @@ def replay(amqp_uri, limit=100):
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
         channel = connection.channel()
         producer = connection.Producer(channel)
-        queue = DEAD_LETTER_QUEUE(channel)
-        queue.declare()
-        for _ in range(limit):
-            message = queue.get(no_ack=False)
-            if message is None:
-                break
+        for message in _dead_letters(channel, limit):
             letter = _describe(message)
             exchange = get_event_exchange(letter["source"], {})
             producer.publish(letter["payload"], exchange=exchange, routing_key=letter["event"],
                              serializer="json", declare=[exchange], delivery_mode=2)
-            message.ack()
+            message.ack()  # only once the broker confirmed the republish
             replayed.append(letter)
         channel.close()
     return replayed

@@ -2,32 +2,16 @@
 → application → submit → review tasks → concurrent claims → reviews →
 deliberation. Campaign years 2201-2299; INSEE codes <dd>95x (departments 01-12)."""
 import collections
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import eventlet
 import pytest
+from tests.support.api import ok, poll
 
 pytestmark = pytest.mark.e2e
 
 YEAR = 2250
-
-
-def ok(response, status=200):
-    assert response.status_code == status, f"{response.status_code}: {response.text}"
-    return response.json()
-
-
-def poll(fetch, accept, timeout=30, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if accept(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting; last value: {value!r}")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

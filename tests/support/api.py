@@ -20,3 +20,13 @@ def poll(fetch, accept, timeout=45, interval=0.3):
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting; last value: {value!r}")
         time.sleep(interval)
+
+
+def wait_until(predicate, timeout=20, interval=0.1):
+    """True once `predicate()` is true, False when `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -15,6 +15,7 @@ from services.awards.service import AwardsService
 from services.common import topology
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.mongo import make_client
+from tests.support.api import wait_until
 
 YEAR = 2016
 RECEIVED = []
@@ -55,15 +56,6 @@ def services(container_factory, config):
     probe.start()
     awards.start()
     return awards
-
-
-def wait_until(predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def received(name, year=YEAR):

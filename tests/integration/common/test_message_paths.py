@@ -1,7 +1,6 @@
 """The message paths of DESIGN.md against the real RabbitMQ and FerretDB:
 outbox relay, idempotent consumer, dead-letter queue and replay, queues
 declared before the first publish."""
-import time
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from services.common.inbox import Inbox, consumes
 from services.common.ledger import Ledger, ensure_ledger_indexes
 from services.common.mongo import MongoDatabase, make_client
 from services.common.relay import Outbox
+from tests.support.api import wait_until
 
 COLLECTIVITE = {
     "id": "col-besancon", "insee_code": "25056", "name": "Besançon", "kind": "commune",
@@ -78,15 +78,6 @@ def config(rabbit_config, mongodb_uri):
 
 def database(config, service):
     return make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}{service}"]
-
-
-def wait_until(predicate, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_event_travels_once_and_a_redelivery_changes_nothing(container_factory, config):

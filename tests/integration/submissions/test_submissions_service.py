@@ -18,6 +18,7 @@ from services.common.mongo import make_client
 from services.common.relay import OutboxSession
 from services.submissions.logic import Submissions
 from services.submissions.service import SubmissionsService
+from tests.support.api import wait_until
 
 RECEIVED = []
 
@@ -76,15 +77,6 @@ def running(container_factory, config):
 
 def database(config, service="submissions"):
     return make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}{service}"]
-
-
-def wait_until(predicate, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def campaign(year, close_in=timedelta(days=30), **over):
