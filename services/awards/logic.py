@@ -450,6 +450,22 @@ class Awards:
         self.repo.save_release(doc)
         return release_view(doc)
 
+    def finish_interrupted_releases(self):
+        """A release decided but not fully written out (the service died
+        mid-way) is finished here, so every award_decided still leaves without
+        anyone calling the release again. Returns the years finished."""
+        finished = []
+        for campaign in self.repo.campaigns():
+            year = campaign["year"]
+            existing = self.repo.release(year)
+            if existing and existing.get("complete"):
+                continue
+            step = self.repo.release_step(year)
+            if step is not None:
+                self._complete_release(year, step)
+                finished.append(year)
+        return finished
+
     def _publish(self, change):
         if change is not None and change["events"] and not change.get("published"):
             self.outbox.relay.publish(change)

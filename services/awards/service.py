@@ -13,6 +13,8 @@ from services.common.relay import Outbox
 from services.common.validation import load
 
 READY_CHECK_SECONDS = 2
+# How often a release interrupted by a crash is looked for and finished.
+RELEASE_RECOVERY_SECONDS = 10
 
 
 class AwardsService(HealthRpc):
@@ -47,6 +49,10 @@ class AwardsService(HealthRpc):
     @timer(interval=READY_CHECK_SECONDS)
     def check_deliberation_ready(self):
         return self.awards.check_deliberation_ready()
+
+    @timer(interval=RELEASE_RECOVERY_SECONDS)
+    def finish_interrupted_releases(self):
+        return self.awards.finish_interrupted_releases()
 
     # rpc
 

@@ -255,3 +255,33 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
     assert {p["event_id"] for p in events} == {
         f"steps:release:{year}:batch:{n // 500}:1:{n % 500}" for n in range(count)}
     assert len(received("results_released", year)) == 1
+
+
+def test_a_release_interrupted_after_its_decision_is_finished_by_the_timer(services, config):
+    """The release record was decided, then the service died before writing
+    the award batches: the recovery timer finishes it, with no new call."""
+    from services.awards.logic import release_key
+    from services.common import contracts
+    from services.common.clock import isoformat, utcnow
+    from services.common.ledger import Ledger
+
+    year, count = 2019, 3
+    awards = services
+    with entrypoint_hook(awards, "on_campaign_opened") as opened:
+        opened(campaign_opened(year))
+    for n in range(count):
+        with entrypoint_hook(awards, "on_application_submitted") as handle:
+            handle(submitted(n, year))
+        with entrypoint_hook(awards, "on_application_reviewed") as handle:
+            handle(reviewed(n, n + 2, year=year))
+    db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
+    Ledger(db).record(release_key(year), [(contracts.RESULTS_RELEASED, {
+        "campaign_year": year, "released_at": isoformat(utcnow()), "released_by": "admin",
+        "labelled_count": count, "pending": []})])  # decided; nothing written out, nothing published
+
+    with entrypoint_waiter(awards, "finish_interrupted_releases", timeout=30):
+        pass  # the next timer tick
+    assert db.releases.find_one({"_id": year})["complete"] is True
+    assert wait_until(lambda: len(received("award_decided", year)) == count, timeout=30)
+    assert sorted(p["arobases"] for p in received("award_decided", year)) == [2, 3, 4]
+    assert len(received("results_released", year)) == 1
