@@ -216,3 +216,37 @@ def test_the_sweep_reads_only_pending_markers(config):
     assert db["outbox_pending"].count_documents({}) == 1  # young: its writer may still be at work
     assert ledger.pending(utcnow() + ORPHAN_MARKER_AGE + timedelta(seconds=2)) == []
     assert db["outbox_pending"].count_documents({}) == 0
+
+
+def test_a_broker_outage_loses_no_event(container_factory, config):
+    """RabbitMQ unreachable from the producer (a proxy cut between them): the
+    state change is still accepted, its event waits in the ledger, and once the
+    broker is back the sweep delivers it exactly once."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from nameko.testing.services import entrypoint_hook
+
+    from tests.support.api import wait_until
+    from tests.support.tcp_proxy import TcpProxy
+
+    broker = urlsplit(config["AMQP_URI"])
+    proxy = TcpProxy(broker.hostname, broker.port or 5672).start()
+    via_proxy = urlunsplit(broker._replace(netloc=f"{broker.username}:{broker.password}@127.0.0.1:{proxy.port}"))
+    consumer = container_factory(Consumer, config)
+    consumer.start()
+    producer = container_factory(Producer, dict(config, AMQP_URI=via_proxy))
+    producer.start()
+    try:
+        proxy.cut()
+        with entrypoint_hook(producer, "withdraw") as withdraw:
+            assert withdraw("app-8") == 2  # the write is accepted while the broker is away
+        db = database(config, "submissions")
+        assert db["changes"].find_one({"_id": "applications:app-8:2"})["published"] is False
+        assert HANDLED == []
+
+        proxy.restore()
+        assert wait_until(lambda: HANDLED == ["applications:app-8:2:0"], timeout=40)
+        assert wait_until(lambda: db["changes"].find_one({"_id": "applications:app-8:2"})["published"])
+    finally:
+        if proxy.listener is None:
+            proxy.restore()  # let the containers stop cleanly
