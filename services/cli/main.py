@@ -436,6 +436,39 @@ def outbox_resend(api, mail_id):
     click.echo(f"Courriel {mail_id} remis en file d'envoi.")
 
 
+@cli.group("dead-letters")
+def dead_letters():
+    """Messages qu'un service n'a pas pu traiter (file des lettres mortes)."""
+
+
+@dead_letters.command("list")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+@pass_api
+@handle_api_errors
+def dead_letters_list(api, limit, as_json):
+    """Lister les messages en échec, sans les retirer de la file."""
+    letters = api.get("/dead-letters", params={"limit": limit}) or []
+    if as_json:
+        return echo_json(letters)
+    if not letters:
+        click.echo("Aucun message en échec.")
+    for letter in letters:
+        error = (letter.get("error") or "").strip().splitlines()
+        click.echo(f"{letter.get('failed_at')}  {letter.get('event')} → {letter.get('consumer')}."
+                   f"{letter.get('handler')}  {letter.get('attempts')} essai(s)  {error[-1] if error else ''}")
+
+
+@dead_letters.command("replay")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@pass_api
+@handle_api_errors
+def dead_letters_replay(api, limit):
+    """Republier les messages en échec (les services qui les ont déjà traités les ignorent)."""
+    result = api.post("/dead-letters/replay", params={"limit": limit}) or {}
+    click.echo(f"{result.get('replayed', 0)} message(s) republié(s).")
+
+
 # --- demo ------------------------------------------------------------------
 
 @cli.command()

@@ -4,7 +4,6 @@ import json
 import logging
 
 from kombu import Connection, Exchange, Queue
-from nameko.standalone.events import get_event_exchange
 
 from services.common.clock import isoformat, utcnow
 
@@ -49,14 +48,21 @@ def _describe(message):
 
 
 def _dead_letters(channel, limit):
-    """Yield up to `limit` unacknowledged dead letters from the queue."""
+    """Yield up to `limit` unacknowledged dead letters, only among those in
+    the queue now: a replayed message that fails again lands behind them and
+    is not taken a second time by the same replay."""
     queue = DEAD_LETTER_QUEUE(channel)
-    queue.declare()
-    for _ in range(limit):
+    _, waiting, _ = queue.queue_declare()
+    for _ in range(min(limit, waiting)):
         message = queue.get(no_ack=False)
         if message is None:
             return
         yield message
+
+
+def consumer_queue(letter):
+    """The queue of the one handler that gave up on this message (nameko's name)."""
+    return f"evt-{letter['source']}-{letter['event']}--{letter['consumer']}.{letter['handler']}"
 
 
 def peek(amqp_uri, limit=100):
@@ -70,17 +76,17 @@ def peek(amqp_uri, limit=100):
 
 
 def replay(amqp_uri, limit=100):
-    """Republish dead letters to their source exchange; consumers that already
-    handled them drop them by event id. Returns what was replayed."""
+    """Send dead letters back to the handler that gave up on each (its own
+    queue, through the default exchange), not to every consumer of the event.
+    Returns what was replayed."""
     replayed = []
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
         channel = connection.channel()
         producer = connection.Producer(channel)
         for message in _dead_letters(channel, limit):
             letter = _describe(message)
-            exchange = get_event_exchange(letter["source"], {})
-            producer.publish(letter["payload"], exchange=exchange, routing_key=letter["event"],
-                             serializer="json", declare=[exchange], delivery_mode=2)
+            producer.publish(letter["payload"], exchange="", routing_key=consumer_queue(letter),
+                             serializer="json", delivery_mode=2)
             message.ack()  # only once the broker confirmed the republish
             replayed.append(letter)
         channel.close()

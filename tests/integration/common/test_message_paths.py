@@ -155,7 +155,7 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_and_can_be_r
 
     replayed = deadletters.replay(config["AMQP_URI"])
     assert [item["payload"]["event_id"] for item in replayed] == ["applications:poison-1:2:0"]
-    # Replayed to every consumer of the event; the one that failed tries again
+    # Replayed to the handler that failed it (its own queue); it tries again
     # (3 more attempts), then it is dead-lettered again: never dropped.
     assert wait_until(lambda: HANDLED.count("applications:poison-1:2:0") == 6)
     assert wait_until(lambda: len(deadletters.peek(config["AMQP_URI"])) == 1)
