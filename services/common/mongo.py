@@ -1,12 +1,14 @@
 """MongoDatabase: a nameko dependency giving each service its own database.
 
-The client is built once per container in `setup` (pymongo keeps its own
-connection pool, safe to share between green threads) and closed on `stop`
-and `kill`. Each worker gets the same `pymongo.database.Database`.
+The client is built once per container (MongoClientExtension, shared by every
+provider that needs the database; pymongo's pool is safe to share between
+green threads) and closed on `stop` and `kill`. Each worker gets the same
+`pymongo.database.Database`.
 """
 import logging
 
-from nameko.extensions import DependencyProvider
+from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider, SharedExtension
 from pymongo import MongoClient
 
 log = logging.getLogger(__name__)
@@ -32,20 +34,26 @@ def make_client(uri):
     )
 
 
-class ServiceDatabaseProvider(DependencyProvider):
-    """Base of the providers that need the service's own database: builds the
-    client in `setup`, closes it on `stop` and `kill` (nameko-sqlalchemy's
-    lifecycle). Subclasses call `super().setup()`, then use `self.database`."""
+class MongoClientExtension(SharedExtension):
+    """One pymongo client (one pool, one set of monitors) per service
+    container, shared by every provider that needs the database; built in
+    `setup`, closed on `stop` and `kill` (nameko-sqlalchemy's lifecycle).
+    nameko stops it after the dependencies that use it."""
 
-    def __init__(self, service_name):
-        self.service_name = service_name
+    def __init__(self):
         self.client = None
-        self.database = None
+        self._building = Semaphore()
+
+    def get_client(self):
+        # nameko sets extensions up concurrently: whichever provider asks
+        # first builds the client, the others wait for it.
+        with self._building:
+            if self.client is None:
+                self.client = make_client(self.container.config.get("MONGODB_URI", DEFAULT_URI))
+        return self.client
 
     def setup(self):
-        config = self.container.config
-        self.client = make_client(config.get("MONGODB_URI", DEFAULT_URI))
-        self.database = self.client[database_name(config, self.service_name)]
+        self.get_client()
 
     def stop(self):
         self._close()
@@ -57,6 +65,20 @@ class ServiceDatabaseProvider(DependencyProvider):
         if self.client is not None:
             self.client.close()
             self.client = None
+
+
+class ServiceDatabaseProvider(DependencyProvider):
+    """Base of the providers that need the service's own database (MongoDatabase,
+    Inbox, Outbox). Subclasses call `super().setup()`, then use `self.database`."""
+
+    mongo = MongoClientExtension()
+
+    def __init__(self, service_name):
+        self.service_name = service_name
+        self.database = None
+
+    def setup(self):
+        self.database = self.mongo.get_client()[database_name(self.container.config, self.service_name)]
 
 
 class MongoDatabase(ServiceDatabaseProvider):
