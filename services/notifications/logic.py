@@ -10,24 +10,20 @@ the campaign: an `award_decided` seen earlier is held and queued by the release.
 """
 import hashlib
 import logging
-import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 
 import jinja2
 
 from services.common import contracts
-from services.common.clock import isoformat, parse, utcnow
+from services.common.clock import isoformat, utcnow
 from services.common.errors import Conflict
+from services.common.french import CATEGORY_LABELS, french_date
 from services.notifications.mail import InvalidHeader, build_message, check_header_text, message_domain, parse_address
 
 log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-          "septembre", "octobre", "novembre", "décembre")
-CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
 RESULT_TEMPLATES = frozenset({"result"})
 STATES = ("queued", "sent", "failed")  # in flight = an attempt claim without outcome
 
@@ -35,19 +31,6 @@ STATES = ("queued", "sent", "failed")  # in flight = an attempt claim without ou
 def email_id(event_id, template, recipient):
     digest = hashlib.sha256(f"{event_id}\x1f{template}\x1f{recipient.lower()}".encode()).hexdigest()
     return f"m{digest[:31]}"
-
-
-def french_date(text, with_time=True):
-    """'2017-12-12T18:00:00+00:00' -> '12 décembre 2017 à 19 h 00' (Paris time)."""
-    try:
-        moment = parse(text).astimezone(PARIS)
-    except (TypeError, ValueError):
-        return str(text)
-    day = "1er" if moment.day == 1 else str(moment.day)
-    out = f"{day} {MONTHS[moment.month - 1]} {moment.year}"
-    if with_time:
-        out += f" à {moment.hour} h {moment.minute:02d}"
-    return out
 
 
 def progression_text(name, progression, arobases, previous):

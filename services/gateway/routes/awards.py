@@ -3,7 +3,6 @@ palmarès pages; a mixin of GatewayService. The embargo itself is enforced by
 the awards service (it is told the caller's role)."""
 import csv
 import io
-from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -11,28 +10,19 @@ from nameko.exceptions import MethodNotFound, UnknownService
 from werkzeug.wrappers import Response
 
 from services.common.errors import Conflict, NotFound
+from services.common.french import CATEGORY_LABELS, french_date
 from services.gateway import charts
 from services.gateway.http import api, read_json
 
 ORGANISER = ("organiser",)
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-          "novembre", "décembre")
 PROGRESSION_LABELS = {"new": "Nouveau", "kept": "Maintenu", "gained": "En progression", "lost": "En recul"}
-CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
-
-
-def french_date(text):
-    if not text:
-        return ""
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return f"{moment.day}{'er' if moment.day == 1 else ''} {MONTHS[moment.month - 1]} {moment.year}"
 
 
 _pages = Environment(
     loader=FileSystemLoader(str(Path(__file__).resolve().parents[1] / "templates")),
     autoescape=select_autoescape(["html"]),
 )
-_pages.filters["french_date"] = french_date
+_pages.filters["french_date"] = lambda text: french_date(text, with_time=False)
 _pages.globals.update(progression_labels=PROGRESSION_LABELS, category_labels=CATEGORY_LABELS)
 
 

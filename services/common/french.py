@@ -1,0 +1,23 @@
+"""What French readers see, written once: dates in Paris time, category labels."""
+import zoneinfo
+
+from services.common.clock import parse
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")
+CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
+
+
+def french_date(text, with_time=True):
+    """'2017-12-12T18:00:00+00:00' -> '12 décembre 2017 à 19 h 00' (Paris time);
+    text that is not an ISO 8601 time with a zone is returned as it is."""
+    try:
+        moment = parse(str(text)).astimezone(PARIS)
+    except (TypeError, ValueError):
+        return "" if text is None else str(text)
+    day = "1er" if moment.day == 1 else str(moment.day)
+    out = f"{day} {MONTHS[moment.month - 1]} {moment.year}"
+    if with_time:
+        out += f" à {moment.hour} h {moment.minute:02d}"
+    return out
