@@ -6,7 +6,7 @@ export GATEWAY_PORT ?= 8000
 PYTEST_ARGS ?=
 export PYTEST_ARGS
 
-.PHONY: help setup venv rabbitmq ferretdb up run down status test bench clean
+.PHONY: help setup venv rabbitmq ferretdb up run down status test unit lint bench clean
 
 help:
 	@echo "make run     set up, then run RabbitMQ, FerretDB, SMTP capture and the five services in the foreground (Ctrl-C stops)"
@@ -15,6 +15,8 @@ help:
 	@echo "make status  process states"
 	@echo "make test    set up, start RabbitMQ + a throw-away FerretDB, run .venv/bin/pytest \$$PYTEST_ARGS"
 	@echo "             e.g. make test PYTEST_ARGS='tests/e2e/test_pipes.py -x'"
+	@echo "make unit    the fast tests only (tests/unit: pure logic and use cases, no backing service)"
+	@echo "make lint    ruff (lint + format check) and mypy"
 	@echo "make setup   .venv, RabbitMQ package, FerretDB build (idempotent)"
 	@echo "make bench   run tests/bench/*.py"
 
@@ -43,6 +45,14 @@ status:
 
 test:
 	@deploy/local/test.sh
+
+unit: venv
+	@.venv/bin/pytest -q tests/unit
+
+lint: venv
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+	@.venv/bin/mypy
 
 bench: venv
 	@shopt -s nullglob; files=(tests/bench/*.py); \

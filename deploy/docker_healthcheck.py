@@ -1,13 +1,15 @@
 """Container healthcheck: the service answers its `health` RPC over RabbitMQ.
 
-    python -m deploy.docker_healthcheck jury     (exit 0 when {"status": "ok"})
+python -m deploy.docker_healthcheck jury     (exit 0 when {"status": "ok"})
 """
+
 import os
 import sys
 
 
 def main() -> int:
     import eventlet
+
     eventlet.monkey_patch()
     from nameko.standalone.rpc import ClusterRpcProxy
 

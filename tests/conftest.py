@@ -13,6 +13,7 @@ vhost), container_factory, runner_factory, web_session...):
   db_prefix       function unique MONGODB_DATABASE_PREFIX ("t_<hex>_"); its databases are dropped after
   smtp_capture    session  an SMTP capture subprocess on a free port: .url, .host, .port, .mail (Mailbox)
 """
+
 import warnings
 
 with warnings.catch_warnings():
@@ -40,8 +41,10 @@ from tests.support.net import free_port, tcp_ready, wait_tcp  # noqa: E402
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/"
-HOW = ("Run the tests with `make test` (it starts RabbitMQ and a FerretDB), or start them "
-       "yourself (`deploy/local/rabbitmq.sh start`, `make up`) and set AMQP_URI / MONGODB_URI.")
+HOW = (
+    "Run the tests with `make test` (it starts RabbitMQ and a FerretDB), or start them "
+    "yourself (`deploy/local/rabbitmq.sh start`, `make up`) and set AMQP_URI / MONGODB_URI."
+)
 
 
 def pytest_configure(config):
@@ -65,12 +68,16 @@ def amqp_base_uri():
 @pytest.fixture(scope="session")
 def rabbit_api_uri(request, amqp_base_uri):
     import requests
+
     api = request.config.getoption("RABBIT_API_URI", "http://guest:guest@localhost:15672")
     try:
         requests.get(api.rstrip("/") + "/api/overview", timeout=5).raise_for_status()
     except Exception as exc:
-        pytest.fail(f"RabbitMQ management API not reachable at {api} ({exc}); "
-                    f"enable it: rabbitmq-plugins enable rabbitmq_management. {HOW}", pytrace=False)
+        pytest.fail(
+            f"RabbitMQ management API not reachable at {api} ({exc}); "
+            f"enable it: rabbitmq-plugins enable rabbitmq_management. {HOW}",
+            pytrace=False,
+        )
     return api
 
 
@@ -78,12 +85,14 @@ def rabbit_api_uri(request, amqp_base_uri):
 def mongodb_uri():
     uri = os.environ.get("MONGODB_URI", DEFAULT_MONGODB_URI)
     import pymongo
+
     client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=3000)
     try:
         client.admin.command("ping")
     except Exception as exc:
-        pytest.fail(f"MongoDB/FerretDB is not reachable at {uri} ({exc.__class__.__name__}). {HOW}",
-                    pytrace=False)
+        pytest.fail(
+            f"MongoDB/FerretDB is not reachable at {uri} ({exc.__class__.__name__}). {HOW}", pytrace=False
+        )
     finally:
         client.close()
     return uri
@@ -92,6 +101,7 @@ def mongodb_uri():
 @pytest.fixture(scope="session")
 def mongo_client(mongodb_uri):
     import pymongo
+
     client = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000)
     yield client
     client.close()
@@ -117,9 +127,21 @@ class SmtpCapture:
     def start(self):
         log = open(self.mail.path.parent / "smtp.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deploy.local.smtp_capture", "--host", self.host,
-             "--port", str(self.port), "--dir", str(self.mail.path)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "deploy.local.smtp_capture",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.mail.path),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         wait_tcp(self.host, self.port, timeout=15, what="SMTP capture")
 

@@ -17,13 +17,13 @@ import signal
 import sys
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope, Session, SMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 log = logging.getLogger("smtp_capture")
 
@@ -33,8 +33,9 @@ class CaptureHandler:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list
+    ) -> str:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -44,18 +45,24 @@ class CaptureHandler:
             data = data.encode("utf-8", "surrogateescape")
         name = self.store(data, envelope)
         headers = BytesHeaderParser(policy=default_policy).parsebytes(data)
-        log.info("captured %s from=%s to=%s subject=%r size=%d",
-                 name, envelope.mail_from, ",".join(envelope.rcpt_tos),
-                 str(headers.get("Subject", "")), len(data))
+        log.info(
+            "captured %s from=%s to=%s subject=%r size=%d",
+            name,
+            envelope.mail_from,
+            ",".join(envelope.rcpt_tos),
+            str(headers.get("Subject", "")),
+            len(data),
+        )
         return "250 Message accepted for delivery"
 
     def store(self, data: bytes, envelope: Envelope) -> str:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         name = f"{stamp}-{uuid.uuid4().hex}.eml"
         tmp = self.directory / f".{name}.tmp"
         # Envelope information that headers may not carry (e.g. Bcc).
-        prefix = (f"X-Envelope-From: {envelope.mail_from}\r\n"
-                  f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n").encode()
+        prefix = (
+            f"X-Envelope-From: {envelope.mail_from}\r\nX-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+        ).encode()
         with open(tmp, "wb") as fh:
             fh.write(prefix)
             fh.write(data)
@@ -72,12 +79,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default=os.environ.get("SMTP_CAPTURE_DIR", "var/mail"))
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     handler = CaptureHandler(Path(args.dir).resolve())
-    controller = Controller(handler, hostname=args.host, port=args.port,
-                            auth_require_tls=False, decode_data=False,
-                            data_size_limit=50 * 1024 * 1024)
+    controller = Controller(
+        handler,
+        hostname=args.host,
+        port=args.port,
+        auth_require_tls=False,
+        decode_data=False,
+        data_size_limit=50 * 1024 * 1024,
+    )
     controller.start()
     log.info("listening on %s:%d, storing mail in %s", args.host, args.port, handler.directory)
 

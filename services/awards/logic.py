@@ -4,6 +4,7 @@ The first half is pure functions over plain dicts (unit-tested against
 hand-computed tables); `Awards` at the bottom orchestrates them over the
 repositories and the outbox, knowing nothing of nameko.
 """
+
 import re
 from collections import Counter
 
@@ -20,8 +21,16 @@ PROGRESSIONS = ("new", "kept", "gained", "lost")
 # typo or an empty field from an address worth trying.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 # Fields of a collectivité that may appear on a public page (never its email).
-PUBLIC_COLLECTIVITE_FIELDS = ("id", "insee_code", "name", "kind", "category", "department", "region",
-                              "population")
+PUBLIC_COLLECTIVITE_FIELDS = (
+    "id",
+    "insee_code",
+    "name",
+    "kind",
+    "category",
+    "department",
+    "region",
+    "population",
+)
 
 
 def embargoed():
@@ -29,6 +38,7 @@ def embargoed():
 
 
 # -- pure rules ------------------------------------------------------------
+
 
 def is_deliverable_email(email):
     return isinstance(email, str) and bool(_EMAIL.match(email.strip()))
@@ -45,9 +55,17 @@ def departs_from_proposal(proposal, arobases, mentions):
 def final_outcome(proposal, decision):
     """The organiser's decision when given, else the jury's proposal, else None."""
     if decision:
-        return {"arobases": decision["arobases"], "mentions": list(decision["mentions"]), "source": "decision"}
+        return {
+            "arobases": decision["arobases"],
+            "mentions": list(decision["mentions"]),
+            "source": "decision",
+        }
     if proposal:
-        return {"arobases": proposal["arobases"], "mentions": list(proposal["mentions"]), "source": "proposal"}
+        return {
+            "arobases": proposal["arobases"],
+            "mentions": list(proposal["mentions"]),
+            "source": "proposal",
+        }
     return None
 
 
@@ -88,17 +106,21 @@ def palmares_entries(labelled, previous_by_insee, mention_labels):
     for app, outcome in labelled:
         collectivite = app["collectivite"]
         previous = previous_by_insee.get(collectivite["insee_code"])
-        entries.append({
-            "application_id": app["_id"],
-            "collectivite": public_collectivite(collectivite),
-            "category": collectivite["category"],
-            "region": collectivite["region"],
-            "member_communes": list(collectivite.get("member_communes") or []),
-            "arobases": outcome["arobases"],
-            "mentions": [{"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]],
-            "progression": progression(outcome["arobases"], previous),
-            "previous_arobases": previous,
-        })
+        entries.append(
+            {
+                "application_id": app["_id"],
+                "collectivite": public_collectivite(collectivite),
+                "category": collectivite["category"],
+                "region": collectivite["region"],
+                "member_communes": list(collectivite.get("member_communes") or []),
+                "arobases": outcome["arobases"],
+                "mentions": [
+                    {"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]
+                ],
+                "progression": progression(outcome["arobases"], previous),
+                "previous_arobases": previous,
+            }
+        )
     entries.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))
     return entries
 
@@ -172,7 +194,7 @@ def award_payload(year, app, entry, campaign):
 
 def batches(items, size=RELEASE_BATCH_SIZE):
     """Deterministic batches: the same items give the same keys on a retry."""
-    return [items[start:start + size] for start in range(0, len(items), size)]
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def release_key(year):
@@ -184,21 +206,40 @@ def batch_key(year, index):
 
 
 def csv_rows(palmares):
-    header = ["annee", "code_insee", "collectivite", "categorie", "region", "departement", "arobases",
-              "mentions", "progression", "arobases_precedentes"]
+    header = [
+        "annee",
+        "code_insee",
+        "collectivite",
+        "categorie",
+        "region",
+        "departement",
+        "arobases",
+        "mentions",
+        "progression",
+        "arobases_precedentes",
+    ]
     rows = [header]
     for entry in palmares["labelled"]:
         collectivite = entry["collectivite"]
-        rows.append([
-            palmares["year"], collectivite["insee_code"], collectivite["name"], entry["category"],
-            entry["region"], collectivite.get("department") or "", entry["arobases"],
-            " | ".join(m["label"] for m in entry["mentions"]), entry["progression"],
-            "" if entry["previous_arobases"] is None else entry["previous_arobases"],
-        ])
+        rows.append(
+            [
+                palmares["year"],
+                collectivite["insee_code"],
+                collectivite["name"],
+                entry["category"],
+                entry["region"],
+                collectivite.get("department") or "",
+                entry["arobases"],
+                " | ".join(m["label"] for m in entry["mentions"]),
+                entry["progression"],
+                "" if entry["previous_arobases"] is None else entry["previous_arobases"],
+            ]
+        )
     return rows
 
 
 # -- orchestration -----------------------------------------------------------
+
 
 class Awards:
     """The awards use cases over `repo` (repository.AwardsRepository) and an
@@ -212,42 +253,54 @@ class Awards:
     # events in
 
     def campaign_opened(self, data):
-        self.repo.save_campaign({
-            "_id": data["year"],
-            "year": data["year"],
-            "title": data["title"],
-            "submissions_close_at": data["submissions_close_at"],
-            "ceremony_at": data["ceremony_at"],
-            "ceremony_place": data["ceremony_place"],
-            "mentions": data["mentions"],
-        })
+        self.repo.save_campaign(
+            {
+                "_id": data["year"],
+                "year": data["year"],
+                "title": data["title"],
+                "submissions_close_at": data["submissions_close_at"],
+                "ceremony_at": data["ceremony_at"],
+                "ceremony_place": data["ceremony_place"],
+                "mentions": data["mentions"],
+            }
+        )
 
     def application_submitted(self, data):
-        self.repo.add_application({
-            "_id": data["application_id"],
-            "campaign_year": data["campaign_year"],
-            "collectivite": data["collectivite"],
-            "submitted_at": data["submitted_at"],
-            "received_at": self.now(),
-        })
+        self.repo.add_application(
+            {
+                "_id": data["application_id"],
+                "campaign_year": data["campaign_year"],
+                "collectivite": data["collectivite"],
+                "submitted_at": data["submitted_at"],
+                "received_at": self.now(),
+            }
+        )
 
     def application_withdrawn(self, data):
         if self.repo.release_step(data["campaign_year"]) is not None:
             return  # the palmarès is frozen once released
-        self.repo.add_withdrawal({"_id": data["application_id"], "campaign_year": data["campaign_year"],
-                                  "withdrawn_at": data["withdrawn_at"], "received_at": self.now()})
+        self.repo.add_withdrawal(
+            {
+                "_id": data["application_id"],
+                "campaign_year": data["campaign_year"],
+                "withdrawn_at": data["withdrawn_at"],
+                "received_at": self.now(),
+            }
+        )
         self.repo.bump_ready_seq(data["campaign_year"])
 
     def application_reviewed(self, data):
-        self.repo.save_proposal({
-            "_id": data["application_id"],
-            "campaign_year": data["campaign_year"],
-            "collectivite": data["collectivite"],
-            "proposal": data["proposal"],
-            "reviews": data["reviews"],
-            "disagreement": data["disagreement"],
-            "received_at": self.now(),
-        })
+        self.repo.save_proposal(
+            {
+                "_id": data["application_id"],
+                "campaign_year": data["campaign_year"],
+                "collectivite": data["collectivite"],
+                "proposal": data["proposal"],
+                "reviews": data["reviews"],
+                "disagreement": data["disagreement"],
+                "received_at": self.now(),
+            }
+        )
         self.repo.bump_ready_seq(data["campaign_year"])
 
     def check_deliberation_ready(self):
@@ -272,15 +325,29 @@ class Awards:
             scan_seconds = (self.now() - now).total_seconds()
             if applications and all(app["_id"] in proposals for app in applications):
                 try:
-                    self.outbox.record(f"deliberation_ready:{year}", [(contracts.DELIBERATION_READY, {
-                        "campaign_year": year, "application_count": len(applications)})])
+                    self.outbox.record(
+                        f"deliberation_ready:{year}",
+                        [
+                            (
+                                contracts.DELIBERATION_READY,
+                                {"campaign_year": year, "application_count": len(applications)},
+                            )
+                        ],
+                    )
                     emitted.append(year)
                 except Conflict:
                     pass  # another instance emitted it
                 self.repo.set_ready_state(year, {"emitted": True})
             else:
-                self.repo.set_ready_state(year, {"checked_seq": seq, "checked_after_close": True,
-                                                 "checked_at": now, "scan_seconds": scan_seconds})
+                self.repo.set_ready_state(
+                    year,
+                    {
+                        "checked_seq": seq,
+                        "checked_after_close": True,
+                        "checked_at": now,
+                        "scan_seconds": scan_seconds,
+                    },
+                )
         return emitted
 
     # reads
@@ -295,14 +362,16 @@ class Awards:
         """Active applications, withdrawn ids, proposals and decisions of a
         campaign; with `as_of`, only what had arrived by then (a release retry
         recomputes exactly what the release decided)."""
+
         def arrived(doc, field="received_at"):
             return as_of is None or doc.get(field) is None or doc[field] <= as_of
 
         applications = {a["_id"]: a for a in self.repo.applications(year) if arrived(a)}
         proposals = {p["_id"]: p for p in self.repo.proposals(year) if arrived(p)}
         for app_id, review in proposals.items():  # reviewed before its submission event arrived
-            applications.setdefault(app_id, {"_id": app_id, "campaign_year": year,
-                                             "collectivite": review["collectivite"]})
+            applications.setdefault(
+                app_id, {"_id": app_id, "campaign_year": year, "collectivite": review["collectivite"]}
+            )
         withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w)}
         decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
         return active_applications(applications.values(), withdrawn), withdrawn, proposals, decisions
@@ -311,12 +380,16 @@ class Awards:
         previous = [r["_id"] for r in self.repo.releases() if r["_id"] < year and r.get("complete")]
         if not previous:
             return {}
-        return {e["collectivite"]["insee_code"]: e["arobases"] for e in self.repo.palmares_entries(max(previous))}
+        return {
+            e["collectivite"]["insee_code"]: e["arobases"] for e in self.repo.palmares_entries(max(previous))
+        }
 
     def _draft(self, year, as_of=None):
         campaign = self._campaign(year)
         applications, _, proposals, decisions = self._inputs(year, as_of)
-        labelled, pending = outcomes(applications, {k: v["proposal"] for k, v in proposals.items()}, decisions)
+        labelled, pending = outcomes(
+            applications, {k: v["proposal"] for k, v in proposals.items()}, decisions
+        )
         labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
         entries = palmares_entries(labelled, self._previous_by_insee(year), labels)
         return campaign, labelled, pending, entries
@@ -327,14 +400,16 @@ class Awards:
         rows = []
         for app in applications:
             review = proposals.get(app["_id"], {})
-            rows.append({
-                "application_id": app["_id"],
-                "collectivite": public_collectivite(app["collectivite"]),
-                "proposal": review.get("proposal"),
-                "reviews": review.get("reviews", []),
-                "disagreement": review.get("disagreement", False),
-                "decision": decision_view(decisions.get(app["_id"])),
-            })
+            rows.append(
+                {
+                    "application_id": app["_id"],
+                    "collectivite": public_collectivite(app["collectivite"]),
+                    "proposal": review.get("proposal"),
+                    "reviews": review.get("reviews", []),
+                    "disagreement": review.get("disagreement", False),
+                    "decision": decision_view(decisions.get(app["_id"])),
+                }
+            )
         return rows
 
     def decisions(self, year):
@@ -366,8 +441,9 @@ class Awards:
         departs = departs_from_proposal(proposal, data["arobases"], data["mentions"])
         reason = (data.get("reason") or "").strip()
         if departs and not reason:
-            raise ValidationFailed({"reason": [
-                "Obligatoire : la décision s'écarte de la proposition du jury, justifiez-la."]})
+            raise ValidationFailed(
+                {"reason": ["Obligatoire : la décision s'écarte de la proposition du jury, justifiez-la."]}
+            )
         now = self.now()
         fields = {
             "campaign_year": year,
@@ -383,9 +459,12 @@ class Awards:
         if current is None:
             doc = self.outbox.create("decisions", dict(fields, _id=application_id, history=[]))
         else:
-            previous = {k: current.get(k) for k in ("arobases", "mentions", "reason", "decided_by", "decided_at")}
-            doc = self.outbox.update("decisions", current, dict(fields, history=current.get("history", [])
-                                                                + [previous]))
+            previous = {
+                k: current.get(k) for k in ("arobases", "mentions", "reason", "decided_by", "decided_at")
+            }
+            doc = self.outbox.update(
+                "decisions", current, dict(fields, history=current.get("history", []) + [previous])
+            )
         return decision_view(doc)
 
     # release
@@ -402,11 +481,26 @@ class Awards:
             if pending and not force:
                 raise Conflict(
                     f"{len(pending)} candidature(s) sans proposition ni décision ; "
-                    "décidez-les ou forcez la publication.", "applications_undecided")
+                    "décidez-les ou forcez la publication.",
+                    "applications_undecided",
+                )
             try:
-                step = self.outbox.record(release_key(year), [(contracts.RESULTS_RELEASED, {
-                    "campaign_year": year, "released_at": isoformat(released_at), "released_by": by,
-                    "labelled_count": len(entries), "pending": pending})], publish=False)
+                step = self.outbox.record(
+                    release_key(year),
+                    [
+                        (
+                            contracts.RESULTS_RELEASED,
+                            {
+                                "campaign_year": year,
+                                "released_at": isoformat(released_at),
+                                "released_by": by,
+                                "labelled_count": len(entries),
+                                "pending": pending,
+                            },
+                        )
+                    ],
+                    publish=False,
+                )
             except Conflict:
                 step = self.repo.release_step(year)  # a concurrent call decided it
             else:  # what we just computed is what the record decided: no second scan
@@ -420,15 +514,19 @@ class Awards:
         existing = self.repo.release(year)
         if existing and existing.get("complete"):
             return release_view(existing)
-        campaign, labelled, pending, entries = draft or self._draft(year, as_of=parse(released["released_at"]))
+        campaign, labelled, pending, entries = draft or self._draft(
+            year, as_of=parse(released["released_at"])
+        )
         by_app = {app["_id"]: app for app, _ in labelled}
         # Each record is published as soon as it is written, well within the
         # relay sweep's grace period, so the sweep seldom publishes it a second
         # time (consumers would drop the copy by its event id anyway).
         self._publish(step)
         for index, batch in enumerate(batches(entries)):
-            events = [(contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
-                      for e in batch]
+            events = [
+                (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
+                for e in batch
+            ]
             try:
                 change = self.outbox.record(batch_key(year, index), events, publish=False)
             except Conflict:
@@ -483,28 +581,45 @@ class Awards:
                 raise embargoed()
             else:
                 campaign, _, pending, entries = self._draft(year)
-                return {"year": year, "released_at": None, "draft": True, "pending": pending,
-                        "ceremony_at": campaign["ceremony_at"], "ceremony_place": campaign["ceremony_place"],
-                        "title": campaign.get("title"),
-                        "labelled": [public_entry(e) for e in entries], "stats": statistics(entries)}
+                return {
+                    "year": year,
+                    "released_at": None,
+                    "draft": True,
+                    "pending": pending,
+                    "ceremony_at": campaign["ceremony_at"],
+                    "ceremony_place": campaign["ceremony_place"],
+                    "title": campaign.get("title"),
+                    "labelled": [public_entry(e) for e in entries],
+                    "stats": statistics(entries),
+                }
         campaign = self.repo.campaign(year) or {}
         entries = self.repo.palmares_entries(year)
-        return {"year": year, "released_at": release["released_at"], "draft": False,
-                "pending": release.get("pending", []),
-                "ceremony_at": campaign.get("ceremony_at"), "ceremony_place": campaign.get("ceremony_place"),
-                "title": campaign.get("title"),
-                "labelled": [public_entry(e) for e in entries], "stats": release["stats"]}
+        return {
+            "year": year,
+            "released_at": release["released_at"],
+            "draft": False,
+            "pending": release.get("pending", []),
+            "ceremony_at": campaign.get("ceremony_at"),
+            "ceremony_place": campaign.get("ceremony_place"),
+            "title": campaign.get("title"),
+            "labelled": [public_entry(e) for e in entries],
+            "stats": release["stats"],
+        }
 
     def released_campaigns(self):
-        rows = [{"year": r["_id"], "released_at": r["released_at"], "labelled_count": r["labelled_count"]}
-                for r in self.repo.releases() if r.get("complete")]
+        rows = [
+            {"year": r["_id"], "released_at": r["released_at"], "labelled_count": r["labelled_count"]}
+            for r in self.repo.releases()
+            if r.get("complete")
+        ]
         return sorted(rows, key=lambda r: -r["year"])
 
     def application_result(self, application_id, role, subject):
         """One application's result: its owner (or an organiser) only, and only after the release."""
         app = self.repo.application(application_id)
-        if app is None or (role != ORGANISER and not (role == "collectivite"
-                                                      and app["collectivite"]["id"] == subject)):
+        if app is None or (
+            role != ORGANISER and not (role == "collectivite" and app["collectivite"]["id"] == subject)
+        ):
             raise NotFound("Candidature inconnue.", "application_not_found")
         year = app["campaign_year"]
         if role != ORGANISER and not self.released(year):
@@ -512,25 +627,44 @@ class Awards:
         palmares = self.palmares(year, role)
         for entry in palmares["labelled"]:
             if entry["application_id"] == application_id:
-                return {"application_id": application_id, "campaign_year": year, "labelled": True,
-                        "arobases": entry["arobases"], "mentions": entry["mentions"],
-                        "progression": entry["progression"], "released_at": palmares["released_at"]}
-        return {"application_id": application_id, "campaign_year": year, "labelled": False,
-                "released_at": palmares["released_at"]}
+                return {
+                    "application_id": application_id,
+                    "campaign_year": year,
+                    "labelled": True,
+                    "arobases": entry["arobases"],
+                    "mentions": entry["mentions"],
+                    "progression": entry["progression"],
+                    "released_at": palmares["released_at"],
+                }
+        return {
+            "application_id": application_id,
+            "campaign_year": year,
+            "labelled": False,
+            "released_at": palmares["released_at"],
+        }
 
 
 def decision_view(doc):
     if not doc:
         return None
-    view = {key: doc.get(key) for key in ("arobases", "mentions", "reason", "departs_from_proposal",
-                                          "decided_by", "decided_at")}
+    view = {
+        key: doc.get(key)
+        for key in ("arobases", "mentions", "reason", "departs_from_proposal", "decided_by", "decided_at")
+    }
     if view["decided_at"] is not None and not isinstance(view["decided_at"], str):
         view["decided_at"] = isoformat(view["decided_at"])
-    view["history"] = [dict(h, decided_at=isoformat(h["decided_at"]) if h.get("decided_at") else None)
-                       for h in doc.get("history", [])]
+    view["history"] = [
+        dict(h, decided_at=isoformat(h["decided_at"]) if h.get("decided_at") else None)
+        for h in doc.get("history", [])
+    ]
     return view
 
 
 def release_view(doc):
-    return {"year": doc["_id"], "released_at": doc["released_at"], "released_by": doc["released_by"],
-            "labelled_count": doc["labelled_count"], "pending": doc.get("pending", [])}
+    return {
+        "year": doc["_id"],
+        "released_at": doc["released_at"],
+        "released_by": doc["released_by"],
+        "labelled_count": doc["labelled_count"],
+        "pending": doc.get("pending", []),
+    }

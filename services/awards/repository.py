@@ -11,6 +11,7 @@
 - palmares       {_id: "<year>:<chunk>"}: the released entries, 500 per document
 - changes        the ledger (release and batch records are `steps:release:...`)
 """
+
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import CHANGES, ensure_ledger_indexes
@@ -101,8 +102,11 @@ class AwardsRepository:
         return self.step(f"release:{year}")
 
     def save_palmares_chunk(self, year, index, entries):
-        self.db.palmares.replace_one({"_id": f"{year}:{index}"},
-                                     {"_id": f"{year}:{index}", "year": year, "entries": entries}, upsert=True)
+        self.db.palmares.replace_one(
+            {"_id": f"{year}:{index}"},
+            {"_id": f"{year}:{index}", "year": year, "entries": entries},
+            upsert=True,
+        )
 
     def save_release(self, doc):
         self.db.releases.replace_one({"_id": doc["_id"]}, doc, upsert=True)

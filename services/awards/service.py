@@ -1,4 +1,5 @@
 """AwardsService: decisions, embargo, release and palmarès (API.md "Deliberation and ceremony")."""
+
 from nameko.rpc import rpc
 from nameko.timer import timer
 

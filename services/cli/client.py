@@ -1,5 +1,6 @@
 """A thin client of the gateway's public API (API.md): one requests Session
 (HTTP keep-alive), bearer token, errors as ApiError with French text."""
+
 import os
 import threading
 
@@ -35,9 +36,12 @@ class ApiError(Exception):
             error = response.json().get("error") or {}
         except (ValueError, AttributeError):
             error = {}
-        return cls(response.status_code, error.get("code") or f"http_{response.status_code}",
-                   error.get("message") or _STATUS_TEXT.get(response.status_code, response.reason or ""),
-                   error.get("fields") or {})
+        return cls(
+            response.status_code,
+            error.get("code") or f"http_{response.status_code}",
+            error.get("message") or _STATUS_TEXT.get(response.status_code, response.reason or ""),
+            error.get("fields") or {},
+        )
 
     def field_reasons(self):
         """'field : reason, reason' per field, sorted."""
@@ -106,12 +110,16 @@ class Api:
         token = self.token if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            return self.session.request(method, self.url(path), json=json, params=params,
-                                        headers=headers, timeout=self.timeout)
+            return self.session.request(
+                method, self.url(path), json=json, params=params, headers=headers, timeout=self.timeout
+            )
         except requests.RequestException as exc:
-            raise ApiError(0, "unreachable",
-                           f"impossible de joindre l'API à {self.base_url} ({exc.__class__.__name__}). "
-                           "Le système est-il lancé (make up / make run) ? LABEL_API_URL est-il juste ?")
+            raise ApiError(
+                0,
+                "unreachable",
+                f"impossible de joindre l'API à {self.base_url} ({exc.__class__.__name__}). "
+                "Le système est-il lancé (make up / make run) ? LABEL_API_URL est-il juste ?",
+            ) from exc
 
     def call(self, method, path, json=None, params=None, token=None):
         """The decoded JSON body of a 2xx answer; ApiError otherwise."""

@@ -7,6 +7,7 @@ Collectivités are unique by INSEE code across campaigns, so a second demo
 finds them already signed up (409) and needs their tokens: the demo keeps
 them in a small state file (--state-dir) keyed by API address.
 """
+
 import json
 import os
 import random
@@ -14,7 +15,7 @@ import threading
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,14 +25,54 @@ from services.cli.regions import REGION_OF_DEPARTMENT, region_name
 
 # Jurors come from departments no demo collectivité is in, so every juror may review every application.
 JUROR_DEPARTMENTS = ["48", "23", "15", "90", "04", "2A", "05", "09", "36", "52"]
-JUROR_NAMES = ["Florence Durand", "Jean-Marc Leroy", "Aïcha Benali", "Pierre Le Goff",
-               "Nathalie Costa", "Yves Morvan", "Claire Dubois", "Karim Haddad", "Sophie Martin",
-               "Luc Bertrand"]
-GENERATED_PREFIXES = ["Saint-Aubin", "Villeneuve", "Montfort", "Beaulieu", "Champagnac", "Rochefort",
-                      "Belleville", "Fontaine", "Sainte-Colombe", "Mont-Rivel", "Val-Fleury", "Chênedouit"]
+JUROR_NAMES = [
+    "Florence Durand",
+    "Jean-Marc Leroy",
+    "Aïcha Benali",
+    "Pierre Le Goff",
+    "Nathalie Costa",
+    "Yves Morvan",
+    "Claire Dubois",
+    "Karim Haddad",
+    "Sophie Martin",
+    "Luc Bertrand",
+]
+GENERATED_PREFIXES = [
+    "Saint-Aubin",
+    "Villeneuve",
+    "Montfort",
+    "Beaulieu",
+    "Champagnac",
+    "Rochefort",
+    "Belleville",
+    "Fontaine",
+    "Sainte-Colombe",
+    "Mont-Rivel",
+    "Val-Fleury",
+    "Chênedouit",
+]
 GENERATED_SUFFIXES = ["sur-Loire", "les-Bois", "en-Vallée", "la-Forêt", "du-Lac", "sur-Mer", "les-Vignes"]
-GENERATED_DEPARTMENTS = ["01", "14", "17", "21", "29", "31", "33", "34", "44", "45", "57", "63", "67",
-                         "69", "80", "83", "86", "87", "974"]
+GENERATED_DEPARTMENTS = [
+    "01",
+    "14",
+    "17",
+    "21",
+    "29",
+    "31",
+    "33",
+    "34",
+    "44",
+    "45",
+    "57",
+    "63",
+    "67",
+    "69",
+    "80",
+    "83",
+    "86",
+    "87",
+    "974",
+]
 POLL_SECONDS = 1.0
 
 
@@ -55,8 +96,14 @@ def fold(text):
 
 
 def slug(text):
-    """'Communauté d'agglomération La Riviera' → 'communaute-d-agglomeration-la-riviera' (host names, paths)."""
-    text = unicodedata.normalize("NFKD", (text or "").replace("œ", "oe")).encode("ascii", "ignore").decode().lower()
+    """A slug for host names and paths:
+    'Communauté d'agglomération La Riviera' → 'communaute-d-agglomeration-la-riviera'."""
+    text = (
+        unicodedata.normalize("NFKD", (text or "").replace("œ", "oe"))
+        .encode("ascii", "ignore")
+        .decode()
+        .lower()
+    )
     return "-".join("".join(ch if ch.isalnum() else " " for ch in text).split())
 
 
@@ -98,8 +145,21 @@ class TokenStore:
 
 
 class Demo:
-    def __init__(self, api, echo=print, year=None, generated=12, jurors=6, close_in=180,
-                 ceremony_in=240, timeout=300, state_dir=None, seed=None, workers=6, exclude=()):
+    def __init__(
+        self,
+        api,
+        echo=print,
+        year=None,
+        generated=12,
+        jurors=6,
+        close_in=180,
+        ceremony_in=240,
+        timeout=300,
+        state_dir=None,
+        seed=None,
+        workers=6,
+        exclude=(),
+    ):
         self.api, self.echo = api, echo
         self.year = year
         self.generated = generated
@@ -159,9 +219,10 @@ class Demo:
         self.wait_result_emails(year, applications, before)
         self.conclude(year, palmares, applications, time.monotonic() - started)
         if self.problems:
-            raise DemoFailed(f"{len(self.problems)} incidents (voir ci-dessus) ; le palmarès {year} est publié")
-        return {"year": year, "palmares": palmares, "applications": applications,
-                "problems": self.problems}
+            raise DemoFailed(
+                f"{len(self.problems)} incidents (voir ci-dessus) ; le palmarès {year} est publié"
+            )
+        return {"year": year, "palmares": palmares, "applications": applications, "problems": self.problems}
 
     def check_health(self):
         def healthy():
@@ -170,42 +231,51 @@ class Demo:
             except ApiError:
                 return False
             return response.status_code == 200
+
         self.say(f"Système : {self.api.base_url}")
         try:
             self.wait_for("la santé du système (/health)", healthy, timeout=min(self.timeout, 60))
         except DemoFailed:
             response = self.api.raw("GET", "/health")
-            raise DemoFailed(f"le système n'est pas en bonne santé : {response.status_code} {response.text[:300]}")
+            raise DemoFailed(
+                f"le système n'est pas en bonne santé : {response.status_code} {response.text[:300]}"
+            ) from None
 
     def next_free_year(self):
-        used = {int(c.get("year")) for c in (self.api.get("/campaigns") or []) if str(c.get("year", "")).isdigit()}
-        year = datetime.now(timezone.utc).year
+        used = {
+            int(c.get("year")) for c in (self.api.get("/campaigns") or []) if str(c.get("year", "")).isdigit()
+        }
+        year = datetime.now(UTC).year
         while year in used:
             year += 1
         return year
 
     def create_campaign(self, year):
-        now = datetime.now(timezone.utc).replace(microsecond=0)
-        body = {"year": year,
-                "title": f"Label Territoires, Villes et Villages Internet {year} (démonstration)",
-                "submissions_open_at": (now - timedelta(minutes=1)).isoformat(),
-                "submissions_close_at": (now + timedelta(seconds=self.close_in)).isoformat(),
-                "ceremony_at": (now + timedelta(seconds=self.ceremony_in)).isoformat(),
-                "ceremony_place": "Lille"}
+        now = datetime.now(UTC).replace(microsecond=0)
+        body = {
+            "year": year,
+            "title": f"Label Territoires, Villes et Villages Internet {year} (démonstration)",
+            "submissions_open_at": (now - timedelta(minutes=1)).isoformat(),
+            "submissions_close_at": (now + timedelta(seconds=self.close_in)).isoformat(),
+            "ceremony_at": (now + timedelta(seconds=self.ceremony_in)).isoformat(),
+            "ceremony_place": "Lille",
+        }
         campaign = self.api.post("/campaigns", body)
         if not campaign.get("grid"):
             campaign = self.api.get(f"/campaigns/{year}")
         enjeux = (campaign.get("grid") or {}).get("enjeux") or []
-        self.say(f"Campagne de démonstration : {year} (candidatures jusqu'à {body['submissions_close_at']}, "
-                 f"cérémonie {body['ceremony_at']} à Lille ; grille de {len(enjeux)} enjeux, "
-                 f"{len(campaign.get('mentions') or [])} mentions)")
+        self.say(
+            f"Campagne de démonstration : {year} (candidatures jusqu'à {body['submissions_close_at']}, "
+            f"cérémonie {body['ceremony_at']} à Lille ; grille de {len(enjeux)} enjeux, "
+            f"{len(campaign.get('mentions') or [])} mentions)"
+        )
         return campaign
 
     # sign-ups
 
     def generated_candidates(self):
         used = {c["insee_code"] for c in load_seed_collectivites()}
-        for attempt in range(self.generated * 10):
+        for _attempt in range(self.generated * 10):
             dep = self.rng.choice(GENERATED_DEPARTMENTS)
             code = dep + f"{self.rng.randint(900 if len(dep) == 2 else 90, 999 if len(dep) == 2 else 99)}"
             if code in used:
@@ -214,17 +284,33 @@ class Demo:
             village = self.rng.random() < 0.45
             population = self.rng.randint(150, 3400) if village else self.rng.randint(4000, 90000)
             name = f"{self.rng.choice(GENERATED_PREFIXES)}-{self.rng.choice(GENERATED_SUFFIXES)}"
-            yield {"insee_code": code, "name": name, "kind": "commune", "department": dep,
-                   "region_code": REGION_OF_DEPARTMENT[dep], "population": population,
-                   "email": f"mairie-{code}@{slug(name)}.villes-internet.example",
-                   "arobases": self.rng.choice([1, 2, 2, 3, 3, 4]) if village else self.rng.choice([2, 3, 3, 4, 4, 5]),
-                   "mentions": [], "initiatives": [], "generated": True}
+            yield {
+                "insee_code": code,
+                "name": name,
+                "kind": "commune",
+                "department": dep,
+                "region_code": REGION_OF_DEPARTMENT[dep],
+                "population": population,
+                "email": f"mairie-{code}@{slug(name)}.villes-internet.example",
+                "arobases": self.rng.choice([1, 2, 2, 3, 3, 4])
+                if village
+                else self.rng.choice([2, 3, 3, 4, 4, 5]),
+                "mentions": [],
+                "initiatives": [],
+                "generated": True,
+            }
 
     def sign_up(self, c):
         """The collectivité with its id and token, or None when it cannot take part."""
-        payload = {"insee_code": c["insee_code"], "name": c["name"], "kind": c["kind"],
-                   "population": c["population"], "region": region_name(c["region_code"]),
-                   "department": c["department"], "email": c["email"]}
+        payload = {
+            "insee_code": c["insee_code"],
+            "name": c["name"],
+            "kind": c["kind"],
+            "population": c["population"],
+            "region": region_name(c["region_code"]),
+            "department": c["department"],
+            "email": c["email"],
+        }
         if c["kind"] == "epci":
             payload["member_communes"] = c.get("member_communes", [])
         response = self.api.raw("POST", "/collectivites", json=payload, token="")
@@ -237,8 +323,10 @@ class Demo:
             if known and known.get("token"):
                 return dict(c, id=known.get("id"), token=known["token"], category=None, known=True)
             if not c.get("generated"):
-                self.problem(f"{c['name']} ({c['insee_code']}) est déjà inscrite et son jeton n'est pas "
-                             f"dans {self.store.path} : elle ne participe pas")
+                self.problem(
+                    f"{c['name']} ({c['insee_code']}) est déjà inscrite et son jeton n'est pas "
+                    f"dans {self.store.path} : elle ne participe pas"
+                )
             return None
         self.problem(f"inscription de {c['name']} refusée : {ApiError.from_response(response).french()}")
         return None
@@ -255,8 +343,10 @@ class Demo:
             if c:
                 generated.append(c)
         known = sum(1 for c in done + generated if c.get("known"))
-        self.say(f"Collectivités : {len(done)} des articles (sur {len(seeds)}) et {len(generated)} générées"
-                 + (f" ({known} déjà inscrites, jetons retrouvés)" if known else ""))
+        self.say(
+            f"Collectivités : {len(done)} des articles (sur {len(seeds)}) et {len(generated)} générées"
+            + (f" ({known} déjà inscrites, jetons retrouvés)" if known else "")
+        )
         return done + generated
 
     # applications
@@ -269,7 +359,8 @@ class Demo:
         return self.rng.choice(enjeux)
 
     def mention_codes(self, labels, mentions):
-        """The campaign's mention codes for the labels of the articles (fuzzy: 'réseau social' ~ 'Réseaux sociaux')."""
+        """The campaign's mention codes for the labels of the articles
+        (fuzzy: 'réseau social' ~ 'Réseaux sociaux')."""
         codes = []
         for label in labels:
             key = fold(label)
@@ -286,12 +377,19 @@ class Demo:
         initiatives = []
         for ini in c.get("initiatives") or []:
             enjeu = self.pick_enjeu(enjeux, ini.get("enjeu_hint", ""))
-            initiatives.append({"title": ini["title"], "enjeu": enjeu["code"], "description": ini["description"]})
+            initiatives.append(
+                {"title": ini["title"], "enjeu": enjeu["code"], "description": ini["description"]}
+            )
         for enjeu in self.rng.sample(enjeux, min(len(enjeux), 2)):
-            initiatives.append({"title": f"{enjeu.get('label', enjeu['code'])} à {c['name']}",
-                                "enjeu": enjeu["code"],
-                                "description": f"Action de {c['name']} pour l'enjeu « {enjeu.get('label', enjeu['code'])} ».",
-                                "url": f"https://www.{slug(c['name'])}.example/numerique"})
+            initiatives.append(
+                {
+                    "title": f"{enjeu.get('label', enjeu['code'])} à {c['name']}",
+                    "enjeu": enjeu["code"],
+                    "description": f"Action de {c['name']} pour l'enjeu "
+                    f"« {enjeu.get('label', enjeu['code'])} ».",
+                    "url": f"https://www.{slug(c['name'])}.example/numerique",
+                }
+            )
         return {"campaign_year": year, "services": chosen, "initiatives": initiatives}
 
     def apply(self, year, c, enjeux, mentions):
@@ -303,9 +401,12 @@ class Demo:
             return None
         if submitted.get("state", "submitted") != "submitted":
             self.problem(f"candidature de {c['name']} dans l'état {submitted.get('state')}")
-        return {"application_id": app["id"], "collectivite": c,
-                "mentions": self.mention_codes(c.get("mentions") or [], mentions),
-                "arobases": c["arobases"]}
+        return {
+            "application_id": app["id"],
+            "collectivite": c,
+            "mentions": self.mention_codes(c.get("mentions") or [], mentions),
+            "arobases": c["arobases"],
+        }
 
     def apply_all(self, year, collectivites, enjeux, mentions):
         with ThreadPoolExecutor(self.workers) as pool:
@@ -318,8 +419,11 @@ class Demo:
     def register_jurors(self, year):
         jurors = []
         for i in range(self.juror_count):
-            body = {"name": JUROR_NAMES[i], "department": JUROR_DEPARTMENTS[i],
-                    "email": f"jure{i + 1}-{year}@jury.villes-internet.example"}  # one address per juror
+            body = {
+                "name": JUROR_NAMES[i],
+                "department": JUROR_DEPARTMENTS[i],
+                "email": f"jure{i + 1}-{year}@jury.villes-internet.example",
+            }  # one address per juror
             if i == 0:
                 body["conflicts"] = ["38185"]  # a declared conflict: never gets Grenoble
             created = self.api.post("/jurors", body)
@@ -337,9 +441,13 @@ class Demo:
         if generated and int(app["collectivite"]["insee_code"][-1]) % 3 == 0:
             arobases = max(1, target - 2) if juror["index"] % 2 else min(5, target + 1)
         scores = {e["code"]: max(0, min(4, arobases - 1 + self.rng.choice([-1, 0, 0, 1]))) for e in enjeux}
-        return {"scores": scores, "arobases": arobases, "mentions": mentions,
-                "comment": f"Évaluation de {juror['name']} : démarche numérique "
-                           f"{['débutante', 'en progrès', 'solide', 'avancée', 'exemplaire'][arobases - 1]}."}
+        return {
+            "scores": scores,
+            "arobases": arobases,
+            "mentions": mentions,
+            "comment": f"Évaluation de {juror['name']} : démarche numérique "
+            f"{['débutante', 'en progrès', 'solide', 'avancée', 'exemplaire'][arobases - 1]}.",
+        }
 
     def juror_loop(self, year, juror, applications, enjeux, stop, counts):
         while not stop.is_set():
@@ -353,8 +461,11 @@ class Demo:
                 stop.wait(POLL_SECONDS * 3)
                 continue
             try:
-                self.api.post(f"/review-tasks/{task['id']}/review",
-                              self.review_body(juror, task, applications, enjeux), token=juror["token"])
+                self.api.post(
+                    f"/review-tasks/{task['id']}/review",
+                    self.review_body(juror, task, applications, enjeux),
+                    token=juror["token"],
+                )
                 with self._lock:
                     counts[juror["id"]] = counts.get(juror["id"], 0) + 1
             except ApiError as exc:
@@ -366,12 +477,21 @@ class Demo:
                 stop.wait(POLL_SECONDS)
 
     def deliberation(self, year):
-        return {row.get("application_id"): row for row in self.api.get(f"/campaigns/{year}/deliberation") or []}
+        return {
+            row.get("application_id"): row for row in self.api.get(f"/campaigns/{year}/deliberation") or []
+        }
 
     def review_all(self, year, jurors, applications, enjeux):
         stop, counts = threading.Event(), {}
-        threads = [threading.Thread(target=self.juror_loop, name=f"juror-{j['index']}", daemon=True,
-                                    args=(year, j, applications, enjeux, stop, counts)) for j in jurors]
+        threads = [
+            threading.Thread(
+                target=self.juror_loop,
+                name=f"juror-{j['index']}",
+                daemon=True,
+                args=(year, j, applications, enjeux, stop, counts),
+            )
+            for j in jurors
+        ]
         for t in threads:
             t.start()
         missing = set(applications)
@@ -381,17 +501,22 @@ class Demo:
             missing.clear()
             missing.update(a for a in applications if not (rows.get(a) or {}).get("proposal"))
             return not missing
+
         try:
             self.wait_for("une proposition du jury pour chaque candidature", all_proposed, interval=2)
         except DemoFailed:
             names = [applications[a]["collectivite"]["name"] for a in sorted(missing)]
-            raise DemoFailed(f"{len(missing)} candidatures sans proposition du jury : " + ", ".join(names[:10]))
+            raise DemoFailed(
+                f"{len(missing)} candidatures sans proposition du jury : " + ", ".join(names[:10])
+            ) from None
         finally:
             stop.set()
             for t in threads:
                 t.join(timeout=10)
-        self.say(f"Évaluations : {sum(counts.values())} par {len(jurors)} jurés ; "
-                 f"chaque candidature a sa proposition")
+        self.say(
+            f"Évaluations : {sum(counts.values())} par {len(jurors)} jurés ; "
+            f"chaque candidature a sa proposition"
+        )
 
     def decide(self, year, applications):
         rows = self.deliberation(year)
@@ -400,8 +525,11 @@ class Demo:
             row = rows.get(app_id) or {}
             if not row.get("disagreement") or row.get("decision"):
                 continue
-            body = {"arobases": app["arobases"], "mentions": app["mentions"],
-                    "reason": "Arbitrage des organisateurs après un désaccord entre les jurés."}
+            body = {
+                "arobases": app["arobases"],
+                "mentions": app["mentions"],
+                "reason": "Arbitrage des organisateurs après un désaccord entre les jurés.",
+            }
             try:
                 self.api.put(f"/applications/{app_id}/decision", body)
                 decided += 1
@@ -419,13 +547,19 @@ class Demo:
             return None
 
     def release(self, year):
-        preview = self.wait_for("l'aperçu de publication prêt",
-                                lambda: (lambda p: p if p.get("ready") else None)(
-                                    self.api.get(f"/campaigns/{year}/release/preview")),
-                                interval=2)
+        preview = self.wait_for(
+            "l'aperçu de publication prêt",
+            lambda: (lambda p: p if p.get("ready") else None)(
+                self.api.get(f"/campaigns/{year}/release/preview")
+            ),
+            interval=2,
+        )
         by = preview.get("by_arobases") or {}
-        self.say("Aperçu : " + ", ".join(f"{k} @ : {v}" for k, v in sorted(by.items()))
-                 + f" ; {preview.get('emails_to_send', '?')} courriels à envoyer")
+        self.say(
+            "Aperçu : "
+            + ", ".join(f"{k} @ : {v}" for k, v in sorted(by.items()))
+            + f" ; {preview.get('emails_to_send', '?')} courriels à envoyer"
+        )
         said = []
 
         def released():
@@ -437,15 +571,22 @@ class Demo:
                     raise
                 if not said:
                     said.append(exc)
-                    self.say(f"  publication pas encore possible ({exc.message}) ; nouvel essai jusqu'à la cérémonie…")
+                    self.say(
+                        f"  publication pas encore possible ({exc.message}) ; "
+                        "nouvel essai jusqu'à la cérémonie…"
+                    )
                 return False
-        self.wait_for("la publication du palmarès", released, timeout=self.timeout + self.ceremony_in, interval=3)
+
+        self.wait_for(
+            "la publication du palmarès", released, timeout=self.timeout + self.ceremony_in, interval=3
+        )
         self.say(f"Palmarès {year} publié")
 
     def wait_palmares(self, year):
         def public():
             response = self.api.raw("GET", f"/campaigns/{year}/palmares", token="")
             return response.json() if response.status_code == 200 else None
+
         return self.wait_for("le palmarès public", public)
 
     def wait_result_emails(self, year, applications, before):
@@ -471,17 +612,22 @@ class Demo:
             state["waiting"] = emails - sent
             state["failed"] = {a: e for a, e in failed.items() if a in state["waiting"]}
             return not state["waiting"] or set(state["failed"]) == state["waiting"]
+
         try:
             self.wait_for("les courriels de résultats", settled, interval=2)
         except DemoFailed:
             pass
         if state["failed"]:
             error = next(iter(state["failed"].values()))
-            self.problem(f"{len(state['failed'])} courriels de résultats en échec d'envoi (ex. : {error}) ; "
-                         "voir `labelctl outbox list --state failed`")
+            self.problem(
+                f"{len(state['failed'])} courriels de résultats en échec d'envoi (ex. : {error}) ; "
+                "voir `labelctl outbox list --state failed`"
+            )
         elif state["waiting"]:
-            self.problem(f"{len(state['waiting'])} courriels de résultats toujours pas envoyés : "
-                         + ", ".join(sorted(state["waiting"])[:5]))
+            self.problem(
+                f"{len(state['waiting'])} courriels de résultats toujours pas envoyés : "
+                + ", ".join(sorted(state["waiting"])[:5])
+            )
         sent = len(emails) - len(state["waiting"])
         self.say(f"Courriels de résultats envoyés : {sent} sur {len(emails)}")
 
@@ -491,23 +637,34 @@ class Demo:
         for entry in labelled:
             by[entry.get("arobases")] = by.get(entry.get("arobases"), 0) + 1
         self.say("")
-        self.say(f"Palmarès {year} : {len(labelled)} collectivités labellisées ("
-                 + ", ".join(f"{n} × {a} @" for a, n in sorted(by.items(), key=lambda kv: -(kv[0] or 0))) + ")")
+        self.say(
+            f"Palmarès {year} : {len(labelled)} collectivités labellisées ("
+            + ", ".join(f"{n} × {a} @" for a, n in sorted(by.items(), key=lambda kv: -(kv[0] or 0)))
+            + ")"
+        )
         for entry in labelled:
             c = entry.get("collectivite")
             name = c.get("name") if isinstance(c, dict) else c
-            seeds = {a["collectivite"]["name"] for a in applications.values() if not a["collectivite"].get("generated")}
+            seeds = {
+                a["collectivite"]["name"]
+                for a in applications.values()
+                if not a["collectivite"].get("generated")
+            }
             if name in seeds:
                 mentions = entry.get("mentions") or []
                 labels = [m.get("label", m.get("code")) if isinstance(m, dict) else m for m in mentions]
-                self.say(f"  {'@' * int(entry.get('arobases') or 0):<5} {name}"
-                         + (f" — mention {', '.join(labels)}" if labels else ""))
+                self.say(
+                    f"  {'@' * int(entry.get('arobases') or 0):<5} {name}"
+                    + (f" — mention {', '.join(labels)}" if labels else "")
+                )
         mail_dir = Path("var/mail")
         self.say("")
         self.say(f"Démo terminée en {seconds:.0f} s. Où regarder :")
         self.say(f"  palmarès (page) : {self.api.base_url}/palmares/{year}")
         self.say(f"  palmarès (API)  : {self.api.base_url}/api/v1/campaigns/{year}/palmares")
-        self.say(f"  courriels capturés : {mail_dir.resolve() if mail_dir.is_dir() else 'var/mail/'}"
-                 " (un fichier .eml par courriel ; `labelctl outbox list`)")
+        self.say(
+            f"  courriels capturés : {mail_dir.resolve() if mail_dir.is_dir() else 'var/mail/'}"
+            " (un fichier .eml par courriel ; `labelctl outbox list`)"
+        )
         if self.problems:
             self.say(f"  {len(self.problems)} incidents pendant la démo (ci-dessus)")

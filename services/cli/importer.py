@@ -5,6 +5,7 @@ of worker threads (keep-alive sessions), and reports what happened.
 Memory stays flat on any file size: rows are read one at a time and at most
 `2 × workers` are in flight; only the rejected rows are kept (for the report).
 """
+
 import csv
 import threading
 import time
@@ -39,11 +40,12 @@ class Report:
 
     def lines(self, name, dry_run=False):
         verb = "valides (non envoyées : --dry-run)" if dry_run else "importées"
-        out = [f"Import de {name} : {self.read} lignes lues en {self.seconds:.1f} s "
-               f"({self.rate:.0f} lignes/s)",
-               f"  {verb} : {self.imported}",
-               f"  déjà connues (ignorées) : {self.skipped}",
-               f"  rejetées : {len(self.rejected)}"]
+        out = [
+            f"Import de {name} : {self.read} lignes lues en {self.seconds:.1f} s ({self.rate:.0f} lignes/s)",
+            f"  {verb} : {self.imported}",
+            f"  déjà connues (ignorées) : {self.skipped}",
+            f"  rejetées : {len(self.rejected)}",
+        ]
         for line, reason in sorted(self.rejected):
             out.append(f"    ligne {line} : {reason}")
         return out
@@ -84,8 +86,9 @@ class Importer:
                     with self._lock:
                         self.report.imported += 1
                         if self.tokens_writer is not None:
-                            self.tokens_writer.writerow([payload["insee_code"], body.get("id", ""),
-                                                         body.get("token", "")])
+                            self.tokens_writer.writerow(
+                                [payload["insee_code"], body.get("id", ""), body.get("token", "")]
+                            )
                     return
                 if status == 409:
                     with self._lock:
@@ -99,7 +102,11 @@ class Importer:
                     break
             time.sleep(0.2 * (attempt + 1))
         reasons = error.field_reasons() or [error.message]
-        label = "refusée par l'API" if 400 <= error.status < 500 else f"échec API ({error.status or 'injoignable'})"
+        label = (
+            "refusée par l'API"
+            if 400 <= error.status < 500
+            else f"échec API ({error.status or 'injoignable'})"
+        )
         with self._lock:
             self.report.rejected.append((line, f"{label} : " + "; ".join(reasons)))
 

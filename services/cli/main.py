@@ -6,11 +6,12 @@ Exit codes: 0 success; 1 the API refused (its error is printed in French with
 the fields); 2 bad usage; 3 the API cannot be reached; 4 an import or a demo
 finished but some rows or steps failed (listed in the report).
 """
+
 import functools
 import json
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
@@ -35,6 +36,7 @@ def handle_api_errors(fn):
             return fn(*args, **kwargs)
         except ApiError as exc:
             fail(exc.french(), EXIT_UNREACHABLE if exc.status == 0 else EXIT_API)
+
     return wrapper
 
 
@@ -47,20 +49,21 @@ _RELATIVE = re.compile(r"^(?:now|maintenant)?\s*([+-])\s*(\d+)\s*([smhdj])$")
 
 def parse_when(text, now=None):
     """An ISO 8601 date (a naive one is Paris time), 'now', or relative '+10m', '-1h', '+3d'."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     text = text.strip().lower()
     if text in ("now", "maintenant"):
         return now
     match = _RELATIVE.match(text)
     if match:
         sign, amount, unit = match.groups()
-        delta = timedelta(**{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days",
-                              "j": "days"}[unit]: int(amount)})
+        delta = timedelta(
+            **{{"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "j": "days"}[unit]: int(amount)}
+        )
         return now + delta if sign == "+" else now - delta
     try:
         value = datetime.fromisoformat(text.upper() if "t" in text else text)
     except ValueError:
-        raise click.BadParameter(f"date invalide « {text} » (ISO 8601, now, +10m, +2h, +3d)")
+        raise click.BadParameter(f"date invalide « {text} » (ISO 8601, now, +10m, +2h, +3d)") from None
     return value if value.tzinfo else value.replace(tzinfo=PARIS)
 
 
@@ -74,8 +77,12 @@ class When(click.ParamType):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--url", envvar="LABEL_API_URL", default=None,
-              help="Adresse de la passerelle (LABEL_API_URL, défaut http://127.0.0.1:8000).")
+@click.option(
+    "--url",
+    envvar="LABEL_API_URL",
+    default=None,
+    help="Adresse de la passerelle (LABEL_API_URL, défaut http://127.0.0.1:8000).",
+)
 @click.option("--token", default=None, help="Jeton (défaut LABEL_TOKEN, sinon LABEL_ADMIN_TOKEN).")
 @click.option("--timeout", default=30.0, show_default=True, help="Délai d'attente d'une requête (s).")
 @click.pass_context
@@ -90,6 +97,7 @@ pass_api = click.make_pass_decorator(Api)
 
 # --- campaigns -------------------------------------------------------------
 
+
 @cli.group()
 def campaign():
     """Campagnes : créer, afficher, lister."""
@@ -97,29 +105,59 @@ def campaign():
 
 @campaign.command("create")
 @click.option("--year", type=int, required=True, help="Année de la campagne.")
-@click.option("--title", default=None, help="Titre (défaut : « Label Territoires, Villes et Villages Internet <année> »).")
+@click.option(
+    "--title",
+    default=None,
+    help="Titre (défaut : « Label Territoires, Villes et Villages Internet <année> »).",
+)
 @click.option("--open-at", type=When(), default="now", show_default=True, help="Ouverture des candidatures.")
 @click.option("--close-at", type=When(), required=True, help="Clôture des candidatures (ISO 8601 ou +14d…).")
 @click.option("--ceremony-at", type=When(), required=True, help="Date de la cérémonie (levée de l'embargo).")
 @click.option("--place", "ceremony_place", default="Paris", show_default=True, help="Lieu de la cérémonie.")
-@click.option("--reviews-per-application", type=int, default=None, help="Évaluations par candidature (défaut 2).")
-@click.option("--village-max-population", type=int, default=None, help="Population maximale d'un village (défaut 3500).")
-@click.option("--grid", type=click.File("r", encoding="utf-8"), default=None,
-              help="Grille d'évaluation (JSON {enjeux: [...]}) ; défaut : la grille par défaut.")
-@click.option("--mentions", type=click.File("r", encoding="utf-8"), default=None,
-              help="Mentions (JSON [{code, label}]) ; défaut : la liste par défaut.")
+@click.option(
+    "--reviews-per-application", type=int, default=None, help="Évaluations par candidature (défaut 2)."
+)
+@click.option(
+    "--village-max-population", type=int, default=None, help="Population maximale d'un village (défaut 3500)."
+)
+@click.option(
+    "--grid",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Grille d'évaluation (JSON {enjeux: [...]}) ; défaut : la grille par défaut.",
+)
+@click.option(
+    "--mentions",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Mentions (JSON [{code, label}]) ; défaut : la liste par défaut.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Afficher la réponse en JSON.")
 @pass_api
 @handle_api_errors
-def campaign_create(api, year, title, open_at, close_at, ceremony_at, ceremony_place,
-                    reviews_per_application, village_max_population, grid, mentions, as_json):
+def campaign_create(
+    api,
+    year,
+    title,
+    open_at,
+    close_at,
+    ceremony_at,
+    ceremony_place,
+    reviews_per_application,
+    village_max_population,
+    grid,
+    mentions,
+    as_json,
+):
     """Créer la campagne d'une année."""
-    body = {"year": year,
-            "title": title or f"Label Territoires, Villes et Villages Internet {year}",
-            "submissions_open_at": open_at.isoformat(),
-            "submissions_close_at": close_at.isoformat(),
-            "ceremony_at": ceremony_at.isoformat(),
-            "ceremony_place": ceremony_place}
+    body = {
+        "year": year,
+        "title": title or f"Label Territoires, Villes et Villages Internet {year}",
+        "submissions_open_at": open_at.isoformat(),
+        "submissions_close_at": close_at.isoformat(),
+        "ceremony_at": ceremony_at.isoformat(),
+        "ceremony_place": ceremony_place,
+    }
     if reviews_per_application is not None:
         body["reviews_per_application"] = reviews_per_application
     if village_max_population is not None:
@@ -130,7 +168,7 @@ def campaign_create(api, year, title, open_at, close_at, ceremony_at, ceremony_p
         if mentions is not None:
             body["mentions"] = json.load(mentions)
     except ValueError as exc:
-        raise click.BadParameter(f"JSON invalide : {exc}")
+        raise click.BadParameter(f"JSON invalide : {exc}") from exc
     created = api.post("/campaigns", body)
     if as_json:
         echo_json(created)
@@ -145,9 +183,11 @@ def print_campaign(c):
     click.echo(f"  cérémonie : {c.get('ceremony_at')} à {c.get('ceremony_place')}")
     enjeux = (c.get("grid") or {}).get("enjeux") or []
     services = sum(len(e.get("services") or []) for e in enjeux)
-    click.echo(f"  grille : {len(enjeux)} enjeux, {services} services ; "
-               f"{len(c.get('mentions') or [])} mentions ; "
-               f"{c.get('reviews_per_application', '?')} évaluations par candidature")
+    click.echo(
+        f"  grille : {len(enjeux)} enjeux, {services} services ; "
+        f"{len(c.get('mentions') or [])} mentions ; "
+        f"{c.get('reviews_per_application', '?')} évaluations par candidature"
+    )
 
 
 @campaign.command("show")
@@ -163,8 +203,9 @@ def campaign_show(api, year, as_json):
     click.echo(f"Campagne {c.get('year')} : {c.get('title')}")
     print_campaign(c)
     for enjeu in (c.get("grid") or {}).get("enjeux") or []:
-        click.echo(f"    [{enjeu.get('code')}] {enjeu.get('label')} "
-                   f"({len(enjeu.get('services') or [])} services)")
+        click.echo(
+            f"    [{enjeu.get('code')}] {enjeu.get('label')} ({len(enjeu.get('services') or [])} services)"
+        )
     for mention in c.get("mentions") or []:
         click.echo(f"    mention [{mention.get('code')}] {mention.get('label')}")
 
@@ -181,11 +222,14 @@ def campaign_list(api, as_json):
     if not campaigns:
         click.echo("Aucune campagne.")
     for c in campaigns:
-        click.echo(f"{c.get('year')}  {c.get('state', '?'):<9} clôture {c.get('submissions_close_at')}  "
-                   f"{c.get('title', '')}")
+        click.echo(
+            f"{c.get('year')}  {c.get('state', '?'):<9} clôture {c.get('submissions_close_at')}  "
+            f"{c.get('title', '')}"
+        )
 
 
 # --- jurors ----------------------------------------------------------------
+
 
 @cli.group()
 def juror():
@@ -195,8 +239,17 @@ def juror():
 @juror.command("add")
 @click.option("--name", required=True)
 @click.option("--email", required=True)
-@click.option("--department", required=True, help="Département du juré (il n'évaluera pas les collectivités de celui-ci).")
-@click.option("--conflict", "conflicts", multiple=True, help="Code INSEE d'une collectivité en conflit d'intérêts (répétable).")
+@click.option(
+    "--department",
+    required=True,
+    help="Département du juré (il n'évaluera pas les collectivités de celui-ci).",
+)
+@click.option(
+    "--conflict",
+    "conflicts",
+    multiple=True,
+    help="Code INSEE d'une collectivité en conflit d'intérêts (répétable).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_api
 @handle_api_errors
@@ -214,13 +267,19 @@ def juror_add(api, name, email, department, conflicts, as_json):
 
 # --- import ----------------------------------------------------------------
 
+
 @cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 32),
-              help="Requêtes en parallèle.")
+@click.option(
+    "--workers", default=8, show_default=True, type=click.IntRange(1, 32), help="Requêtes en parallèle."
+)
 @click.option("--dry-run", is_flag=True, help="Valider le fichier sans rien envoyer.")
-@click.option("--tokens-out", type=click.File("w", encoding="utf-8"), default=None,
-              help="Écrire COM, ID, TOKEN des collectivités inscrites dans ce fichier CSV.")
+@click.option(
+    "--tokens-out",
+    type=click.File("w", encoding="utf-8"),
+    default=None,
+    help="Écrire COM, ID, TOKEN des collectivités inscrites dans ce fichier CSV.",
+)
 @click.option("--encoding", default="utf-8-sig", show_default=True)
 @click.option("--no-progress", is_flag=True, help="Sans barre de progression.")
 @pass_api
@@ -232,24 +291,32 @@ def import_(api, file, workers, dry_run, tokens_out, encoding, no_progress):
     inscrite (POST /api/v1/collectivites). Rapport final : importées, déjà
     connues, rejetées avec leur numéro de ligne et la raison."""
     api.pool_size = max(api.pool_size, workers)
-    importer = Importer(api, workers=workers, dry_run=dry_run,
-                        tokens_writer=tokens_file_writer(tokens_out) if tokens_out else None)
+    importer = Importer(
+        api,
+        workers=workers,
+        dry_run=dry_run,
+        tokens_writer=tokens_file_writer(tokens_out) if tokens_out else None,
+    )
     total = None if no_progress else count_lines(file)
     try:
         with open(file, encoding=encoding, newline="") as fh:
             if no_progress:
                 report = importer.run(fh)
             else:
-                with click.progressbar(length=total, label="Import", file=sys.stderr,
-                                       show_pos=True, show_eta=True) as bar:
+                with click.progressbar(
+                    length=total, label="Import", file=sys.stderr, show_pos=True, show_eta=True
+                ) as bar:
                     report = importer.run(fh, on_row=lambda: bar.update(1))
     except HeaderError as exc:
         fail(f"Fichier refusé : {exc}", EXIT_USAGE)
     except UnicodeDecodeError as exc:
         fail(f"Fichier refusé : encodage illisible ({exc}) ; essayez --encoding latin-1", EXIT_USAGE)
     except ImportAborted as exc:
-        fail(f"Import interrompu par l'API :\n{exc}\n"
-             f"(déjà importées avant l'arrêt : {importer.report.imported})", EXIT_API)
+        fail(
+            f"Import interrompu par l'API :\n{exc}\n"
+            f"(déjà importées avant l'arrêt : {importer.report.imported})",
+            EXIT_API,
+        )
     for line in report.lines(click.format_filename(file), dry_run=dry_run):
         click.echo(line)
     if report.rejected:
@@ -257,6 +324,7 @@ def import_(api, file, workers, dry_run, tokens_out, encoding, no_progress):
 
 
 # --- deliberation, decisions, release -------------------------------------
+
 
 def collectivite_label(c):
     if isinstance(c, dict):
@@ -295,16 +363,20 @@ def deliberation_show(api, year, as_json, disagreements):
         flag = "DÉSACCORD " if r.get("disagreement") else ""
         decision = r.get("decision")
         reviews = r.get("reviews") or []
-        click.echo(f"{r.get('application_id')}  {collectivite_label(r.get('collectivite'))}  "
-                   f"proposition {proposal_text(r.get('proposal'))}  ({len(reviews)} évaluations) "
-                   f"{flag}décision {proposal_text(decision) if decision else 'à prendre'}")
+        click.echo(
+            f"{r.get('application_id')}  {collectivite_label(r.get('collectivite'))}  "
+            f"proposition {proposal_text(r.get('proposal'))}  ({len(reviews)} évaluations) "
+            f"{flag}décision {proposal_text(decision) if decision else 'à prendre'}"
+        )
 
 
 @cli.command()
 @click.argument("application_id")
 @click.option("--arobases", type=click.IntRange(1, 5), required=True)
 @click.option("--mention", "mentions", multiple=True, help="Code de mention (répétable).")
-@click.option("--reason", default=None, help="Motif (obligatoire si la décision s'écarte de la proposition du jury).")
+@click.option(
+    "--reason", default=None, help="Motif (obligatoire si la décision s'écarte de la proposition du jury)."
+)
 @pass_api
 @handle_api_errors
 def decide(api, application_id, arobases, mentions, reason):
@@ -313,8 +385,10 @@ def decide(api, application_id, arobases, mentions, reason):
     if reason:
         body["reason"] = reason
     api.put(f"/applications/{application_id}/decision", body)
-    click.echo(f"Décision enregistrée pour {application_id} : {arobases} @"
-               + (f" + {', '.join(mentions)}" if mentions else ""))
+    click.echo(
+        f"Décision enregistrée pour {application_id} : {arobases} @"
+        + (f" + {', '.join(mentions)}" if mentions else "")
+    )
 
 
 def print_preview(p):
@@ -325,7 +399,9 @@ def print_preview(p):
     if p.get("undecided"):
         click.echo(f"Sans décision ni proposition ({len(p['undecided'])}) : " + ", ".join(p["undecided"]))
     if p.get("missing_email"):
-        click.echo(f"Sans adresse électronique ({len(p['missing_email'])}) : " + ", ".join(p["missing_email"]))
+        click.echo(
+            f"Sans adresse électronique ({len(p['missing_email'])}) : " + ", ".join(p["missing_email"])
+        )
 
 
 @cli.command()
@@ -341,12 +417,16 @@ def release(api, year, preview, force):
     if preview:
         return
     if not p.get("ready") and not force:
-        fail("Publication refusée : l'aperçu n'est pas prêt (voir ci-dessus) ; --force pour publier quand même.")
+        fail(
+            "Publication refusée : l'aperçu n'est pas prêt (voir ci-dessus) ; "
+            "--force pour publier quand même."
+        )
     api.post(f"/campaigns/{year}/release")
     click.echo(f"Palmarès {year} publié (les courriels de résultats partent).")
 
 
 # --- palmarès ----------------------------------------------------------------
+
 
 @cli.group()
 def palmares():
@@ -356,8 +436,13 @@ def palmares():
 @palmares.command("export")
 @click.argument("year", type=int)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
-              help="Fichier de sortie (défaut : la sortie standard).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Fichier de sortie (défaut : la sortie standard).",
+)
 @pass_api
 @handle_api_errors
 def palmares_export(api, year, fmt, output):
@@ -373,6 +458,7 @@ def palmares_export(api, year, fmt, output):
 
 
 # --- outbox ----------------------------------------------------------------
+
 
 @cli.group()
 def outbox():
@@ -392,8 +478,10 @@ def outbox_list(api, state, as_json):
     if not mails:
         click.echo("Aucun courriel.")
     for m in mails:
-        click.echo(f"{m.get('id')}  {m.get('state', '?'):<7} {m.get('attempts', 0)} essai(s)  "
-                   f"{m.get('template', '?'):<28} {recipient_of(m)}")
+        click.echo(
+            f"{m.get('id')}  {m.get('state', '?'):<7} {m.get('attempts', 0)} essai(s)  "
+            f"{m.get('template', '?'):<28} {recipient_of(m)}"
+        )
 
 
 def recipient_of(mail):
@@ -418,7 +506,9 @@ def outbox_show(api, mail_id, html, as_json):
         return echo_json(m)
     click.echo(f"À : {recipient_of(m)}")
     click.echo(f"Objet : {m.get('subject', '')}")
-    click.echo(f"État : {m.get('state', '?')} ({m.get('attempts', 0)} essai(s)), modèle {m.get('template', '?')}")
+    click.echo(
+        f"État : {m.get('state', '?')} ({m.get('attempts', 0)} essai(s)), modèle {m.get('template', '?')}"
+    )
     click.echo("")
     click.echo(m.get("text") or m.get("body_text") or "")
     if html:
@@ -455,8 +545,10 @@ def dead_letters_list(api, limit, as_json):
         click.echo("Aucun message en échec.")
     for letter in letters:
         error = (letter.get("error") or "").strip().splitlines()
-        click.echo(f"{letter.get('failed_at')}  {letter.get('event')} → {letter.get('consumer')}."
-                   f"{letter.get('handler')}  {letter.get('attempts')} essai(s)  {error[-1] if error else ''}")
+        click.echo(
+            f"{letter.get('failed_at')}  {letter.get('event')} → {letter.get('consumer')}."
+            f"{letter.get('handler')}  {letter.get('attempts')} essai(s)  {error[-1] if error else ''}"
+        )
 
 
 @dead_letters.command("replay")
@@ -471,17 +563,36 @@ def dead_letters_replay(api, limit):
 
 # --- demo ------------------------------------------------------------------
 
+
 @cli.command()
 @click.option("--year", type=int, default=None, help="Année de la campagne (défaut : la prochaine libre).")
-@click.option("--generated", default=12, show_default=True, help="Collectivités générées en plus des collectivités des articles.")
+@click.option(
+    "--generated",
+    default=12,
+    show_default=True,
+    help="Collectivités générées en plus des collectivités des articles.",
+)
 @click.option("--jurors", "juror_count", default=6, show_default=True)
-@click.option("--close-in", default=180, show_default=True, help="Secondes avant la clôture des candidatures.")
+@click.option(
+    "--close-in", default=180, show_default=True, help="Secondes avant la clôture des candidatures."
+)
 @click.option("--ceremony-in", default=240, show_default=True, help="Secondes avant la cérémonie.")
-@click.option("--timeout", "step_timeout", default=300, show_default=True, help="Attente maximale d'une étape (s).")
-@click.option("--state-dir", type=click.Path(file_okay=False), default=None, envvar="LABELCTL_STATE_DIR",
-              help="Où garder les jetons des collectivités de la démo (pour la rejouer).")
+@click.option(
+    "--timeout", "step_timeout", default=300, show_default=True, help="Attente maximale d'une étape (s)."
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="LABELCTL_STATE_DIR",
+    help="Où garder les jetons des collectivités de la démo (pour la rejouer).",
+)
 @click.option("--seed", default=None, type=int, help="Graine du hasard (reproductible).")
-@click.option("--exclude", multiple=True, help="Code INSEE/SIREN d'une collectivité des articles à laisser de côté (répétable).")
+@click.option(
+    "--exclude",
+    multiple=True,
+    help="Code INSEE/SIREN d'une collectivité des articles à laisser de côté (répétable).",
+)
 @pass_api
 @handle_api_errors
 def demo(api, year, generated, juror_count, close_in, ceremony_in, step_timeout, state_dir, seed, exclude):
@@ -490,9 +601,19 @@ def demo(api, year, generated, juror_count, close_in, ceremony_in, step_timeout,
     from services.cli.demo import Demo, DemoFailed
 
     try:
-        result = Demo(api, echo=click.echo, year=year, generated=generated, jurors=juror_count,
-                      close_in=close_in, ceremony_in=ceremony_in, timeout=step_timeout,
-                      state_dir=state_dir, seed=seed, exclude=exclude).run()
+        result = Demo(
+            api,
+            echo=click.echo,
+            year=year,
+            generated=generated,
+            jurors=juror_count,
+            close_in=close_in,
+            ceremony_in=ceremony_in,
+            timeout=step_timeout,
+            state_dir=state_dir,
+            seed=seed,
+            exclude=exclude,
+        ).run()
     except DemoFailed as exc:
         fail(f"La démo s'est arrêtée : {exc}", EXIT_PARTIAL)
     return result

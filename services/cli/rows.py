@@ -3,6 +3,7 @@
 Pure functions (no HTTP), so they are unit-tested alone and the import can
 validate every row locally before spending a request on it.
 """
+
 import csv
 import re
 
@@ -44,9 +45,15 @@ def check_header(fieldnames):
     names = [(name or "").strip().lstrip("\ufeff").upper() for name in (fieldnames or [])]
     missing = [col for col in REQUIRED_COLUMNS if col not in names]
     if missing:
-        raise HeaderError("colonnes manquantes dans l'en-tête : " + ", ".join(missing)
-                          + " (attendu : " + ", ".join(REQUIRED_COLUMNS) + ", et facultatives "
-                          + ", ".join(OPTIONAL_COLUMNS) + ")")
+        raise HeaderError(
+            "colonnes manquantes dans l'en-tête : "
+            + ", ".join(missing)
+            + " (attendu : "
+            + ", ".join(REQUIRED_COLUMNS)
+            + ", et facultatives "
+            + ", ".join(OPTIONAL_COLUMNS)
+            + ")"
+        )
     return names
 
 
@@ -109,17 +116,20 @@ def parse_row(row):
     elif region is None:
         reasons.append(f"REG : code région inconnu « {region_code} »")
     elif region_of_department(department) not in (None, region_code):
-        reasons.append(f"REG : le département « {department} » n'est pas dans la région "
-                       f"{region} ({region_code})")
-    if (kind == "commune" and _INSEE.match(code) and department
-            and department_of_insee(code) != department):
+        reasons.append(
+            f"REG : le département « {department} » n'est pas dans la région {region} ({region_code})"
+        )
+    if kind == "commune" and _INSEE.match(code) and department and department_of_insee(code) != department:
         reasons.append(f"COM : le code INSEE « {code} » n'est pas dans le département « {department} »")
 
     population = parse_population(get("PTOT"))
     if population is None:
         text = get("PTOT")
-        reasons.append(f"PTOT : population invalide « {text} » (entier positif attendu)" if text
-                       else "PTOT : population manquante")
+        reasons.append(
+            f"PTOT : population invalide « {text} » (entier positif attendu)"
+            if text
+            else "PTOT : population manquante"
+        )
 
     email = get("EMAIL")
     if not email:
@@ -136,8 +146,15 @@ def parse_row(row):
 
     if reasons:
         raise RowRejected(reasons)
-    payload = {"insee_code": code, "name": name, "kind": kind, "population": population,
-               "region": region, "department": department, "email": email}
+    payload = {
+        "insee_code": code,
+        "name": name,
+        "kind": kind,
+        "population": population,
+        "region": region,
+        "department": department,
+        "email": email,
+    }
     if kind == "epci":
         payload["member_communes"] = members
     return payload
@@ -157,7 +174,7 @@ def open_rows(fh):
         for values in reader:
             if not any(v.strip() for v in values):
                 continue
-            yield reader.line_num + 1, dict(zip(names, values))
+            yield reader.line_num + 1, dict(zip(names, values, strict=False))
 
     return rows()
 

@@ -1,14 +1,15 @@
 """Time in one place: aware UTC datetimes, ISO 8601 text for payloads."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(moment):
     """pymongo hands back naive UTC datetimes unless the client is tz_aware."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def isoformat(moment):

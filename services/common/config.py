@@ -1,4 +1,5 @@
 """Read deploy/config.yaml outside nameko (scripts, tests) with nameko's `${VAR:default}` rules."""
+
 import yaml
 from nameko.cli.main import setup_yaml_parser
 

@@ -6,6 +6,7 @@ fields `event_id` (deterministic, see ledger.py), `event` and `occurred_at`.
 Consumers ignore unknown fields, so a producer may add fields without breaking
 them; removing or renaming one is a breaking change.
 """
+
 import functools
 from dataclasses import dataclass
 
@@ -81,6 +82,7 @@ class PersonRef(_Nested):
 
 # --- submissions ---------------------------------------------------------
 
+
 class CampaignOpened(EventSchema):
     year = fields.Integer(required=True)
     title = fields.String(required=True)
@@ -133,6 +135,7 @@ class SubmissionsClosed(EventSchema):
 
 # --- jury ----------------------------------------------------------------
 
+
 class JurorRegistered(EventSchema):
     juror = fields.Nested(PersonRef, required=True)
     department = fields.String(required=True)
@@ -174,6 +177,7 @@ class ReviewTasksAvailable(EventSchema):
 
 # --- awards --------------------------------------------------------------
 
+
 class DeliberationReady(EventSchema):
     """Every application of the campaign has a proposal (to the organisers)."""
 
@@ -205,6 +209,7 @@ class ResultsReleased(EventSchema):
 
 # --- notifications -------------------------------------------------------
 
+
 class EmailSent(EventSchema):
     email_id = fields.String(required=True)
     template = fields.String(required=True)
@@ -229,7 +234,7 @@ class Event:
         return _schema_instance(self.schema).load(payload)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema_instance(schema_class):
     # One instance per schema: building one costs about a millisecond, and a
     # release validates one award_decided per labelled collectivité.
@@ -256,10 +261,22 @@ EMAIL_FAILED = Event("email_failed", NOTIFICATIONS, EmailFailed)
 EVENTS = {
     event.name: event
     for event in (
-        CAMPAIGN_OPENED, COLLECTIVITE_REGISTERED, APPLICATION_SUBMITTED, APPLICATION_WITHDRAWN,
-        APPLICATION_REMINDER_DUE, SUBMISSIONS_CLOSED, JUROR_REGISTERED, REVIEW_TASK_CLAIMED, REVIEW_SUBMITTED,
-        APPLICATION_REVIEWED, REVIEW_TASKS_AVAILABLE, DELIBERATION_READY, AWARD_DECIDED,
-        RESULTS_RELEASED, EMAIL_SENT, EMAIL_FAILED,
+        CAMPAIGN_OPENED,
+        COLLECTIVITE_REGISTERED,
+        APPLICATION_SUBMITTED,
+        APPLICATION_WITHDRAWN,
+        APPLICATION_REMINDER_DUE,
+        SUBMISSIONS_CLOSED,
+        JUROR_REGISTERED,
+        REVIEW_TASK_CLAIMED,
+        REVIEW_SUBMITTED,
+        APPLICATION_REVIEWED,
+        REVIEW_TASKS_AVAILABLE,
+        DELIBERATION_READY,
+        AWARD_DECIDED,
+        RESULTS_RELEASED,
+        EMAIL_SENT,
+        EMAIL_FAILED,
     )
 }
 

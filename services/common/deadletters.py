@@ -1,5 +1,6 @@
 """The dead-letter queue: where a message that keeps failing ends, to be
 inspected and replayed by an organiser, never dropped silently."""
+
 import json
 import logging
 
@@ -10,8 +11,9 @@ from services.common.clock import isoformat, utcnow
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = Exchange("label.dead-letters", type="direct", durable=True)
-DEAD_LETTER_QUEUE = Queue("label.dead-letters", exchange=DEAD_LETTER_EXCHANGE,
-                          routing_key="dead-letter", durable=True)
+DEAD_LETTER_QUEUE = Queue(
+    "label.dead-letters", exchange=DEAD_LETTER_EXCHANGE, routing_key="dead-letter", durable=True
+)
 
 
 def dead_letter(publisher, payload, *, source, event, consumer, handler, error, attempts):
@@ -85,8 +87,13 @@ def replay(amqp_uri, limit=100):
         producer = connection.Producer(channel)
         for message in _dead_letters(channel, limit):
             letter = _describe(message)
-            producer.publish(letter["payload"], exchange="", routing_key=consumer_queue(letter),
-                             serializer="json", delivery_mode=2)
+            producer.publish(
+                letter["payload"],
+                exchange="",
+                routing_key=consumer_queue(letter),
+                serializer="json",
+                delivery_mode=2,
+            )
             message.ack()  # only once the broker confirmed the republish
             replayed.append(letter)
         channel.close()

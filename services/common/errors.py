@@ -4,6 +4,7 @@ Registered with nameko's `deserialize_to_instance`, so an RPC caller (the
 gateway) gets the same exception class back, with its arguments, and can map
 it to the HTTP status of API.md. Arguments must stay JSON-serialisable.
 """
+
 from nameko.exceptions import deserialize_to_instance
 
 

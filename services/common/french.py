@@ -1,11 +1,24 @@
 """What French readers see, written once: dates in Paris time, category labels."""
+
 import zoneinfo
 
 from services.common.clock import parse
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-          "septembre", "octobre", "novembre", "décembre")
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
 
 

@@ -1,4 +1,5 @@
 """The `health` RPC every service answers; the gateway's /health asks each one."""
+
 from nameko.rpc import rpc
 
 

@@ -13,6 +13,7 @@ The service class must declare `inbox = Inbox("<service>")`. Handlers must be
 idempotent in their effects: a crash after the effect and before the record
 replays the handler.
 """
+
 import functools
 import logging
 import traceback
@@ -83,8 +84,14 @@ class InboxSession:
 
     def _dead_letter(self, event, handler_name, payload, error, attempts):
         deadletters.dead_letter(
-            self.publisher, payload, source=event.source, event=event.name,
-            consumer=self.service_name, handler=handler_name, error=error, attempts=attempts,
+            self.publisher,
+            payload,
+            source=event.source,
+            event=event.name,
+            consumer=self.service_name,
+            handler=handler_name,
+            error=error,
+            attempts=attempts,
         )
 
 
@@ -122,8 +129,7 @@ def consumes(event):
     def decorator(method):
         @functools.wraps(method)
         def handler(self, payload):
-            return self.inbox.handle(event, method.__name__, payload,
-                                     lambda data: method(self, data))
+            return self.inbox.handle(event, method.__name__, payload, lambda data: method(self, data))
 
         return event_handler(event.source, event.name, requeue_on_error=True)(handler)
 

@@ -20,6 +20,7 @@ FerretDB's SQLite storage any filter other than `_id` scans the collection).
 Event ids are `<change id>:<n>`: a re-publish carries the same id, which
 consumers drop (inbox.py).
 """
+
 import logging
 import os
 from datetime import timedelta
@@ -84,8 +85,10 @@ class Ledger:
             "doc_id": doc_id,
             "version": version,
             **body,
-            "events": [self._envelope(change_id, index, event, payload, now)
-                       for index, (event, payload) in enumerate(events)],
+            "events": [
+                self._envelope(change_id, index, event, payload, now)
+                for index, (event, payload) in enumerate(events)
+            ],
             "published": False,
             "created_at": now,
         }
@@ -99,10 +102,13 @@ class Ledger:
             existing = self.changes.find_one({"_id": change_id})
             if existing is not None:
                 self.apply(existing)  # the winner may have crashed before applying it
-            raise (conflict or Conflict(
-                "Ce document vient d'être modifié par ailleurs ; rechargez-le et réessayez.",
-                "concurrent_change",
-            )) from None
+            raise (
+                conflict
+                or Conflict(
+                    "Ce document vient d'être modifié par ailleurs ; rechargez-le et réessayez.",
+                    "concurrent_change",
+                )
+            ) from None
         if self.crash_after_decide and any(e["name"] == self.crash_after_decide for e in change["events"]):
             log.critical("fault injection: crashing after deciding %s", change_id)
             os._exit(70)
@@ -110,8 +116,7 @@ class Ledger:
 
     @staticmethod
     def _envelope(change_id, index, event, payload, now):
-        body = dict(payload, event_id=f"{change_id}:{index}", event=event.name,
-                    occurred_at=isoformat(now))
+        body = dict(payload, event_id=f"{change_id}:{index}", event=event.name, occurred_at=isoformat(now))
         check_payload(event, body)
         return {"name": event.name, "source": event.source, "payload": body}
 

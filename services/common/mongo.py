@@ -5,6 +5,7 @@ provider that needs the database; pymongo's pool is safe to share between
 green threads) and closed on `stop` and `kill`. Each worker gets the same
 `pymongo.database.Database`.
 """
+
 import logging
 
 from eventlet.semaphore import Semaphore

@@ -7,6 +7,7 @@ and the sweep, a managed thread, retries it, as it does for changes left by a
 crash. An event that has subscribers is published `mandatory`: one that no
 queue would receive is returned by RabbitMQ and retried, never dropped.
 """
+
 import logging
 from datetime import timedelta
 

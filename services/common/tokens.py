@@ -4,6 +4,7 @@ A token says who (role, subject id); it is issued by the service that creates
 the account (submissions for a collectivité, jury for a juror) with the shared
 LABEL_SECRET_KEY, and verified by the gateway.
 """
+
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer

@@ -7,6 +7,7 @@ event on. Names and arguments match what nameko's event_handler declares.
 
     python -m services.common.topology --config deploy/config.yaml
 """
+
 import argparse
 import logging
 

@@ -1,4 +1,5 @@
 """marshmallow helpers shared by every service."""
+
 from marshmallow import RAISE, Schema, ValidationError, validates_schema
 
 from services.common.errors import ValidationFailed

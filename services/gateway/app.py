@@ -4,6 +4,7 @@ It calls the services by RPC and never touches their databases. Each API
 area is a mixin in routes/; this class only gathers them and their
 dependencies.
 """
+
 import eventlet
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
@@ -40,5 +41,6 @@ class GatewayService(SubmissionsRoutes, JuryRoutes, AwardsRoutes, MailRoutes, Op
             except (Exception, eventlet.Timeout):
                 services[name] = "unavailable"
         healthy = all(state == "ok" for state in services.values())
-        return json_response({"status": "ok" if healthy else "degraded", "services": services},
-                             200 if healthy else 503)
+        return json_response(
+            {"status": "ok" if healthy else "degraded", "services": services}, 200 if healthy else 503
+        )

@@ -1,5 +1,6 @@
 """Small inline SVG bar charts for the public pages: no JavaScript, no
 plotting library, readable on a phone (the SVG scales to the page width)."""
+
 from markupsafe import Markup, escape
 
 PALETTE = ("#1b5e9b", "#2e86c1", "#48a9a6", "#7cb518", "#f4a261", "#e76f51", "#8d6cab")
@@ -15,18 +16,23 @@ def vertical_bars(items, title, unit=""):
     n = max(len(items), 1)
     slot = width / n
     peak = max([value for _, value in items] + [1])
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
     for index, (label, value) in enumerate(items):
         bar = (height - top - bottom) * value / peak
         x = index * slot + slot * 0.15
         y = height - bottom - bar
         parts.append(
             f'<g class="bar"><rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{bar:.1f}" '
-            f'fill="{PALETTE[index % len(PALETTE)]}" rx="3"><title>{escape(label)} : {value}{unit}</title></rect>'
-            f'<text x="{x + slot * 0.35:.1f}" y="{y - 6:.1f}" text-anchor="middle" font-size="13">{_fmt(value)}</text>'
+            f'fill="{PALETTE[index % len(PALETTE)]}" rx="3">'
+            f"<title>{escape(label)} : {value}{unit}</title></rect>"
+            f'<text x="{x + slot * 0.35:.1f}" y="{y - 6:.1f}" text-anchor="middle" font-size="13">'
+            f"{_fmt(value)}</text>"
             f'<text x="{x + slot * 0.35:.1f}" y="{height - 8}" text-anchor="middle" font-size="13">'
-            f'{escape(label)}</text></g>')
+            f"{escape(label)}</text></g>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -36,8 +42,10 @@ def horizontal_bars(items, title):
     width, row = 320, 34
     height = max(len(items), 1) * row + 4
     peak = max([value for _, value in items] + [1])
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    ]
     for index, (label, value) in enumerate(items):
         y = index * row + 2
         bar = max((width - 50) * value / peak, 1 if value else 0)
@@ -45,6 +53,7 @@ def horizontal_bars(items, title):
             f'<g class="bar"><text x="0" y="{y + 11}" font-size="12">{escape(label)}</text>'
             f'<rect x="0" y="{y + 15}" width="{bar:.1f}" height="14" rx="3" '
             f'fill="{PALETTE[index % len(PALETTE)]}"><title>{escape(label)} : {value}</title></rect>'
-            f'<text x="{bar + 6:.1f}" y="{y + 27}" font-size="12">{_fmt(value)}</text></g>')
+            f'<text x="{bar + 6:.1f}" y="{y + 27}" font-size="12">{_fmt(value)}</text></g>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

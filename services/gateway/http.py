@@ -7,6 +7,7 @@ Response. They raise the domain errors of services.common.errors (locally or
 from an RPC call): ValidationFailed → 422, NotFound → 404, Conflict → 409,
 Forbidden → 403.
 """
+
 import functools
 import hmac
 import json
@@ -41,8 +42,12 @@ def forbidden(message="Vous n'avez pas accès à cette ressource."):
 
 
 def json_response(body, status=200, headers=None):
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                    headers=headers, mimetype="application/json")
+    return Response(
+        json.dumps(body, ensure_ascii=False, default=str),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
+    )
 
 
 def error_response(status, code, message, fields=None):
@@ -60,8 +65,12 @@ def read_json(request):
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "malformed_json", "Le corps de la requête n'est pas un JSON valide.") from None
     if not isinstance(body, dict):
-        raise ApiError(422, "validation_failed", "Un objet JSON est attendu.",
-                       {"_schema": ["Un objet JSON est attendu."]})
+        raise ApiError(
+            422,
+            "validation_failed",
+            "Un objet JSON est attendu.",
+            {"_schema": ["Un objet JSON est attendu."]},
+        )
     return body
 
 
@@ -107,9 +116,14 @@ def api(method, path, roles=None, public=False):
                     if roles and principal.role not in roles:
                         raise forbidden()
                 timeout = float(self.config.get("GATEWAY_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT_SECONDS))
-                with eventlet.Timeout(timeout, ApiError(
-                        504, "service_timeout",
-                        "Le service n'a pas répondu à temps ; réessayez dans un instant.")):
+                with eventlet.Timeout(
+                    timeout,
+                    ApiError(
+                        504,
+                        "service_timeout",
+                        "Le service n'a pas répondu à temps ; réessayez dans un instant.",
+                    ),
+                ):
                     return _to_response(fn(self, request, principal, **params))
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.fields)

@@ -15,6 +15,7 @@ step is decided by a uniquely keyed insert.
   of `review_starts/<application id>` designates one claim slot (task, version);
   the winner of that slot's ledger insert sends `first_claim: true`.
 """
+
 import random
 import uuid
 from datetime import timedelta
@@ -33,6 +34,7 @@ DISAGREEMENT_GAP = 2  # two proposals this many @ apart (or more) disagree
 
 
 # --- consolidation (pure) -------------------------------------------------
+
 
 def median_arobases(values):
     """Median of the proposed arobases. Rounding rule: with an even number of
@@ -53,8 +55,9 @@ def majority_mentions(mention_lists, allowed=None):
     for mentions in mention_lists:
         for code in set(mentions):
             counts[code] = counts.get(code, 0) + 1
-    kept = [code for code, count in counts.items()
-            if count * 2 > total and (allowed is None or code in allowed)]
+    kept = [
+        code for code, count in counts.items() if count * 2 > total and (allowed is None or code in allowed)
+    ]
     return sorted(kept, key=lambda code: (-counts[code], code))
 
 
@@ -97,6 +100,7 @@ def next_step(reviews, enjeux, mentions, extra_review_opened):
 
 
 # --- eligibility, leases (pure) -------------------------------------------
+
 
 def conflicted(juror, collectivite):
     """A juror never reviews a collectivité of their own department, nor one
@@ -147,7 +151,11 @@ def claim_order(tasks, juror, now, rng=random):
     own = {task["application_id"] for task in tasks if task.get("claimed_by") == juror["_id"]}
     groups = {}
     for task in tasks:
-        if task["application_id"] not in own and claimable(task, now) and not conflicted(juror, task["collectivite"]):
+        if (
+            task["application_id"] not in own
+            and claimable(task, now)
+            and not conflicted(juror, task["collectivite"])
+        ):
             groups.setdefault(task["application_id"], []).append(task)
     keys = list(groups)
     rng.shuffle(keys)
@@ -163,8 +171,10 @@ def task_view(task, now, viewer=None):
         "id": task["_id"],
         "application_id": task["application_id"],
         "campaign_year": task["campaign_year"],
-        "collectivite": {key: collectivite.get(key) for key in
-                         ("id", "insee_code", "name", "category", "department", "region")},
+        "collectivite": {
+            key: collectivite.get(key)
+            for key in ("id", "insee_code", "name", "category", "department", "region")
+        },
         "state": state,
     }
     if state in (CLAIMED, DONE) and (viewer is None or task.get("claimed_by") == viewer):
@@ -177,8 +187,12 @@ def task_view(task, now, viewer=None):
 def review_ref(task):
     review = task["review"]
     return {
-        "review_id": task["_id"], "juror_id": review["juror_id"], "arobases": review["arobases"],
-        "mentions": review["mentions"], "scores": review["scores"], "comment": review.get("comment", ""),
+        "review_id": task["_id"],
+        "juror_id": review["juror_id"],
+        "arobases": review["arobases"],
+        "mentions": review["mentions"],
+        "scores": review["scores"],
+        "comment": review.get("comment", ""),
     }
 
 
@@ -202,8 +216,9 @@ def check_review(data, enjeux, mentions):
 
 # --- use cases -------------------------------------------------------------
 
-NOT_HOLDER = Conflict("Vous ne détenez pas cette tâche de relecture (ou votre réservation a expiré).",
-                      "claim_not_held")
+NOT_HOLDER = Conflict(
+    "Vous ne détenez pas cette tâche de relecture (ou votre réservation a expiré).", "claim_not_held"
+)
 NO_TASK = NotFound("Aucune tâche de relecture disponible pour vous dans cette campagne.", "no_task_available")
 
 
@@ -231,14 +246,22 @@ class JuryDesk:
         if not self.repos.assignments.reserve_email(data["email"], juror_id):
             raise Conflict("Un juré est déjà inscrit avec cette adresse.", "juror_exists")
         token = self.token_for(juror_id)
-        doc = {"_id": juror_id, "name": data["name"], "email": data["email"],
-               "department": data["department"].upper(),
-               "conflicts": sorted({code.upper() for code in data.get("conflicts", [])}),
-               "created_at": self.now}
-        event = (contracts.JUROR_REGISTERED, {
-            "juror": {"id": juror_id, "name": doc["name"], "email": doc["email"]},
-            "department": doc["department"], "access_token": token,
-        })
+        doc = {
+            "_id": juror_id,
+            "name": data["name"],
+            "email": data["email"],
+            "department": data["department"].upper(),
+            "conflicts": sorted({code.upper() for code in data.get("conflicts", [])}),
+            "created_at": self.now,
+        }
+        event = (
+            contracts.JUROR_REGISTERED,
+            {
+                "juror": {"id": juror_id, "name": doc["name"], "email": doc["email"]},
+                "department": doc["department"],
+                "access_token": token,
+            },
+        )
         self.outbox.create("jurors", doc, events=[event])
         return {"id": juror_id, "token": token}
 
@@ -253,16 +276,21 @@ class JuryDesk:
 
     def juror_view(self, juror_id):
         juror = self.juror(juror_id)
-        return {key: juror[key] for key in ("name", "email", "department", "conflicts")} | {"id": juror["_id"]}
+        return {key: juror[key] for key in ("name", "email", "department", "conflicts")} | {
+            "id": juror["_id"]
+        }
 
     # -- events from submissions ----------------------------------------
 
     def campaign_opened(self, data):
-        self.repos.campaigns.save(data["year"], {
-            "enjeux": [item["code"] for item in data["enjeux"]],
-            "mentions": [item["code"] for item in data["mentions"]],
-            "reviews_per_application": data["reviews_per_application"],
-        })
+        self.repos.campaigns.save(
+            data["year"],
+            {
+                "enjeux": [item["code"] for item in data["enjeux"]],
+                "mentions": [item["code"] for item in data["mentions"]],
+                "reviews_per_application": data["reviews_per_application"],
+            },
+        )
 
     def application_submitted(self, data):
         """Creates the application's review tasks once: ids `<application>:<n>`."""
@@ -270,12 +298,21 @@ class JuryDesk:
         expected = max(1, int(data["reviews_per_application"]))
         app = self.repos.applications.get(app_id)
         if app is None:
-            app = self._create_ignoring_duplicate("applications", {
-                "_id": app_id, "campaign_year": data["campaign_year"], "collectivite": data["collectivite"],
-                "enjeux": data["enjeux"], "mentions": data["mentions"], "submitted_at": data["submitted_at"],
-                "expected": expected, "extra_review": False, "state": REVIEWING,
-                "created_at": self.now,
-            }) or self.repos.applications.get(app_id)
+            app = self._create_ignoring_duplicate(
+                "applications",
+                {
+                    "_id": app_id,
+                    "campaign_year": data["campaign_year"],
+                    "collectivite": data["collectivite"],
+                    "enjeux": data["enjeux"],
+                    "mentions": data["mentions"],
+                    "submitted_at": data["submitted_at"],
+                    "expected": expected,
+                    "extra_review": False,
+                    "state": REVIEWING,
+                    "created_at": self.now,
+                },
+            ) or self.repos.applications.get(app_id)
         if app["state"] == WITHDRAWN:
             return 0
         created = 0
@@ -284,11 +321,20 @@ class JuryDesk:
         return created
 
     def _create_task(self, app, n):
-        task = self._create_ignoring_duplicate("tasks", {
-            "_id": f"{app['_id']}:{n}", "application_id": app["_id"], "n": n,
-            "campaign_year": app["campaign_year"], "collectivite": app["collectivite"],
-            "state": OPEN, "claimed_by": None, "lease_expires_at": None, "created_at": self.now,
-        })
+        task = self._create_ignoring_duplicate(
+            "tasks",
+            {
+                "_id": f"{app['_id']}:{n}",
+                "application_id": app["_id"],
+                "n": n,
+                "campaign_year": app["campaign_year"],
+                "collectivite": app["collectivite"],
+                "state": OPEN,
+                "claimed_by": None,
+                "lease_expires_at": None,
+                "created_at": self.now,
+            },
+        )
         self._remember(task)
         return 1 if task else 0
 
@@ -302,15 +348,26 @@ class JuryDesk:
         app_id = data["application_id"]
         app = self.repos.applications.get(app_id)
         if app is None:  # withdrawn before we saw it submitted: a tombstone stops later task creation
-            self._create_ignoring_duplicate("applications", {
-                "_id": app_id, "campaign_year": data["campaign_year"], "collectivite": data["collectivite"],
-                "enjeux": [], "mentions": [], "submitted_at": None, "expected": 0, "extra_review": False,
-                "state": WITHDRAWN, "created_at": self.now})
+            self._create_ignoring_duplicate(
+                "applications",
+                {
+                    "_id": app_id,
+                    "campaign_year": data["campaign_year"],
+                    "collectivite": data["collectivite"],
+                    "enjeux": [],
+                    "mentions": [],
+                    "submitted_at": None,
+                    "expected": 0,
+                    "extra_review": False,
+                    "state": WITHDRAWN,
+                    "created_at": self.now,
+                },
+            )
             app = self.repos.applications.get(app_id)
         self._retry(lambda: self._set_app_state(app_id, WITHDRAWN))
         cancelled = 0
         for n in range(1, (app or {}).get("expected", 0) + 2):  # +1: a possible extra review
-            cancelled += self._retry(lambda: self._cancel_task(f"{app_id}:{n}"))
+            cancelled += self._retry(lambda task_id=f"{app_id}:{n}": self._cancel_task(task_id))
         return cancelled
 
     def _set_app_state(self, app_id, state):
@@ -343,9 +400,13 @@ class JuryDesk:
         tasks = self.repos.tasks.of_campaign(campaign_year) if campaign_year else self.repos.tasks.all()
         if state == OPEN:
             assigned = self.repos.assignments.applications_of(juror_id)
-            views = [task_view(t, self.now, juror_id) for t in tasks
-                     if claimable(t, self.now) and not conflicted(juror, t["collectivite"])
-                     and t["application_id"] not in assigned]
+            views = [
+                task_view(t, self.now, juror_id)
+                for t in tasks
+                if claimable(t, self.now)
+                and not conflicted(juror, t["collectivite"])
+                and t["application_id"] not in assigned
+            ]
         else:
             views = [task_view(t, self.now, juror_id) for t in tasks if t.get("claimed_by") == juror_id]
             views = [view for view in views if view["state"] == state]
@@ -365,8 +426,9 @@ class JuryDesk:
             # again at the database, at most every REFRESH_ON_EMPTY seconds.
             if (self.snapshots.age(campaign_year) or 0) < REFRESH_ON_EMPTY:
                 raise
-            return self._claim_from(juror, self.snapshots.of_campaign(campaign_year, load, REFRESH_ON_EMPTY),
-                                    lease)
+            return self._claim_from(
+                juror, self.snapshots.of_campaign(campaign_year, load, REFRESH_ON_EMPTY), lease
+            )
 
     def _claim_from(self, juror, tasks, lease):
         # A task past version 1 was claimed (or cancelled) before: no first-claim insert to try.
@@ -400,16 +462,30 @@ class JuryDesk:
         # wins that slot's ledger insert makes the application's first claim.
         slot = task["version"] + 1
         first = maybe_first and self.repos.review_starts.designates(task["application_id"], task["_id"], slot)
-        event = (contracts.REVIEW_TASK_CLAIMED, {
-            "task_id": task["_id"], "application_id": task["application_id"],
-            "campaign_year": task["campaign_year"], "juror_id": juror["_id"],
-            "collectivite": task["collectivite"], "first_claim": first,
-        })
+        event = (
+            contracts.REVIEW_TASK_CLAIMED,
+            {
+                "task_id": task["_id"],
+                "application_id": task["application_id"],
+                "campaign_year": task["campaign_year"],
+                "juror_id": juror["_id"],
+                "collectivite": task["collectivite"],
+                "first_claim": first,
+            },
+        )
         try:
-            return self.outbox.update("tasks", task, {
-                "state": CLAIMED, "claimed_by": juror["_id"], "claimed_at": self.now,
-                "lease_expires_at": self.now + lease,
-            }, events=[event], conflict=_lost_claim())
+            return self.outbox.update(
+                "tasks",
+                task,
+                {
+                    "state": CLAIMED,
+                    "claimed_by": juror["_id"],
+                    "claimed_at": self.now,
+                    "lease_expires_at": self.now + lease,
+                },
+                events=[event],
+                conflict=_lost_claim(),
+            )
         except Conflict:
             return None  # someone else took this slot (and, if designated, sent the first claim)
 
@@ -420,9 +496,17 @@ class JuryDesk:
         # An expired claim may still be released by its holder, as long as nobody re-claimed it.
         if task["state"] != CLAIMED or task.get("claimed_by") != juror_id:
             raise NOT_HOLDER
-        released = self.outbox.update("tasks", task, {
-            "state": OPEN, "claimed_by": None, "lease_expires_at": None, "released_at": self.now,
-        }, conflict=NOT_HOLDER)
+        released = self.outbox.update(
+            "tasks",
+            task,
+            {
+                "state": OPEN,
+                "claimed_by": None,
+                "lease_expires_at": None,
+                "released_at": self.now,
+            },
+            conflict=NOT_HOLDER,
+        )
         self.repos.assignments.release(juror_id, task["application_id"])
         self._remember(released)
         return task_view(released, self.now, juror_id)
@@ -435,18 +519,29 @@ class JuryDesk:
             raise NOT_HOLDER
         app = self.repos.applications.get(task["application_id"])
         check_review(data, app["enjeux"], app["mentions"])
-        review = {"juror_id": juror_id, "scores": data["scores"], "arobases": data["arobases"],
-                  "mentions": data["mentions"], "comment": data.get("comment", ""),
-                  "submitted_at": self.now}
+        review = {
+            "juror_id": juror_id,
+            "scores": data["scores"],
+            "arobases": data["arobases"],
+            "mentions": data["mentions"],
+            "comment": data.get("comment", ""),
+            "submitted_at": self.now,
+        }
         done = dict(task, review=review)
-        event = (contracts.REVIEW_SUBMITTED, {
-            "task_id": task_id, "application_id": task["application_id"],
-            "campaign_year": task["campaign_year"], "review": review_ref(done),
-        })
+        event = (
+            contracts.REVIEW_SUBMITTED,
+            {
+                "task_id": task_id,
+                "application_id": task["application_id"],
+                "campaign_year": task["campaign_year"],
+                "review": review_ref(done),
+            },
+        )
         # Decided by the change `tasks:<id>:<version+1>`: a claimer who saw the lease
         # run out and took the task first makes this a 409.
-        done = self.outbox.update("tasks", task, {"state": DONE, "review": review},
-                                  events=[event], conflict=NOT_HOLDER)
+        done = self.outbox.update(
+            "tasks", task, {"state": DONE, "review": review}, events=[event], conflict=NOT_HOLDER
+        )
         self._remember(done)
         self._retry(lambda: self.consolidate(task["application_id"]))
         return task_view(done, self.now, juror_id)
@@ -468,20 +563,41 @@ class JuryDesk:
         if step == "extra_review":
             extra = dict(app, expected=app["expected"] + 1)
             self._create_task(extra, extra["expected"])
-            self.outbox.update("applications", app, {
-                "expected": extra["expected"], "extra_review": True, "state": WAITING_EXTRA,
-                "disagreement": True, "spread": result["spread"],
-            })
+            self.outbox.update(
+                "applications",
+                app,
+                {
+                    "expected": extra["expected"],
+                    "extra_review": True,
+                    "state": WAITING_EXTRA,
+                    "disagreement": True,
+                    "spread": result["spread"],
+                },
+            )
             return step
-        event = (contracts.APPLICATION_REVIEWED, {
-            "application_id": app_id, "campaign_year": app["campaign_year"],
-            "collectivite": app["collectivite"], "proposal": result["proposal"],
-            "reviews": reviews, "disagreement": result["disagreement"],
-        })
-        self.outbox.update("applications", app, {
-            "state": REVIEWED, "proposal": result["proposal"], "disagreement": result["disagreement"],
-            "spread": result["spread"], "reviewed_at": self.now,
-        }, events=[event])
+        event = (
+            contracts.APPLICATION_REVIEWED,
+            {
+                "application_id": app_id,
+                "campaign_year": app["campaign_year"],
+                "collectivite": app["collectivite"],
+                "proposal": result["proposal"],
+                "reviews": reviews,
+                "disagreement": result["disagreement"],
+            },
+        )
+        self.outbox.update(
+            "applications",
+            app,
+            {
+                "state": REVIEWED,
+                "proposal": result["proposal"],
+                "disagreement": result["disagreement"],
+                "spread": result["spread"],
+                "reviewed_at": self.now,
+            },
+            events=[event],
+        )
         return step
 
     def deliberation(self, campaign_year):
@@ -494,17 +610,27 @@ class JuryDesk:
         for app in self.repos.applications.of_campaign(campaign_year):
             own = sorted(tasks.get(app["_id"], []), key=lambda t: t["n"])
             done = [task for task in own if task["state"] == DONE]
-            reviews = [dict(review_ref(task), submitted_at=isoformat(task["review"]["submitted_at"]))
-                       for task in done]
-            spread = app.get("spread") or (score_spread([r["scores"] for r in reviews], app["enjeux"])
-                                           if reviews else {})
-            rows.append({
-                "application_id": app["_id"], "campaign_year": app["campaign_year"],
-                "collectivite": app["collectivite"], "proposal": app.get("proposal"),
-                "reviews": reviews, "disagreement": bool(app.get("disagreement", False)),
-                "spread": spread, "review_state": app["state"],
-                "reviews_expected": app["expected"], "reviews_done": len(done),
-            })
+            reviews = [
+                dict(review_ref(task), submitted_at=isoformat(task["review"]["submitted_at"]))
+                for task in done
+            ]
+            spread = app.get("spread") or (
+                score_spread([r["scores"] for r in reviews], app["enjeux"]) if reviews else {}
+            )
+            rows.append(
+                {
+                    "application_id": app["_id"],
+                    "campaign_year": app["campaign_year"],
+                    "collectivite": app["collectivite"],
+                    "proposal": app.get("proposal"),
+                    "reviews": reviews,
+                    "disagreement": bool(app.get("disagreement", False)),
+                    "spread": spread,
+                    "review_state": app["state"],
+                    "reviews_expected": app["expected"],
+                    "reviews_done": len(done),
+                }
+            )
         return sorted(rows, key=lambda row: (row["collectivite"].get("name", ""), row["application_id"]))
 
     # -- digest -------------------------------------------------------------
@@ -520,8 +646,12 @@ class JuryDesk:
         assigned = self.repos.assignments.by_juror()
         sent = 0
         for juror in self.repos.jurors.all():
-            mine = [t for t in tasks if not conflicted(juror, t["collectivite"])
-                    and t["application_id"] not in assigned.get(juror["_id"], set())]
+            mine = [
+                t
+                for t in tasks
+                if not conflicted(juror, t["collectivite"])
+                and t["application_id"] not in assigned.get(juror["_id"], set())
+            ]
             by_year = {}
             for task in mine:
                 by_year.setdefault(task["campaign_year"], []).append(task)
@@ -530,10 +660,14 @@ class JuryDesk:
                 newest = max(task["created_at"] for task in year_tasks)
                 if seen is not None and newest <= seen:
                     continue
-                event = (contracts.REVIEW_TASKS_AVAILABLE, {
-                    "campaign_year": year, "open_tasks": len(year_tasks),
-                    "juror": {"id": juror["_id"], "name": juror["name"], "email": juror["email"]},
-                })
+                event = (
+                    contracts.REVIEW_TASKS_AVAILABLE,
+                    {
+                        "campaign_year": year,
+                        "open_tasks": len(year_tasks),
+                        "juror": {"id": juror["_id"], "name": juror["name"], "email": juror["email"]},
+                    },
+                )
                 try:
                     self.outbox.record(f"digest:{juror['_id']}:{year}:{isoformat(newest)}", [event])
                     sent += 1

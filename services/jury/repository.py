@@ -4,6 +4,7 @@ Documents the ledger versions (jurors, applications, tasks) are written
 through the outbox; these classes read them, and own the small guard
 collections whose uniquely keyed inserts decide exclusive steps.
 """
+
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
@@ -84,8 +85,15 @@ class Assignments:
 
     def reserve(self, juror_id, app_id, nonce, now):
         try:
-            self.collection.insert_one({"_id": f"{juror_id}:{app_id}", "juror_id": juror_id,
-                                        "application_id": app_id, "nonce": nonce, "at": now})
+            self.collection.insert_one(
+                {
+                    "_id": f"{juror_id}:{app_id}",
+                    "juror_id": juror_id,
+                    "application_id": app_id,
+                    "nonce": nonce,
+                    "at": now,
+                }
+            )
             return True
         except DuplicateKeyError:
             return False
@@ -102,11 +110,16 @@ class Assignments:
         self.collection.delete_one({"_id": f"{juror_id}:{app_id}"})
 
     def applications_of(self, juror_id):
-        return {doc["application_id"] for doc in self.collection.find({"juror_id": juror_id}, {"application_id": 1})}
+        return {
+            doc["application_id"]
+            for doc in self.collection.find({"juror_id": juror_id}, {"application_id": 1})
+        }
 
     def by_juror(self):
         result = {}
-        for doc in self.collection.find({"juror_id": {"$exists": True}}, {"juror_id": 1, "application_id": 1}):
+        for doc in self.collection.find(
+            {"juror_id": {"$exists": True}}, {"juror_id": 1, "application_id": 1}
+        ):
             result.setdefault(doc["juror_id"], set()).add(doc["application_id"])
         return result
 
@@ -178,8 +191,8 @@ class TaskSnapshots:
         self.max_age = max_age
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
-        self._entries = {}     # year -> (taken_at, {task_id: task})
-        self._loading = {}     # year -> threading.Event of the scan in progress
+        self._entries = {}  # year -> (taken_at, {task_id: task})
+        self._loading = {}  # year -> threading.Event of the scan in progress
         self._jurors = {}
 
     def of_campaign(self, year, load, fresh_within=None):

@@ -1,20 +1,25 @@
 """marshmallow schemas of the jury's RPC arguments."""
+
 from marshmallow import fields, validate
 
 from services.common.validation import StrictSchema
 
-DEPARTMENT = validate.Regexp(r"^(?:\d{2}|2[abAB]|\d{3})$", error="Code de département invalide (ex. 25, 2A, 974).")
+DEPARTMENT = validate.Regexp(
+    r"^(?:\d{2}|2[abAB]|\d{3})$", error="Code de département invalide (ex. 25, 2A, 974)."
+)
 # INSEE commune code (5 characters, Corsica 2A/2B) or SIREN (9 digits).
-CONFLICT_CODE = validate.Regexp(r"^(?:[0-9][0-9AaBb][0-9]{3}|[0-9]{9})$",
-                                error="Code INSEE (5 caractères) ou SIREN (9 chiffres) attendu.")
+CONFLICT_CODE = validate.Regexp(
+    r"^(?:[0-9][0-9AaBb][0-9]{3}|[0-9]{9})$", error="Code INSEE (5 caractères) ou SIREN (9 chiffres) attendu."
+)
 
 
 class JurorRegistration(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     email = fields.Email(required=True, validate=validate.Length(max=320))
     department = fields.String(required=True, validate=DEPARTMENT)
-    conflicts = fields.List(fields.String(validate=CONFLICT_CODE), load_default=list,
-                            validate=validate.Length(max=500))
+    conflicts = fields.List(
+        fields.String(validate=CONFLICT_CODE), load_default=list, validate=validate.Length(max=500)
+    )
 
 
 class ClaimRequest(StrictSchema):
@@ -22,14 +27,19 @@ class ClaimRequest(StrictSchema):
 
 
 class Review(StrictSchema):
-    scores = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
-                         values=fields.Integer(strict=True, validate=validate.Range(
-                             0, 4, error="Une note d'enjeu va de 0 à 4.")),
-                         required=True)
-    arobases = fields.Integer(required=True, strict=True,
-                              validate=validate.Range(1, 5, error="De 1 à 5 arobases."))
-    mentions = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
-                           validate=validate.Length(max=50))
+    scores = fields.Dict(
+        keys=fields.String(validate=validate.Length(1, 64)),
+        values=fields.Integer(
+            strict=True, validate=validate.Range(0, 4, error="Une note d'enjeu va de 0 à 4.")
+        ),
+        required=True,
+    )
+    arobases = fields.Integer(
+        required=True, strict=True, validate=validate.Range(1, 5, error="De 1 à 5 arobases.")
+    )
+    mentions = fields.List(
+        fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=50)
+    )
     comment = fields.String(load_default="", validate=validate.Length(max=10000))
 
 

@@ -1,6 +1,7 @@
 """JuryService: jurors, review tasks (claims with a lease), reviews and the
 consolidated proposal per application. Entrypoints only translate; the rules
 are in logic.py."""
+
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
@@ -54,9 +55,14 @@ class JuryService(HealthRpc):
 
     def _desk(self):
         secret = self.config["LABEL_SECRET_KEY"]
-        return JuryDesk(Repositories(self.db), self.outbox, self.config, utcnow(),
-                        token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id),
-                        snapshots=self.snapshots)
+        return JuryDesk(
+            Repositories(self.db),
+            self.outbox,
+            self.config,
+            utcnow(),
+            token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id),
+            snapshots=self.snapshots,
+        )
 
     # -- RPC (called by the gateway) ------------------------------------
 

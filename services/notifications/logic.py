@@ -8,6 +8,7 @@ copy. Its Message-ID and Date are fixed here, at queue time, so every later
 Result emails are queued only once `results_released` has been handled for
 the campaign: an `award_decided` seen earlier is held and queued by the release.
 """
+
 import hashlib
 import logging
 from datetime import timedelta
@@ -19,7 +20,13 @@ from services.common import contracts
 from services.common.clock import isoformat, utcnow
 from services.common.errors import Conflict
 from services.common.french import CATEGORY_LABELS, french_date
-from services.notifications.mail import InvalidHeader, build_message, check_header_text, message_domain, parse_address
+from services.notifications.mail import (
+    InvalidHeader,
+    build_message,
+    check_header_text,
+    message_domain,
+    parse_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +46,13 @@ def progression_text(name, progression, arobases, previous):
     if progression == "lost" and previous:
         return f"{name} passe de {previous} à {arobases} arobase{'s' if arobases > 1 else ''} cette année."
     if progression == "kept":
-        return f"{name} conserve son niveau de l'an dernier ({arobases} arobase{'s' if arobases > 1 else ''})."
-    return f"C'est la première labellisation de {name} : bienvenue dans le réseau des Territoires, Villes et Villages Internet !"
+        return (
+            f"{name} conserve son niveau de l'an dernier ({arobases} arobase{'s' if arobases > 1 else ''})."
+        )
+    return (
+        f"C'est la première labellisation de {name} : "
+        "bienvenue dans le réseau des Territoires, Villes et Villages Internet !"
+    )
 
 
 class Renderer:
@@ -97,8 +109,16 @@ class Notifications:
         if not col.get("email"):
             log.info("%s: collectivité %s has no email, nothing queued", template, col["id"])
             return []
-        return [Draft(template, col["email"], dict(context, collectivite=col), name=col["name"],
-                      campaign_year=year, collectivite=col)]
+        return [
+            Draft(
+                template,
+                col["email"],
+                dict(context, collectivite=col),
+                name=col["name"],
+                campaign_year=year,
+                collectivite=col,
+            )
+        ]
 
     def _organiser_drafts(self, template, context, year=None):
         return [Draft(template, address, context, campaign_year=year) for address in self.organisers()]
@@ -106,74 +126,156 @@ class Notifications:
     # -- events --------------------------------------------------------------
 
     def on_campaign_opened(self, data):
-        self.repos.campaigns.save(data["year"], {
-            "title": data["title"], "submissions_close_at": data["submissions_close_at"],
-            "ceremony_at": data["ceremony_at"], "ceremony_place": data["ceremony_place"],
-            "enjeux": {e["code"]: e["label"] for e in data["enjeux"]},
-            "mentions": {m["code"]: m["label"] for m in data["mentions"]},
-        })
+        self.repos.campaigns.save(
+            data["year"],
+            {
+                "title": data["title"],
+                "submissions_close_at": data["submissions_close_at"],
+                "ceremony_at": data["ceremony_at"],
+                "ceremony_place": data["ceremony_place"],
+                "enjeux": {e["code"]: e["label"] for e in data["enjeux"]},
+                "mentions": {m["code"]: m["label"] for m in data["mentions"]},
+            },
+        )
         return []
 
     def on_collectivite_registered(self, data):
         col = data["collectivite"]
-        return self.queue(data["event_id"], self._collectivite_draft("welcome_collectivite", data, {
-            "access_token": data["access_token"],
-            "space_url": f"{self.base_url}/collectivite",
-            "category_label": CATEGORY_LABELS.get(col["category"], col["category"]),
-        }))
+        return self.queue(
+            data["event_id"],
+            self._collectivite_draft(
+                "welcome_collectivite",
+                data,
+                {
+                    "access_token": data["access_token"],
+                    "space_url": f"{self.base_url}/collectivite",
+                    "category_label": CATEGORY_LABELS.get(col["category"], col["category"]),
+                },
+            ),
+        )
 
     def on_application_submitted(self, data):
         year = data["campaign_year"]
         campaign = self.repos.campaigns.get(year) or {}
         enjeux = campaign.get("enjeux", {})
         initiatives = [dict(i, enjeu_label=enjeux.get(i["enjeu"], i["enjeu"])) for i in data["initiatives"]]
-        return self.queue(data["event_id"], self._collectivite_draft("application_acknowledged", data, {
-            "year": year, "services": data["services"], "initiatives": initiatives,
-            "reviews": data["reviews_per_application"], "submitted_at": french_date(data["submitted_at"]),
-        }, year))
+        return self.queue(
+            data["event_id"],
+            self._collectivite_draft(
+                "application_acknowledged",
+                data,
+                {
+                    "year": year,
+                    "services": data["services"],
+                    "initiatives": initiatives,
+                    "reviews": data["reviews_per_application"],
+                    "submitted_at": french_date(data["submitted_at"]),
+                },
+                year,
+            ),
+        )
 
     def on_application_withdrawn(self, data):
-        return self.queue(data["event_id"], self._collectivite_draft("application_withdrawn", data, {
-            "year": data["campaign_year"], "withdrawn_at": french_date(data["withdrawn_at"]),
-        }, data["campaign_year"]))
+        return self.queue(
+            data["event_id"],
+            self._collectivite_draft(
+                "application_withdrawn",
+                data,
+                {
+                    "year": data["campaign_year"],
+                    "withdrawn_at": french_date(data["withdrawn_at"]),
+                },
+                data["campaign_year"],
+            ),
+        )
 
     def on_application_reminder_due(self, data):
-        return self.queue(data["event_id"], self._collectivite_draft("application_reminder", data, {
-            "year": data["campaign_year"], "close_at": french_date(data["submissions_close_at"]),
-            "space_url": f"{self.base_url}/collectivite",
-        }, data["campaign_year"]))
+        return self.queue(
+            data["event_id"],
+            self._collectivite_draft(
+                "application_reminder",
+                data,
+                {
+                    "year": data["campaign_year"],
+                    "close_at": french_date(data["submissions_close_at"]),
+                    "space_url": f"{self.base_url}/collectivite",
+                },
+                data["campaign_year"],
+            ),
+        )
 
     def on_juror_registered(self, data):
         juror = data["juror"]
         if not juror.get("email"):
             return []
-        return self.queue(data["event_id"], [Draft("welcome_juror", juror["email"], {
-            "juror": juror, "department": data["department"], "access_token": data["access_token"],
-            "space_url": f"{self.base_url}/jure",
-        }, name=juror["name"])])
+        return self.queue(
+            data["event_id"],
+            [
+                Draft(
+                    "welcome_juror",
+                    juror["email"],
+                    {
+                        "juror": juror,
+                        "department": data["department"],
+                        "access_token": data["access_token"],
+                        "space_url": f"{self.base_url}/jure",
+                    },
+                    name=juror["name"],
+                )
+            ],
+        )
 
     def on_review_task_claimed(self, data):
         if not data["first_claim"]:
             return []
-        return self.queue(data["event_id"], self._collectivite_draft("review_started", data, {
-            "year": data["campaign_year"],
-        }, data["campaign_year"]))
+        return self.queue(
+            data["event_id"],
+            self._collectivite_draft(
+                "review_started",
+                data,
+                {
+                    "year": data["campaign_year"],
+                },
+                data["campaign_year"],
+            ),
+        )
 
     def on_review_tasks_available(self, data):
         juror = data["juror"]
         if not juror.get("email") or data["open_tasks"] < 1:
             return []
-        return self.queue(data["event_id"], [Draft("juror_digest", juror["email"], {
-            "juror": juror, "year": data["campaign_year"], "open_tasks": data["open_tasks"],
-            "space_url": f"{self.base_url}/jure",
-        }, name=juror["name"], campaign_year=data["campaign_year"])])
+        return self.queue(
+            data["event_id"],
+            [
+                Draft(
+                    "juror_digest",
+                    juror["email"],
+                    {
+                        "juror": juror,
+                        "year": data["campaign_year"],
+                        "open_tasks": data["open_tasks"],
+                        "space_url": f"{self.base_url}/jure",
+                    },
+                    name=juror["name"],
+                    campaign_year=data["campaign_year"],
+                )
+            ],
+        )
 
     def on_deliberation_ready(self, data):
         year = data["campaign_year"]
-        return self.queue(data["event_id"], self._organiser_drafts("deliberation_ready", {
-            "year": year, "application_count": data["application_count"],
-            "deliberation_url": f"{self.base_url}/api/v1/campaigns/{year}/deliberation",
-        }, year))
+        return self.queue(
+            data["event_id"],
+            self._organiser_drafts(
+                "deliberation_ready",
+                {
+                    "year": year,
+                    "application_count": data["application_count"],
+                    "deliberation_url": f"{self.base_url}/api/v1/campaigns/{year}/deliberation",
+                },
+                year,
+            ),
+        )
 
     def on_award_decided(self, data):
         """Queued only once the campaign's release is known here; held until then."""
@@ -190,35 +292,68 @@ class Notifications:
     def on_results_released(self, data):
         year = data["campaign_year"]
         self.repos.releases.mark(year, data)  # first: an award arriving later sees it
-        queued = self.queue(data["event_id"], self._organiser_drafts("results_released", {
-            "year": year, "labelled_count": data["labelled_count"], "released_by": data["released_by"],
-            "released_at": french_date(data["released_at"]), "pending": data.get("pending") or [],
-            "outbox_url": f"{self.base_url}/api/v1/outbox?state=failed",
-        }, year))
+        queued = self.queue(
+            data["event_id"],
+            self._organiser_drafts(
+                "results_released",
+                {
+                    "year": year,
+                    "labelled_count": data["labelled_count"],
+                    "released_by": data["released_by"],
+                    "released_at": french_date(data["released_at"]),
+                    "pending": data.get("pending") or [],
+                    "outbox_url": f"{self.base_url}/api/v1/outbox?state=failed",
+                },
+                year,
+            ),
+        )
         for held in self.repos.held_awards.for_year(year):
             queued += self._queue_result(held)
         return queued
 
     def _queue_result(self, data):
         col = data["collectivite"]
-        return self.queue(data["event_id"], self._collectivite_draft("result", data, {
-            "year": data["campaign_year"], "arobases": data["arobases"], "mentions": data["mentions"],
-            "progression": data["progression"], "previous_arobases": data.get("previous_arobases"),
-            "progression_text": progression_text(col["name"], data["progression"], data["arobases"],
-                                                 data.get("previous_arobases")),
-            "ceremony_date": french_date(data["ceremony_at"]), "ceremony_place": data["ceremony_place"],
-        }, data["campaign_year"]))
+        return self.queue(
+            data["event_id"],
+            self._collectivite_draft(
+                "result",
+                data,
+                {
+                    "year": data["campaign_year"],
+                    "arobases": data["arobases"],
+                    "mentions": data["mentions"],
+                    "progression": data["progression"],
+                    "previous_arobases": data.get("previous_arobases"),
+                    "progression_text": progression_text(
+                        col["name"], data["progression"], data["arobases"], data.get("previous_arobases")
+                    ),
+                    "ceremony_date": french_date(data["ceremony_at"]),
+                    "ceremony_place": data["ceremony_place"],
+                },
+                data["campaign_year"],
+            ),
+        )
 
     def queue_failure_alert(self, email):
         """A result email ended failed: tell the organisers, so no applicant goes without."""
         key = f"{email['_id']}:failed:{email.get('attempts', 0)}"
         col = email.get("collectivite") or {}
-        return self.queue(key, self._organiser_drafts("result_failed_alert", {
-            "year": email.get("campaign_year"), "collectivite_name": col.get("name", "?"),
-            "recipient": email["recipient"], "attempts": email.get("attempts", 0),
-            "last_error": email.get("last_error") or "", "email_id": email["_id"],
-            "outbox_url": f"{self.base_url}/api/v1/outbox/{email['_id']}",
-        }, email.get("campaign_year")))
+        return self.queue(
+            key,
+            self._organiser_drafts(
+                "result_failed_alert",
+                {
+                    "year": email.get("campaign_year"),
+                    "collectivite_name": col.get("name", "?"),
+                    "recipient": email["recipient"],
+                    "attempts": email.get("attempts", 0),
+                    "last_error": email.get("last_error") or "",
+                    "email_id": email["_id"],
+                    "outbox_url": f"{self.base_url}/api/v1/outbox/{email['_id']}",
+                },
+                email.get("campaign_year"),
+            ),
+        )
 
     # -- queueing ------------------------------------------------------------
 
@@ -245,9 +380,15 @@ class Notifications:
             "recipient": draft.recipient,
             "recipient_name": draft.name,
             "campaign_year": draft.campaign_year,
-            "collectivite": ({"id": draft.collectivite["id"], "name": draft.collectivite["name"],
-                              "insee_code": draft.collectivite["insee_code"]}
-                             if draft.collectivite else None),
+            "collectivite": (
+                {
+                    "id": draft.collectivite["id"],
+                    "name": draft.collectivite["name"],
+                    "insee_code": draft.collectivite["insee_code"],
+                }
+                if draft.collectivite
+                else None
+            ),
             "subject": subject,
             "text": text,
             "html": html,
@@ -264,12 +405,21 @@ class Notifications:
         try:  # refuse header injection before anything is stored as sendable
             parse_address(draft.recipient, draft.name)
             check_header_text(subject, "sujet")
-            build_message(sender=self.sender, recipient=draft.recipient, recipient_name=draft.name,
-                          subject=subject, text=text, html=html, message_id=doc["message_id"], date=now)
+            build_message(
+                sender=self.sender,
+                recipient=draft.recipient,
+                recipient_name=draft.name,
+                subject=subject,
+                text=text,
+                html=html,
+                message_id=doc["message_id"],
+                date=now,
+            )
         except (InvalidHeader, ValueError) as exc:
             log.warning("email %s (%s) refused: %s", doc_id, draft.template, exc)
-            doc.update(state="failed", last_error=f"en-tête refusé : {exc}", failed_at=now,
-                       next_attempt_at=None)
+            doc.update(
+                state="failed", last_error=f"en-tête refusé : {exc}", failed_at=now, next_attempt_at=None
+            )
         return doc
 
     def _insert_unsendable(self, doc):
@@ -297,18 +447,30 @@ def backoff(attempt, base, cap):
 def summary(doc):
     """An outbox row for the organisers' list."""
     return {
-        "id": doc["_id"], "template": doc["template"], "recipient": doc["recipient"],
-        "subject": doc.get("subject"), "state": doc["state"], "attempts": doc.get("attempts", 0),
-        "campaign_year": doc.get("campaign_year"), "last_error": doc.get("last_error"),
-        "created_at": _iso(doc.get("created_at")), "sent_at": _iso(doc.get("sent_at")),
+        "id": doc["_id"],
+        "template": doc["template"],
+        "recipient": doc["recipient"],
+        "subject": doc.get("subject"),
+        "state": doc["state"],
+        "attempts": doc.get("attempts", 0),
+        "campaign_year": doc.get("campaign_year"),
+        "last_error": doc.get("last_error"),
+        "created_at": _iso(doc.get("created_at")),
+        "sent_at": _iso(doc.get("sent_at")),
         "next_attempt_at": _iso(doc.get("next_attempt_at")) if doc["state"] == "queued" else None,
     }
 
 
 def detail(doc):
-    return dict(summary(doc), message_id=doc.get("message_id"), text=doc.get("text"), html=doc.get("html"),
-                recipient_name=doc.get("recipient_name"), event_id=doc.get("event_id"),
-                failed_at=_iso(doc.get("failed_at")))
+    return dict(
+        summary(doc),
+        message_id=doc.get("message_id"),
+        text=doc.get("text"),
+        html=doc.get("html"),
+        recipient_name=doc.get("recipient_name"),
+        event_id=doc.get("event_id"),
+        failed_at=_iso(doc.get("failed_at")),
+    )
 
 
 def _iso(value):

@@ -4,6 +4,7 @@ Header injection: every address goes through email.headerregistry.Address and
 must round-trip through email.utils.parseaddr unchanged; CR/LF (or any control
 character) in a subject or a display name is refused, never stripped.
 """
+
 import re
 import smtplib
 import socket
@@ -71,6 +72,7 @@ def build_message(*, sender, recipient, recipient_name, subject, text, html, mes
 
 # --- SMTP ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -104,8 +106,9 @@ def parse_smtp_url(url, timeout=30.0):
 def connect(settings):
     """An authenticated SMTP connection ready for transactions."""
     if settings.ssl:
-        client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                  context=ssl.create_default_context())
+        client = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=ssl.create_default_context()
+        )
     else:
         client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     try:

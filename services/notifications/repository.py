@@ -1,4 +1,5 @@
 """One small class per collection of the notifications database."""
+
 from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING
@@ -57,8 +58,10 @@ class SendQueue:
         try:
             self.col.insert_one({"_id": email_id, "next_attempt_at": next_attempt_at, "queued_at": now})
         except DuplicateKeyError:
-            fields = dict({"queued_at": now} if refresh else {},
-                          **({"next_attempt_at": next_attempt_at} if reschedule else {}))
+            fields = dict(
+                {"queued_at": now} if refresh else {},
+                **({"next_attempt_at": next_attempt_at} if reschedule else {}),
+            )
             if fields:
                 self.col.update_one({"_id": email_id}, {"$set": fields})
 
@@ -66,8 +69,9 @@ class SendQueue:
         self.col.update_one({"_id": email_id}, {"$set": {"next_attempt_at": next_attempt_at}})
 
     def due(self, now, limit):
-        return list(self.col.find({"next_attempt_at": {"$lte": now}})
-                    .sort("next_attempt_at", ASCENDING).limit(limit))
+        return list(
+            self.col.find({"next_attempt_at": {"$lte": now}}).sort("next_attempt_at", ASCENDING).limit(limit)
+        )
 
     def first(self):
         return self.col.find_one({}, sort=[("next_attempt_at", ASCENDING)])
@@ -131,20 +135,49 @@ class EmailRepository:
     # Plain updates: each records what a uniquely keyed insert (the attempt
     # claim) already decided.
     def mark_retry(self, email_id, next_attempt_at, error, attempts):
-        self.col.update_one({"_id": email_id}, {"$set": {
-            "state": "queued", "attempts": attempts, "next_attempt_at": next_attempt_at, "last_error": error}})
+        self.col.update_one(
+            {"_id": email_id},
+            {
+                "$set": {
+                    "state": "queued",
+                    "attempts": attempts,
+                    "next_attempt_at": next_attempt_at,
+                    "last_error": error,
+                }
+            },
+        )
         self.queue.schedule(email_id, next_attempt_at)
 
     # The email's new state first, then the marker goes: a crash between leaves
     # a marker of a sent/failed email, which `due` drops.
     def mark_sent(self, email_id, attempt, now):
-        self.col.update_one({"_id": email_id}, {"$set": {
-            "state": "sent", "attempts": attempt, "sent_at": now, "last_error": None, "next_attempt_at": None}})
+        self.col.update_one(
+            {"_id": email_id},
+            {
+                "$set": {
+                    "state": "sent",
+                    "attempts": attempt,
+                    "sent_at": now,
+                    "last_error": None,
+                    "next_attempt_at": None,
+                }
+            },
+        )
         self.queue.remove(email_id)
 
     def mark_failed(self, email_id, attempt, error, now):
-        self.col.update_one({"_id": email_id}, {"$set": {
-            "state": "failed", "attempts": attempt, "last_error": error, "failed_at": now, "next_attempt_at": None}})
+        self.col.update_one(
+            {"_id": email_id},
+            {
+                "$set": {
+                    "state": "failed",
+                    "attempts": attempt,
+                    "last_error": error,
+                    "failed_at": now,
+                    "next_attempt_at": None,
+                }
+            },
+        )
         self.queue.remove(email_id)
 
     def requeue(self, email, now, extra_attempts):
@@ -154,9 +187,17 @@ class EmailRepository:
         self.queue.put(email["_id"], now, reschedule=True)
         # By _id alone: {_id, state} would scan the collection on FerretDB; the
         # caller checked the state (a concurrent resend sets the same fields).
-        self.col.update_one({"_id": email["_id"]}, {"$set": {
-            "state": "queued", "next_attempt_at": now, "max_attempts": email.get("attempts", 0) + extra_attempts,
-            "resent_at": now}})
+        self.col.update_one(
+            {"_id": email["_id"]},
+            {
+                "$set": {
+                    "state": "queued",
+                    "next_attempt_at": now,
+                    "max_attempts": email.get("attempts", 0) + extra_attempts,
+                    "resent_at": now,
+                }
+            },
+        )
 
 
 class AttemptRepository:
@@ -167,16 +208,19 @@ class AttemptRepository:
 
     def claim(self, email_id, attempt, owner, now):
         try:
-            self.col.insert_one({"_id": f"{email_id}:{attempt}", "email_id": email_id,
-                                 "owner": owner, "claimed_at": now})
+            self.col.insert_one(
+                {"_id": f"{email_id}:{attempt}", "email_id": email_id, "owner": owner, "claimed_at": now}
+            )
             return True
         except DuplicateKeyError:
             return False
 
     def claim_many(self, keys, owner, now):
         """Claim (email id, attempt) pairs in one insert_many; returns the pairs already taken."""
-        docs = [{"_id": f"{email_id}:{attempt}", "email_id": email_id, "owner": owner, "claimed_at": now}
-                for email_id, attempt in keys]
+        docs = [
+            {"_id": f"{email_id}:{attempt}", "email_id": email_id, "owner": owner, "claimed_at": now}
+            for email_id, attempt in keys
+        ]
         if not docs:
             return set()
         try:
@@ -193,8 +237,10 @@ class AttemptRepository:
         return self.col.find_one({"_id": f"{email_id}:{attempt}"})
 
     def record_outcome(self, email_id, attempt, outcome, error=None):
-        self.col.update_one({"_id": f"{email_id}:{attempt}"},
-                            {"$set": {"outcome": outcome, "error": error, "ended_at": utcnow()}})
+        self.col.update_one(
+            {"_id": f"{email_id}:{attempt}"},
+            {"$set": {"outcome": outcome, "error": error, "ended_at": utcnow()}},
+        )
 
 
 class ReleaseRepository:
@@ -203,8 +249,14 @@ class ReleaseRepository:
 
     def mark(self, year, data):
         try:
-            self.col.insert_one({"_id": str(year), "released_at": data["released_at"],
-                                 "event_id": data["event_id"], "recorded_at": utcnow()})
+            self.col.insert_one(
+                {
+                    "_id": str(year),
+                    "released_at": data["released_at"],
+                    "event_id": data["event_id"],
+                    "recorded_at": utcnow(),
+                }
+            )
         except DuplicateKeyError:
             pass
 
@@ -220,8 +272,14 @@ class HeldAwardRepository:
 
     def hold(self, year, data):
         try:
-            self.col.insert_one({"_id": f"{year}:{data['event_id']}", "campaign_year": year,
-                                 "payload": data, "held_at": utcnow()})
+            self.col.insert_one(
+                {
+                    "_id": f"{year}:{data['event_id']}",
+                    "campaign_year": year,
+                    "payload": data,
+                    "held_at": utcnow(),
+                }
+            )
         except DuplicateKeyError:
             pass
 

@@ -1,4 +1,5 @@
 """marshmallow schemas of the notifications service's RPC arguments."""
+
 from marshmallow import fields, validate
 
 from services.common.validation import StrictSchema

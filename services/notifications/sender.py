@@ -22,6 +22,7 @@ boundary and body fixed at queue time), so the receiving side can drop it by
 Message-ID. At most one message per sender process is ever in that window
 (the one in flight when it died); a crash anywhere else sends nothing twice.
 """
+
 import logging
 import os
 import socket
@@ -40,8 +41,10 @@ log = logging.getLogger(__name__)
 
 class SenderSettings:
     def __init__(self, config):
-        self.smtp = mail.parse_smtp_url(config.get("SMTP_URL") or "smtp://127.0.0.1:1025",
-                                        timeout=float(config.get("SMTP_TIMEOUT_SECONDS") or 30))
+        self.smtp = mail.parse_smtp_url(
+            config.get("SMTP_URL") or "smtp://127.0.0.1:1025",
+            timeout=float(config.get("SMTP_TIMEOUT_SECONDS") or 30),
+        )
         self.sender = config.get("SMTP_FROM") or "Villes Internet <label@villes-internet.net>"
         self.batch_size = int(config.get("SMTP_BATCH_SIZE") or 100)
         self.max_batches = int(config.get("SMTP_MAX_BATCHES_PER_RUN") or 50)
@@ -60,8 +63,9 @@ _OUTAGE = {"failures": 0, "until": None, "since": None}
 
 
 class Sender:
-    def __init__(self, repos, outbox, notifications, settings, connect=mail.connect, now=utcnow,
-                 reuse_connection=True):
+    def __init__(
+        self, repos, outbox, notifications, settings, connect=mail.connect, now=utcnow, reuse_connection=True
+    ):
         self.repos = repos
         self.outbox = outbox  # ledger session: sent / failed carry their events
         self.notifications = notifications  # queues the organisers' alert for a failed result
@@ -99,13 +103,16 @@ class Sender:
         claimed = self.claim(batch)
         counts["skipped"] = len(batch) - len(claimed)
         try:
-            for index, (email, attempt) in enumerate(claimed):
+            for email, attempt in claimed:
                 try:
                     message = self.message(email)
                     if client is None:
                         client = self.connect(self.settings.smtp)
-                    client.sendmail(message["From"].addresses[0].addr_spec, [email["recipient"]],
-                                    message.as_bytes(policy=SMTP_POLICY))
+                    client.sendmail(
+                        message["From"].addresses[0].addr_spec,
+                        [email["recipient"]],
+                        message.as_bytes(policy=SMTP_POLICY),
+                    )
                 except Exception as exc:  # classified: retry later or fail for good
                     verdict, reason = mail.classify(exc)
                     if not isinstance(exc, (mail.InvalidHeader, mail.smtplib.SMTPResponseException)):
@@ -144,14 +151,17 @@ class Sender:
 
     def _lost(self, email, attempt, now):
         claim = self.repos.attempts.get(email["_id"], attempt)
-        return (claim is not None and not claim.get("outcome")
-                and claim["claimed_at"] < now - self.settings.lease)
+        return (
+            claim is not None and not claim.get("outcome") and claim["claimed_at"] < now - self.settings.lease
+        )
 
     def _outage(self, reason, batch, counts):
         now = self.now()
         _OUTAGE["failures"] += 1
         _OUTAGE["since"] = _OUTAGE.get("since") or now
-        _OUTAGE["until"] = now + backoff(_OUTAGE["failures"], self.settings.backoff_base, self.settings.backoff_cap)
+        _OUTAGE["until"] = now + backoff(
+            _OUTAGE["failures"], self.settings.backoff_base, self.settings.backoff_cap
+        )
         log.warning("SMTP unreachable (%s); next try at %s", reason, _OUTAGE["until"])
         too_old = [e for e in batch if (e.get("resent_at") or e["created_at"]) < now - self.settings.give_up]
         for email, attempt in self.claim(too_old):
@@ -159,9 +169,15 @@ class Sender:
 
     def message(self, email):
         msg = mail.build_message(
-            sender=self.settings.sender, recipient=email["recipient"],
-            recipient_name=email.get("recipient_name") or "", subject=email["subject"],
-            text=email["text"], html=email["html"], message_id=email["message_id"], date=email["date"])
+            sender=self.settings.sender,
+            recipient=email["recipient"],
+            recipient_name=email.get("recipient_name") or "",
+            subject=email["subject"],
+            text=email["text"],
+            html=email["html"],
+            message_id=email["message_id"],
+            date=email["date"],
+        )
         msg.set_boundary(f"=_{email['_id']}")  # a resend is byte-for-byte the same message
         return msg
 

@@ -3,6 +3,7 @@
 Entrypoints only translate: events → logic.Notifications, the timer →
 sender.Sender, RPC (the gateway's outbox routes) → repository reads.
 """
+
 import logging
 
 from nameko.dependency_providers import Config
@@ -90,7 +91,9 @@ class NotificationsService(HealthRpc):
 
     @timer(interval=SEND_INTERVAL_SECONDS)
     def send_due(self):
-        sender = Sender(Repositories(self.db), self.outbox, self._notifications(), SenderSettings(self.config))
+        sender = Sender(
+            Repositories(self.db), self.outbox, self._notifications(), SenderSettings(self.config)
+        )
         totals = sender.run()
         if totals["sent"] or totals["retry"] or totals["failed"]:
             log.info("outbox run: %s", totals)

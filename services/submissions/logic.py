@@ -4,6 +4,7 @@ Plain Python: `Submissions(db, outbox, config, now)` where `outbox` offers the
 ledger writes of relay.OutboxSession (create / update / record). Every state
 change that owes an event is one ledger change carrying it.
 """
+
 import json
 import logging
 from datetime import timedelta
@@ -15,7 +16,12 @@ from services.common.errors import Conflict, Forbidden, NotFound, ValidationFail
 from services.common.validation import load
 from services.submissions import schemas
 from services.submissions.repository import (
-    APPLICATIONS, CAMPAIGNS, COLLECTIVITES, Applications, Campaigns, Collectivites,
+    APPLICATIONS,
+    CAMPAIGNS,
+    COLLECTIVITES,
+    Applications,
+    Campaigns,
+    Collectivites,
 )
 
 log = logging.getLogger(__name__)
@@ -67,7 +73,8 @@ def check_against_grid(grid, data):
     for index, initiative in enumerate(data.get("initiatives") or []):
         if initiative["enjeu"] not in enjeux:
             errors[f"initiatives.{index}.enjeu"] = [
-                f"Enjeu inconnu dans la grille de la campagne : {initiative['enjeu']!r}."]
+                f"Enjeu inconnu dans la grille de la campagne : {initiative['enjeu']!r}."
+            ]
     return errors
 
 
@@ -78,8 +85,9 @@ def campaign_view(campaign, now):
         "state": campaign_state(campaign, now),
         "submissions_open_at": isoformat(campaign["submissions_open_at"]),
         "submissions_close_at": isoformat(campaign["submissions_close_at"]),
-        "accepting_submissions": (campaign_state(campaign, now) == "open"
-                                  and now >= campaign["submissions_open_at"]),
+        "accepting_submissions": (
+            campaign_state(campaign, now) == "open" and now >= campaign["submissions_open_at"]
+        ),
         "ceremony_at": isoformat(campaign["ceremony_at"]),
         "ceremony_place": campaign["ceremony_place"],
         "reviews_per_application": campaign["reviews_per_application"],
@@ -107,8 +115,7 @@ def collectivite_ref(collectivite, category):
 
 
 def collectivite_view(collectivite, category):
-    return dict(collectivite_ref(collectivite, category),
-                created_at=isoformat(collectivite["created_at"]))
+    return dict(collectivite_ref(collectivite, category), created_at=isoformat(collectivite["created_at"]))
 
 
 def application_view(application):
@@ -151,19 +158,26 @@ class Submissions:
             released_at=None,
             created_at=self.now,
         )
-        event = (contracts.CAMPAIGN_OPENED, {
-            "year": campaign["year"],
-            "title": campaign["title"],
-            "submissions_open_at": isoformat(campaign["submissions_open_at"]),
-            "submissions_close_at": isoformat(campaign["submissions_close_at"]),
-            "ceremony_at": isoformat(campaign["ceremony_at"]),
-            "ceremony_place": campaign["ceremony_place"],
-            "reviews_per_application": campaign["reviews_per_application"],
-            "enjeux": [{"code": e["code"], "label": e["label"]} for e in campaign["grid"]["enjeux"]],
-            "mentions": campaign["mentions"],
-        })
-        campaign = self.outbox.create(CAMPAIGNS, campaign, events=[event], conflict=Conflict(
-            f"La campagne {campaign['year']} existe déjà.", "campaign_exists"))
+        event = (
+            contracts.CAMPAIGN_OPENED,
+            {
+                "year": campaign["year"],
+                "title": campaign["title"],
+                "submissions_open_at": isoformat(campaign["submissions_open_at"]),
+                "submissions_close_at": isoformat(campaign["submissions_close_at"]),
+                "ceremony_at": isoformat(campaign["ceremony_at"]),
+                "ceremony_place": campaign["ceremony_place"],
+                "reviews_per_application": campaign["reviews_per_application"],
+                "enjeux": [{"code": e["code"], "label": e["label"]} for e in campaign["grid"]["enjeux"]],
+                "mentions": campaign["mentions"],
+            },
+        )
+        campaign = self.outbox.create(
+            CAMPAIGNS,
+            campaign,
+            events=[event],
+            conflict=Conflict(f"La campagne {campaign['year']} existe déjà.", "campaign_exists"),
+        )
         return campaign_view(campaign, self.now)
 
     def list_campaigns(self):
@@ -216,12 +230,21 @@ class Submissions:
         }
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
         token = tokens.issue(self.config["LABEL_SECRET_KEY"], "collectivite", code)
-        event = (contracts.COLLECTIVITE_REGISTERED, {
-            "collectivite": collectivite_ref(collectivite, category),
-            "access_token": token,
-        })
-        self.outbox.create(COLLECTIVITES, collectivite, events=[event], conflict=Conflict(
-            f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered"))
+        event = (
+            contracts.COLLECTIVITE_REGISTERED,
+            {
+                "collectivite": collectivite_ref(collectivite, category),
+                "access_token": token,
+            },
+        )
+        self.outbox.create(
+            COLLECTIVITES,
+            collectivite,
+            events=[event],
+            conflict=Conflict(
+                f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered"
+            ),
+        )
         return {"id": code, "token": token, "category": category}
 
     def get_collectivite(self, collectivite_id, principal_role=None, principal_subject=None):
@@ -230,8 +253,10 @@ class Submissions:
         collectivite = self.collectivites.get(collectivite_id)
         if collectivite is None:
             raise NotFound("Collectivité introuvable.", "collectivite_not_found")
-        return collectivite_view(collectivite, category_for(
-            collectivite["kind"], collectivite["population"], self.current_threshold()))
+        return collectivite_view(
+            collectivite,
+            category_for(collectivite["kind"], collectivite["population"], self.current_threshold()),
+        )
 
     # -- applications --------------------------------------------------------
 
@@ -259,8 +284,13 @@ class Submissions:
             "created_at": self.now,
             "updated_at": self.now,
         }
-        application = self.outbox.create(APPLICATIONS, application, conflict=Conflict(
-            f"Votre collectivité a déjà une candidature pour {campaign['year']}.", "application_exists"))
+        application = self.outbox.create(
+            APPLICATIONS,
+            application,
+            conflict=Conflict(
+                f"Votre collectivité a déjà une candidature pour {campaign['year']}.", "application_exists"
+            ),
+        )
         return application_view(application)
 
     def get_application(self, application_id, principal_role, principal_subject):
@@ -292,22 +322,27 @@ class Submissions:
             raise Conflict("La date limite de dépôt des candidatures est passée.", "deadline_passed")
         collectivite = self.collectivites.get(application["collectivite_id"])
         ref = self._ref(collectivite, campaign)
-        event = (contracts.APPLICATION_SUBMITTED, {
-            "application_id": application["_id"],
-            "campaign_year": campaign["year"],
-            "collectivite": ref,
-            "services": application["services"],
-            "initiatives": application["initiatives"],
-            "reviews_per_application": campaign["reviews_per_application"],
-            "enjeux": [enjeu["code"] for enjeu in campaign["grid"]["enjeux"]],
-            "mentions": [mention["code"] for mention in campaign["mentions"]],
-            "submitted_at": isoformat(self.now),
-        })
+        event = (
+            contracts.APPLICATION_SUBMITTED,
+            {
+                "application_id": application["_id"],
+                "campaign_year": campaign["year"],
+                "collectivite": ref,
+                "services": application["services"],
+                "initiatives": application["initiatives"],
+                "reviews_per_application": campaign["reviews_per_application"],
+                "enjeux": [enjeu["code"] for enjeu in campaign["grid"]["enjeux"]],
+                "mentions": [mention["code"] for mention in campaign["mentions"]],
+                "submitted_at": isoformat(self.now),
+            },
+        )
         application = self.outbox.update(
-            APPLICATIONS, application,
+            APPLICATIONS,
+            application,
             {"state": SUBMITTED, "submitted_at": self.now, "updated_at": self.now, "collectivite": ref},
-            events=[event], conflict=Conflict("La candidature vient d'être modifiée ; rechargez-la.",
-                                              "concurrent_change"))
+            events=[event],
+            conflict=Conflict("La candidature vient d'être modifiée ; rechargez-la.", "concurrent_change"),
+        )
         return application_view(application)
 
     def withdraw_application(self, application_id, principal_role, principal_subject):
@@ -316,18 +351,25 @@ class Submissions:
             raise Conflict("La candidature est déjà retirée.", "already_withdrawn")
         campaign = self._campaign(application["campaign_year"])
         if campaign.get("released_at"):
-            raise Conflict("Le palmarès est publié : la candidature ne peut plus être retirée.",
-                           "results_released")
-        event = (contracts.APPLICATION_WITHDRAWN, {
-            "application_id": application["_id"],
-            "campaign_year": campaign["year"],
-            "collectivite": application["collectivite"],
-            "withdrawn_at": isoformat(self.now),
-        })
+            raise Conflict(
+                "Le palmarès est publié : la candidature ne peut plus être retirée.", "results_released"
+            )
+        event = (
+            contracts.APPLICATION_WITHDRAWN,
+            {
+                "application_id": application["_id"],
+                "campaign_year": campaign["year"],
+                "collectivite": application["collectivite"],
+                "withdrawn_at": isoformat(self.now),
+            },
+        )
         application = self.outbox.update(
-            APPLICATIONS, application, {"state": WITHDRAWN, "withdrawn_at": self.now, "updated_at": self.now},
-            events=[event], conflict=Conflict("La candidature vient d'être modifiée ; rechargez-la.",
-                                              "concurrent_change"))
+            APPLICATIONS,
+            application,
+            {"state": WITHDRAWN, "withdrawn_at": self.now, "updated_at": self.now},
+            events=[event],
+            conflict=Conflict("La candidature vient d'être modifiée ; rechargez-la.", "concurrent_change"),
+        )
         return application_view(application)
 
     def list_applications(self, year, principal_role, principal_subject, state=None):
@@ -341,14 +383,19 @@ class Submissions:
         return [application_view(a) for a in self.applications.of_campaign(campaign["year"], state)]
 
     def _ref(self, collectivite, campaign):
-        return collectivite_ref(collectivite, category_for(
-            collectivite["kind"], collectivite["population"], campaign["village_max_population"]))
+        return collectivite_ref(
+            collectivite,
+            category_for(
+                collectivite["kind"], collectivite["population"], campaign["village_max_population"]
+            ),
+        )
 
     def _readable(self, application_id, principal_role, principal_subject):
         application = self.applications.get(application_id)
         # Another collectivité gets the same answer whether the application exists or not.
-        if application is None or (principal_role == "collectivite"
-                                   and application["collectivite_id"] != principal_subject):
+        if application is None or (
+            principal_role == "collectivite" and application["collectivite_id"] != principal_subject
+        ):
             raise NotFound("Candidature introuvable.", "application_not_found")
         if principal_role not in ("collectivite", "organiser"):
             raise Forbidden("Vous n'avez pas accès à cette candidature.")
@@ -362,8 +409,9 @@ class Submissions:
 
     def _check_draft(self, application):
         if application["state"] != DRAFT:
-            raise Conflict(f"La candidature n'est plus un brouillon (état : {application['state']}).",
-                           "not_draft")
+            raise Conflict(
+                f"La candidature n'est plus un brouillon (état : {application['state']}).", "not_draft"
+            )
 
     def _check_editable_campaign(self, campaign):
         if campaign_state(campaign, self.now) != "open":
@@ -379,12 +427,15 @@ class Submissions:
             if campaign_state(campaign, self.now) != "open" or self.now < close - timedelta(days=days_before):
                 continue
             for application in self.applications.of_campaign(campaign["year"], DRAFT):
-                event = (contracts.APPLICATION_REMINDER_DUE, {
-                    "application_id": application["_id"],
-                    "campaign_year": campaign["year"],
-                    "collectivite": application["collectivite"],
-                    "submissions_close_at": isoformat(close),
-                })
+                event = (
+                    contracts.APPLICATION_REMINDER_DUE,
+                    {
+                        "application_id": application["_id"],
+                        "campaign_year": campaign["year"],
+                        "collectivite": application["collectivite"],
+                        "submissions_close_at": isoformat(close),
+                    },
+                )
                 try:
                     self.outbox.record(f"reminder:{application['_id']}", [event])
                 except Conflict:
@@ -399,10 +450,13 @@ class Submissions:
             year = campaign["year"]
             if year in already_closed or self.now < campaign["submissions_close_at"]:
                 continue
-            event = (contracts.SUBMISSIONS_CLOSED, {
-                "campaign_year": year,
-                "submitted_count": self.applications.count(year, SUBMITTED),
-            })
+            event = (
+                contracts.SUBMISSIONS_CLOSED,
+                {
+                    "campaign_year": year,
+                    "submitted_count": self.applications.count(year, SUBMITTED),
+                },
+            )
             try:
                 self.outbox.record(f"closed:{year}", [event])
             except Conflict:

@@ -1,6 +1,7 @@
 """One small class per collection of the submissions database. Writes go
 through the ledger (relay.Outbox); these classes only read, and name the
 collections and the `_id`s the ledger writes to."""
+
 from pymongo import ASCENDING, DESCENDING
 
 from services.common.ledger import ensure_ledger_indexes

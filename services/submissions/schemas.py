@@ -1,6 +1,7 @@
 """marshmallow schemas of the submissions RPC arguments (StrictSchema: unknown
 fields and `$`/`.` keys are rejected). Checks that need the database or the
 campaign's grid (known codes, ownership, dates) live in logic.py."""
+
 import re
 import unicodedata
 
@@ -10,16 +11,31 @@ from services.common.validation import StrictSchema
 
 CODE_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 CODE_MESSAGE = "Code invalide : minuscules, chiffres, « - » ou « _ », 64 caractères au plus."
-# Commune INSEE code: department (01-95 except 20, 2A/2B for Corsica) + 3 digits, or overseas 971-976 + 2 digits.
+# Commune INSEE code: department (01-95 except 20, 2A/2B for Corsica) + 3 digits,
+# or overseas 971-976 + 2 digits.
 INSEE_RE = re.compile(r"^(?:(?:0[1-9]|1\d|[3-8]\d|9[0-5]|2[1-9]|2[AB])\d{3}|97[1-6]\d{2})$")
 DEPARTMENT_RE = re.compile(r"^(?:0[1-9]|1\d|[3-8]\d|9[0-5]|2[1-9]|2[AB]|97[1-6])$")
 SIREN_RE = re.compile(r"^\d{9}$")
 
 REGIONS = (
-    "Auvergne-Rhône-Alpes", "Bourgogne-Franche-Comté", "Bretagne", "Centre-Val de Loire", "Corse",
-    "Grand Est", "Hauts-de-France", "Île-de-France", "Normandie", "Nouvelle-Aquitaine", "Occitanie",
-    "Pays de la Loire", "Provence-Alpes-Côte d'Azur", "Guadeloupe", "Martinique", "Guyane",
-    "La Réunion", "Mayotte",
+    "Auvergne-Rhône-Alpes",
+    "Bourgogne-Franche-Comté",
+    "Bretagne",
+    "Centre-Val de Loire",
+    "Corse",
+    "Grand Est",
+    "Hauts-de-France",
+    "Île-de-France",
+    "Normandie",
+    "Nouvelle-Aquitaine",
+    "Occitanie",
+    "Pays de la Loire",
+    "Provence-Alpes-Côte d'Azur",
+    "Guadeloupe",
+    "Martinique",
+    "Guyane",
+    "La Réunion",
+    "Mayotte",
 )
 
 
@@ -59,14 +75,16 @@ def _text(max_length, required=True, **kwargs):
 
 # --- campaigns ---------------------------------------------------------------
 
+
 class CodeLabelSchema(StrictSchema):
     code = fields.String(required=True, validate=validate.Regexp(CODE_RE, error=CODE_MESSAGE))
     label = _text(200)
 
 
 class EnjeuSchema(CodeLabelSchema):
-    services = fields.List(fields.Nested(CodeLabelSchema), required=True,
-                           validate=validate.Length(min=1, max=100))
+    services = fields.List(
+        fields.Nested(CodeLabelSchema), required=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class GridSchema(StrictSchema):
@@ -96,9 +114,13 @@ class CampaignSchema(StrictSchema):
     ceremony_at = fields.AwareDateTime(required=True)
     ceremony_place = _text(200)
     reviews_per_application = fields.Integer(load_default=2, strict=True, validate=validate.Range(1, 10))
-    village_max_population = fields.Integer(load_default=3500, strict=True, validate=validate.Range(1, 1_000_000))
+    village_max_population = fields.Integer(
+        load_default=3500, strict=True, validate=validate.Range(1, 1_000_000)
+    )
     grid = fields.Nested(GridSchema, load_default=None)
-    mentions = fields.List(fields.Nested(CodeLabelSchema), load_default=None, validate=validate.Length(max=50))
+    mentions = fields.List(
+        fields.Nested(CodeLabelSchema), load_default=None, validate=validate.Length(max=50)
+    )
 
     @validates("mentions")
     def _unique_mentions(self, value, **kwargs):
@@ -108,8 +130,11 @@ class CampaignSchema(StrictSchema):
 
     @validates_schema
     def _dates_in_order(self, data, **kwargs):
-        opens, closes, ceremony = (data.get("submissions_open_at"), data.get("submissions_close_at"),
-                                   data.get("ceremony_at"))
+        opens, closes, ceremony = (
+            data.get("submissions_open_at"),
+            data.get("submissions_close_at"),
+            data.get("ceremony_at"),
+        )
         errors = {}
         if opens and closes and closes <= opens:
             errors["submissions_close_at"] = ["La clôture doit suivre l'ouverture des candidatures."]
@@ -121,20 +146,29 @@ class CampaignSchema(StrictSchema):
 
 # --- collectivités -----------------------------------------------------------
 
+
 class CollectiviteSchema(StrictSchema):
     insee_code = fields.String(load_default=None, validate=validate.Length(max=9))
     siren = fields.String(load_default=None, validate=validate.Length(max=9))  # an EPCI may give it here
     name = _text(150)
-    kind = fields.String(required=True, validate=validate.OneOf(["commune", "epci"],
-                                                                error="Attendu : « commune » ou « epci »."))
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["commune", "epci"], error="Attendu : « commune » ou « epci »."),
+    )
     population = fields.Integer(required=True, strict=True, validate=validate.Range(1, 15_000_000))
     region = _text(60)
-    department = fields.String(required=True, validate=validate.Regexp(
-        DEPARTMENT_RE, error="Département inconnu : 01 à 95, 2A, 2B ou 971 à 976."))
-    email = fields.Email(required=True, validate=validate.Length(max=254),
-                         error_messages={"invalid": "Adresse électronique invalide."})
-    member_communes = fields.List(fields.String(validate=validate.Length(max=5)), load_default=list,
-                                  validate=validate.Length(max=1000))
+    department = fields.String(
+        required=True,
+        validate=validate.Regexp(DEPARTMENT_RE, error="Département inconnu : 01 à 95, 2A, 2B ou 971 à 976."),
+    )
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=254),
+        error_messages={"invalid": "Adresse électronique invalide."},
+    )
+    member_communes = fields.List(
+        fields.String(validate=validate.Length(max=5)), load_default=list, validate=validate.Length(max=1000)
+    )
 
     @validates("region")
     def _known_region(self, value, **kwargs):
@@ -180,26 +214,38 @@ class CollectiviteSchema(StrictSchema):
 
 # --- applications ------------------------------------------------------------
 
+
 class InitiativeSchema(StrictSchema):
     title = _text(200)
     enjeu = fields.String(required=True, validate=validate.Length(min=1, max=64))
     description = _text(5000)
-    url = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"},
-                     validate=validate.Length(max=500), error_messages={"invalid": "Adresse web invalide."})
+    url = fields.Url(
+        load_default=None,
+        allow_none=True,
+        schemes={"http", "https"},
+        validate=validate.Length(max=500),
+        error_messages={"invalid": "Adresse web invalide."},
+    )
 
 
 class ApplicationCreateSchema(StrictSchema):
     campaign_year = fields.Integer(required=True, strict=True, validate=validate.Range(2000, 2999))
-    services = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                           load_default=list, validate=validate.Length(max=500))
-    initiatives = fields.List(fields.Nested(InitiativeSchema), load_default=list,
-                              validate=validate.Length(max=200))
-    previous_arobases = fields.Integer(load_default=None, allow_none=True, strict=True,
-                                       validate=validate.Range(1, 5))
+    services = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=500),
+    )
+    initiatives = fields.List(
+        fields.Nested(InitiativeSchema), load_default=list, validate=validate.Length(max=200)
+    )
+    previous_arobases = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 5)
+    )
 
 
 class ApplicationPatchSchema(StrictSchema):
-    services = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                           validate=validate.Length(max=500))
+    services = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=500)
+    )
     initiatives = fields.List(fields.Nested(InitiativeSchema), validate=validate.Length(max=200))
     previous_arobases = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 5))

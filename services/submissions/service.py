@@ -2,6 +2,7 @@
 
 Entrypoints only translate; the rules are in logic.py.
 """
+
 import logging
 
 from nameko.dependency_providers import Config

@@ -4,6 +4,7 @@ time to decide and write the release, number and size of the batch records.
     .venv/bin/python tests/bench/awards_release.py            # 5,000 applications
     AWARDS_BENCH_COUNT=35000 .venv/bin/python tests/bench/awards_release.py
 """
+
 import os
 import secrets
 import sys
@@ -31,10 +32,18 @@ class CountingRelay:
 
 
 def collectivite(n):
-    return {"id": f"col-{n}", "insee_code": f"{n:05d}", "name": f"Commune {n}", "kind": "commune",
-            "category": "ville" if n % 3 else "village", "department": f"{n % 95 + 1:02d}",
-            "region": f"Région {n % 13}", "population": 1000 + n, "email": f"mairie{n}@example.fr",
-            "member_communes": []}
+    return {
+        "id": f"col-{n}",
+        "insee_code": f"{n:05d}",
+        "name": f"Commune {n}",
+        "kind": "commune",
+        "category": "ville" if n % 3 else "village",
+        "department": f"{n % 95 + 1:02d}",
+        "region": f"Région {n % 13}",
+        "population": 1000 + n,
+        "email": f"mairie{n}@example.fr",
+        "member_communes": [],
+    }
 
 
 def main():
@@ -46,17 +55,38 @@ def main():
     try:
         ensure_indexes(db)
         repo = AwardsRepository(db)
-        repo.save_campaign({"_id": year, "year": year, "title": "bench", "ceremony_at": "2999-02-01T10:00:00+00:00",
-                            "ceremony_place": "Lille", "submissions_close_at": "2998-12-01T00:00:00+00:00",
-                            "mentions": []})
+        repo.save_campaign(
+            {
+                "_id": year,
+                "year": year,
+                "title": "bench",
+                "ceremony_at": "2999-02-01T10:00:00+00:00",
+                "ceremony_place": "Lille",
+                "submissions_close_at": "2998-12-01T00:00:00+00:00",
+                "mentions": [],
+            }
+        )
         for start in range(0, count, 1000):
             chunk = range(start, min(start + 1000, count))
-            db.applications.insert_many([{"_id": f"app-{n:06d}", "campaign_year": year,
-                                          "collectivite": collectivite(n)} for n in chunk])
-            db.proposals.insert_many([{"_id": f"app-{n:06d}", "campaign_year": year,
-                                       "collectivite": collectivite(n),
-                                       "proposal": {"arobases": n % 5 + 1, "mentions": []},
-                                       "reviews": [], "disagreement": False} for n in chunk])
+            db.applications.insert_many(
+                [
+                    {"_id": f"app-{n:06d}", "campaign_year": year, "collectivite": collectivite(n)}
+                    for n in chunk
+                ]
+            )
+            db.proposals.insert_many(
+                [
+                    {
+                        "_id": f"app-{n:06d}",
+                        "campaign_year": year,
+                        "collectivite": collectivite(n),
+                        "proposal": {"arobases": n % 5 + 1, "mentions": []},
+                        "reviews": [],
+                        "disagreement": False,
+                    }
+                    for n in chunk
+                ]
+            )
         ledger = Ledger(db)
         relay = CountingRelay(ledger)
         awards = Awards(repo, OutboxSession(ledger, relay))

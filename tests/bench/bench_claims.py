@@ -12,6 +12,7 @@ the task collection costs), then:
 
     .venv/bin/python tests/bench/bench_claims.py [--tasks 600] [--background 0]
 """
+
 import argparse
 import os
 import statistics
@@ -47,15 +48,35 @@ def feed(stack, year, applications, reviews):
         if department == "20":
             department = "21"
         app_id = f"bench-{year}-{index}"
-        dispatch("submissions", "application_submitted", {
-            "event_id": f"bench:{app_id}", "event": "application_submitted",
-            "occurred_at": "2290-03-01T10:00:00+00:00", "application_id": app_id, "campaign_year": year,
-            "collectivite": {"id": f"col-{app_id}", "insee_code": f"{department}{index % 1000:03d}",
-                             "name": f"Commune {index}", "kind": "commune", "category": "ville",
-                             "department": department, "region": "Grand Est", "population": 5000,
-                             "email": None, "member_communes": []},
-            "services": [], "initiatives": [], "reviews_per_application": reviews, "enjeux": ENJEUX,
-            "mentions": [], "submitted_at": "2290-03-01T10:00:00+00:00"})
+        dispatch(
+            "submissions",
+            "application_submitted",
+            {
+                "event_id": f"bench:{app_id}",
+                "event": "application_submitted",
+                "occurred_at": "2290-03-01T10:00:00+00:00",
+                "application_id": app_id,
+                "campaign_year": year,
+                "collectivite": {
+                    "id": f"col-{app_id}",
+                    "insee_code": f"{department}{index % 1000:03d}",
+                    "name": f"Commune {index}",
+                    "kind": "commune",
+                    "category": "ville",
+                    "department": department,
+                    "region": "Grand Est",
+                    "population": 5000,
+                    "email": None,
+                    "member_communes": [],
+                },
+                "services": [],
+                "initiatives": [],
+                "reviews_per_application": reviews,
+                "enjeux": ENJEUX,
+                "mentions": [],
+                "submitted_at": "2290-03-01T10:00:00+00:00",
+            },
+        )
 
 
 def wait_tasks(stack, year, count, timeout):
@@ -63,7 +84,9 @@ def wait_tasks(stack, year, count, timeout):
     deadline = time.monotonic() + timeout
     while db["tasks"].count_documents({"campaign_year": year}) < count:
         if time.monotonic() > deadline:
-            raise SystemExit(f"only {db['tasks'].count_documents({'campaign_year': year})}/{count} tasks created")
+            raise SystemExit(
+                f"only {db['tasks'].count_documents({'campaign_year': year})}/{count} tasks created"
+            )
         time.sleep(0.5)
 
 
@@ -92,8 +115,10 @@ def hammer(threads, work):
 
 def summary(name, latencies, statuses, wall):
     median, p99 = statistics.median(latencies), percentile(latencies, 0.99)
-    print(f"{name:<9} n={len(latencies):<5} median={median:7.1f} ms  p99={p99:7.1f} ms  "
-          f"throughput={len(latencies) / wall:6.1f} req/s  statuses={statuses}")
+    print(
+        f"{name:<9} n={len(latencies):<5} median={median:7.1f} ms  p99={p99:7.1f} ms  "
+        f"throughput={len(latencies) / wall:6.1f} req/s  statuses={statuses}"
+    )
     return median, p99
 
 
@@ -106,12 +131,16 @@ def private_ferretdb():
     import socket
     import subprocess
     import tempfile
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     directory = tempfile.mkdtemp(prefix="bench-ferretdb-", dir=ROOT / "var")
-    proc = subprocess.Popen([str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -119,7 +148,7 @@ def private_ferretdb():
             break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the private FerretDB did not start")
+                raise SystemExit("the private FerretDB did not start") from None
             time.sleep(0.1)
     return f"mongodb://127.0.0.1:{port}/", (proc, directory)
 
@@ -127,7 +156,9 @@ def private_ferretdb():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=600, help="claimable tasks (2 per application)")
-    parser.add_argument("--background", type=int, default=0, help="tasks of another campaign in the collection")
+    parser.add_argument(
+        "--background", type=int, default=0, help="tasks of another campaign in the collection"
+    )
     parser.add_argument("--threads", type=int, default=30)
     parser.add_argument("--jurors", type=int, default=10)
     parser.add_argument("--samples", type=int, default=600, help="baseline requests")
@@ -137,16 +168,23 @@ def main():
     api = f"http://{urlsplit(amqp).hostname or '127.0.0.1'}:15672"
     mongodb_uri, ferret = private_ferretdb()
     print(f"MongoDB: {mongodb_uri}{' (private FerretDB)' if ferret else ''}", flush=True)
-    stack = Stack(amqp, mongodb_uri, rabbit_api=api,
-                  extra_env={"REVIEW_DIGEST_SECONDS": "3600"})
+    stack = Stack(amqp, mongodb_uri, rabbit_api=api, extra_env={"REVIEW_DIGEST_SECONDS": "3600"})
     print(f"starting the stack (logs in {stack.log_dir}) ...", flush=True)
     stack.start_all()
     try:
         jurors = []
         for index in range(args.jurors):
-            response = stack.http("POST", "/api/v1/jurors", token=stack.admin_token, json={
-                "name": f"Juré {index}", "email": f"bench-{uuid.uuid4().hex[:8]}@example.fr",
-                "department": "971", "conflicts": []})
+            response = stack.http(
+                "POST",
+                "/api/v1/jurors",
+                token=stack.admin_token,
+                json={
+                    "name": f"Juré {index}",
+                    "email": f"bench-{uuid.uuid4().hex[:8]}@example.fr",
+                    "department": "971",
+                    "conflicts": [],
+                },
+            )
             response.raise_for_status()
             jurors.append(response.json()["token"])
         started = time.monotonic()
@@ -155,8 +193,11 @@ def main():
         feed(stack, YEAR, args.tasks // 2, 2)
         wait_tasks(stack, BACKGROUND_YEAR, (args.background // 2) * 2, 600)
         wait_tasks(stack, YEAR, (args.tasks // 2) * 2, 600)
-        print(f"{args.tasks} tasks (+{args.background} of another campaign) created in "
-              f"{time.monotonic() - started:.1f} s", flush=True)
+        print(
+            f"{args.tasks} tasks (+{args.background} of another campaign) created in "
+            f"{time.monotonic() - started:.1f} s",
+            flush=True,
+        )
         headers = [{"Authorization": f"Bearer {token}"} for token in jurors]
         base = stack.api
 
@@ -176,8 +217,12 @@ def main():
         def claims(index, session, record):
             while True:
                 t0 = time.perf_counter()
-                response = session.post(f"{base}/review-tasks/claim", headers=headers[index % len(headers)],
-                                        json={"campaign_year": YEAR}, timeout=60)
+                response = session.post(
+                    f"{base}/review-tasks/claim",
+                    headers=headers[index % len(headers)],
+                    json={"campaign_year": YEAR},
+                    timeout=60,
+                )
                 record(t0, response.status_code)
                 if response.status_code != 200:
                     return
@@ -193,6 +238,7 @@ def main():
         stack.stop_all()
         if ferret:
             import shutil
+
             ferret[0].terminate()
             ferret[0].wait(timeout=15)
             shutil.rmtree(ferret[1], ignore_errors=True)

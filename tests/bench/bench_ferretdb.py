@@ -4,6 +4,7 @@ in the same run on two fresh servers.
 
     .venv/bin/python tests/bench/bench_ferretdb.py [--sizes 1000,10000,30000]
 """
+
 import argparse
 import shutil
 import subprocess
@@ -31,14 +32,22 @@ def per_op_ms(fn, count):
 def measure(uri, size, ops):
     collection = pymongo.MongoClient(uri)["bench"][f"docs{size}"]
     for start in range(0, size, 5000):
-        collection.insert_many([{"_id": f"k{i}", "state": "draft", "version": 1, "name": "x" * 200}
-                                for i in range(start, min(size, start + 5000))])
+        collection.insert_many(
+            [
+                {"_id": f"k{i}", "state": "draft", "version": 1, "name": "x" * 200}
+                for i in range(start, min(size, start + 5000))
+            ]
+        )
     time.sleep(1.5)  # the indexer runs every second
     return {
         "find _id": per_op_ms(lambda i: collection.find_one({"_id": f"k{i}"}), ops),
         "update _id": per_op_ms(lambda i: collection.update_one({"_id": f"k{i}"}, {"$set": {"a": 1}}), ops),
-        "update _id+version": per_op_ms(lambda i: collection.update_one(
-            {"_id": f"k{i}", "version": 1}, {"$set": {"state": "submitted", "version": 2}}), ops),
+        "update _id+version": per_op_ms(
+            lambda i: collection.update_one(
+                {"_id": f"k{i}", "version": 1}, {"$set": {"state": "submitted", "version": 2}}
+            ),
+            ops,
+        ),
         "delete _id": per_op_ms(lambda i: collection.delete_one({"_id": f"k{i + ops}"}), ops),
         "insert": per_op_ms(lambda i: collection.insert_one({"_id": f"n{i}"}), ops),
     }
@@ -53,8 +62,11 @@ def main():
     try:
         for flag in ("false", "true"):
             port, data = free_port(), tempfile.mkdtemp(prefix="bench-ferret-")
-            proc = subprocess.Popen([str(FERRETDB), "-listen", f"127.0.0.1:{port}", "-dir", data,
-                                     f"-id-index={flag}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [str(FERRETDB), "-listen", f"127.0.0.1:{port}", "-dir", data, f"-id-index={flag}"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             servers.append((proc, data))
             wait_tcp("127.0.0.1", port, timeout=20, what="FerretDB")
             servers[-1] = (proc, data, f"mongodb://127.0.0.1:{port}/")
@@ -63,8 +75,10 @@ def main():
             baseline = measure(servers[0][2], size, args.ops)
             indexed = measure(servers[1][2], size, args.ops)
             for op in baseline:
-                print(f"{size:>10} {op:<20} {baseline[op]:>12.2f} {indexed[op]:>10.2f} "
-                      f"{baseline[op] / indexed[op]:>8.1f}x")
+                print(
+                    f"{size:>10} {op:<20} {baseline[op]:>12.2f} {indexed[op]:>10.2f} "
+                    f"{baseline[op] / indexed[op]:>8.1f}x"
+                )
     finally:
         for proc, data, *_ in servers:
             proc.terminate()

@@ -9,6 +9,7 @@ RSS (getrusage) and, for the parse-only runs, the peak of Python allocations
 (tracemalloc). Baselines in the same run: the same rows parsed and validated
 without HTTP (--dry-run), and 1,000 rows against 35,000 (memory must not grow).
 """
+
 import argparse
 import json
 import os
@@ -37,12 +38,14 @@ try:
 except SystemExit as exc:
     code = exc.code
 peak = tracemalloc.get_traced_memory()[1] if trace else 0
-print(f"BENCH maxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} traced_peak={peak}", file=sys.stderr)
+maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"BENCH maxrss_kb={maxrss} traced_peak={peak}", file=sys.stderr)
 """
 
 
 def write_csv(path, rows, seed):
     from services.cli.regions import REGION_OF_DEPARTMENT
+
     rng = random.Random(seed)
     codes = [f"{dep}{n:03d}" for dep in DEPARTMENTS for n in range(1000)]
     rng.shuffle(codes)
@@ -50,8 +53,10 @@ def write_csv(path, rows, seed):
         fh.write("COM,LIBELLE,DEP,REG,PTOT,EMAIL\n")
         for code in codes[:rows]:
             dep = code[:2]
-            fh.write(f"{code},Commune {code},{dep},{REGION_OF_DEPARTMENT[dep]},{rng.randint(50, 90000)},"
-                     f"mairie-{code}@bench.example\n")
+            fh.write(
+                f"{code},Commune {code},{dep},{REGION_OF_DEPARTMENT[dep]},{rng.randint(50, 90000)},"
+                f"mairie-{code}@bench.example\n"
+            )
 
 
 class Stub(BaseHTTPRequestHandler):
@@ -72,8 +77,13 @@ class Stub(BaseHTTPRequestHandler):
 
 def run(args, env, trace=False):
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", CHILD, "trace" if trace else "plain", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, "trace" if trace else "plain", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.monotonic() - started
     stats = {}
     for line in proc.stderr.splitlines():
@@ -88,7 +98,9 @@ def main():
     parser.add_argument("--rows", type=int, default=35000)
     parser.add_argument("--small", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--real", action="store_true", help="use LABEL_API_URL / LABEL_TOKEN instead of a stub")
+    parser.add_argument(
+        "--real", action="store_true", help="use LABEL_API_URL / LABEL_TOKEN instead of a stub"
+    )
     opts = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -103,8 +115,10 @@ def main():
         big, small = Path(tmp) / "big.csv", Path(tmp) / "small.csv"
         write_csv(big, opts.rows, seed)
         write_csv(small, opts.small, seed + 1)
-        print(f"labelctl import benchmark: {opts.rows:,} rows vs {opts.small:,}; target: {target}; "
-              f"{opts.workers} workers")
+        print(
+            f"labelctl import benchmark: {opts.rows:,} rows vs {opts.small:,}; target: {target}; "
+            f"{opts.workers} workers"
+        )
         results = {}
         for name, path, extra, trace in [
             (f"parse+validate {opts.small}", small, ["--dry-run"], True),
@@ -116,9 +130,11 @@ def main():
             seconds, rss, traced, summary, proc = run(args, env, trace)
             rows = opts.small if path == small else opts.rows
             results[name] = (rows / seconds, rss, traced)
-            print(f"  {name:<24} {seconds:7.2f} s  {rows / seconds:9.0f} rows/s  peak RSS {rss / 1024:6.1f} MiB"
-                  + (f"  peak Python heap {traced / 1024 / 1024:6.2f} MiB" if trace else "")
-                  + f"   [{'; '.join(summary[1:4])}]")
+            print(
+                f"  {name:<24} {seconds:7.2f} s  {rows / seconds:9.0f} rows/s  peak RSS {rss / 1024:6.1f} MiB"
+                + (f"  peak Python heap {traced / 1024 / 1024:6.2f} MiB" if trace else "")
+                + f"   [{'; '.join(summary[1:4])}]"
+            )
             if proc.returncode not in (0, 4):
                 print(proc.stderr[-2000:])
     if server:
@@ -129,7 +145,10 @@ def main():
     _, _, small_heap = results[f"parse+validate {opts.small}"]
     print(f"import rate / parse-only rate ({opts.rows} rows): {big_rate / parse_rate:.2f}")
     print(f"peak RSS {opts.rows} rows / {opts.small} rows (import): {big_rss / small_rss:.2f}")
-    print(f"peak Python heap {opts.rows} rows / {opts.small} rows (parse): {parse_heap / max(small_heap, 1):.2f}")
+    print(
+        f"peak Python heap {opts.rows} rows / {opts.small} rows (parse): "
+        f"{parse_heap / max(small_heap, 1):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Needs RabbitMQ (AMQP_URI or the default). MongoDB: MONGODB_URI if set, else a
 private throw-away FerretDB (var/bin/ferretdb-local, with its `_id` index),
 else mongodb://127.0.0.1:27017/.
 """
+
 import eventlet
 
 eventlet.monkey_patch()
@@ -50,12 +51,27 @@ from tests.support.net import free_port, wait_tcp  # noqa: E402
 
 def queue(notifications, count, tag):
     for n in range(count):
-        col = {"id": f"bench-{tag}-{n}", "insee_code": f"{n:05d}", "name": f"Commune {tag} {n}",
-               "kind": "commune", "category": "village", "department": "01", "region": "Auvergne-Rhône-Alpes",
-               "population": 1000, "email": f"mairie{n}.{tag}@bench.example.fr", "member_communes": []}
-        notifications.on_collectivite_registered({
-            "event_id": f"bench:{tag}:{n}", "event": "collectivite_registered",
-            "occurred_at": "2024-01-01T00:00:00+00:00", "collectivite": col, "access_token": "t"})
+        col = {
+            "id": f"bench-{tag}-{n}",
+            "insee_code": f"{n:05d}",
+            "name": f"Commune {tag} {n}",
+            "kind": "commune",
+            "category": "village",
+            "department": "01",
+            "region": "Auvergne-Rhône-Alpes",
+            "population": 1000,
+            "email": f"mairie{n}.{tag}@bench.example.fr",
+            "member_communes": [],
+        }
+        notifications.on_collectivite_registered(
+            {
+                "event_id": f"bench:{tag}:{n}",
+                "event": "collectivite_registered",
+                "occurred_at": "2024-01-01T00:00:00+00:00",
+                "collectivite": col,
+                "access_token": "t",
+            }
+        )
 
 
 def run(db, config, outbox, notifications, count, tag, reuse):
@@ -74,13 +90,25 @@ def add_history(db, count):
     template = db["emails"].find_one({})
     now = utcnow()
     for start in range(0, count, 500):
-        db["emails"].insert_many([dict(template, _id=f"hist{n:07d}", state="sent", attempts=1, sent_at=now,
-                                       next_attempt_at=None, message_id=f"<hist{n}@bench>")
-                                  for n in range(start, min(start + 500, count))])
+        db["emails"].insert_many(
+            [
+                dict(
+                    template,
+                    _id=f"hist{n:07d}",
+                    state="sent",
+                    attempts=1,
+                    sent_at=now,
+                    next_attempt_at=None,
+                    message_id=f"<hist{n}@bench>",
+                )
+                for n in range(start, min(start + 500, count))
+            ]
+        )
 
 
 def poll_times(db, batch=100, repeat=5):
     """(old scan query, send-queue read) median seconds for one poll of `batch` due emails."""
+
     def median(fn):
         times = []
         for _ in range(repeat):
@@ -90,8 +118,12 @@ def poll_times(db, batch=100, repeat=5):
         return sorted(times)[len(times) // 2]
 
     def old():
-        return list(db["emails"].find({"state": "queued", "next_attempt_at": {"$lte": utcnow()}})
-                    .sort("next_attempt_at", 1).limit(batch))
+        return list(
+            db["emails"]
+            .find({"state": "queued", "next_attempt_at": {"$lte": utcnow()}})
+            .sort("next_attempt_at", 1)
+            .limit(batch)
+        )
 
     emails = Repositories(db).emails
     assert len(old()) == len(emails.due(utcnow(), batch))  # the same emails, both ways
@@ -108,7 +140,9 @@ def listing_time(db, state="sent"):
 def handoff_only(db, config, count, reuse):
     """The SMTP hand-off alone (no outbox writes): messages of the outbox, sent."""
     from email.policy import SMTP as SMTP_POLICY
+
     from services.notifications import mail
+
     settings = SenderSettings(config)
     builder = Sender(None, None, None, settings)
     docs = list(db["emails"].find({}).limit(count))
@@ -134,8 +168,11 @@ def private_ferretdb():
         return os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/"), None, None
     port = free_port()
     directory = tempfile.mkdtemp(prefix="bench-ferretdb-", dir=ROOT / "var")
-    proc = subprocess.Popen([str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_tcp("127.0.0.1", port, timeout=30, what="private FerretDB")
     return f"mongodb://127.0.0.1:{port}/", proc, directory
 
@@ -150,15 +187,22 @@ def main():
     print(f"MongoDB: {mongo}{' (private FerretDB)' if ferret else ''}", flush=True)
     port = free_port()
     maildir = tempfile.mkdtemp(prefix="bench-mail-")
-    smtp = subprocess.Popen([sys.executable, "-m", "deploy.local.smtp_capture", "--port", str(port),
-                             "--dir", maildir], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    smtp = subprocess.Popen(
+        [sys.executable, "-m", "deploy.local.smtp_capture", "--port", str(port), "--dir", maildir],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = make_client(mongo)
     dbname = f"bench_{uuid.uuid4().hex[:8]}_notifications"
     try:
         wait_tcp("127.0.0.1", port, timeout=15, what="smtp capture")
         topology.declare_all(amqp)
-        config = {"SMTP_URL": f"smtp://127.0.0.1:{port}", "ORGANISER_EMAILS": "orga@villes-internet.net",
-                  "AMQP_URI": amqp}
+        config = {
+            "SMTP_URL": f"smtp://127.0.0.1:{port}",
+            "ORGANISER_EMAILS": "orga@villes-internet.net",
+            "AMQP_URI": amqp,
+        }
         publisher = EventPublisher(amqp, config)
         rates, polls = {}, {}
         tags = [("baseline", False), ("reused", True)] + ([("history", True)] if args.history else [])
@@ -171,7 +215,9 @@ def main():
             if tag == "history":
                 queue(notifications, 1, "template")
                 add_history(db, args.history)
-                Repositories(db).emails.mark_sent(db["emails"].find_one({"state": "queued"})["_id"], 1, utcnow())
+                Repositories(db).emails.mark_sent(
+                    db["emails"].find_one({"state": "queued"})["_id"], 1, utcnow()
+                )
             queue(notifications, 100, f"{tag}-poll")  # one batch due: time the poll over it
             busy = poll_times(db)
             Sender(Repositories(db), outbox, notifications, SenderSettings(config)).run()
@@ -181,20 +227,31 @@ def main():
         raw_base = handoff_only(db, config, args.count, reuse=False)
         raw_reused = handoff_only(db, config, args.count, reuse=True)
         for tag, (stored, (busy_old, busy_new), (idle_old, idle_new)) in polls.items():
-            print(f"sender poll, {stored} emails stored ({tag}): 100 due: old scan query {busy_old * 1000:.0f} ms, "
-                  f"send-queue read {busy_new * 1000:.0f} ms; nothing due (every 0.5 s tick): "
-                  f"{idle_old * 1000:.0f} ms vs {idle_new * 1000:.1f} ms")
+            print(
+                f"sender poll, {stored} emails stored ({tag}): 100 due: "
+                f"old scan query {busy_old * 1000:.0f} ms, "
+                f"send-queue read {busy_new * 1000:.0f} ms; nothing due (every 0.5 s tick): "
+                f"{idle_old * 1000:.0f} ms vs {idle_new * 1000:.1f} ms"
+            )
         if args.history:
             seconds, rows = listing_time(db)
-            print(f"with {args.history} emails already sent: {rates['history']:.1f} emails/s "
-                  f"(vs {reused:.1f}/s with an empty history; ratio {rates['history'] / reused:.2f}x); "
-                  f"GET /outbox?state=sent reads {rows} rows in {seconds * 1000:.0f} ms")
+            print(
+                f"with {args.history} emails already sent: {rates['history']:.1f} emails/s "
+                f"(vs {reused:.1f}/s with an empty history; ratio {rates['history'] / reused:.2f}x); "
+                f"GET /outbox?state=sent reads {rows} rows in {seconds * 1000:.0f} ms"
+            )
         captured = len(list(Path(maildir).glob("*.eml")))
-        print(f"emails handed to the local SMTP server: {reused:.1f}/s with one reused connection per batch "
-              f"(n={args.count})")
-        print(f"baseline, a new SMTP connection per message: {baseline:.1f}/s; ratio {reused / baseline:.2f}x")
-        print(f"SMTP hand-off alone (no outbox writes): {raw_reused:.1f}/s reused vs {raw_base:.1f}/s "
-              f"new connection per message; ratio {raw_reused / raw_base:.2f}x")
+        print(
+            f"emails handed to the local SMTP server: {reused:.1f}/s with one reused connection per batch "
+            f"(n={args.count})"
+        )
+        print(
+            f"baseline, a new SMTP connection per message: {baseline:.1f}/s; ratio {reused / baseline:.2f}x"
+        )
+        print(
+            f"SMTP hand-off alone (no outbox writes): {raw_reused:.1f}/s reused vs {raw_base:.1f}/s "
+            f"new connection per message; ratio {raw_reused / raw_base:.2f}x"
+        )
         print(f"captured {captured} messages (expected {2 * args.count + len(tags) * (args.count + 100)})")
     finally:
         for tag in ("baseline", "reused", "history"):

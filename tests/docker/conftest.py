@@ -4,6 +4,7 @@ pytest-docker's `docker_services` would error (not skip) without an engine, so
 tests request `compose_stack`, which checks `docker info` first and only then
 asks for `docker_services`.
 """
+
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,7 +28,10 @@ def _docker_problem() -> str | None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"`docker info` failed: {exc}"
     if out.returncode != 0:
-        return "`docker info` failed (no Docker engine answers): " + (out.stderr.strip().splitlines() or [""])[-1]
+        return (
+            "`docker info` failed (no Docker engine answers): "
+            + (out.stderr.strip().splitlines() or [""])[-1]
+        )
     try:
         subprocess.run(["docker", "compose", "version"], capture_output=True, check=True, timeout=20)
     except Exception:

@@ -1,4 +1,5 @@
 """The production docker-compose stack comes up and reports healthy."""
+
 import requests
 
 

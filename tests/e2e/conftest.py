@@ -3,6 +3,7 @@
 The stack starts once per test session; tests isolate themselves with distinct
 campaign years / INSEE codes / e-mail addresses rather than a fresh stack.
 """
+
 import pytest
 
 from tests.support.stack import Stack
@@ -17,9 +18,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def stack(amqp_base_uri, rabbit_api_uri, mongodb_uri):
     from urllib.parse import urlsplit
+
     api = urlsplit(rabbit_api_uri)
-    s = Stack(amqp_base_uri, mongodb_uri,
-              rabbit_api=f"{api.scheme}://{api.hostname}:{api.port or 15672}")
+    s = Stack(amqp_base_uri, mongodb_uri, rabbit_api=f"{api.scheme}://{api.hostname}:{api.port or 15672}")
     s.start_all()
     yield s
     s.stop_all()

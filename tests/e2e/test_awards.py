@@ -2,12 +2,14 @@
 submissions → jury → awards; the organiser decides, previews, releases (twice);
 the palmarès is embargoed for everyone else until then; the public page is
 rendered by headless Chromium with its charts."""
+
 import re
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from tests.support.api import ok, poll
 
 pytestmark = pytest.mark.e2e
@@ -41,9 +43,19 @@ def chromium():
 
 def headless(binary, tmp_path, *args):
     profile = tmp_path / "chromium-profile"
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+    command = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=90)
 
 
@@ -51,51 +63,124 @@ def headless(binary, tmp_path, *args):
 def campaign(stack):
     """A campaign of four applications reviewed by one juror each, ready to deliberate."""
     admin = stack.admin_token
-    now = datetime.now(timezone.utc)
-    ok(stack.http("POST", "/api/v1/campaigns", token=admin, json={
-        "year": YEAR, "title": f"Label {YEAR}", "submissions_open_at": iso(now - timedelta(hours=1)),
-        "submissions_close_at": iso(now + timedelta(hours=2)), "ceremony_at": iso(now + timedelta(days=30)),
-        "ceremony_place": "Saint-Denis", "reviews_per_application": 1}), 201)
+    now = datetime.now(UTC)
+    ok(
+        stack.http(
+            "POST",
+            "/api/v1/campaigns",
+            token=admin,
+            json={
+                "year": YEAR,
+                "title": f"Label {YEAR}",
+                "submissions_open_at": iso(now - timedelta(hours=1)),
+                "submissions_close_at": iso(now + timedelta(hours=2)),
+                "ceremony_at": iso(now + timedelta(days=30)),
+                "ceremony_place": "Saint-Denis",
+                "reviews_per_application": 1,
+            },
+        ),
+        201,
+    )
     grid = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}", token=admin))["grid"]
     mentions = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}", token=admin))["mentions"]
     towns = [
         {"insee_code": "97411", "name": "Saint-Denis", "kind": "commune", "population": 150000},
         {"insee_code": "97415", "name": "Saint-Paul", "kind": "commune", "population": 105000},
         {"insee_code": "97405", "name": "Entre-Deux", "kind": "commune", "population": 3000},
-        {"insee_code": siren("20000000"), "name": "CIREST", "kind": "epci", "population": 120000,
-         "member_communes": ["97407", "97409", "97418", "97421", "97406", "97410"]},
+        {
+            "insee_code": siren("20000000"),
+            "name": "CIREST",
+            "kind": "epci",
+            "population": 120000,
+            "member_communes": ["97407", "97409", "97418", "97421", "97406", "97410"],
+        },
     ]
     applicants = []
     enjeu = grid["enjeux"][0]
     for town in towns:
-        signup = ok(stack.http("POST", "/api/v1/collectivites", json=dict(
-            town, region=REGION, department="974", email=f"numerique@{town['insee_code']}.example.fr")), 201)
-        app = ok(stack.http("POST", "/api/v1/applications", token=signup["token"], json={
-            "campaign_year": YEAR, "services": [s["code"] for s in enjeu["services"][:2]],
-            "initiatives": [{"title": "Médiation numérique", "enjeu": enjeu["code"],
-                             "description": "Ateliers pour tous les âges."}]}), 201)
+        signup = ok(
+            stack.http(
+                "POST",
+                "/api/v1/collectivites",
+                json=dict(
+                    town, region=REGION, department="974", email=f"numerique@{town['insee_code']}.example.fr"
+                ),
+            ),
+            201,
+        )
+        app = ok(
+            stack.http(
+                "POST",
+                "/api/v1/applications",
+                token=signup["token"],
+                json={
+                    "campaign_year": YEAR,
+                    "services": [s["code"] for s in enjeu["services"][:2]],
+                    "initiatives": [
+                        {
+                            "title": "Médiation numérique",
+                            "enjeu": enjeu["code"],
+                            "description": "Ateliers pour tous les âges.",
+                        }
+                    ],
+                },
+            ),
+            201,
+        )
         ok(stack.http("POST", f"/api/v1/applications/{app['id']}/submit", token=signup["token"]))
-        applicants.append({"token": signup["token"], "id": signup["id"], "category": signup["category"],
-                           "application_id": app["id"], **town})
-    juror = ok(stack.http("POST", "/api/v1/jurors", token=admin, json={
-        "name": "Juré Awards", "email": "jure@awards.example.fr", "department": "75"}), 201)
-    levels = {a["application_id"]: level for a, level in zip(applicants, (4, 2, 1, 3))}
+        applicants.append(
+            {
+                "token": signup["token"],
+                "id": signup["id"],
+                "category": signup["category"],
+                "application_id": app["id"],
+                **town,
+            }
+        )
+    juror = ok(
+        stack.http(
+            "POST",
+            "/api/v1/jurors",
+            token=admin,
+            json={"name": "Juré Awards", "email": "jure@awards.example.fr", "department": "75"},
+        ),
+        201,
+    )
+    levels = {a["application_id"]: level for a, level in zip(applicants, (4, 2, 1, 3), strict=True)}
     for _ in applicants:
-        task = poll(lambda: stack.http("POST", "/api/v1/review-tasks/claim", token=juror["token"],
-                                       json={"campaign_year": YEAR}),
-                    lambda response: response.status_code == 200).json()
-        ok(stack.http("POST", f"/api/v1/review-tasks/{task['id']}/review", token=juror["token"], json={
-            "scores": {e["code"]: 3 for e in grid["enjeux"]}, "arobases": levels[task["application_id"]],
-            "mentions": [], "comment": "Bien."}))
+        task = poll(
+            lambda: stack.http(
+                "POST", "/api/v1/review-tasks/claim", token=juror["token"], json={"campaign_year": YEAR}
+            ),
+            lambda response: response.status_code == 200,
+        ).json()
+        ok(
+            stack.http(
+                "POST",
+                f"/api/v1/review-tasks/{task['id']}/review",
+                token=juror["token"],
+                json={
+                    "scores": {e["code"]: 3 for e in grid["enjeux"]},
+                    "arobases": levels[task["application_id"]],
+                    "mentions": [],
+                    "comment": "Bien.",
+                },
+            )
+        )
     # Every proposal reached awards (its preview, not only the jury's deliberation).
-    poll(lambda: ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/release/preview", token=admin)),
-         lambda preview: preview["ready"] and preview["labelled_count"] == 4)
+    poll(
+        lambda: ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/release/preview", token=admin)),
+        lambda preview: preview["ready"] and preview["labelled_count"] == 4,
+    )
     return {"applicants": applicants, "juror": juror, "mentions": mentions}
 
 
 def result_endpoints(year):
-    return [f"/api/v1/campaigns/{year}/palmares", f"/api/v1/campaigns/{year}/palmares.csv",
-            f"/palmares/{year}"]
+    return [
+        f"/api/v1/campaigns/{year}/palmares",
+        f"/api/v1/campaigns/{year}/palmares.csv",
+        f"/palmares/{year}",
+    ]
 
 
 def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
@@ -113,10 +198,18 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
     refused = stack.http("PUT", path, token=admin, json={"arobases": 3, "mentions": []})
     assert refused.status_code == 422 and "reason" in refused.json()["error"]["fields"]
     mention = campaign["mentions"][0]
-    decision = ok(stack.http("PUT", path, token=admin, json={
-        "arobases": 3, "mentions": [mention["code"]], "reason": "Projet d'inclusion remarquable."}))
+    decision = ok(
+        stack.http(
+            "PUT",
+            path,
+            token=admin,
+            json={"arobases": 3, "mentions": [mention["code"]], "reason": "Projet d'inclusion remarquable."},
+        )
+    )
     assert decision["departs_from_proposal"] is True and decision["decided_by"] == "admin"
-    assert stack.http("PUT", path, token=town["token"], json={"arobases": 5, "mentions": []}).status_code == 403
+    assert (
+        stack.http("PUT", path, token=town["token"], json={"arobases": 5, "mentions": []}).status_code == 403
+    )
 
     # Before the release: 409 results_embargoed for everyone but organisers.
     for who, token in callers.items():
@@ -131,13 +224,23 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
     assert draft["released_at"] is None and len(draft["labelled"]) == 4
 
     preview = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/release/preview", token=admin))
-    assert preview == {"ready": True, "released": False, "labelled_count": 4,
-                       "by_arobases": {"1": 0, "2": 1, "3": 2, "4": 1, "5": 0},
-                       "undecided": [], "missing_email": [], "emails_to_send": 4}
+    assert preview == {
+        "ready": True,
+        "released": False,
+        "labelled_count": 4,
+        "by_arobases": {"1": 0, "2": 1, "3": 2, "4": 1, "5": 0},
+        "undecided": [],
+        "missing_email": [],
+        "emails_to_send": 4,
+    }
     # Nothing about results has left awards: no award/result event recorded yet.
     awards_db = stack.mongo("awards")
-    assert awards_db["changes"].count_documents({"events.name": "award_decided",
-                                                  "events.payload.campaign_year": YEAR}) == 0
+    assert (
+        awards_db["changes"].count_documents(
+            {"events.name": "award_decided", "events.payload.campaign_year": YEAR}
+        )
+        == 0
+    )
 
     first = stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin)
     second = stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin, json={"force": True})
@@ -147,14 +250,20 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
     # One set of events: the release record and one batch of four award_decided.
     steps = list(awards_db["changes"].find({"collection": "steps", "doc_id": {"$regex": f"^release:{YEAR}"}}))
     assert sorted((s["doc_id"], len(s["events"])) for s in steps) == [
-        (f"release:{YEAR}", 1), (f"release:{YEAR}:batch:0", 4)]
+        (f"release:{YEAR}", 1),
+        (f"release:{YEAR}:batch:0", 4),
+    ]
 
     # After: the same endpoints answer everyone.
-    for who, token in callers.items():
+    for token in callers.values():
         palmares = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares", token=token))
         assert palmares["released_at"] == first.json()["released_at"]
-        assert palmares["stats"]["by_category"] == {"villes": 2, "villages": 1, "territoires": 1,
-                                                    "territoires_communes": 6}
+        assert palmares["stats"]["by_category"] == {
+            "villes": 2,
+            "villages": 1,
+            "territoires": 1,
+            "territoires_communes": 6,
+        }
         assert palmares["stats"]["by_region"] == {REGION: 4}
         levels = {row["collectivite"]["name"]: row["arobases"] for row in palmares["labelled"]}
         assert levels == {"Saint-Denis": 4, "Saint-Paul": 2, "Entre-Deux": 3, "CIREST": 3}
@@ -162,8 +271,9 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
         assert csv_text.status_code == 200 and csv_text.text.count("\r\n") == 5
         assert "Entre-Deux" in csv_text.text and mention["label"] in csv_text.text
         assert stack.http("GET", f"/palmares/{YEAR}", token=token).status_code == 200
-    result = ok(stack.http("GET", f"/api/v1/applications/{village['application_id']}/result",
-                           token=village["token"]))
+    result = ok(
+        stack.http("GET", f"/api/v1/applications/{village['application_id']}/result", token=village["token"])
+    )
     assert result["arobases"] == 3 and result["mentions"][0]["code"] == mention["code"]
     late = stack.http("PUT", path, token=admin, json={"arobases": 5, "mentions": [], "reason": "trop tard"})
     assert late.status_code == 409
@@ -190,27 +300,73 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
 def test_release_refused_while_undecided_unless_forced(stack):
     admin = stack.admin_token
     year = YEAR + 1
-    now = datetime.now(timezone.utc)
-    ok(stack.http("POST", "/api/v1/campaigns", token=admin, json={
-        "year": year, "title": f"Label {year}", "submissions_open_at": iso(now - timedelta(hours=1)),
-        "submissions_close_at": iso(now + timedelta(hours=2)), "ceremony_at": iso(now + timedelta(days=30)),
-        "ceremony_place": "Lille", "reviews_per_application": 1}), 201)
+    now = datetime.now(UTC)
+    ok(
+        stack.http(
+            "POST",
+            "/api/v1/campaigns",
+            token=admin,
+            json={
+                "year": year,
+                "title": f"Label {year}",
+                "submissions_open_at": iso(now - timedelta(hours=1)),
+                "submissions_close_at": iso(now + timedelta(hours=2)),
+                "ceremony_at": iso(now + timedelta(days=30)),
+                "ceremony_place": "Lille",
+                "reviews_per_application": 1,
+            },
+        ),
+        201,
+    )
     grid = ok(stack.http("GET", f"/api/v1/campaigns/{year}", token=admin))["grid"]
-    signup = ok(stack.http("POST", "/api/v1/collectivites", json={
-        "insee_code": "97613", "name": "Sada", "kind": "commune", "population": 11000, "region": "Mayotte",
-        "department": "976", "email": "numerique@sada.example.fr"}), 201)
-    app = ok(stack.http("POST", "/api/v1/applications", token=signup["token"], json={
-        "campaign_year": year, "services": [], "initiatives": [{
-            "title": "Wifi public", "enjeu": grid["enjeux"][0]["code"], "description": "Place centrale."}]}), 201)
+    signup = ok(
+        stack.http(
+            "POST",
+            "/api/v1/collectivites",
+            json={
+                "insee_code": "97613",
+                "name": "Sada",
+                "kind": "commune",
+                "population": 11000,
+                "region": "Mayotte",
+                "department": "976",
+                "email": "numerique@sada.example.fr",
+            },
+        ),
+        201,
+    )
+    app = ok(
+        stack.http(
+            "POST",
+            "/api/v1/applications",
+            token=signup["token"],
+            json={
+                "campaign_year": year,
+                "services": [],
+                "initiatives": [
+                    {
+                        "title": "Wifi public",
+                        "enjeu": grid["enjeux"][0]["code"],
+                        "description": "Place centrale.",
+                    }
+                ],
+            },
+        ),
+        201,
+    )
     ok(stack.http("POST", f"/api/v1/applications/{app['id']}/submit", token=signup["token"]))
-    preview = poll(lambda: ok(stack.http("GET", f"/api/v1/campaigns/{year}/release/preview", token=admin)),
-                   lambda p: p["undecided"] == [app["id"]])
+    preview = poll(
+        lambda: ok(stack.http("GET", f"/api/v1/campaigns/{year}/release/preview", token=admin)),
+        lambda p: p["undecided"] == [app["id"]],
+    )
     assert preview["ready"] is False
 
     refused = stack.http("POST", f"/api/v1/campaigns/{year}/release", token=admin)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "applications_undecided"
     assert stack.http("GET", f"/api/v1/campaigns/{year}/palmares").status_code == 409
-    forced = ok(stack.http("POST", f"/api/v1/campaigns/{year}/release", token=admin, json={"force": True}), 202)
+    forced = ok(
+        stack.http("POST", f"/api/v1/campaigns/{year}/release", token=admin, json={"force": True}), 202
+    )
     assert forced["pending"] == [app["id"]] and forced["labelled_count"] == 0
     palmares = ok(stack.http("GET", f"/api/v1/campaigns/{year}/palmares"))
     assert palmares["labelled"] == [] and palmares["pending"] == [app["id"]]

@@ -3,6 +3,7 @@
 Campaign years of this module: 2961-2969. INSEE codes: 48900-48949 (fictitious
 Lozère codes) for the import; the demo uses the seed articles' real codes.
 """
+
 import json
 import os
 import subprocess
@@ -20,8 +21,14 @@ OWNED_ELSEWHERE = ("47001",)
 def labelctl(stack, *args, timeout=120, extra_env=None):
     env = dict(os.environ, LABEL_API_URL=stack.base_url, LABEL_TOKEN=stack.admin_token, PYTHONPATH=str(ROOT))
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "services.cli.main", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_csv(path):
@@ -29,10 +36,10 @@ def write_csv(path):
     for i in range(40):
         lines.append(f"489{i:02d};Commune d'essai {i};48;76;{150 + 37 * i};mairie-489{i:02d}@cli.example.fr")
     # Four bad rows of different kinds, at known lines of the file (header = line 1).
-    lines.insert(5, "48A01;Code faux;48;76;1200;mairie-bad1@cli.example.fr")        # line 6
-    lines.insert(12, "48941;Sans courriel;48;76;1200;")                               # line 13
+    lines.insert(5, "48A01;Code faux;48;76;1200;mairie-bad1@cli.example.fr")  # line 6
+    lines.insert(12, "48941;Sans courriel;48;76;1200;")  # line 13
     lines.insert(20, "48942;Population folle;48;76;beaucoup;mairie-bad3@cli.example.fr")  # line 21
-    lines.insert(33, "48943;Région inconnue;48;99;800;mairie-bad4@cli.example.fr")    # line 34
+    lines.insert(33, "48943;Région inconnue;48;99;800;mairie-bad4@cli.example.fr")  # line 34
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -62,21 +69,51 @@ def test_import_stops_on_a_bad_token_with_a_french_error(stack, tmp_path):
     result = labelctl(stack, "import", str(csv_path))
     assert result.returncode == 2
     assert "colonnes manquantes dans l'en-tête : DEP, REG, PTOT, EMAIL" in result.stderr
-    refused = labelctl(stack, "campaign", "create", "--year", "2962", "--close-at", "+1d",
-                       "--ceremony-at", "+2d", extra_env={"LABEL_TOKEN": "pas-un-jeton"})
+    refused = labelctl(
+        stack,
+        "campaign",
+        "create",
+        "--year",
+        "2962",
+        "--close-at",
+        "+1d",
+        "--ceremony-at",
+        "+2d",
+        extra_env={"LABEL_TOKEN": "pas-un-jeton"},
+    )
     assert refused.returncode == 1
     assert "Erreur 401" in refused.stderr
 
 
 def test_demo_plays_a_whole_campaign_to_a_released_palmares_and_emails(stack, tmp_path):
-    result = labelctl(stack, "demo", "--year", str(DEMO_YEAR), "--generated", "2", "--jurors", "8",
-                      "--close-in", "90", "--ceremony-in", "90", "--timeout", "150", "--seed", "7",
-                      *[arg for code in OWNED_ELSEWHERE for arg in ("--exclude", code)],
-                      "--state-dir", str(tmp_path), timeout=280)
+    result = labelctl(
+        stack,
+        "demo",
+        "--year",
+        str(DEMO_YEAR),
+        "--generated",
+        "2",
+        "--jurors",
+        "8",
+        "--close-in",
+        "90",
+        "--ceremony-in",
+        "90",
+        "--timeout",
+        "150",
+        "--seed",
+        "7",
+        *[arg for code in OWNED_ELSEWHERE for arg in ("--exclude", code)],
+        "--state-dir",
+        str(tmp_path),
+        timeout=280,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"/palmares/{DEMO_YEAR}" in result.stdout and "var/mail" in result.stdout
 
-    seeds = json.loads((ROOT / "services/cli/data/demo_collectivites.json").read_text("utf-8"))["collectivites"]
+    seeds = json.loads((ROOT / "services/cli/data/demo_collectivites.json").read_text("utf-8"))[
+        "collectivites"
+    ]
     seeds = [c for c in seeds if c["insee_code"] not in OWNED_ELSEWHERE]
     palmares = stack.http("GET", f"/api/v1/campaigns/{DEMO_YEAR}/palmares").json()  # public: released
     labelled = {entry["collectivite"]["insee_code"]: entry for entry in palmares["labelled"]}
@@ -88,8 +125,12 @@ def test_demo_plays_a_whole_campaign_to_a_released_palmares_and_emails(stack, tm
     addresses = {c["email"] for c in seeds}
 
     def results_captured():
-        return {parseaddr(str(m.get("To", "")))[1] for m in stack.mail.messages()
-                if str(m.get("Subject", "")).startswith(f"Label {DEMO_YEAR} :") and "obtient" in str(m.get("Subject"))}
+        return {
+            parseaddr(str(m.get("To", "")))[1]
+            for m in stack.mail.messages()
+            if str(m.get("Subject", "")).startswith(f"Label {DEMO_YEAR} :")
+            and "obtient" in str(m.get("Subject"))
+        }
 
     deadline = time.monotonic() + 60
     while addresses - results_captured() and time.monotonic() < deadline:

@@ -1,5 +1,6 @@
 """An event no consumer can handle ends in the dead-letter queue, where an
 organiser sees it (API and labelctl) and can replay it; nothing is dropped."""
+
 import uuid
 
 from click.testing import CliRunner
@@ -11,11 +12,20 @@ from tests.support.api import ok, poll
 
 def test_a_poisoned_event_is_dead_lettered_listed_and_replayed(stack):
     event_id = f"poison:{uuid.uuid4().hex}"
-    broken = {"event_id": event_id, "event": "application_withdrawn", "occurred_at": "2026-01-01T00:00:00+00:00",
-              "application_id": "x"}  # campaign_year and collectivite missing: breaks the contract
+    broken = {
+        "event_id": event_id,
+        "event": "application_withdrawn",
+        "occurred_at": "2026-01-01T00:00:00+00:00",
+        "application_id": "x",
+    }  # campaign_year and collectivite missing: breaks the contract
     with Connection(stack.amqp_uri) as connection:
-        connection.Producer().publish(broken, exchange="submissions.events", routing_key="application_withdrawn",
-                                      serializer="json", delivery_mode=2)
+        connection.Producer().publish(
+            broken,
+            exchange="submissions.events",
+            routing_key="application_withdrawn",
+            serializer="json",
+            delivery_mode=2,
+        )
 
     def ours():
         letters = ok(stack.http("GET", "/api/v1/dead-letters", token=stack.admin_token))
@@ -34,6 +44,11 @@ def test_a_poisoned_event_is_dead_lettered_listed_and_replayed(stack):
     assert replayed.exit_code == 0 and "republié" in replayed.output
     # Each went back to the one handler that failed it, which (still unable to
     # use it) dead-letters it again: never dropped, never multiplied.
-    again = poll(ours, lambda found: len(found) == 3 and {f["failed_at"] for f in found}.isdisjoint(
-        {letter["failed_at"] for letter in letters}))
+    again = poll(
+        ours,
+        lambda found: (
+            len(found) == 3
+            and {f["failed_at"] for f in found}.isdisjoint({letter["failed_at"] for letter in letters})
+        ),
+    )
     assert sorted(f["consumer"] for f in again) == ["awards", "jury", "notifications"]

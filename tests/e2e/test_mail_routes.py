@@ -1,6 +1,7 @@
 """The organisers' outbox over HTTP (API.md, Mail): a sign-up's welcome email
 listed once sent, read rendered, not resendable; organisers only.
 This module's campaign years: 2401-2499 (none needed yet); INSEE codes 23096, 23097."""
+
 import pytest
 
 from tests.support.api import ok, poll
@@ -11,9 +12,22 @@ EMAIL = "numerique@gueret.mail-routes.example.fr"
 
 
 def sign_up(stack, insee, name, email):
-    return ok(stack.http("POST", "/api/v1/collectivites", json={
-        "insee_code": insee, "name": name, "kind": "commune", "population": 13000,
-        "region": "Nouvelle-Aquitaine", "department": "23", "email": email}), 201)
+    return ok(
+        stack.http(
+            "POST",
+            "/api/v1/collectivites",
+            json={
+                "insee_code": insee,
+                "name": name,
+                "kind": "commune",
+                "population": 13000,
+                "region": "Nouvelle-Aquitaine",
+                "department": "23",
+                "email": email,
+            },
+        ),
+        201,
+    )
 
 
 def error(response, status):
@@ -45,12 +59,18 @@ def test_outbox_lists_reads_and_refuses_to_resend_a_sent_welcome_email(stack):
     conflict = error(stack.http("POST", f"/api/v1/outbox/{row['id']}/resend", token=admin), 409)
     assert conflict["code"] == "email_not_failed"
     assert ok(stack.http("GET", f"/api/v1/outbox/{row['id']}", token=admin))["state"] == "sent"
-    assert error(stack.http("GET", "/api/v1/outbox/mdoesnotexist", token=admin), 404)["code"] == "email_not_found"
+    assert (
+        error(stack.http("GET", "/api/v1/outbox/mdoesnotexist", token=admin), 404)["code"]
+        == "email_not_found"
+    )
 
     # Organisers only: no token → 401, a collectivité's token → 403, on every route.
     other = sign_up(stack, "23097", "Saint-Fiel", "mairie@saint-fiel.mail-routes.example.fr")
-    for method, path in (("GET", "/api/v1/outbox?state=sent"), ("GET", f"/api/v1/outbox/{row['id']}"),
-                         ("POST", f"/api/v1/outbox/{row['id']}/resend")):
+    for method, path in (
+        ("GET", "/api/v1/outbox?state=sent"),
+        ("GET", f"/api/v1/outbox/{row['id']}"),
+        ("POST", f"/api/v1/outbox/{row['id']}/resend"),
+    ):
         assert stack.http(method, path).status_code == 401, path
         assert stack.http(method, path, token=town["token"]).status_code == 403, path
         assert stack.http(method, path, token=other["token"]).status_code == 403, path

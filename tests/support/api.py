@@ -1,4 +1,5 @@
 """Small helpers for tests that talk to the gateway over HTTP."""
+
 import time
 
 

@@ -1,12 +1,13 @@
 """Reading the mail captured by deploy/local/smtp_capture.py (one .eml file per message)."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Callable, Optional
 
 Predicate = Callable[[EmailMessage], bool]
 
@@ -43,12 +44,13 @@ class Mailbox:
                 out.append(parser.parse(fh))
         return out
 
-    def count(self, predicate: Optional[Predicate] = None) -> int:
+    def count(self, predicate: Predicate | None = None) -> int:
         msgs = self.messages()
         return len(msgs) if predicate is None else sum(1 for m in msgs if predicate(m))
 
-    def wait_for(self, predicate: Optional[Predicate] = None, timeout: float = 30,
-                 interval: float = 0.2) -> list[EmailMessage]:
+    def wait_for(
+        self, predicate: Predicate | None = None, timeout: float = 30, interval: float = 0.2
+    ) -> list[EmailMessage]:
         """Every matching message, once at least one matches; AssertionError on timeout."""
         predicate = predicate or (lambda m: True)
         deadline = time.monotonic() + timeout
@@ -61,15 +63,17 @@ class Mailbox:
                 listing = "\n".join("  " + summary(m) for m in msgs[-20:]) or "  (none)"
                 raise AssertionError(
                     f"no captured mail matched within {timeout}s; {len(msgs)} message(s) in "
-                    f"{self.path}, the last ones:\n{listing}")
+                    f"{self.path}, the last ones:\n{listing}"
+                )
             time.sleep(interval)
 
     # Handy predicates: stack.mail.wait_for(Mailbox.to("mairie@x.fr"))
     @staticmethod
     def to(address: str) -> Predicate:
         address = address.lower()
-        return lambda m: address in str(m.get("To", "")).lower() or \
-            address in str(m.get("X-Envelope-To", "")).lower()
+        return lambda m: (
+            address in str(m.get("To", "")).lower() or address in str(m.get("X-Envelope-To", "")).lower()
+        )
 
     @staticmethod
     def subject_contains(text: str) -> Predicate:

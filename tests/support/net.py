@@ -1,4 +1,5 @@
 """Small network helpers for the test harness."""
+
 from __future__ import annotations
 
 import socket

@@ -11,6 +11,7 @@ under var/e2e/<run>/ (logs are kept there too; the 5 newest runs are kept).
 The environment of the test process (e.g. INBOX_*, OUTBOX_*, LOG_LEVEL) is
 passed through to the services.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
 from tests.support.mail import Mailbox
-from tests.support.net import free_port, tcp_ready, wait_tcp
+from tests.support.net import free_port, tcp_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -50,10 +50,15 @@ class StackError(AssertionError):
 
 
 class Stack:
-    def __init__(self, amqp_uri: str, mongodb_uri: str, *,
-                 rabbit_api: str = "http://127.0.0.1:15672",
-                 extra_env: Optional[dict] = None,
-                 start_timeout: float = 60):
+    def __init__(
+        self,
+        amqp_uri: str,
+        mongodb_uri: str,
+        *,
+        rabbit_api: str = "http://127.0.0.1:15672",
+        extra_env: dict | None = None,
+        start_timeout: float = 60,
+    ):
         self.run_id = secrets.token_hex(4)
         self.vhost = f"e2e_{self.run_id}"
         parts = urlsplit(amqp_uri)
@@ -83,28 +88,30 @@ class Stack:
         self.mail = Mailbox(self.mail_dir)
 
         env = dict(os.environ)
-        env.update({
-            "AMQP_URI": self.amqp_uri,
-            "MONGODB_URI": self.mongodb_uri,
-            "MONGODB_DATABASE_PREFIX": self.db_prefix,
-            "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}",
-            "GATEWAY_PORT": str(self.port),
-            "PUBLIC_BASE_URL": self.base_url,
-            "LABEL_ADMIN_TOKEN": self.admin_token,
-            "LABEL_SECRET_KEY": secrets.token_hex(16),
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "AMQP_URI": self.amqp_uri,
+                "MONGODB_URI": self.mongodb_uri,
+                "MONGODB_DATABASE_PREFIX": self.db_prefix,
+                "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}",
+                "GATEWAY_PORT": str(self.port),
+                "PUBLIC_BASE_URL": self.base_url,
+                "LABEL_ADMIN_TOKEN": self.admin_token,
+                "LABEL_SECRET_KEY": secrets.token_hex(16),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(extra_env or {})
         self.env = env
 
         self._services = procs.services(env)
         self._procs: dict[str, subprocess.Popen] = {}
-        self._smtp: Optional[subprocess.Popen] = None
+        self._smtp: subprocess.Popen | None = None
         self._mongo_client = None
         self._vhost_created = False
 
     # ------------------------------------------------------------------ lifecycle
-    def start_all(self) -> "Stack":
+    def start_all(self) -> Stack:
         try:
             self._create_vhost()
             self.smtp_start()
@@ -117,8 +124,11 @@ class Stack:
             deadline = time.monotonic() + self.start_timeout
             for name in self._services:
                 self._wait_log_started(name, 0, deadline)
-            self._wait_health(lambda body, status: status == 200 and body.get("status") == "ok",
-                              deadline, "every service ok")
+            self._wait_health(
+                lambda body, status: status == 200 and body.get("status") == "ok",
+                deadline,
+                "every service ok",
+            )
         except BaseException:
             self.stop_all()
             raise
@@ -149,7 +159,7 @@ class Stack:
         self._delete_vhost()
 
     # ------------------------------------------------------------------ services
-    def start(self, service: str, env: Optional[dict] = None) -> None:
+    def start(self, service: str, env: dict | None = None) -> None:
         """Start a service (no-op when it runs) and wait until it answers.
         `env` adds to (or overrides) the stack's environment for this process only."""
         self._check(service)
@@ -170,7 +180,7 @@ class Stack:
         self._signal(proc, signal.SIGKILL)
         proc.wait(timeout=10)
 
-    def restart(self, service: str, env: Optional[dict] = None) -> None:
+    def restart(self, service: str, env: dict | None = None) -> None:
         """SIGTERM (graceful), then start (with `env` added) and wait until it answers."""
         self._check(service)
         self._terminate(service)
@@ -190,8 +200,10 @@ class Stack:
         for name in (*SERVICE_NAMES, "topology", "smtp"):
             text = self.log(name)
             if text:
-                out.append(f"----- {name} ({self.log_dir / (name + '.log')})\n"
-                           + "\n".join(text.splitlines()[-lines:]))
+                out.append(
+                    f"----- {name} ({self.log_dir / (name + '.log')})\n"
+                    + "\n".join(text.splitlines()[-lines:])
+                )
         return "\n".join(out)
 
     # ------------------------------------------------------------------ SMTP capture
@@ -200,9 +212,23 @@ class Stack:
             return
         logf = open(self.log_dir / "smtp.log", "ab")
         self._smtp = subprocess.Popen(
-            [_venv_bin("python"), "-m", "deploy.local.smtp_capture", "--host", "127.0.0.1",
-             "--port", str(self.smtp_port), "--dir", str(self.mail_dir)],
-            cwd=ROOT, env=self.env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                _venv_bin("python"),
+                "-m",
+                "deploy.local.smtp_capture",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.smtp_port),
+                "--dir",
+                str(self.mail_dir),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         logf.close()
         deadline = time.monotonic() + 15
         while not tcp_ready("127.0.0.1", self.smtp_port):
@@ -225,7 +251,7 @@ class Stack:
             time.sleep(0.05)
 
     # ------------------------------------------------------------------ HTTP and MongoDB
-    def http(self, method: str, path: str, token: Optional[str] = None, json=None, **kw) -> requests.Response:
+    def http(self, method: str, path: str, token: str | None = None, json=None, **kw) -> requests.Response:
         headers = dict(kw.pop("headers", None) or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -237,6 +263,7 @@ class Stack:
         """pymongo Database of a service (prefix + name): for assertions only."""
         if self._mongo_client is None:
             import pymongo
+
             self._mongo_client = pymongo.MongoClient(self.mongodb_uri, serverSelectionTimeoutMS=5000)
         return self._mongo_client[self.db_prefix + service]
 
@@ -256,13 +283,18 @@ class Stack:
         path = self.log_dir / f"{service}.log"
         return path.stat().st_size if path.exists() else 0
 
-    def _spawn(self, service: str, env: Optional[dict] = None) -> None:
+    def _spawn(self, service: str, env: dict | None = None) -> None:
         logf = open(self.log_dir / f"{service}.log", "ab")
         logf.write(f"===== {time.strftime('%H:%M:%S')} stack: starting {service}\n".encode())
         logf.flush()
         self._procs[service] = subprocess.Popen(
             [_venv_bin("nameko"), "run", "--config", procs.CONFIG, self._services[service]],
-            cwd=ROOT, env={**self.env, **(env or {})}, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         logf.close()
 
     def _terminate(self, service: str) -> None:
@@ -325,15 +357,24 @@ class Stack:
                 if not isinstance(states, dict):
                     return False
                 return all(states.get(n) == "ok" for n in BACKEND_NAMES if self.alive(n) and n in states)
+
             self._wait_health(ok, deadline, "the running services ok")
         elif self.alive("gateway"):
-            self._wait_health(lambda body, status: (body.get("services") or {}).get(service) == "ok",
-                              deadline, f"{service} ok")
+            self._wait_health(
+                lambda body, status: (body.get("services") or {}).get(service) == "ok",
+                deadline,
+                f"{service} ok",
+            )
 
     # ------------------------------------------------------------------ RabbitMQ vhost
     def _rabbit(self, method: str, path: str, **kw) -> requests.Response:
-        return requests.request(method, f"{self._rabbit_api}/api{path}",
-                                auth=(self._amqp_user, self._amqp_password), timeout=15, **kw)
+        return requests.request(
+            method,
+            f"{self._rabbit_api}/api{path}",
+            auth=(self._amqp_user, self._amqp_password),
+            timeout=15,
+            **kw,
+        )
 
     def _create_vhost(self) -> None:
         v = quote(self.vhost, safe="")
@@ -341,8 +382,11 @@ class Stack:
         if r.status_code not in (201, 204):
             raise StackError(f"cannot create vhost {self.vhost}: {r.status_code} {r.text}")
         self._vhost_created = True
-        r = self._rabbit("PUT", f"/permissions/{v}/{quote(self._amqp_user, safe='')}",
-                         json={"configure": ".*", "write": ".*", "read": ".*"})
+        r = self._rabbit(
+            "PUT",
+            f"/permissions/{v}/{quote(self._amqp_user, safe='')}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        )
         if r.status_code not in (201, 204):
             raise StackError(f"cannot set permissions on {self.vhost}: {r.status_code} {r.text}")
 
@@ -357,7 +401,14 @@ class Stack:
     def _run_topology(self) -> None:
         out = subprocess.run(
             [_venv_bin("python"), "-m", procs.topology_module(self.env), "--config", procs.CONFIG],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
         (self.log_dir / "topology.log").write_bytes(out.stdout)
         if out.returncode != 0:
-            raise StackError(f"topology failed (exit {out.returncode}):\n{out.stdout.decode(errors='replace')}")
+            raise StackError(
+                f"topology failed (exit {out.returncode}):\n{out.stdout.decode(errors='replace')}"
+            )

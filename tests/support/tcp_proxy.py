@@ -1,5 +1,6 @@
 """A TCP proxy (green threads) that a test can cut and restore, to take a
 backing service away from one process without stopping it for everyone."""
+
 import socket
 
 import eventlet

@@ -1,6 +1,7 @@
 """Deliberation and ceremony (API.md), the palmarès JSON/CSV and the public
 palmarès pages; a mixin of GatewayService. The embargo itself is enforced by
 the awards service (it is told the caller's role)."""
+
 import csv
 import io
 from pathlib import Path
@@ -27,23 +28,34 @@ _pages.globals.update(progression_labels=PROGRESSION_LABELS, category_labels=CAT
 
 
 def html(template, status=200, **context):
-    return Response(_pages.get_template(template).render(**context), status=status,
-                    mimetype="text/html")
+    return Response(_pages.get_template(template).render(**context), status=status, mimetype="text/html")
 
 
 def palmares_charts(stats):
     by_category = stats["by_category"]
     return {
-        "arobases": charts.vertical_bars([(f"{level} @", stats["by_arobases"][str(level)]) for level in range(1, 6)],
-                                         "Collectivités labellisées par nombre d'arobases"),
-        "category": charts.horizontal_bars([("Villes", by_category["villes"]), ("Villages", by_category["villages"]),
-                                            ("Territoires", by_category["territoires"])],
-                                           "Collectivités labellisées par catégorie"),
-        "region": charts.horizontal_bars(list(stats["by_region"].items()),
-                                         "Collectivités labellisées par région"),
+        "arobases": charts.vertical_bars(
+            [(f"{level} @", stats["by_arobases"][str(level)]) for level in range(1, 6)],
+            "Collectivités labellisées par nombre d'arobases",
+        ),
+        "category": charts.horizontal_bars(
+            [
+                ("Villes", by_category["villes"]),
+                ("Villages", by_category["villages"]),
+                ("Territoires", by_category["territoires"]),
+            ],
+            "Collectivités labellisées par catégorie",
+        ),
+        "region": charts.horizontal_bars(
+            list(stats["by_region"].items()), "Collectivités labellisées par région"
+        ),
         "progression": charts.horizontal_bars(
-            [(PROGRESSION_LABELS[key], stats.get("progression", {}).get(key, 0)) for key in PROGRESSION_LABELS],
-            "Évolution par rapport à la campagne précédente"),
+            [
+                (PROGRESSION_LABELS[key], stats.get("progression", {}).get(key, 0))
+                for key in PROGRESSION_LABELS
+            ],
+            "Évolution par rapport à la campagne précédente",
+        ),
     }
 
 
@@ -85,8 +97,11 @@ class AwardsRoutes:
         rows = self.awards.palmares_rows(year, principal.role if principal else None)
         out = io.StringIO()
         csv.writer(out, lineterminator="\r\n").writerows(rows)
-        return Response(out.getvalue(), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="palmares-{year}.csv"'})
+        return Response(
+            out.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="palmares-{year}.csv"'},
+        )
 
     @api("GET", "/api/v1/applications/<application_id>/result", roles=("collectivite", "organiser"))
     def get_application_result(self, request, principal, application_id):
@@ -105,10 +120,19 @@ class AwardsRoutes:
         except Conflict as exc:
             return html("palmares_embargo.html", status=409, year=year, message=exc.message)
         except NotFound:
-            return html("palmares_embargo.html", status=404, year=year,
-                        message=f"Aucune campagne {year} n'est connue.")
+            return html(
+                "palmares_embargo.html",
+                status=404,
+                year=year,
+                message=f"Aucune campagne {year} n'est connue.",
+            )
         regions = {}
         for entry in palmares["labelled"]:
             regions.setdefault(entry["region"], []).append(entry)
-        return html("palmares_year.html", palmares=palmares, stats=palmares["stats"],
-                    charts=palmares_charts(palmares["stats"]), regions=sorted(regions.items()))
+        return html(
+            "palmares_year.html",
+            palmares=palmares,
+            stats=palmares["stats"],
+            charts=palmares_charts(palmares["stats"]),
+            regions=sorted(regions.items()),
+        )

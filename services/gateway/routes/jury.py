@@ -1,6 +1,7 @@
 """API routes of this area (see ../../shared/API.md); a mixin of GatewayService.
 
 Jurors (organiser registers them) and review tasks (juror)."""
+
 from services.gateway.http import api, read_json
 
 

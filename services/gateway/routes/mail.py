@@ -2,6 +2,7 @@
 
 Mail (organiser): the notifications service's outbox, read and resend.
 """
+
 from services.gateway.http import api
 
 

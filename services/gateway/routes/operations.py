@@ -1,5 +1,6 @@
 """Operations routes (organiser): the dead-letter queue, to inspect and replay
 messages that a service could not handle (DESIGN.md: never dropped silently)."""
+
 from nameko.constants import AMQP_URI_CONFIG_KEY
 
 from services.common import deadletters

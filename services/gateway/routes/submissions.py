@@ -3,6 +3,7 @@
 Campaigns, collectivité sign-up and applications; the submissions service
 decides (validation, ownership, states), these handlers only translate.
 """
+
 from services.gateway.http import api, read_json
 
 ANY_ROLE = None
@@ -28,8 +29,9 @@ class SubmissionsRoutes:
 
     @api("GET", "/api/v1/campaigns/<year>/applications", roles=APPLICANT_OR_ORGANISER)
     def list_applications(self, request, principal, year):
-        return self.submissions.list_applications(year, principal.role, principal.subject,
-                                                  request.args.get("state") or None)
+        return self.submissions.list_applications(
+            year, principal.role, principal.subject, request.args.get("state") or None
+        )
 
     # -- collectivités -------------------------------------------------------
 

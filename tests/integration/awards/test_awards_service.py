@@ -1,6 +1,7 @@
 """AwardsService in a nameko container against the real RabbitMQ and FerretDB:
 events in (fed as the other services would publish them), decisions, embargo,
 an idempotent release that emits one set of events, batched for big campaigns."""
+
 import time
 import uuid
 
@@ -44,8 +45,14 @@ def config(rabbit_config, mongodb_uri):
     topology.declare_all(rabbit_config["AMQP_URI"])
     RECEIVED.clear()
     prefix = f"it_aw_{uuid.uuid4().hex[:8]}_"
-    yield dict(rabbit_config, MONGODB_URI=mongodb_uri, MONGODB_DATABASE_PREFIX=prefix,
-               OUTBOX_SWEEP_SECONDS=0.5, INBOX_MAX_ATTEMPTS=2, INBOX_BACKOFF_SECONDS=0.05)
+    yield dict(
+        rabbit_config,
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DATABASE_PREFIX=prefix,
+        OUTBOX_SWEEP_SECONDS=0.5,
+        INBOX_MAX_ATTEMPTS=2,
+        INBOX_BACKOFF_SECONDS=0.05,
+    )
     make_client(mongodb_uri).drop_database(f"{prefix}awards")
 
 
@@ -69,39 +76,83 @@ def received(name, year=YEAR):
 
 
 def collectivite(n, email="ok"):
-    return {"id": f"col-{n}", "insee_code": f"{25000 + n}", "name": f"Commune {n}", "kind": "commune",
-            "category": "ville", "department": "25", "region": "Bourgogne-Franche-Comté",
-            "population": 5000 + n, "email": f"mairie{n}@example.fr" if email == "ok" else email}
+    return {
+        "id": f"col-{n}",
+        "insee_code": f"{25000 + n}",
+        "name": f"Commune {n}",
+        "kind": "commune",
+        "category": "ville",
+        "department": "25",
+        "region": "Bourgogne-Franche-Comté",
+        "population": 5000 + n,
+        "email": f"mairie{n}@example.fr" if email == "ok" else email,
+    }
 
 
 def envelope(name, n, **payload):
-    return dict(payload, event_id=f"test:{name}:{n}:{uuid.uuid4().hex[:6]}", event=name,
-                occurred_at="2016-01-01T10:00:00+00:00")
+    return dict(
+        payload,
+        event_id=f"test:{name}:{n}:{uuid.uuid4().hex[:6]}",
+        event=name,
+        occurred_at="2016-01-01T10:00:00+00:00",
+    )
 
 
 def campaign_opened(year=YEAR):
-    return envelope("campaign_opened", year, year=year, title=f"Label {year}",
-                    submissions_open_at="2015-09-01T00:00:00+00:00",
-                    submissions_close_at="2015-12-01T00:00:00+00:00",
-                    ceremony_at="2016-02-01T10:00:00+01:00", ceremony_place="Lille",
-                    reviews_per_application=2, enjeux=[{"code": "e1", "label": "Culture"}],
-                    mentions=[{"code": "telework", "label": "Télétravail"},
-                              {"code": "opengov", "label": "Gouvernement ouvert"}])
+    return envelope(
+        "campaign_opened",
+        year,
+        year=year,
+        title=f"Label {year}",
+        submissions_open_at="2015-09-01T00:00:00+00:00",
+        submissions_close_at="2015-12-01T00:00:00+00:00",
+        ceremony_at="2016-02-01T10:00:00+01:00",
+        ceremony_place="Lille",
+        reviews_per_application=2,
+        enjeux=[{"code": "e1", "label": "Culture"}],
+        mentions=[
+            {"code": "telework", "label": "Télétravail"},
+            {"code": "opengov", "label": "Gouvernement ouvert"},
+        ],
+    )
 
 
 def submitted(n, year=YEAR, email="ok"):
-    return envelope("application_submitted", n, application_id=f"app-{year}-{n}", campaign_year=year,
-                    collectivite=collectivite(n, email), services=[], initiatives=[],
-                    reviews_per_application=2, enjeux=["e1"], mentions=["telework"],
-                    submitted_at="2015-10-01T10:00:00+00:00")
+    return envelope(
+        "application_submitted",
+        n,
+        application_id=f"app-{year}-{n}",
+        campaign_year=year,
+        collectivite=collectivite(n, email),
+        services=[],
+        initiatives=[],
+        reviews_per_application=2,
+        enjeux=["e1"],
+        mentions=["telework"],
+        submitted_at="2015-10-01T10:00:00+00:00",
+    )
 
 
 def reviewed(n, arobases, mentions=(), year=YEAR):
-    return envelope("application_reviewed", n, application_id=f"app-{year}-{n}", campaign_year=year,
-                    collectivite=collectivite(n), proposal={"arobases": arobases, "mentions": list(mentions)},
-                    reviews=[{"review_id": f"r{n}", "juror_id": "j1", "arobases": arobases,
-                              "mentions": list(mentions), "scores": {"e1": 3}, "comment": "bien"}],
-                    disagreement=False)
+    return envelope(
+        "application_reviewed",
+        n,
+        application_id=f"app-{year}-{n}",
+        campaign_year=year,
+        collectivite=collectivite(n),
+        proposal={"arobases": arobases, "mentions": list(mentions)},
+        reviews=[
+            {
+                "review_id": f"r{n}",
+                "juror_id": "j1",
+                "arobases": arobases,
+                "mentions": list(mentions),
+                "scores": {"e1": 3},
+                "comment": "bien",
+            }
+        ],
+        disagreement=False,
+    )
 
 
 def test_decisions_embargo_and_one_release(services, config):
@@ -109,9 +160,11 @@ def test_decisions_embargo_and_one_release(services, config):
     # Events arrive over RabbitMQ as the submissions and jury services publish them.
     with entrypoint_waiter(awards, "on_campaign_opened"):
         event_dispatcher(config)("submissions", "campaign_opened", campaign_opened())
-    with entrypoint_hook(awards, "on_application_submitted") as submit, \
-            entrypoint_hook(awards, "on_application_reviewed") as review, \
-            entrypoint_hook(awards, "on_application_withdrawn") as withdraw:
+    with (
+        entrypoint_hook(awards, "on_application_submitted") as submit,
+        entrypoint_hook(awards, "on_application_reviewed") as review,
+        entrypoint_hook(awards, "on_application_withdrawn") as withdraw,
+    ):
         submit(submitted(1))
         submit(submitted(2, email="pas-une-adresse"))
         submit(submitted(3))
@@ -119,14 +172,28 @@ def test_decisions_embargo_and_one_release(services, config):
         review(reviewed(1, 4, ["telework"]))
         review(reviewed(2, 2))
         review(reviewed(4, 5))
-        withdraw(envelope("application_withdrawn", 4, application_id="app-2016-4", campaign_year=YEAR,
-                          collectivite=collectivite(4), withdrawn_at="2015-11-01T10:00:00+00:00"))
+        withdraw(
+            envelope(
+                "application_withdrawn",
+                4,
+                application_id="app-2016-4",
+                campaign_year=YEAR,
+                collectivite=collectivite(4),
+                withdrawn_at="2015-11-01T10:00:00+00:00",
+            )
+        )
 
     with ServiceRpcProxy("awards", config) as rpc:
         preview = rpc.release_preview(YEAR)
-        assert preview == {"ready": False, "released": False, "labelled_count": 2,
-                           "by_arobases": {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0},
-                           "undecided": ["app-2016-3"], "missing_email": ["col-2"], "emails_to_send": 1}
+        assert preview == {
+            "ready": False,
+            "released": False,
+            "labelled_count": 2,
+            "by_arobases": {"1": 0, "2": 1, "3": 0, "4": 1, "5": 0},
+            "undecided": ["app-2016-3"],
+            "missing_email": ["col-2"],
+            "emails_to_send": 1,
+        }
         with pytest.raises(Conflict) as refused:
             rpc.release(YEAR, "admin")
         assert refused.value.code == "applications_undecided"
@@ -142,8 +209,9 @@ def test_decisions_embargo_and_one_release(services, config):
         with pytest.raises(Conflict):
             rpc.decide("app-2016-4", {"arobases": 3, "mentions": []}, "admin")  # withdrawn
         rpc.decide("app-2016-2", {"arobases": 2, "mentions": []}, "org-1")
-        decision = rpc.decide("app-2016-1", {"arobases": 5, "mentions": ["telework"],
-                                             "reason": "Projet remarquable"}, "org-2")
+        decision = rpc.decide(
+            "app-2016-1", {"arobases": 5, "mentions": ["telework"], "reason": "Projet remarquable"}, "org-2"
+        )
         assert decision["departs_from_proposal"] is True and decision["decided_by"] == "org-2"
         decision = rpc.decide("app-2016-3", {"arobases": 3, "mentions": ["opengov"]}, "org-2")
         assert decision["reason"] is None and decision["decided_at"]
@@ -192,8 +260,9 @@ def test_decisions_embargo_and_one_release(services, config):
         with pytest.raises(Conflict) as late:
             rpc.decide("app-2016-2", {"arobases": 3, "mentions": [], "reason": "trop tard"}, "admin")
         assert late.value.code == "results_released"
-        assert rpc.released_campaigns() == [{"year": YEAR, "released_at": first["released_at"],
-                                             "labelled_count": 3}]
+        assert rpc.released_campaigns() == [
+            {"year": YEAR, "released_at": first["released_at"], "labelled_count": 3}
+        ]
 
     db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
     release = db.changes.find_one({"_id": f"steps:release:{YEAR}:1"})
@@ -203,9 +272,11 @@ def test_decisions_embargo_and_one_release(services, config):
 
 def test_deliberation_ready_once_when_every_application_has_a_proposal(services, config):
     awards = services
-    with entrypoint_hook(awards, "on_campaign_opened") as opened, \
-            entrypoint_hook(awards, "on_application_submitted") as submit, \
-            entrypoint_hook(awards, "on_application_reviewed") as review:
+    with (
+        entrypoint_hook(awards, "on_campaign_opened") as opened,
+        entrypoint_hook(awards, "on_application_submitted") as submit,
+        entrypoint_hook(awards, "on_application_reviewed") as review,
+    ):
         opened(campaign_opened(2017))
         submit(submitted(1, year=2017))
         submit(submitted(2, year=2017))
@@ -230,22 +301,41 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
     with entrypoint_hook(awards, "on_campaign_opened") as opened:
         opened(campaign_opened(year))
     db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
-    db.applications.insert_many([{"_id": f"app-{year}-{n:05d}", "campaign_year": year,
-                                  "collectivite": collectivite(n)} for n in range(count)])
-    db.proposals.insert_many([{"_id": f"app-{year}-{n:05d}", "campaign_year": year,
-                               "collectivite": collectivite(n),
-                               "proposal": {"arobases": n % 5 + 1, "mentions": []},
-                               "reviews": [], "disagreement": False} for n in range(count)])
+    db.applications.insert_many(
+        [
+            {"_id": f"app-{year}-{n:05d}", "campaign_year": year, "collectivite": collectivite(n)}
+            for n in range(count)
+        ]
+    )
+    db.proposals.insert_many(
+        [
+            {
+                "_id": f"app-{year}-{n:05d}",
+                "campaign_year": year,
+                "collectivite": collectivite(n),
+                "proposal": {"arobases": n % 5 + 1, "mentions": []},
+                "reviews": [],
+                "disagreement": False,
+            }
+            for n in range(count)
+        ]
+    )
     with ServiceRpcProxy("awards", config, timeout=120) as rpc:
         first = rpc.release(year, "admin")
         assert first["labelled_count"] == count
         # Pretend the first call crashed after deciding: forget what it wrote out.
         db.releases.delete_one({"_id": year})
         assert rpc.release(year, "admin") == first
-    steps = sorted(db.changes.find({"collection": "steps", "doc_id": {"$regex": f"^release:{year}"}}),
-                   key=lambda c: c["doc_id"])
-    assert [s["doc_id"] for s in steps] == [f"release:{year}", f"release:{year}:batch:0",
-                                             f"release:{year}:batch:1", f"release:{year}:batch:2"]
+    steps = sorted(
+        db.changes.find({"collection": "steps", "doc_id": {"$regex": f"^release:{year}"}}),
+        key=lambda c: c["doc_id"],
+    )
+    assert [s["doc_id"] for s in steps] == [
+        f"release:{year}",
+        f"release:{year}:batch:0",
+        f"release:{year}:batch:1",
+        f"release:{year}:batch:2",
+    ]
     assert [len(s["events"]) for s in steps] == [1, 500, 500, 1]
     batch_size = len(bson.encode(steps[1]))
     assert batch_size < 1_000_000, batch_size  # so 70 batches for 35,000, each far below 16 MB
@@ -253,7 +343,8 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
     events = received("award_decided", year)
     assert len(events) == count and len({p["application_id"] for p in events}) == count
     assert {p["event_id"] for p in events} == {
-        f"steps:release:{year}:batch:{n // 500}:1:{n % 500}" for n in range(count)}
+        f"steps:release:{year}:batch:{n // 500}:1:{n % 500}" for n in range(count)
+    }
     assert len(received("results_released", year)) == 1
 
 
@@ -275,9 +366,21 @@ def test_a_release_interrupted_after_its_decision_is_finished_by_the_timer(servi
         with entrypoint_hook(awards, "on_application_reviewed") as handle:
             handle(reviewed(n, n + 2, year=year))
     db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
-    Ledger(db).record(release_key(year), [(contracts.RESULTS_RELEASED, {
-        "campaign_year": year, "released_at": isoformat(utcnow()), "released_by": "admin",
-        "labelled_count": count, "pending": []})])  # decided; nothing written out, nothing published
+    Ledger(db).record(
+        release_key(year),
+        [
+            (
+                contracts.RESULTS_RELEASED,
+                {
+                    "campaign_year": year,
+                    "released_at": isoformat(utcnow()),
+                    "released_by": "admin",
+                    "labelled_count": count,
+                    "pending": [],
+                },
+            )
+        ],
+    )  # decided; nothing written out, nothing published
 
     with entrypoint_waiter(awards, "finish_interrupted_releases", timeout=30):
         pass  # the next timer tick

@@ -1,6 +1,7 @@
 """The message paths of DESIGN.md against the real RabbitMQ and FerretDB:
 outbox relay, idempotent consumer, dead-letter queue and replay, queues
 declared before the first publish."""
+
 import uuid
 
 import pytest
@@ -18,17 +19,28 @@ from services.common.relay import Outbox
 from tests.support.api import wait_until
 
 COLLECTIVITE = {
-    "id": "col-besancon", "insee_code": "25056", "name": "Besançon", "kind": "commune",
-    "category": "ville", "department": "25", "region": "Bourgogne-Franche-Comté",
-    "population": 119000, "email": "numerique@besancon.fr",
+    "id": "col-besancon",
+    "insee_code": "25056",
+    "name": "Besançon",
+    "kind": "commune",
+    "category": "ville",
+    "department": "25",
+    "region": "Bourgogne-Franche-Comté",
+    "population": 119000,
+    "email": "numerique@besancon.fr",
 }
 
 
 def withdrawn(application_id):
-    return (contracts.APPLICATION_WITHDRAWN, {
-        "application_id": application_id, "campaign_year": 2016,
-        "collectivite": COLLECTIVITE, "withdrawn_at": "2016-06-01T10:00:00+00:00",
-    })
+    return (
+        contracts.APPLICATION_WITHDRAWN,
+        {
+            "application_id": application_id,
+            "campaign_year": 2016,
+            "collectivite": COLLECTIVITE,
+            "withdrawn_at": "2016-06-01T10:00:00+00:00",
+        },
+    )
 
 
 class Producer:
@@ -41,8 +53,9 @@ class Producer:
     @rpc
     def withdraw(self, application_id):
         doc = self.outbox.create("applications", {"_id": application_id, "state": "submitted"})
-        doc = self.outbox.update("applications", doc, {"state": "withdrawn"},
-                                 events=[withdrawn(application_id)])
+        doc = self.outbox.update(
+            "applications", doc, {"state": "withdrawn"}, events=[withdrawn(application_id)]
+        )
         return doc["version"]
 
 
@@ -98,8 +111,9 @@ def test_event_travels_once_and_a_redelivery_changes_nothing(container_factory, 
     payload = change["events"][0]["payload"]
     with entrypoint_waiter(consumer, "on_application_withdrawn"):
         with Connection(config["AMQP_URI"]) as connection:
-            connection.Producer().publish(payload, exchange="submissions.events",
-                                          routing_key="application_withdrawn", serializer="json")
+            connection.Producer().publish(
+                payload, exchange="submissions.events", routing_key="application_withdrawn", serializer="json"
+            )
     assert HANDLED == ["applications:app-1:2:0"]
     assert database(config, "jury")["handled_events"].count_documents({}) == 1
 
@@ -121,8 +135,9 @@ def test_a_crash_after_the_decision_is_rolled_forward_and_published(container_fa
     db = database(config, "submissions")
     ledger = Ledger(db)
     doc, _ = ledger.create("applications", {"_id": "app-3", "state": "submitted"})
-    ledger._decide("applications", "app-3", 2, {"set": {"state": "withdrawn"}},
-                   [withdrawn("app-3")], None)  # decided, never applied nor published
+    ledger._decide(
+        "applications", "app-3", 2, {"set": {"state": "withdrawn"}}, [withdrawn("app-3")], None
+    )  # decided, never applied nor published
     assert db["applications"].find_one({"_id": "app-3"})["state"] == "submitted"
 
     consumer = container_factory(Consumer, config)
@@ -136,7 +151,8 @@ def test_a_crash_after_the_decision_is_rolled_forward_and_published(container_fa
 
 
 def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_and_can_be_replayed(
-        container_factory, config):
+    container_factory, config
+):
     producer = container_factory(Producer, config)
     consumer = container_factory(Consumer, config)
     producer.start()
@@ -178,8 +194,12 @@ def test_queues_exist_before_any_consumer_started(container_factory, config):
 def test_an_event_with_no_queue_is_kept_until_one_exists(container_factory, rabbit_config, mongodb_uri):
     """Without the topology, the mandatory publish is returned by RabbitMQ:
     the change stays unpublished (not dropped) and goes out once the queue exists."""
-    config = dict(rabbit_config, MONGODB_URI=mongodb_uri,
-                  MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_", OUTBOX_SWEEP_SECONDS=0.5)
+    config = dict(
+        rabbit_config,
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_",
+        OUTBOX_SWEEP_SECONDS=0.5,
+    )
     HANDLED.clear()
     producer = container_factory(Producer, config)
     producer.start()
@@ -231,7 +251,9 @@ def test_a_broker_outage_loses_no_event(container_factory, config):
 
     broker = urlsplit(config["AMQP_URI"])
     proxy = TcpProxy(broker.hostname, broker.port or 5672).start()
-    via_proxy = urlunsplit(broker._replace(netloc=f"{broker.username}:{broker.password}@127.0.0.1:{proxy.port}"))
+    via_proxy = urlunsplit(
+        broker._replace(netloc=f"{broker.username}:{broker.password}@127.0.0.1:{proxy.port}")
+    )
     consumer = container_factory(Consumer, config)
     consumer.start()
     producer = container_factory(Producer, dict(config, AMQP_URI=via_proxy))

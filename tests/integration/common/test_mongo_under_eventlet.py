@@ -2,7 +2,7 @@
 against the real FerretDB server: concurrent workers share one pool, a server
 restart is survived, and an unreachable server fails a call in seconds
 instead of hanging the worker."""
-import os
+
 import shutil
 import socket
 import subprocess
@@ -65,7 +65,9 @@ class FerretProcess:
     def start(self):
         self.process = subprocess.Popen(
             [str(FERRETDB), "-listen", f"127.0.0.1:{self.port}", "-dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with socket.socket() as sock:
@@ -95,8 +97,12 @@ def ferret():
 
 @pytest.fixture
 def counter(container_factory, rabbit_config, ferret):
-    config = dict(rabbit_config, MONGODB_URI=ferret.uri,
-                  MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_", max_workers=20)
+    config = dict(
+        rabbit_config,
+        MONGODB_URI=ferret.uri,
+        MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_",
+        max_workers=20,
+    )
     container = container_factory(Counter, config)
     container.start()
     return config

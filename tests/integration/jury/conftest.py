@@ -1,6 +1,7 @@
 """The jury service and the gateway in nameko containers (real RabbitMQ and
 FerretDB, real HTTP); `application_submitted` events are fed the way the
 submissions service publishes them (nameko's standalone dispatcher)."""
+
 import time
 import uuid
 
@@ -19,9 +20,18 @@ MENTIONS = ["teletravail", "accessibilite", "gouvernement_ouvert"]
 
 
 def collectivite(insee, department, name=None):
-    return {"id": f"col-{insee}", "insee_code": insee, "name": name or f"Commune {insee}", "kind": "commune",
-            "category": "ville", "department": department, "region": "Grand Est", "population": 12000,
-            "email": f"mairie-{insee}@example.org", "member_communes": []}
+    return {
+        "id": f"col-{insee}",
+        "insee_code": insee,
+        "name": name or f"Commune {insee}",
+        "kind": "commune",
+        "category": "ville",
+        "department": department,
+        "region": "Grand Est",
+        "population": 12000,
+        "email": f"mairie-{insee}@example.org",
+        "member_communes": [],
+    }
 
 
 class JuryHarness:
@@ -40,9 +50,17 @@ class JuryHarness:
         return requests.request(method, self.base_url + path, headers=headers, json=json, timeout=30)
 
     def juror(self, department, conflicts=(), name=None):
-        response = self.http("POST", "/api/v1/jurors", self.admin, {
-            "name": name or f"Juré {department}", "email": f"jure-{uuid.uuid4().hex[:8]}@example.org",
-            "department": department, "conflicts": list(conflicts)})
+        response = self.http(
+            "POST",
+            "/api/v1/jurors",
+            self.admin,
+            {
+                "name": name or f"Juré {department}",
+                "email": f"jure-{uuid.uuid4().hex[:8]}@example.org",
+                "department": department,
+                "conflicts": list(conflicts),
+            },
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -50,29 +68,47 @@ class JuryHarness:
         """Publish application_submitted as submissions would; returns the payload."""
         app_id = app_id or f"app-{year}-{insee}"
         payload = {
-            "event_id": event_id or f"applications:{app_id}:2:0", "event": "application_submitted",
-            "occurred_at": "2201-03-01T10:00:00+00:00", "application_id": app_id, "campaign_year": year,
-            "collectivite": collectivite(insee, department), "services": ["s1"],
+            "event_id": event_id or f"applications:{app_id}:2:0",
+            "event": "application_submitted",
+            "occurred_at": "2201-03-01T10:00:00+00:00",
+            "application_id": app_id,
+            "campaign_year": year,
+            "collectivite": collectivite(insee, department),
+            "services": ["s1"],
             "initiatives": [{"title": "Wifi public", "enjeu": "acces", "description": "…"}],
-            "reviews_per_application": reviews, "enjeux": ENJEUX, "mentions": MENTIONS,
+            "reviews_per_application": reviews,
+            "enjeux": ENJEUX,
+            "mentions": MENTIONS,
             "submitted_at": "2201-03-01T10:00:00+00:00",
         }
         self._dispatch(contracts.SUBMISSIONS, "application_submitted", payload)
         return payload
 
     def withdraw(self, payload):
-        self._dispatch(contracts.SUBMISSIONS, "application_withdrawn", {
-            "event_id": f"applications:{payload['application_id']}:3:0", "event": "application_withdrawn",
-            "occurred_at": "2201-03-02T10:00:00+00:00", "application_id": payload["application_id"],
-            "campaign_year": payload["campaign_year"], "collectivite": payload["collectivite"],
-            "withdrawn_at": "2201-03-02T10:00:00+00:00"})
+        self._dispatch(
+            contracts.SUBMISSIONS,
+            "application_withdrawn",
+            {
+                "event_id": f"applications:{payload['application_id']}:3:0",
+                "event": "application_withdrawn",
+                "occurred_at": "2201-03-02T10:00:00+00:00",
+                "application_id": payload["application_id"],
+                "campaign_year": payload["campaign_year"],
+                "collectivite": payload["collectivite"],
+                "withdrawn_at": "2201-03-02T10:00:00+00:00",
+            },
+        )
 
     def tasks_of(self, app_id):
         return list(self.db["tasks"].find({"application_id": app_id}))
 
     def events(self, name):
-        return [event["payload"] for change in self.db["changes"].find({})
-                for event in change["events"] if event["name"] == name]
+        return [
+            event["payload"]
+            for change in self.db["changes"].find({})
+            for event in change["events"]
+            if event["name"] == name
+        ]
 
 
 def wait_until(predicate, timeout=15, interval=0.05):

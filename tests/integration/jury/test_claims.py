@@ -1,4 +1,5 @@
 """Claims over HTTP under concurrency, leases, holders (issue 4, "Must show")."""
+
 import collections
 
 import eventlet
@@ -40,9 +41,9 @@ def test_30_concurrent_claimers_10_jurors_24_tasks(jury_config, make_harness):
     pool.waitall()
 
     task_ids = [task["id"] for _, task in held]
-    assert len(task_ids) == len(set(task_ids)) == 24, statuses   # every task held exactly once
+    assert len(task_ids) == len(set(task_ids)) == 24, statuses  # every task held exactly once
     per_juror_app = collections.Counter((juror["id"], task["application_id"]) for juror, task in held)
-    assert max(per_juror_app.values()) == 1                      # never two tasks of one application
+    assert max(per_juror_app.values()) == 1  # never two tasks of one application
     for juror, task in held:
         assert task["state"] == "claimed" and task["claimed_by"] == juror["id"]
         assert task["collectivite"]["department"] != juror["department"]
@@ -53,8 +54,9 @@ def test_30_concurrent_claimers_10_jurors_24_tasks(jury_config, make_harness):
     # first_claim: exactly one per application
     claimed_events = h.events("review_task_claimed")
     assert len(claimed_events) == 24
-    assert sorted(e["application_id"] for e in claimed_events if e["first_claim"]) == \
-        sorted({t["application_id"] for _, t in held})
+    assert sorted(e["application_id"] for e in claimed_events if e["first_claim"]) == sorted(
+        {t["application_id"] for _, t in held}
+    )
     # Each juror sees exactly their own tasks as claimed.
     for juror in jurors:
         mine = h.http("GET", "/api/v1/review-tasks?state=claimed", juror["token"]).json()
@@ -69,8 +71,12 @@ def test_lease_expiry_returns_the_task_and_only_the_holder_may_review(jury_confi
 
     task = h.http("POST", "/api/v1/review-tasks/claim", first["token"], {"campaign_year": YEAR + 1}).json()
     assert task["claimed_by"] == first["id"]
-    review = {"scores": {"acces": 3, "communication": 2, "culture": 1}, "arobases": 3,
-              "mentions": [], "comment": "Bien."}
+    review = {
+        "scores": {"acces": 3, "communication": 2, "culture": 1},
+        "arobases": 3,
+        "mentions": [],
+        "comment": "Bien.",
+    }
     # Not the holder: 409, even from a juror who could claim it.
     refused = h.http("POST", f"/api/v1/review-tasks/{task['id']}/review", outsider["token"], review)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "claim_not_held"
@@ -79,9 +85,18 @@ def test_lease_expiry_returns_the_task_and_only_the_holder_may_review(jury_confi
     busy = h.http("POST", "/api/v1/review-tasks/claim", second["token"], {"campaign_year": YEAR + 1})
     assert busy.status_code == 404
     # …then the lease runs out and the task is back in the pool.
-    wait_until(lambda: [t["id"] for t in h.http(
-        "GET", f"/api/v1/review-tasks?state=open&campaign_year={YEAR + 1}", second["token"]).json()] == [task["id"]],
-        timeout=10)
+    wait_until(
+        lambda: (
+            [
+                t["id"]
+                for t in h.http(
+                    "GET", f"/api/v1/review-tasks?state=open&campaign_year={YEAR + 1}", second["token"]
+                ).json()
+            ]
+            == [task["id"]]
+        ),
+        timeout=10,
+    )
     again = h.http("POST", "/api/v1/review-tasks/claim", second["token"], {"campaign_year": YEAR + 1})
     assert again.status_code == 200 and again.json()["id"] == task["id"]
     assert again.json()["claimed_by"] == second["id"]
@@ -92,7 +107,10 @@ def test_lease_expiry_returns_the_task_and_only_the_holder_may_review(jury_confi
     assert ok.status_code == 200, ok.text
     assert ok.json()["state"] == "done"
     # A review after it is done (same holder) is a conflict too.
-    assert h.http("POST", f"/api/v1/review-tasks/{task['id']}/review", second["token"], review).status_code == 409
+    assert (
+        h.http("POST", f"/api/v1/review-tasks/{task['id']}/review", second["token"], review).status_code
+        == 409
+    )
 
 
 def test_release_by_the_holder_reopens_the_task(jury_config, make_harness):

@@ -1,4 +1,5 @@
 """Task creation from events, reviews, consolidation, withdrawal, deliberation, digest."""
+
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
 from tests.integration.jury.conftest import wait_until
@@ -7,8 +8,12 @@ YEAR = 2210
 
 
 def review(arobases, mentions=(), acces=2):
-    return {"scores": {"acces": acces, "communication": 2, "culture": 3}, "arobases": arobases,
-            "mentions": list(mentions), "comment": "RAS"}
+    return {
+        "scores": {"acces": acces, "communication": 2, "culture": 3},
+        "arobases": arobases,
+        "mentions": list(mentions),
+        "comment": "RAS",
+    }
 
 
 def claim_and_review(h, juror, year, body):
@@ -34,7 +39,8 @@ def test_tasks_created_once_however_often_the_event_arrives(jury_config, make_ha
     with entrypoint_waiter(h.jury, "on_application_submitted"):
         h.submit(YEAR, "57463", "57", reviews=3, event_id="applications:app-2210-57463:9:0")
     assert sorted(t["_id"] for t in h.tasks_of(payload["application_id"])) == [
-        f"{payload['application_id']}:{n}" for n in (1, 2, 3)]
+        f"{payload['application_id']}:{n}" for n in (1, 2, 3)
+    ]
 
 
 def test_agreeing_reviews_make_a_proposal_and_application_reviewed(jury_config, make_harness):
@@ -43,14 +49,23 @@ def test_agreeing_reviews_make_a_proposal_and_application_reviewed(jury_config, 
     payload = h.submit(YEAR + 1, "35238", "35")
     wait_until(lambda: len(h.tasks_of(payload["application_id"])) == 2)
     task = h.http("POST", "/api/v1/review-tasks/claim", a["token"], {"campaign_year": YEAR + 1}).json()
-    for bad, field in ((dict(review(3), scores={"acces": 9}), "scores.acces.value"),
-                       (dict(review(3), **{"$where": 1}), "$where"),
-                       (dict(review(3), scores={"acces": 1, "communication": 1}), "scores"),
-                       (dict(review(6)), "arobases")):
+    for bad, field in (
+        (dict(review(3), scores={"acces": 9}), "scores.acces.value"),
+        (dict(review(3), **{"$where": 1}), "$where"),
+        (dict(review(3), scores={"acces": 1, "communication": 1}), "scores"),
+        (dict(review(6)), "arobases"),
+    ):
         refused = h.http("POST", f"/api/v1/review-tasks/{task['id']}/review", a["token"], bad)
         assert refused.status_code == 422 and field in refused.json()["error"]["fields"], refused.text
-    assert h.http("POST", f"/api/v1/review-tasks/{task['id']}/review", a["token"],
-                  review(4, ["teletravail"], acces=4)).status_code == 200
+    assert (
+        h.http(
+            "POST",
+            f"/api/v1/review-tasks/{task['id']}/review",
+            a["token"],
+            review(4, ["teletravail"], acces=4),
+        ).status_code
+        == 200
+    )
     claim_and_review(h, b, YEAR + 1, review(3, ["teletravail", "accessibilite"], acces=1))
 
     [row] = deliberation(h, YEAR + 1)
@@ -76,9 +91,14 @@ def test_disagreement_opens_one_extra_review_and_the_proposal_waits(jury_config,
     assert h.events("application_reviewed") == []
     claim_and_review(h, c, YEAR + 2, review(5))
     [row] = deliberation(h, YEAR + 2)
-    assert row["proposal"]["arobases"] == 4 and row["disagreement"] is True and row["review_state"] == "reviewed"
+    assert (
+        row["proposal"]["arobases"] == 4 and row["disagreement"] is True and row["review_state"] == "reviewed"
+    )
     # once only: nothing more to claim
-    assert h.http("POST", "/api/v1/review-tasks/claim", d["token"], {"campaign_year": YEAR + 2}).status_code == 404
+    assert (
+        h.http("POST", "/api/v1/review-tasks/claim", d["token"], {"campaign_year": YEAR + 2}).status_code
+        == 404
+    )
     assert len(h.events("application_reviewed")) == 1
 
 
@@ -110,7 +130,7 @@ def test_digest_one_event_per_juror_per_batch(jury_config, make_harness):
     assert run_digest() == 2
     digests = {e["juror"]["id"]: e["open_tasks"] for e in h.events("review_tasks_available")}
     assert digests == {paris["id"]: 4, lyon["id"]: 4}  # own department / declared conflict left out
-    assert run_digest() == 0                            # nothing new: no second digest
+    assert run_digest() == 0  # nothing new: no second digest
     h.submit(YEAR + 4, "13055", "13")
     wait_until(lambda: h.db["tasks"].count_documents({"campaign_year": YEAR + 4}) == 8)
     assert run_digest() == 2

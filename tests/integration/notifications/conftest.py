@@ -1,5 +1,6 @@
 """Fixtures of the notifications integration tests: a real SMTP server process
 (stoppable, on a fixed free port) and the service's configuration."""
+
 import uuid
 
 import pytest

@@ -1,4 +1,5 @@
 """Helpers of the notifications integration tests: a stoppable SMTP server process, polling, events."""
+
 import itertools
 import subprocess
 import sys
@@ -22,8 +23,18 @@ class SmtpServer:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--port", str(self.port), "--dir", str(self.mail.path),
-             "--delay", str(self.delay)], cwd=ROOT)
+            [
+                sys.executable,
+                str(SERVER),
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.mail.path),
+                "--delay",
+                str(self.delay),
+            ],
+            cwd=ROOT,
+        )
         wait_tcp(self.host, self.port, timeout=15, what="test SMTP server")
 
     def stop(self):
@@ -36,7 +47,6 @@ class SmtpServer:
 
     def message_ids(self):
         return [str(m["Message-ID"]) for m in self.mail.messages()]
-
 
 
 def wait_until(predicate, timeout=30, what="condition"):
@@ -55,28 +65,57 @@ _ids = itertools.count(1)
 
 def collectivite(n, year, email=None):
     insee = f"{year % 100:02d}{n:03d}"
-    return {"id": f"col-{year}-{insee}", "insee_code": insee, "name": f"Commune n°{n} de {year}",
-            "kind": "commune", "category": "village", "department": insee[:2], "region": "Occitanie",
-            "population": 1200 + n, "email": email or f"mairie{n}.{year}@commune.example.fr"}
+    return {
+        "id": f"col-{year}-{insee}",
+        "insee_code": insee,
+        "name": f"Commune n°{n} de {year}",
+        "kind": "commune",
+        "category": "village",
+        "department": insee[:2],
+        "region": "Occitanie",
+        "population": 1200 + n,
+        "email": email or f"mairie{n}.{year}@commune.example.fr",
+    }
 
 
 def envelope(name, prefix, **payload):
-    return dict(payload, event_id=f"{prefix}:{next(_ids)}", event=name, occurred_at="2024-01-01T10:00:00+00:00")
+    return dict(
+        payload, event_id=f"{prefix}:{next(_ids)}", event=name, occurred_at="2024-01-01T10:00:00+00:00"
+    )
 
 
 def registered(n, year, prefix, email=None):
-    return envelope("collectivite_registered", prefix, collectivite=collectivite(n, year, email),
-                    access_token=f"tok-{year}-{n}")
+    return envelope(
+        "collectivite_registered",
+        prefix,
+        collectivite=collectivite(n, year, email),
+        access_token=f"tok-{year}-{n}",
+    )
 
 
 def award(n, year, prefix, email=None):
-    return envelope("award_decided", prefix, campaign_year=year, application_id=f"app-{year}-{n}",
-                    collectivite=collectivite(n, year, email), arobases=3,
-                    mentions=[{"code": "teletravail", "label": "Télétravail"}], progression="new",
-                    previous_arobases=None, ceremony_at=f"{year}-12-12T17:00:00+00:00",
-                    ceremony_place="Lille Grand Palais")
+    return envelope(
+        "award_decided",
+        prefix,
+        campaign_year=year,
+        application_id=f"app-{year}-{n}",
+        collectivite=collectivite(n, year, email),
+        arobases=3,
+        mentions=[{"code": "teletravail", "label": "Télétravail"}],
+        progression="new",
+        previous_arobases=None,
+        ceremony_at=f"{year}-12-12T17:00:00+00:00",
+        ceremony_place="Lille Grand Palais",
+    )
 
 
 def released(year, prefix, count=1):
-    return envelope("results_released", prefix, campaign_year=year, released_at=f"{year}-12-12T18:00:00+00:00",
-                    released_by="admin", labelled_count=count, pending=[])
+    return envelope(
+        "results_released",
+        prefix,
+        campaign_year=year,
+        released_at=f"{year}-12-12T18:00:00+00:00",
+        released_by="admin",
+        labelled_count=count,
+        pending=[],
+    )

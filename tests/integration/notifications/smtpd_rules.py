@@ -6,13 +6,14 @@ permanent 550, `busy451...` a transient 451; `--delay` slows every DATA.
 
     python tests/integration/notifications/smtpd_rules.py --port 2525 --dir /tmp/mail [--delay 0.05]
 """
+
 import argparse
 import asyncio
 import os
 import signal
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -37,7 +38,7 @@ class Handler:
         if self.delay:
             await asyncio.sleep(self.delay)
         data = envelope.original_content or envelope.content
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         name = f"{stamp}-{uuid.uuid4().hex}.eml"
         tmp = self.directory / f".{name}.tmp"
         with open(tmp, "wb") as fh:
@@ -54,8 +55,9 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
-    controller = Controller(Handler(args.dir, args.delay), hostname=args.host, port=args.port,
-                            decode_data=False)
+    controller = Controller(
+        Handler(args.dir, args.delay), hostname=args.host, port=args.port, decode_data=False
+    )
     controller.start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())

@@ -1,6 +1,7 @@
 """The notifications service as a real process (`nameko run`), killed mid-batch
 and restarted: every email arrives once (by Message-ID, the dedupe key a
 receiver applies to a resend of the crash window). Campaign years 2410-2419."""
+
 import os
 import signal
 import subprocess
@@ -25,15 +26,34 @@ def slow_smtp(tmp_path):
 
 
 def start_service(config, smtp, tmp_path, **extra):
-    env = dict(os.environ, AMQP_URI=config["AMQP_URI"], MONGODB_URI=config["MONGODB_URI"],
-               MONGODB_DATABASE_PREFIX=config["MONGODB_DATABASE_PREFIX"], SMTP_URL=smtp.url,
-               ORGANISER_EMAILS="orga@villes-internet.net", SENDING_LEASE_SECONDS="3",
-               OUTBOX_SWEEP_SECONDS="0.5", SMTP_BATCH_SIZE="50", LOG_LEVEL="INFO",
-               **{k: str(v) for k, v in extra.items()})
+    env = dict(
+        os.environ,
+        AMQP_URI=config["AMQP_URI"],
+        MONGODB_URI=config["MONGODB_URI"],
+        MONGODB_DATABASE_PREFIX=config["MONGODB_DATABASE_PREFIX"],
+        SMTP_URL=smtp.url,
+        ORGANISER_EMAILS="orga@villes-internet.net",
+        SENDING_LEASE_SECONDS="3",
+        OUTBOX_SWEEP_SECONDS="0.5",
+        SMTP_BATCH_SIZE="50",
+        LOG_LEVEL="INFO",
+        **{k: str(v) for k, v in extra.items()},
+    )
     log = open(tmp_path / "notifications.log", "ab")
-    proc = subprocess.Popen([str(NAMEKO), "run", "--config", "deploy/config.yaml",
-                             "services.notifications.service:NotificationsService"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(NAMEKO),
+            "run",
+            "--config",
+            "deploy/config.yaml",
+            "services.notifications.service:NotificationsService",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log.close()
     return proc
 
@@ -53,7 +73,9 @@ def assert_every_email_once(smtp, events):
     return messages, by_id
 
 
-def test_killed_mid_batch_and_restarted_sends_every_email_once(config, slow_smtp, notif_db, dispatch, tmp_path):
+def test_killed_mid_batch_and_restarted_sends_every_email_once(
+    config, slow_smtp, notif_db, dispatch, tmp_path
+):
     events = [registered(n, 2410, "crash") for n in range(120)]
     for event in events:  # queued in RabbitMQ until the service starts
         dispatch("submissions", "collectivite_registered", event)
@@ -64,8 +86,11 @@ def test_killed_mid_batch_and_restarted_sends_every_email_once(config, slow_smtp
         arrived = slow_smtp.mail.count()
         assert arrived < 120, "killed too late to be mid-batch"
         proc = start_service(config, slow_smtp, tmp_path)
-        wait_until(lambda: notif_db["emails"].count_documents({"state": "sent"}) == 120, timeout=120,
-                   what="every email sent after the restart")
+        wait_until(
+            lambda: notif_db["emails"].count_documents({"state": "sent"}) == 120,
+            timeout=120,
+            what="every email sent after the restart",
+        )
     finally:
         kill(proc)
     messages, by_id = assert_every_email_once(slow_smtp, events)
@@ -74,7 +99,9 @@ def test_killed_mid_batch_and_restarted_sends_every_email_once(config, slow_smtp
     assert notif_db["emails"].count_documents({}) == 120
 
 
-def test_crash_right_after_the_smtp_server_accepted_resends_the_same_message(config, smtp, notif_db, dispatch, tmp_path):
+def test_crash_right_after_the_smtp_server_accepted_resends_the_same_message(
+    config, smtp, notif_db, dispatch, tmp_path
+):
     """The crash window itself (fault injection): the SAME message is sent again."""
     events = [registered(n, 2411, "window") for n in range(3)]
     for event in events:
@@ -84,8 +111,11 @@ def test_crash_right_after_the_smtp_server_accepted_resends_the_same_message(con
         assert proc.wait(timeout=60) == 71  # died after the 2nd message was accepted
         assert smtp.mail.count() == 2
         proc = start_service(config, smtp, tmp_path)
-        wait_until(lambda: notif_db["emails"].count_documents({"state": "sent"}) == 3, timeout=60,
-                   what="every email sent after the restart")
+        wait_until(
+            lambda: notif_db["emails"].count_documents({"state": "sent"}) == 3,
+            timeout=60,
+            what="every email sent after the restart",
+        )
     finally:
         kill(proc)
     messages, by_id = assert_every_email_once(smtp, events)

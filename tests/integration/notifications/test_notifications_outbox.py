@@ -1,5 +1,6 @@
 """The notifications service in a nameko container against the real RabbitMQ,
 FerretDB and an SMTP server process. Campaign years 2401-2499."""
+
 import os
 from collections import Counter
 
@@ -31,8 +32,10 @@ def test_same_event_three_times_gives_one_email(container_factory, config, smtp,
     assert "Commune n°1 de 2401" in str(msg["Subject"])
     assert "tok-2401-1" in msg.get_body(("plain",)).get_content()
     # the email_sent event went out through the ledger
-    change = wait_until(lambda: notif_db["changes"].find_one({"events.name": "email_sent", "published": True}),
-                        what="email_sent published")
+    change = wait_until(
+        lambda: notif_db["changes"].find_one({"events.name": "email_sent", "published": True}),
+        what="email_sent published",
+    )
     assert change["events"][0]["payload"]["recipient"] == "mairie1.2401@commune.example.fr"
 
 
@@ -62,7 +65,9 @@ def test_no_result_email_before_the_release(container_factory, config, smtp, not
     assert "Lille Grand Palais" in results[0].get_body(("plain",)).get_content()
 
 
-def test_smtp_down_then_back_gives_every_email_once(container_factory, config, smtp, notif_db, dispatch, caplog):
+def test_smtp_down_then_back_gives_every_email_once(
+    container_factory, config, smtp, notif_db, dispatch, caplog
+):
     downtime = float(os.environ.get("NOTIF_SMTP_DOWNTIME_SECONDS", "60"))
     smtp.stop()
     container = container_factory(NotificationsService, config)
@@ -74,8 +79,10 @@ def test_smtp_down_then_back_gives_every_email_once(container_factory, config, s
     started = __import__("time").monotonic()
     # the sender keeps trying (and backing off) while the server is down,
     # without spending the emails' attempts
-    wait_until(lambda: sum("SMTP unreachable" in r.getMessage() for r in caplog.records) >= 2,
-               what="retries while the server is down")
+    wait_until(
+        lambda: sum("SMTP unreachable" in r.getMessage() for r in caplog.records) >= 2,
+        what="retries while the server is down",
+    )
     remaining = downtime - (__import__("time").monotonic() - started)
     if remaining > 0:
         __import__("time").sleep(remaining)  # the outage itself: nothing to poll for
@@ -91,18 +98,23 @@ def test_smtp_down_then_back_gives_every_email_once(container_factory, config, s
 
 
 def test_permanent_failure_of_a_result_alerts_the_organisers_and_can_be_resent(
-        container_factory, config, smtp, notif_db, dispatch):
+    container_factory, config, smtp, notif_db, dispatch
+):
     container = container_factory(NotificationsService, dict(config, SMTP_MAX_ATTEMPTS=3))
     container.start()
     with entrypoint_waiter(container, "on_results_released", timeout=20):
         dispatch(AWARDS, "results_released", released(2404, "it-fail"))
     with entrypoint_waiter(container, "on_award_decided", timeout=20):
         dispatch(AWARDS, "award_decided", award(1, 2404, "it-fail", email="reject550@commune.example.fr"))
-    failed = wait_until(lambda: notif_db["emails"].find_one({"template": "result", "state": "failed"}),
-                        what="the result email failed")
+    failed = wait_until(
+        lambda: notif_db["emails"].find_one({"template": "result", "state": "failed"}),
+        what="the result email failed",
+    )
     assert failed["attempts"] == 1 and "550" in failed["last_error"]  # permanent: no retry
-    alert = wait_until(lambda: [m for m in smtp.mail.messages() if "Alerte" in str(m["Subject"])],
-                       what="the organisers' alert")[0]
+    alert = wait_until(
+        lambda: [m for m in smtp.mail.messages() if "Alerte" in str(m["Subject"])],
+        what="the organisers' alert",
+    )[0]
     assert "reject550@commune.example.fr" in alert.get_body(("plain",)).get_content()
     assert wait_until(lambda: notif_db["changes"].find_one({"events.name": "email_failed"}))
 
@@ -115,19 +127,32 @@ def test_permanent_failure_of_a_result_alerts_the_organisers_and_can_be_resent(
             proxy.resend(wait_until(lambda: notif_db["emails"].find_one({"state": "sent"}))["_id"])
         assert proxy.resend(failed["_id"])["state"] == "queued"
     # fails again (the address is still refused): attempt 2, a second alert
-    wait_until(lambda: notif_db["emails"].find_one({"_id": failed["_id"], "state": "failed", "attempts": 2}),
-               what="the resend attempted and failed again")
-    wait_until(lambda: len([m for m in smtp.mail.messages() if "Alerte" in str(m["Subject"])]) == 2,
-               what="a second alert")
+    wait_until(
+        lambda: notif_db["emails"].find_one({"_id": failed["_id"], "state": "failed", "attempts": 2}),
+        what="the resend attempted and failed again",
+    )
+    wait_until(
+        lambda: len([m for m in smtp.mail.messages() if "Alerte" in str(m["Subject"])]) == 2,
+        what="a second alert",
+    )
 
 
-def test_transient_4xx_is_retried_then_failed_after_the_bound(container_factory, config, smtp, notif_db, dispatch):
-    container = container_factory(NotificationsService, dict(config, SMTP_MAX_ATTEMPTS=3,
-                                                              SMTP_BACKOFF_SECONDS=0.2))
+def test_transient_4xx_is_retried_then_failed_after_the_bound(
+    container_factory, config, smtp, notif_db, dispatch
+):
+    container = container_factory(
+        NotificationsService, dict(config, SMTP_MAX_ATTEMPTS=3, SMTP_BACKOFF_SECONDS=0.2)
+    )
     container.start()
     with entrypoint_waiter(container, "on_collectivite_registered", timeout=20):
-        dispatch(SUBMISSIONS, "collectivite_registered", registered(1, 2405, "it-4xx", email="busy451@commune.example.fr"))
-    failed = wait_until(lambda: notif_db["emails"].find_one({"state": "failed"}), what="failed after 3 attempts")
+        dispatch(
+            SUBMISSIONS,
+            "collectivite_registered",
+            registered(1, 2405, "it-4xx", email="busy451@commune.example.fr"),
+        )
+    failed = wait_until(
+        lambda: notif_db["emails"].find_one({"state": "failed"}), what="failed after 3 attempts"
+    )
     assert failed["attempts"] == 3 and "451" in failed["last_error"]
     assert notif_db["send_attempts"].count_documents({"email_id": failed["_id"]}) == 3
     assert smtp.mail.count() == 0  # not a result email: no alert

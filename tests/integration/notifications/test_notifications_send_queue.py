@@ -1,5 +1,6 @@
 """The send queue against the real FerretDB: the sender's poll reads one marker
 per email still to send, kept in step with the email's state."""
+
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,12 @@ import pytest
 from services.common.clock import utcnow
 from services.common.mongo import make_client
 from services.notifications.repository import (
-    EMAILS, ORPHAN_MARKER_AGE, SEND_QUEUE, EmailRepository, ensure_indexes)
+    EMAILS,
+    ORPHAN_MARKER_AGE,
+    SEND_QUEUE,
+    EmailRepository,
+    ensure_indexes,
+)
 
 
 @pytest.fixture
@@ -21,8 +27,17 @@ def db(mongodb_uri, db_prefix):
 
 def email(n, **fields):
     now = utcnow()
-    return dict({"_id": f"mq{n}", "state": "queued", "attempts": 0, "next_attempt_at": now,
-                 "created_at": now, "recipient": f"mairie{n}@commune.example.fr"}, **fields)
+    return dict(
+        {
+            "_id": f"mq{n}",
+            "state": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "recipient": f"mairie{n}@commune.example.fr",
+        },
+        **fields,
+    )
 
 
 def queue_ids(db):

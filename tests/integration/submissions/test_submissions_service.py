@@ -2,6 +2,7 @@
 FerretDB, with probe consumers standing in for jury and notifications: the
 events leave through the ledger, exactly once, even across a crash between the
 decision and the publish."""
+
 import time
 from datetime import timedelta
 
@@ -29,7 +30,9 @@ class ProbeJury:
 
     @consumes(contracts.APPLICATION_SUBMITTED)
     def on_application_submitted(self, data):
-        RECEIVED.append(("submitted", data["event_id"], data["application_id"], data["collectivite"]["category"]))
+        RECEIVED.append(
+            ("submitted", data["event_id"], data["application_id"], data["collectivite"]["category"])
+        )
 
     @consumes(contracts.APPLICATION_WITHDRAWN)
     def on_application_withdrawn(self, data):
@@ -81,16 +84,28 @@ def database(config, service="submissions"):
 
 def campaign(year, close_in=timedelta(days=30), **over):
     now = utcnow()
-    data = {"year": year, "title": f"Label {year}", "submissions_open_at": isoformat(now - timedelta(days=1)),
-            "submissions_close_at": isoformat(now + close_in), "ceremony_at": isoformat(now + timedelta(days=90)),
-            "ceremony_place": "Lille"}
+    data = {
+        "year": year,
+        "title": f"Label {year}",
+        "submissions_open_at": isoformat(now - timedelta(days=1)),
+        "submissions_close_at": isoformat(now + close_in),
+        "ceremony_at": isoformat(now + timedelta(days=90)),
+        "ceremony_place": "Lille",
+    }
     data.update(over)
     return data
 
 
 def commune(insee, population, **over):
-    data = {"insee_code": insee, "name": f"Commune {insee}", "kind": "commune", "population": population,
-            "region": "Bourgogne-Franche-Comté", "department": insee[:2], "email": f"mairie-{insee}@example.fr"}
+    data = {
+        "insee_code": insee,
+        "name": f"Commune {insee}",
+        "kind": "commune",
+        "population": population,
+        "region": "Bourgogne-Franche-Comté",
+        "department": insee[:2],
+        "email": f"mairie-{insee}@example.fr",
+    }
     data.update(over)
     return data
 
@@ -105,9 +120,14 @@ def test_sign_up_apply_submit_withdraw_each_event_once(running, config):
         assert signed["category"] == "village" and signed["id"] == "25901"
         with pytest.raises(Conflict):
             rpc.register_collectivite(commune("25901", 3500))
-        application = rpc.create_application("25901", {
-            "campaign_year": 2101, "services": ["acces-wifi-public-gratuit"],
-            "initiatives": [{"title": "Wifi au marché", "enjeu": "acces", "description": "Bornes wifi."}]})
+        application = rpc.create_application(
+            "25901",
+            {
+                "campaign_year": 2101,
+                "services": ["acces-wifi-public-gratuit"],
+                "initiatives": [{"title": "Wifi au marché", "enjeu": "acces", "description": "Bornes wifi."}],
+            },
+        )
         assert application["state"] == "draft"
         with pytest.raises(ValidationFailed) as info:
             rpc.update_application(application["id"], "collectivite", "25901", {"services": ["inconnu"]})
@@ -119,7 +139,9 @@ def test_sign_up_apply_submit_withdraw_each_event_once(running, config):
         with pytest.raises(Conflict):
             rpc.submit_application(application["id"], "collectivite", "25901")
         with entrypoint_waiter(jury, "on_application_withdrawn"):
-            assert rpc.withdraw_application(application["id"], "collectivite", "25901")["state"] == "withdrawn"
+            assert (
+                rpc.withdraw_application(application["id"], "collectivite", "25901")["state"] == "withdrawn"
+            )
 
     kinds = [item[0] for item in RECEIVED]
     assert kinds == ["registered", "submitted", "withdrawn"]
@@ -145,7 +167,9 @@ def test_crash_between_decision_and_publish_delivers_once(running, config, monke
 
     db = database(config)
     monkeypatch.setattr("services.common.ledger.os._exit", die)
-    crashing = Submissions(db, OutboxSession(Ledger(db, crash_after_decide="application_submitted"), None), config)
+    crashing = Submissions(
+        db, OutboxSession(Ledger(db, crash_after_decide="application_submitted"), None), config
+    )
     with entrypoint_waiter(jury, "on_application_submitted", timeout=20):
         with pytest.raises(Crash):
             crashing.submit_application(application["id"], "collectivite", "25903")
@@ -159,7 +183,8 @@ def test_crash_between_decision_and_publish_delivers_once(running, config, monke
             rpc.submit_application(application["id"], "collectivite", "25903")
     time.sleep(1.5)  # a few sweeps: nothing more may arrive
     assert [item for item in RECEIVED if item[0] == "submitted"] == [
-        ("submitted", f"{change_id}:0", application["id"], "ville")]
+        ("submitted", f"{change_id}:0", application["id"], "ville")
+    ]
 
 
 def test_reminder_once_per_draft_and_submissions_closed_once(running, config):
@@ -195,9 +220,15 @@ def test_results_released_marks_the_campaign_and_blocks_withdrawal(running, conf
         rpc.register_collectivite(commune("25905", 5000))
         application = rpc.create_application("25905", {"campaign_year": 2105})
         rpc.submit_application(application["id"], "collectivite", "25905")
-        payload = {"event_id": "awards:test:1", "event": "results_released", "occurred_at": isoformat(utcnow()),
-                   "campaign_year": 2105, "released_at": isoformat(utcnow()), "released_by": "admin",
-                   "labelled_count": 1}
+        payload = {
+            "event_id": "awards:test:1",
+            "event": "results_released",
+            "occurred_at": isoformat(utcnow()),
+            "campaign_year": 2105,
+            "released_at": isoformat(utcnow()),
+            "released_by": "admin",
+            "labelled_count": 1,
+        }
         with entrypoint_hook(service, "on_results_released") as handle:
             handle(payload)
             handle(payload)  # a redelivery changes nothing

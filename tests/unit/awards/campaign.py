@@ -15,9 +15,18 @@ withdrawn (with proposals that would otherwise count) and 20 are pending.
 
 CATEGORIES = {"ville": 167, "village": 53, "territoire": 13}
 REGIONS = {
-    "Île-de-France": 52, "Auvergne-Rhône-Alpes": 25, "Hauts-de-France": 22, "Grand Est": 21,
-    "Nouvelle-Aquitaine": 20, "Occitanie": 19, "Provence-Alpes-Côte d'Azur": 18, "Bretagne": 17,
-    "Pays de la Loire": 16, "Normandie": 13, "Bourgogne-Franche-Comté": 6, "Centre-Val de Loire": 4,
+    "Île-de-France": 52,
+    "Auvergne-Rhône-Alpes": 25,
+    "Hauts-de-France": 22,
+    "Grand Est": 21,
+    "Nouvelle-Aquitaine": 20,
+    "Occitanie": 19,
+    "Provence-Alpes-Côte d'Azur": 18,
+    "Bretagne": 17,
+    "Pays de la Loire": 16,
+    "Normandie": 13,
+    "Bourgogne-Franche-Comté": 6,
+    "Centre-Val de Loire": 4,
 }
 AROBASES = {5: 30, 4: 25, 3: 70, 2: 60, 1: 48}
 LABELLED = 233
@@ -37,10 +46,16 @@ def _collectivite(index, category, region):
     if category == "territoire":
         members = [f"T{index:03d}-{n:02d}" for n in range(23 if index == FIRST_TERRITOIRE else 22)]
     return {
-        "id": f"col-{index:04d}", "insee_code": insee, "name": f"Commune {index:04d}",
-        "kind": "epci" if category == "territoire" else "commune", "category": category,
-        "department": f"{index % 95 + 1:02d}", "region": region, "population": 1000 + index,
-        "email": None if index % 50 == 7 else f"mairie{index}@example.fr", "member_communes": members,
+        "id": f"col-{index:04d}",
+        "insee_code": insee,
+        "name": f"Commune {index:04d}",
+        "kind": "epci" if category == "territoire" else "commune",
+        "category": category,
+        "department": f"{index % 95 + 1:02d}",
+        "region": region,
+        "population": 1000 + index,
+        "email": None if index % 50 == 7 else f"mairie{index}@example.fr",
+        "member_communes": members,
     }
 
 
@@ -57,8 +72,9 @@ def generate(year=2019):
         region = regions[(i * 7) % LABELLED]
         level = levels[(i * 11) % LABELLED]
         app_id = f"app-{year}-{i:04d}"
-        applications.append({"_id": app_id, "campaign_year": year,
-                             "collectivite": _collectivite(i, category, region)})
+        applications.append(
+            {"_id": app_id, "campaign_year": year, "collectivite": _collectivite(i, category, region)}
+        )
         if i % 20 == 3:  # organiser decision only, no proposal
             decisions[app_id] = {"arobases": level, "mentions": ["telework"]}
         elif i % 6 == 1:  # organiser departs from the proposal
@@ -77,13 +93,19 @@ def generate(year=2019):
     for j in range(WITHDRAWN):
         i = LABELLED + j
         app_id = f"app-{year}-{i:04d}"
-        applications.append({"_id": app_id, "campaign_year": year,
-                             "collectivite": _collectivite(i, "ville", "Île-de-France")})
+        applications.append(
+            {"_id": app_id, "campaign_year": year, "collectivite": _collectivite(i, "ville", "Île-de-France")}
+        )
         proposals[app_id] = {"arobases": 5, "mentions": []}
         withdrawn.add(app_id)
         previous[f"{10000 + i:05d}"] = 3  # labelled last time, withdrawn now: not in the palmarès
     for k in range(PENDING):
         i = LABELLED + WITHDRAWN + k
-        applications.append({"_id": f"app-{year}-{i:04d}", "campaign_year": year,
-                             "collectivite": _collectivite(i, "village", "Bretagne")})
+        applications.append(
+            {
+                "_id": f"app-{year}-{i:04d}",
+                "campaign_year": year,
+                "collectivite": _collectivite(i, "village", "Bretagne"),
+            }
+        )
     return applications, proposals, decisions, withdrawn, previous

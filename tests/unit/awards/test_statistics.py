@@ -1,8 +1,13 @@
 """Palmarès and statistics from raw decisions against hand-computed tables."""
+
 from services.awards import logic
 from tests.unit.awards import campaign
 
-MENTION_LABELS = {"accessibility": "Accessibilité", "opengov": "Gouvernement ouvert", "telework": "Télétravail"}
+MENTION_LABELS = {
+    "accessibility": "Accessibilité",
+    "opengov": "Gouvernement ouvert",
+    "telework": "Télétravail",
+}
 
 
 def palmares_of_generated():
@@ -24,17 +29,35 @@ def test_statistics_equal_the_2019_table():
     stats = logic.statistics(entries)
 
     assert stats["labelled_count"] == 233
-    assert stats["by_category"] == {"villes": 167, "villages": 53, "territoires": 13,
-                                    "territoires_communes": 287}
+    assert stats["by_category"] == {
+        "villes": 167,
+        "villages": 53,
+        "territoires": 13,
+        "territoires_communes": 287,
+    }
     assert stats["territoires_communes"] == 287
     assert stats["by_arobases"] == {"1": 48, "2": 60, "3": 70, "4": 25, "5": 30}
     assert list(stats["by_region"].items())[:5] == [
-        ("Île-de-France", 52), ("Auvergne-Rhône-Alpes", 25), ("Hauts-de-France", 22),
-        ("Grand Est", 21), ("Nouvelle-Aquitaine", 20)]
+        ("Île-de-France", 52),
+        ("Auvergne-Rhône-Alpes", 25),
+        ("Hauts-de-France", 22),
+        ("Grand Est", 21),
+        ("Nouvelle-Aquitaine", 20),
+    ]
     assert stats["by_region"] == {
-        "Île-de-France": 52, "Auvergne-Rhône-Alpes": 25, "Hauts-de-France": 22, "Grand Est": 21,
-        "Nouvelle-Aquitaine": 20, "Occitanie": 19, "Provence-Alpes-Côte d'Azur": 18, "Bretagne": 17,
-        "Pays de la Loire": 16, "Normandie": 13, "Bourgogne-Franche-Comté": 6, "Centre-Val de Loire": 4}
+        "Île-de-France": 52,
+        "Auvergne-Rhône-Alpes": 25,
+        "Hauts-de-France": 22,
+        "Grand Est": 21,
+        "Nouvelle-Aquitaine": 20,
+        "Occitanie": 19,
+        "Provence-Alpes-Côte d'Azur": 18,
+        "Bretagne": 17,
+        "Pays de la Loire": 16,
+        "Normandie": 13,
+        "Bourgogne-Franche-Comté": 6,
+        "Centre-Val de Loire": 4,
+    }
     assert stats["by_mention"] == {"accessibility": 25, "opengov": 35, "telework": 12}
     assert stats["progression"] == {"new": 168, "kept": 25, "gained": 30, "lost": 10}
     assert len(pending) == 20
@@ -63,18 +86,70 @@ def test_preview_counts_levels_pending_and_missing_email():
 
 def test_progression_and_small_table():
     entries = logic.palmares_entries(
-        [({"_id": "a", "collectivite": {"id": "c1", "insee_code": "1", "name": "A", "category": "ville",
-                                         "region": "Bretagne"}}, {"arobases": 3, "mentions": []}),
-         ({"_id": "b", "collectivite": {"id": "c2", "insee_code": "2", "name": "B", "category": "village",
-                                         "region": "Bretagne"}}, {"arobases": 4, "mentions": []}),
-         ({"_id": "c", "collectivite": {"id": "c3", "insee_code": "3", "name": "C", "category": "ville",
-                                         "region": "Normandie"}}, {"arobases": 1, "mentions": []}),
-         ({"_id": "d", "collectivite": {"id": "c4", "insee_code": "4", "name": "D", "category": "territoire",
-                                         "region": "Normandie", "member_communes": ["x", "y", "x"]}},
-          {"arobases": 2, "mentions": []})],
-        {"1": 3, "2": 2, "3": 5}, {})
+        [
+            (
+                {
+                    "_id": "a",
+                    "collectivite": {
+                        "id": "c1",
+                        "insee_code": "1",
+                        "name": "A",
+                        "category": "ville",
+                        "region": "Bretagne",
+                    },
+                },
+                {"arobases": 3, "mentions": []},
+            ),
+            (
+                {
+                    "_id": "b",
+                    "collectivite": {
+                        "id": "c2",
+                        "insee_code": "2",
+                        "name": "B",
+                        "category": "village",
+                        "region": "Bretagne",
+                    },
+                },
+                {"arobases": 4, "mentions": []},
+            ),
+            (
+                {
+                    "_id": "c",
+                    "collectivite": {
+                        "id": "c3",
+                        "insee_code": "3",
+                        "name": "C",
+                        "category": "ville",
+                        "region": "Normandie",
+                    },
+                },
+                {"arobases": 1, "mentions": []},
+            ),
+            (
+                {
+                    "_id": "d",
+                    "collectivite": {
+                        "id": "c4",
+                        "insee_code": "4",
+                        "name": "D",
+                        "category": "territoire",
+                        "region": "Normandie",
+                        "member_communes": ["x", "y", "x"],
+                    },
+                },
+                {"arobases": 2, "mentions": []},
+            ),
+        ],
+        {"1": 3, "2": 2, "3": 5},
+        {},
+    )
     assert {e["application_id"]: e["progression"] for e in entries} == {
-        "a": "kept", "b": "gained", "c": "lost", "d": "new"}
+        "a": "kept",
+        "b": "gained",
+        "c": "lost",
+        "d": "new",
+    }
     stats = logic.statistics(entries)
     assert stats["by_category"] == {"villes": 2, "villages": 1, "territoires": 1, "territoires_communes": 2}
     assert stats["by_region"] == {"Bretagne": 2, "Normandie": 2}
@@ -99,10 +174,20 @@ def test_batches_are_deterministic():
 
 
 def test_csv_rows():
-    palmares = {"year": 2019, "labelled": [{
-        "collectivite": {"insee_code": "68278", "name": "Rixheim", "department": "68"},
-        "category": "ville", "region": "Grand Est", "arobases": 5,
-        "mentions": [{"code": "a", "label": "Télétravail"}], "progression": "kept", "previous_arobases": 5}]}
+    palmares = {
+        "year": 2019,
+        "labelled": [
+            {
+                "collectivite": {"insee_code": "68278", "name": "Rixheim", "department": "68"},
+                "category": "ville",
+                "region": "Grand Est",
+                "arobases": 5,
+                "mentions": [{"code": "a", "label": "Télétravail"}],
+                "progression": "kept",
+                "previous_arobases": 5,
+            }
+        ],
+    }
     rows = logic.csv_rows(palmares)
     assert rows[0][:3] == ["annee", "code_insee", "collectivite"]
     assert rows[1] == [2019, "68278", "Rixheim", "ville", "Grand Est", "68", 5, "Télétravail", "kept", 5]

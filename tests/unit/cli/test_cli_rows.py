@@ -1,14 +1,29 @@
 """CSV parsing and validation of `labelctl import` (pure, no API)."""
+
 import io
 
 import pytest
 
 from services.cli import regions
-from services.cli.rows import (HeaderError, RowRejected, check_header, count_lines, open_rows,
-                               parse_population, parse_row, sniff_delimiter)
+from services.cli.rows import (
+    HeaderError,
+    RowRejected,
+    check_header,
+    count_lines,
+    open_rows,
+    parse_population,
+    parse_row,
+    sniff_delimiter,
+)
 
-GOOD = {"COM": "25056", "LIBELLE": "Besançon", "DEP": "25", "REG": "27", "PTOT": "116 466",
-        "EMAIL": "numerique@besancon.example"}
+GOOD = {
+    "COM": "25056",
+    "LIBELLE": "Besançon",
+    "DEP": "25",
+    "REG": "27",
+    "PTOT": "116 466",
+    "EMAIL": "numerique@besancon.example",
+}
 
 
 def reasons(row):
@@ -29,16 +44,25 @@ def test_eighteen_regions_and_every_department_mapped():
 
 
 def test_good_commune_row_becomes_the_sign_up_payload():
-    assert parse_row(GOOD) == {"insee_code": "25056", "name": "Besançon", "kind": "commune",
-                               "population": 116466, "region": "Bourgogne-Franche-Comté",
-                               "department": "25", "email": "numerique@besancon.example"}
+    assert parse_row(GOOD) == {
+        "insee_code": "25056",
+        "name": "Besançon",
+        "kind": "commune",
+        "population": 116466,
+        "region": "Bourgogne-Franche-Comté",
+        "department": "25",
+        "email": "numerique@besancon.example",
+    }
 
 
 def test_spreadsheet_dropped_leading_zeros_are_restored():
     row = dict(GOOD, COM="7102", LIBELLE="Guilherand-Granges", DEP="7", REG="84")
     payload = parse_row(row)
     assert (payload["insee_code"], payload["department"], payload["region"]) == (
-        "07102", "07", "Auvergne-Rhône-Alpes")
+        "07102",
+        "07",
+        "Auvergne-Rhône-Alpes",
+    )
 
 
 def test_corsica_and_overseas_codes():
@@ -47,8 +71,16 @@ def test_corsica_and_overseas_codes():
 
 
 def test_epci_by_siren_with_members():
-    row = dict(GOOD, COM="200041333", LIBELLE="CC Parthenay-Gâtine", DEP="79", REG="75",
-               PTOT="37715", KIND="epci", MEMBERS="79202;79002 79007")
+    row = dict(
+        GOOD,
+        COM="200041333",
+        LIBELLE="CC Parthenay-Gâtine",
+        DEP="79",
+        REG="75",
+        PTOT="37715",
+        KIND="epci",
+        MEMBERS="79202;79002 79007",
+    )
     payload = parse_row(row)
     assert payload["kind"] == "epci"
     assert payload["member_communes"] == ["79202", "79002", "79007"]
@@ -56,23 +88,26 @@ def test_epci_by_siren_with_members():
     assert parse_row(dict(row, KIND=""))["kind"] == "epci"
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"COM": "2505"}, "COM : le code INSEE « 02505 » n'est pas dans le département « 25 »"),
-    ({"COM": "25A56"}, "COM : code INSEE invalide « 25A56 »"),
-    ({"COM": ""}, "COM : code manquant"),
-    ({"EMAIL": ""}, "EMAIL : adresse manquante"),
-    ({"EMAIL": "mairie-at-besancon"}, "EMAIL : adresse invalide"),
-    ({"PTOT": "beaucoup"}, "PTOT : population invalide « beaucoup »"),
-    ({"PTOT": "-3"}, "PTOT : population invalide"),
-    ({"PTOT": "0"}, "PTOT : population invalide"),
-    ({"PTOT": ""}, "PTOT : population manquante"),
-    ({"REG": "99"}, "REG : code région inconnu « 99 »"),
-    ({"REG": "11"}, "REG : le département « 25 » n'est pas dans la région Île-de-France"),
-    ({"DEP": "00"}, "DEP : département inconnu"),
-    ({"LIBELLE": " "}, "LIBELLE : nom manquant"),
-    ({"KIND": "ville"}, "KIND : type « ville » inconnu"),
-    ({"MEMBERS": "25001"}, "MEMBERS : seul un EPCI"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"COM": "2505"}, "COM : le code INSEE « 02505 » n'est pas dans le département « 25 »"),
+        ({"COM": "25A56"}, "COM : code INSEE invalide « 25A56 »"),
+        ({"COM": ""}, "COM : code manquant"),
+        ({"EMAIL": ""}, "EMAIL : adresse manquante"),
+        ({"EMAIL": "mairie-at-besancon"}, "EMAIL : adresse invalide"),
+        ({"PTOT": "beaucoup"}, "PTOT : population invalide « beaucoup »"),
+        ({"PTOT": "-3"}, "PTOT : population invalide"),
+        ({"PTOT": "0"}, "PTOT : population invalide"),
+        ({"PTOT": ""}, "PTOT : population manquante"),
+        ({"REG": "99"}, "REG : code région inconnu « 99 »"),
+        ({"REG": "11"}, "REG : le département « 25 » n'est pas dans la région Île-de-France"),
+        ({"DEP": "00"}, "DEP : département inconnu"),
+        ({"LIBELLE": " "}, "LIBELLE : nom manquant"),
+        ({"KIND": "ville"}, "KIND : type « ville » inconnu"),
+        ({"MEMBERS": "25001"}, "MEMBERS : seul un EPCI"),
+    ],
+)
 def test_each_bad_field_is_named_with_a_french_reason(change, expected):
     found = reasons(dict(GOOD, **change))
     assert any(r.startswith(expected) for r in found), found
@@ -95,18 +130,23 @@ def test_population_accepts_french_thousands_separators():
 
 
 def test_header_is_checked_and_canonicalised():
-    assert check_header(["\ufeffcom", " Libelle", "DEP", "REG", "PTOT", "EMAIL", "KIND"])[:2] == ["COM", "LIBELLE"]
+    assert check_header(["\ufeffcom", " Libelle", "DEP", "REG", "PTOT", "EMAIL", "KIND"])[:2] == [
+        "COM",
+        "LIBELLE",
+    ]
     with pytest.raises(HeaderError) as info:
         check_header(["COM", "LIBELLE", "DEP"])
     assert "REG, PTOT, EMAIL" in str(info.value)
 
 
 def test_rows_stream_with_file_line_numbers_and_either_delimiter():
-    text = ("COM;LIBELLE;DEP;REG;PTOT;EMAIL\n"
-            "25056;Besançon;25;27;116466;a@b.example\n"
-            "\n"
-            '38185;"Grenoble\nla ville";38;84;158000;c@d.example\n'
-            "49007;Angers;49;52;155000;e@f.example\n")
+    text = (
+        "COM;LIBELLE;DEP;REG;PTOT;EMAIL\n"
+        "25056;Besançon;25;27;116466;a@b.example\n"
+        "\n"
+        '38185;"Grenoble\nla ville";38;84;158000;c@d.example\n'
+        "49007;Angers;49;52;155000;e@f.example\n"
+    )
     rows = list(open_rows(io.StringIO(text)))
     assert [line for line, _ in rows] == [2, 5, 6]
     assert rows[1][1]["LIBELLE"] == "Grenoble\nla ville"
@@ -124,6 +164,8 @@ def test_the_local_system_gets_its_dev_token_and_no_other_url_does():
 
     assert settings_from_env({}) == ("http://127.0.0.1:8000", LOCAL_DEV_ADMIN_TOKEN)
     assert settings_from_env({"LABEL_API_URL": "https://label.example.org"}) == (
-        "https://label.example.org", "")
+        "https://label.example.org",
+        "",
+    )
     assert settings_from_env({"LABEL_ADMIN_TOKEN": "a", "LABEL_TOKEN": "t"})[1] == "t"
     assert settings_from_env({"LABEL_ADMIN_TOKEN": "a"})[1] == "a"

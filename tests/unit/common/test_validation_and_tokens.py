@@ -48,11 +48,14 @@ def test_every_subscription_consumes_a_known_event_from_another_service():
         assert contracts.EVENTS[event.name] is event
         assert consumer != event.source
         assert method.startswith("on_")
-        assert contracts.queue_name(event, consumer, method) == \
-            f"evt-{event.source}-{event.name}--{consumer}.{method}"
+        assert (
+            contracts.queue_name(event, consumer, method)
+            == f"evt-{event.source}-{event.name}--{consumer}.{method}"
+        )
 
 
 def test_a_producer_cannot_emit_a_payload_that_breaks_its_contract():
     with pytest.raises(ValueError, match="application_withdrawn"):
-        contracts.check_payload(contracts.APPLICATION_WITHDRAWN, {"event_id": "x", "event": "e",
-                                                                   "occurred_at": "t"})
+        contracts.check_payload(
+            contracts.APPLICATION_WITHDRAWN, {"event_id": "x", "event": "e", "occurred_at": "t"}
+        )

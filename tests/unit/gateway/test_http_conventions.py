@@ -25,8 +25,9 @@ def test_admin_token_is_an_organiser():
 
 def test_signed_token_names_its_role_and_subject():
     token = tokens.issue("secret", "juror", "j-7")
-    assert authenticate(CONFIG, request({"Authorization": f"Bearer {token}"})) == \
-        tokens.Principal("juror", "j-7")
+    assert authenticate(CONFIG, request({"Authorization": f"Bearer {token}"})) == tokens.Principal(
+        "juror", "j-7"
+    )
 
 
 @pytest.mark.parametrize("header", ["Bearer nope", "Basic abc", "Bearer ", "token"])

@@ -1,5 +1,6 @@
 """Consolidation of reviews as pure functions (services/jury/logic.py)."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,16 +13,20 @@ def review(arobases, mentions=(), **scores):
 
 # -- median and its rounding rule --------------------------------------------
 
-@pytest.mark.parametrize("values, expected", [
-    ([3], 3),
-    ([2, 4, 3], 3),
-    ([5, 1, 5], 5),
-    ([3, 4], 3),          # even count: the lower of the two middle values
-    ([4, 5], 4),
-    ([1, 2, 4, 5], 2),    # 2 and 4 in the middle: 3 would be the mean, we keep 2
-    ([3, 3, 4, 4], 3),
-    ([4, 4, 4, 4], 4),
-])
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([3], 3),
+        ([2, 4, 3], 3),
+        ([5, 1, 5], 5),
+        ([3, 4], 3),  # even count: the lower of the two middle values
+        ([4, 5], 4),
+        ([1, 2, 4, 5], 2),  # 2 and 4 in the middle: 3 would be the mean, we keep 2
+        ([3, 3, 4, 4], 3),
+        ([4, 4, 4, 4], 4),
+    ],
+)
 def test_median_takes_the_lower_middle_value(values, expected):
     assert logic.median_arobases(values) == expected
 
@@ -32,6 +37,7 @@ def test_median_of_nothing_is_an_error():
 
 
 # -- mentions by majority ---------------------------------------------------
+
 
 def test_mention_kept_when_proposed_by_a_strict_majority():
     assert logic.majority_mentions([["teletravail"], ["teletravail", "accessibilite"], []]) == ["teletravail"]
@@ -54,24 +60,40 @@ def test_mentions_sorted_most_proposed_first_and_filtered_to_the_campaign_list()
 
 # -- disagreement and spread -------------------------------------------------
 
-@pytest.mark.parametrize("values, expected", [
-    ([3, 4], False), ([3, 3, 3], False), ([3, 5], True), ([1, 2, 3], True), ([5, 4, 5], False), ([2], False),
-])
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([3, 4], False),
+        ([3, 3, 3], False),
+        ([3, 5], True),
+        ([1, 2, 3], True),
+        ([5, 4, 5], False),
+        ([2], False),
+    ],
+)
 def test_disagreement_when_two_proposals_differ_by_two_or_more(values, expected):
     assert logic.has_disagreement(values) is expected
 
 
 def test_spread_per_enjeu_is_kept():
-    spread = logic.score_spread([{"acces": 4, "culture": 1}, {"acces": 0, "culture": 1}, {"acces": 2}],
-                                enjeux=["acces", "culture", "sport"])
-    assert spread == {"acces": {"min": 0, "max": 4, "spread": 4},
-                      "culture": {"min": 1, "max": 1, "spread": 0}}
+    spread = logic.score_spread(
+        [{"acces": 4, "culture": 1}, {"acces": 0, "culture": 1}, {"acces": 2}],
+        enjeux=["acces", "culture", "sport"],
+    )
+    assert spread == {
+        "acces": {"min": 0, "max": 4, "spread": 4},
+        "culture": {"min": 1, "max": 1, "spread": 0},
+    }
 
 
 def test_consolidate_gives_proposal_flag_and_spread():
     result = logic.consolidate([review(3, ["a"], e1=1), review(4, ["a", "b"], e1=3)], enjeux=["e1"])
-    assert result == {"proposal": {"arobases": 3, "mentions": ["a"]}, "disagreement": False,
-                      "spread": {"e1": {"min": 1, "max": 3, "spread": 2}}}
+    assert result == {
+        "proposal": {"arobases": 3, "mentions": ["a"]},
+        "disagreement": False,
+        "spread": {"e1": {"min": 1, "max": 3, "spread": 2}},
+    }
 
 
 def test_disagreement_opens_one_extra_review_then_proposes():
@@ -92,26 +114,39 @@ def test_agreement_proposes_at_once():
 # -- eligibility, leases, claim order ---------------------------------------
 
 JUROR = {"_id": "j1", "department": "25", "conflicts": ["69123", "200046977"]}
-NOW = datetime(2201, 3, 1, tzinfo=timezone.utc)
+NOW = datetime(2201, 3, 1, tzinfo=UTC)
 
 
 def collectivite(insee, department, members=()):
-    return {"id": f"c{insee}", "insee_code": insee, "department": department, "member_communes": list(members)}
+    return {
+        "id": f"c{insee}",
+        "insee_code": insee,
+        "department": department,
+        "member_communes": list(members),
+    }
 
 
 def test_conflicts_own_department_declared_code_and_member_communes():
     assert logic.conflicted(JUROR, collectivite("25056", "25"))
     assert logic.conflicted(JUROR, collectivite("69123", "69"))
-    assert logic.conflicted(JUROR, collectivite("200046977", "69"))            # SIREN of an EPCI
+    assert logic.conflicted(JUROR, collectivite("200046977", "69"))  # SIREN of an EPCI
     assert logic.conflicted(JUROR, collectivite("200000001", "69", ["69123"]))  # a member commune
     assert not logic.conflicted(JUROR, collectivite("59350", "59"))
     assert logic.conflicted({"department": "2a", "conflicts": []}, collectivite("2A004", "2A"))
 
 
 def task(app, n, state="open", lease=None, juror=None, department="59"):
-    return {"_id": f"{app}:{n}", "application_id": app, "n": n, "campaign_year": 2201, "state": state,
-            "lease_expires_at": lease, "claimed_by": juror, "collectivite": collectivite("59350", department),
-            "version": 1}
+    return {
+        "_id": f"{app}:{n}",
+        "application_id": app,
+        "n": n,
+        "campaign_year": 2201,
+        "state": state,
+        "lease_expires_at": lease,
+        "claimed_by": juror,
+        "collectivite": collectivite("59350", department),
+        "version": 1,
+    }
 
 
 def test_an_expired_claim_is_claimable_again_and_shows_as_open():
@@ -126,9 +161,12 @@ def test_an_expired_claim_is_claimable_again_and_shows_as_open():
 
 def test_claim_order_fewest_reviews_first_and_never_a_conflict():
     tasks = [
-        task("busy", 1, "done"), task("busy", 2),
-        task("fresh", 1), task("fresh", 2),
-        task("half", 1, "claimed", NOW + timedelta(hours=1), "j2"), task("half", 2),
+        task("busy", 1, "done"),
+        task("busy", 2),
+        task("fresh", 1),
+        task("fresh", 2),
+        task("half", 1, "claimed", NOW + timedelta(hours=1), "j2"),
+        task("half", 2),
         task("mine", 1, department="25"),
     ]
     order = logic.claim_order(tasks, JUROR, NOW)
@@ -149,6 +187,7 @@ def test_review_checked_against_the_campaign_grid():
     ok = {"scores": {"e1": 3, "e2": 0}, "arobases": 3, "mentions": ["a"], "comment": ""}
     logic.check_review(ok, ["e1", "e2"], ["a", "b"])
     with pytest.raises(logic.ValidationFailed) as err:
-        logic.check_review({"scores": {"e1": 3, "zz": 1}, "arobases": 3, "mentions": ["c", "a", "a"]},
-                           ["e1", "e2"], ["a"])
+        logic.check_review(
+            {"scores": {"e1": 3, "zz": 1}, "arobases": 3, "mentions": ["c", "a", "a"]}, ["e1", "e2"], ["a"]
+        )
     assert set(err.value.fields) == {"scores.zz", "scores", "mentions"}

@@ -1,15 +1,26 @@
 """Event payloads and an in-memory stand-in for the notifications repositories."""
+
 import itertools
 
 _ids = itertools.count(1)
 
 BESANCON = {
-    "id": "col-25056", "insee_code": "25056", "name": "Besançon", "kind": "commune", "category": "ville",
-    "department": "25", "region": "Bourgogne-Franche-Comté", "population": 119000,
-    "email": "numerique@besancon.fr", "member_communes": [],
+    "id": "col-25056",
+    "insee_code": "25056",
+    "name": "Besançon",
+    "kind": "commune",
+    "category": "ville",
+    "department": "25",
+    "region": "Bourgogne-Franche-Comté",
+    "population": 119000,
+    "email": "numerique@besancon.fr",
+    "member_communes": [],
 }
-CONFIG = {"SMTP_FROM": "Villes Internet <label@villes-internet.net>", "PUBLIC_BASE_URL": "https://label.example.fr",
-          "ORGANISER_EMAILS": "orga@villes-internet.net, jury@villes-internet.net"}
+CONFIG = {
+    "SMTP_FROM": "Villes Internet <label@villes-internet.net>",
+    "PUBLIC_BASE_URL": "https://label.example.fr",
+    "ORGANISER_EMAILS": "orga@villes-internet.net, jury@villes-internet.net",
+}
 
 
 def envelope(event, **payload):
@@ -17,16 +28,29 @@ def envelope(event, **payload):
 
 
 def award(year=2017, collectivite=BESANCON, arobases=4, progression="gained", previous=3):
-    return envelope("award_decided", campaign_year=year, application_id=f"app-{year}-25056",
-                    collectivite=collectivite, arobases=arobases,
-                    mentions=[{"code": "gouvernement_ouvert", "label": "Gouvernement ouvert"}],
-                    progression=progression, previous_arobases=previous,
-                    ceremony_at="2017-12-12T17:00:00+00:00", ceremony_place="Lille Grand Palais")
+    return envelope(
+        "award_decided",
+        campaign_year=year,
+        application_id=f"app-{year}-25056",
+        collectivite=collectivite,
+        arobases=arobases,
+        mentions=[{"code": "gouvernement_ouvert", "label": "Gouvernement ouvert"}],
+        progression=progression,
+        previous_arobases=previous,
+        ceremony_at="2017-12-12T17:00:00+00:00",
+        ceremony_place="Lille Grand Palais",
+    )
 
 
 def released(year=2017):
-    return envelope("results_released", campaign_year=year, released_at="2017-12-12T18:00:00+00:00",
-                    released_by="admin", labelled_count=331, pending=[])
+    return envelope(
+        "results_released",
+        campaign_year=year,
+        released_at="2017-12-12T18:00:00+00:00",
+        released_by="admin",
+        labelled_count=331,
+        pending=[],
+    )
 
 
 class _Emails:

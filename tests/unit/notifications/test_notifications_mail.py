@@ -1,32 +1,43 @@
 """Header injection refused; SMTP_URL forms; retryable vs permanent SMTP errors."""
+
 import smtplib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from services.notifications import logic, mail
 from tests.unit.notifications.fixtures import BESANCON, CONFIG, FakeRepos, envelope
 
-NOW = datetime(2017, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2017, 6, 1, tzinfo=UTC)
 
 
 def build(**overrides):
-    args = dict(sender="Villes Internet <label@villes-internet.net>", recipient="maire@ville.fr",
-                recipient_name="Ville", subject="Sujet", text="t", html="<p>h</p>",
-                message_id="<x@villes-internet.net>", date=NOW)
+    args = dict(
+        sender="Villes Internet <label@villes-internet.net>",
+        recipient="maire@ville.fr",
+        recipient_name="Ville",
+        subject="Sujet",
+        text="t",
+        html="<p>h</p>",
+        message_id="<x@villes-internet.net>",
+        date=NOW,
+    )
     args.update(overrides)
     return mail.build_message(**args)
 
 
-@pytest.mark.parametrize("recipient", [
-    "maire@ville.fr\r\nBcc: victim@example.com",
-    "maire@ville.fr\nBcc: victim@example.com",
-    "maire@ville.fr, other@example.com",
-    "<maire@ville.fr>, other@example.com",
-    "not-an-address",
-    "maire@localhost",
-    "",
-])
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        "maire@ville.fr\r\nBcc: victim@example.com",
+        "maire@ville.fr\nBcc: victim@example.com",
+        "maire@ville.fr, other@example.com",
+        "<maire@ville.fr>, other@example.com",
+        "not-an-address",
+        "maire@localhost",
+        "",
+    ],
+)
 def test_bad_recipient_refused(recipient):
     with pytest.raises(mail.InvalidHeader):
         build(recipient=recipient)
@@ -51,11 +62,15 @@ def test_injected_name_is_stored_as_failed_never_queued():
     repos = FakeRepos()
     notifications = logic.Notifications(repos, logic.Renderer(), CONFIG)
     evil = dict(BESANCON, name="Besançon\r\nBcc: victim@example.com")
-    notifications.on_collectivite_registered(envelope("collectivite_registered", collectivite=evil, access_token="t"))
+    notifications.on_collectivite_registered(
+        envelope("collectivite_registered", collectivite=evil, access_token="t")
+    )
     [doc] = repos.emails.docs.values()
     assert doc["state"] == "failed" and "en-tête refusé" in doc["last_error"]
     evil = dict(BESANCON, email="a@b.fr\nBcc: victim@example.com")
-    notifications.on_collectivite_registered(envelope("collectivite_registered", collectivite=evil, access_token="t"))
+    notifications.on_collectivite_registered(
+        envelope("collectivite_registered", collectivite=evil, access_token="t")
+    )
     assert [d["state"] for d in repos.emails.docs.values()] == ["failed", "failed"]
 
 
@@ -70,17 +85,20 @@ def test_smtp_urls():
         mail.parse_smtp_url("http://x")
 
 
-@pytest.mark.parametrize("exc,verdict", [
-    (ConnectionRefusedError(111, "refused"), "retry"),
-    (smtplib.SMTPServerDisconnected("gone"), "retry"),
-    (TimeoutError(), "retry"),
-    (smtplib.SMTPDataError(421, b"closing"), "retry"),
-    (smtplib.SMTPDataError(451, b"greylisted"), "retry"),
-    (smtplib.SMTPSenderRefused(452, b"too many", "x@y.fr"), "retry"),
-    (smtplib.SMTPRecipientsRefused({"a@b.fr": (450, b"busy")}), "retry"),
-    (smtplib.SMTPRecipientsRefused({"a@b.fr": (550, b"no such user")}), "fail"),
-    (smtplib.SMTPDataError(554, b"rejected"), "fail"),
-    (mail.InvalidHeader("x"), "fail"),
-])
+@pytest.mark.parametrize(
+    "exc,verdict",
+    [
+        (ConnectionRefusedError(111, "refused"), "retry"),
+        (smtplib.SMTPServerDisconnected("gone"), "retry"),
+        (TimeoutError(), "retry"),
+        (smtplib.SMTPDataError(421, b"closing"), "retry"),
+        (smtplib.SMTPDataError(451, b"greylisted"), "retry"),
+        (smtplib.SMTPSenderRefused(452, b"too many", "x@y.fr"), "retry"),
+        (smtplib.SMTPRecipientsRefused({"a@b.fr": (450, b"busy")}), "retry"),
+        (smtplib.SMTPRecipientsRefused({"a@b.fr": (550, b"no such user")}), "fail"),
+        (smtplib.SMTPDataError(554, b"rejected"), "fail"),
+        (mail.InvalidHeader("x"), "fail"),
+    ],
+)
 def test_classify(exc, verdict):
     assert mail.classify(exc)[0] == verdict

@@ -1,4 +1,5 @@
 """No result email can exist before the campaign's release."""
+
 from services.notifications import logic
 from tests.unit.notifications.fixtures import BESANCON, CONFIG, FakeRepos, award, released
 

@@ -1,8 +1,9 @@
 """A rendering test per email: French text, both parts, the collectivité's name, valid headers."""
+
 import re
 from email import policy
-from html import unescape
 from email.parser import BytesParser
+from html import unescape
 
 import pytest
 
@@ -15,31 +16,82 @@ JUROR = {"id": "jur-1", "name": "Claire Dupont", "email": "claire.dupont@example
 
 def collectivite_events():
     return [
-        ("welcome_collectivite", "on_collectivite_registered",
-         envelope("collectivite_registered", collectivite=BESANCON, access_token="tok-XYZ"),
-         ["est inscrite", "tok-XYZ", "https://label.example.fr/collectivite", "Ville"]),
-        ("application_acknowledged", "on_application_submitted",
-         envelope("application_submitted", application_id="a1", campaign_year=2017, collectivite=BESANCON,
-                  services=["S01", "S02", "S17"],
-                  initiatives=[{"title": "Fablab de la Boucle", "enjeu": "E03", "description": "…", "url": None},
-                               {"title": "Budget participatif en ligne", "enjeu": "E07", "description": "…",
-                                "url": "https://besancon.fr/bp"}],
-                  reviews_per_application=2, enjeux=["E03", "E07"], mentions=[],
-                  submitted_at="2017-05-02T08:30:00+00:00"),
-         ["bien reçu", "3 services numériques", "2 initiatives", "Fablab de la Boucle", "Médiation numérique",
-          "2 mai 2017"]),
-        ("application_withdrawn", "on_application_withdrawn",
-         envelope("application_withdrawn", application_id="a1", campaign_year=2017, collectivite=BESANCON,
-                  withdrawn_at="2017-06-01T10:00:00+00:00"),
-         ["retirée", "1er juin 2017"]),
-        ("application_reminder", "on_application_reminder_due",
-         envelope("application_reminder_due", application_id="a1", campaign_year=2017, collectivite=BESANCON,
-                  submissions_close_at="2017-07-15T21:59:00+00:00"),
-         ["brouillon", "15 juillet 2017"]),
-        ("review_started", "on_review_task_claimed",
-         envelope("review_task_claimed", task_id="t1", application_id="a1", campaign_year=2017, juror_id="j",
-                  collectivite=BESANCON, first_claim=True),
-         ["commencer l'examen"]),
+        (
+            "welcome_collectivite",
+            "on_collectivite_registered",
+            envelope("collectivite_registered", collectivite=BESANCON, access_token="tok-XYZ"),
+            ["est inscrite", "tok-XYZ", "https://label.example.fr/collectivite", "Ville"],
+        ),
+        (
+            "application_acknowledged",
+            "on_application_submitted",
+            envelope(
+                "application_submitted",
+                application_id="a1",
+                campaign_year=2017,
+                collectivite=BESANCON,
+                services=["S01", "S02", "S17"],
+                initiatives=[
+                    {"title": "Fablab de la Boucle", "enjeu": "E03", "description": "…", "url": None},
+                    {
+                        "title": "Budget participatif en ligne",
+                        "enjeu": "E07",
+                        "description": "…",
+                        "url": "https://besancon.fr/bp",
+                    },
+                ],
+                reviews_per_application=2,
+                enjeux=["E03", "E07"],
+                mentions=[],
+                submitted_at="2017-05-02T08:30:00+00:00",
+            ),
+            [
+                "bien reçu",
+                "3 services numériques",
+                "2 initiatives",
+                "Fablab de la Boucle",
+                "Médiation numérique",
+                "2 mai 2017",
+            ],
+        ),
+        (
+            "application_withdrawn",
+            "on_application_withdrawn",
+            envelope(
+                "application_withdrawn",
+                application_id="a1",
+                campaign_year=2017,
+                collectivite=BESANCON,
+                withdrawn_at="2017-06-01T10:00:00+00:00",
+            ),
+            ["retirée", "1er juin 2017"],
+        ),
+        (
+            "application_reminder",
+            "on_application_reminder_due",
+            envelope(
+                "application_reminder_due",
+                application_id="a1",
+                campaign_year=2017,
+                collectivite=BESANCON,
+                submissions_close_at="2017-07-15T21:59:00+00:00",
+            ),
+            ["brouillon", "15 juillet 2017"],
+        ),
+        (
+            "review_started",
+            "on_review_task_claimed",
+            envelope(
+                "review_task_claimed",
+                task_id="t1",
+                application_id="a1",
+                campaign_year=2017,
+                juror_id="j",
+                collectivite=BESANCON,
+                first_claim=True,
+            ),
+            ["commencer l'examen"],
+        ),
     ]
 
 
@@ -72,7 +124,9 @@ def check_message(doc, expected):
     return msg, text, html
 
 
-@pytest.mark.parametrize("template,handler,event,expected", collectivite_events(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "template,handler,event,expected", collectivite_events(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_collectivite_email(template, handler, event, expected):
     repos, notifications = make()
     [email_id] = getattr(notifications, handler)(event)
@@ -91,12 +145,24 @@ def test_result_email_after_release():
     [email_id] = notifications.on_award_decided(award())
     doc = repos.emails.get(email_id)
     assert doc["kind"] == "result" and doc["subject"] == "Label 2017 : Besançon obtient 4 arobases"
-    check_message(doc, ["Besançon", "4 arobases", "@@@@", "Gouvernement ouvert", "progresse : de 3 à 4",
-                        "12 décembre 2017 à 18 h 00", "Lille Grand Palais"])
+    check_message(
+        doc,
+        [
+            "Besançon",
+            "4 arobases",
+            "@@@@",
+            "Gouvernement ouvert",
+            "progresse : de 3 à 4",
+            "12 décembre 2017 à 18 h 00",
+            "Lille Grand Palais",
+        ],
+    )
 
 
-@pytest.mark.parametrize("progression,previous,fragment", [
-    ("new", None, "première labellisation"), ("kept", 4, "conserve"), ("lost", 5, "passe de 5 à 4")])
+@pytest.mark.parametrize(
+    "progression,previous,fragment",
+    [("new", None, "première labellisation"), ("kept", 4, "conserve"), ("lost", 5, "passe de 5 à 4")],
+)
 def test_result_progressions(progression, previous, fragment):
     repos, notifications = make()
     notifications.on_results_released(released())
@@ -107,10 +173,15 @@ def test_result_progressions(progression, previous, fragment):
 def test_juror_emails():
     repos, notifications = make()
     [welcome] = notifications.on_juror_registered(
-        envelope("juror_registered", juror=JUROR, department="75", access_token="jtok-1"))
-    check_message(repos.emails.get(welcome), ["Claire Dupont", "jtok-1", "département 75", "https://label.example.fr/jure"])
+        envelope("juror_registered", juror=JUROR, department="75", access_token="jtok-1")
+    )
+    check_message(
+        repos.emails.get(welcome),
+        ["Claire Dupont", "jtok-1", "département 75", "https://label.example.fr/jure"],
+    )
     [digest] = notifications.on_review_tasks_available(
-        envelope("review_tasks_available", campaign_year=2017, juror=JUROR, open_tasks=12))
+        envelope("review_tasks_available", campaign_year=2017, juror=JUROR, open_tasks=12)
+    )
     doc = repos.emails.get(digest)
     assert doc["subject"] == "12 candidatures 2017 à examiner"
     check_message(doc, ["12 candidatures", "attendent un examen"])
@@ -118,16 +189,26 @@ def test_juror_emails():
 
 def test_organiser_emails():
     repos, notifications = make()
-    ids = notifications.on_deliberation_ready(envelope("deliberation_ready", campaign_year=2017, application_count=331))
-    assert sorted(repos.emails.get(i)["recipient"] for i in ids) == ["jury@villes-internet.net", "orga@villes-internet.net"]
+    ids = notifications.on_deliberation_ready(
+        envelope("deliberation_ready", campaign_year=2017, application_count=331)
+    )
+    assert sorted(repos.emails.get(i)["recipient"] for i in ids) == [
+        "jury@villes-internet.net",
+        "orga@villes-internet.net",
+    ]
     check_message(repos.emails.get(ids[0]), ["331 candidatures", "délibération"])
     ids = notifications.on_results_released(released())
     check_message(repos.emails.get(ids[0]), ["palmarès", "331 collectivités labellisées"])
-    result = dict(repos.emails.get(notifications.on_award_decided(award())[0]), attempts=8,
-                  last_error="550 mailbox unavailable")
+    result = dict(
+        repos.emails.get(notifications.on_award_decided(award())[0]),
+        attempts=8,
+        last_error="550 mailbox unavailable",
+    )
     ids = notifications.queue_failure_alert(result)
     assert len(ids) == 2
-    check_message(repos.emails.get(ids[0]), ["Besançon", "numerique@besancon.fr", "8 tentatives", "550 mailbox"])
+    check_message(
+        repos.emails.get(ids[0]), ["Besançon", "numerique@besancon.fr", "8 tentatives", "550 mailbox"]
+    )
 
 
 def test_no_second_email_for_the_same_event():
@@ -140,14 +221,22 @@ def test_no_second_email_for_the_same_event():
 
 def test_review_started_only_on_first_claim():
     repos, notifications = make()
-    event = envelope("review_task_claimed", task_id="t2", application_id="a1", campaign_year=2017, juror_id="j",
-                     collectivite=BESANCON, first_claim=False)
+    event = envelope(
+        "review_task_claimed",
+        task_id="t2",
+        application_id="a1",
+        campaign_year=2017,
+        juror_id="j",
+        collectivite=BESANCON,
+        first_claim=False,
+    )
     assert notifications.on_review_task_claimed(event) == [] and not repos.emails.docs
 
 
 def test_html_escapes_user_data():
     repos, notifications = make()
     evil = dict(BESANCON, name="<script>alert(1)</script>")
-    [email_id] = notifications.on_collectivite_registered(envelope("collectivite_registered", collectivite=evil,
-                                                                   access_token="t"))
+    [email_id] = notifications.on_collectivite_registered(
+        envelope("collectivite_registered", collectivite=evil, access_token="t")
+    )
     assert "<script>" not in repos.emails.get(email_id)["html"]
