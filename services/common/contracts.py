@@ -70,7 +70,8 @@ class ReviewRef(_Nested):
     juror_id = fields.String(required=True)
     arobases = fields.Integer(required=True, validate=validate.Range(1, 5))
     mentions = fields.List(fields.String(), required=True)
-    scores = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    # None: the juror found the enjeu "non applicable".
+    scores = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True), required=True)
     comment = fields.String(load_default="")
 
 

@@ -1,8 +1,9 @@
 """GatewayService: the one public HTTP entry (API.md) and the web pages.
 
-It calls the services by RPC and never touches their databases. Each API
-area is a mixin in routes/; this class only gathers them and their
-dependencies.
+It calls the services by RPC and never touches their databases; its own
+database holds what the gateway owns (DESIGN.md): sign-in links and web
+sessions. Each API area is a mixin in routes/, each web space one in pages/;
+this class only gathers them and their dependencies.
 """
 
 import eventlet
@@ -10,8 +11,17 @@ from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 
-from services.common.contracts import SERVICES
+from services.common.clock import utcnow
+from services.common.contracts import GATEWAY, SERVICES
+from services.common.mongo import MongoDatabase
+from services.gateway.accounts import SignIn
 from services.gateway.http import json_response
+from services.gateway.pages.collectivite import CollectivitePages
+from services.gateway.pages.connexion import SignInPages
+from services.gateway.pages.jure import JurorPages
+from services.gateway.pages.organisation import OrganiserPages
+from services.gateway.pages.static import StaticFiles
+from services.gateway.repository import Sessions, SignInLinks, ensure_indexes
 from services.gateway.routes.awards import AwardsRoutes
 from services.gateway.routes.jury import JuryRoutes
 from services.gateway.routes.mail import MailRoutes
@@ -21,14 +31,29 @@ from services.gateway.routes.submissions import SubmissionsRoutes
 HEALTH_TIMEOUT_SECONDS = 3
 
 
-class GatewayService(SubmissionsRoutes, JuryRoutes, AwardsRoutes, MailRoutes, OperationsRoutes):
-    name = "gateway"
+class GatewayService(
+    SubmissionsRoutes,
+    JuryRoutes,
+    AwardsRoutes,
+    MailRoutes,
+    OperationsRoutes,
+    SignInPages,
+    CollectivitePages,
+    JurorPages,
+    OrganiserPages,
+    StaticFiles,
+):
+    name = GATEWAY
 
     config = Config()
+    db = MongoDatabase(GATEWAY, ensure_indexes=ensure_indexes)
     submissions = RpcProxy("submissions")
     jury = RpcProxy("jury")
     awards = RpcProxy("awards")
     notifications = RpcProxy("notifications")
+
+    def sign_in(self):
+        return SignIn(SignInLinks(self.db), Sessions(self.db), str(self.config["LABEL_SECRET_KEY"]), utcnow())
 
     @http("GET", "/health")
     def health(self, request):

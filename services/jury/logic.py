@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from services.common import contracts
 from services.common.clock import isoformat
-from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 OPEN, CLAIMED, DONE, CANCELLED = "open", "claimed", "done", "cancelled"
 
@@ -66,11 +66,12 @@ def has_disagreement(values):
 
 
 def score_spread(score_maps, enjeux=None):
-    """Per enjeu: min, max and spread (max - min) of the scores given."""
+    """Per enjeu: min, max and spread (max - min) of the scores given; a
+    "non applicable" score (None) is left out."""
     codes = list(enjeux) if enjeux else sorted({code for scores in score_maps for code in scores})
     spread = {}
     for code in codes:
-        values = [scores[code] for scores in score_maps if code in scores]
+        values = [scores[code] for scores in score_maps if scores.get(code) is not None]
         if values:
             spread[code] = {"min": min(values), "max": max(values), "spread": max(values) - min(values)}
     return spread
@@ -274,6 +275,12 @@ class JuryDesk:
             raise NotFound("Juré introuvable.", "juror_not_found")
         return juror
 
+    def jurors_by_email(self, email):
+        """The juror registered with this address (sign-in by email link), as a list."""
+        juror_id = self.repos.assignments.juror_of_email(email)
+        juror = self.repos.jurors.get(juror_id) if juror_id else None
+        return [{"id": juror["_id"], "name": juror["name"]}] if juror else []
+
     def juror_view(self, juror_id):
         juror = self.juror(juror_id)
         return {key: juror[key] for key in ("name", "email", "department", "conflicts")} | {
@@ -306,6 +313,9 @@ class JuryDesk:
                     "collectivite": data["collectivite"],
                     "enjeux": data["enjeux"],
                     "mentions": data["mentions"],
+                    # The dossier its jurors read (GET /review-tasks/{id}/application).
+                    "services": data.get("services", []),
+                    "initiatives": data.get("initiatives", []),
                     "submitted_at": data["submitted_at"],
                     "expected": expected,
                     "extra_review": False,
@@ -488,6 +498,63 @@ class JuryDesk:
             )
         except Conflict:
             return None  # someone else took this slot (and, if designated, sent the first claim)
+
+    def dossier(self, juror_id, task_id):
+        """What the holder of an unexpired claim reads before scoring: the
+        collectivité and its application as submitted. Anyone else: Forbidden."""
+        task = self.repos.tasks.get(task_id, summary=True)
+        if task is None:
+            raise NotFound("Tâche introuvable.", "task_not_found")
+        if not held_by(task, juror_id, self.now):
+            raise Forbidden(
+                "Seul le juré qui détient cette tâche, pendant sa réservation, lit ce dossier.",
+                "claim_not_held",
+            )
+        app = self.repos.applications.get(task["application_id"]) or {}
+        return {
+            "task": task_view(task, self.now, juror_id),
+            "application": {
+                "id": task["application_id"],
+                "campaign_year": task["campaign_year"],
+                "collectivite": task["collectivite"],
+                "services": app.get("services", []),
+                "initiatives": app.get("initiatives", []),
+                "enjeux": app.get("enjeux", []),
+                "mentions": app.get("mentions", []),
+                "submitted_at": app.get("submitted_at"),
+            },
+        }
+
+    def declare_conflict(self, juror_id, task_id):
+        """ "Je connais cette collectivité": the juror's conflicts gain its code
+        (for good: every campaign), the task goes back to the pool, and the
+        juror's assignment to the application stays, so they never claim it again."""
+        task = self.repos.tasks.get(task_id, summary=True)
+        if task is None:
+            raise NotFound("Tâche introuvable.", "task_not_found")
+        if not held_by(task, juror_id, self.now):
+            raise NOT_HOLDER
+        code = str(task["collectivite"].get("insee_code") or task["collectivite"]["id"]).upper()
+
+        def add_conflict():
+            juror = self.juror(juror_id)
+            if code not in juror.get("conflicts", []):
+                juror = self.outbox.update(
+                    "jurors", juror, {"conflicts": sorted({*juror.get("conflicts", []), code})}
+                )
+            return juror
+
+        juror = self._retry(add_conflict)
+        if self.snapshots is not None:
+            self.snapshots.forget_juror(juror_id)
+        released = self.outbox.update(
+            "tasks",
+            task,
+            {"state": OPEN, "claimed_by": None, "lease_expires_at": None, "released_at": self.now},
+            conflict=NOT_HOLDER,
+        )
+        self._remember(released)
+        return dict(task_view(released, self.now, juror_id), conflicts=juror["conflicts"])
 
     def release(self, juror_id, task_id):
         task = self.repos.tasks.get(task_id)

@@ -123,6 +123,10 @@ class Assignments:
             result.setdefault(doc["juror_id"], set()).add(doc["application_id"])
         return result
 
+    def juror_of_email(self, email):
+        doc = self.collection.find_one({"_id": f"email:{email.strip().lower()}"})
+        return doc["juror"] if doc else None
+
     def reserve_email(self, email, juror_id):
         try:
             self.collection.insert_one({"_id": f"email:{email.strip().lower()}", "juror": juror_id})
@@ -245,8 +249,15 @@ class TaskSnapshots:
                 if current is None or current.get("version", 0) <= task.get("version", 0):
                     entry[1][task["_id"]] = {k: v for k, v in task.items() if k != "review"}
 
+    def forget_juror(self, juror_id):
+        """A juror declared a conflict: read them again next time. (Another
+        replica's copy may lag; the assignment kept on the application still
+        stops that claim.)"""
+        with self._lock:
+            self._jurors.pop(juror_id, None)
+
     def juror(self, juror_id, load):
-        # Jurors never change once registered.
+        # Jurors change only by declaring a conflict (forget_juror).
         juror = self._jurors.get(juror_id)
         if juror is None:
             juror = load(juror_id)

@@ -29,8 +29,11 @@ class ClaimRequest(StrictSchema):
 class Review(StrictSchema):
     scores = fields.Dict(
         keys=fields.String(validate=validate.Length(1, 64)),
+        # None: "non applicable" (left out of the consolidation and the statistics).
         values=fields.Integer(
-            strict=True, validate=validate.Range(0, 4, error="Une note d'enjeu va de 0 à 4.")
+            strict=True,
+            allow_none=True,
+            validate=validate.Range(0, 4, error="Une note d'enjeu va de 0 à 4."),
         ),
         required=True,
     )

@@ -84,6 +84,18 @@ class JuryService(HealthRpc):
         return self._desk().claim(juror_id, load(schemas.ClaimRequest(), data)["campaign_year"])
 
     @rpc
+    def task_dossier(self, juror_id, task_id):
+        return self._desk().dossier(juror_id, task_id)
+
+    @rpc
+    def declare_conflict(self, juror_id, task_id):
+        return self._desk().declare_conflict(juror_id, task_id)
+
+    @rpc
+    def jurors_by_email(self, email):
+        return self._desk().jurors_by_email(email)
+
+    @rpc
     def release(self, juror_id, task_id):
         return self._desk().release(juror_id, task_id)
 

@@ -147,7 +147,6 @@ class Notifications:
                 "welcome_collectivite",
                 data,
                 {
-                    "access_token": data["access_token"],
                     "space_url": f"{self.base_url}/collectivite",
                     "category_label": CATEGORY_LABELS.get(col["category"], col["category"]),
                 },
@@ -217,7 +216,6 @@ class Notifications:
                     {
                         "juror": juror,
                         "department": data["department"],
-                        "access_token": data["access_token"],
                         "space_url": f"{self.base_url}/jure",
                     },
                     name=juror["name"],
@@ -353,6 +351,21 @@ class Notifications:
                 },
                 email.get("campaign_year"),
             ),
+        )
+
+    def queue_sign_in(self, data):
+        """A sign-in (or address confirmation) link asked for on the web; the
+        request id makes a retried RPC queue it once. Carries no text the
+        requester wrote: only the links and their fixed labels."""
+        return self.queue(
+            f"sign-in:{data['request_id']}",
+            [
+                Draft(
+                    "sign_in",
+                    data["recipient"],
+                    {"purpose": data["purpose"], "links": data["links"], "minutes": data["minutes"]},
+                )
+            ],
         )
 
     # -- queueing ------------------------------------------------------------

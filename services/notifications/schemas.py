@@ -11,5 +11,20 @@ class ListOutbox(StrictSchema):
     limit = fields.Integer(load_default=500, validate=validate.Range(1, 5000))
 
 
+class SignInLink(StrictSchema):
+    label = fields.String(required=True, validate=validate.Length(1, 200))
+    url = fields.Url(
+        required=True, require_tld=False, schemes={"http", "https"}, validate=validate.Length(max=2000)
+    )
+
+
+class SignInEmail(StrictSchema):
+    request_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"))
+    recipient = fields.Email(required=True, validate=validate.Length(max=254))
+    purpose = fields.String(required=True, validate=validate.OneOf(["sign_in", "confirm"]))
+    links = fields.List(fields.Nested(SignInLink), required=True, validate=validate.Length(1, 20))
+    minutes = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1440))
+
+
 class EmailRef(StrictSchema):
     id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$"))

@@ -116,6 +116,10 @@ class NotificationsService(HealthRpc):
         return logic.detail(doc)
 
     @rpc
+    def send_sign_in(self, data):
+        return self._notifications().queue_sign_in(load(schemas.SignInEmail(), data))
+
+    @rpc
     def resend(self, email_id):
         args = load(schemas.EmailRef(), {"id": email_id})
         repos = Repositories(self.db)

@@ -247,6 +247,10 @@ class Submissions:
         )
         return {"id": code, "token": token, "category": category}
 
+    def collectivites_by_email(self, email):
+        """Who may sign in with this address (sign-in by email link)."""
+        return [{"id": doc["_id"], "name": doc["name"]} for doc in self.collectivites.with_email(email)]
+
     def get_collectivite(self, collectivite_id, principal_role=None, principal_subject=None):
         if principal_role == "collectivite" and principal_subject != collectivite_id:
             raise NotFound("Collectivité introuvable.", "collectivite_not_found")

@@ -2,6 +2,8 @@
 through the ledger (relay.Outbox); these classes only read, and name the
 collections and the `_id`s the ledger writes to."""
 
+import re
+
 from pymongo import ASCENDING, DESCENDING
 
 from services.common.ledger import ensure_ledger_indexes
@@ -15,6 +17,7 @@ def ensure_indexes(db):
     ensure_ledger_indexes(db)
     # Only used on MongoDB/FerretDB-PostgreSQL; FerretDB-SQLite scans anyway.
     db[APPLICATIONS].create_index([("campaign_year", ASCENDING), ("state", ASCENDING)])
+    db[COLLECTIVITES].create_index([("email", ASCENDING)])
 
 
 class Campaigns:
@@ -43,6 +46,12 @@ class Collectivites:
 
     def get(self, collectivite_id):
         return self.collection.find_one({"_id": collectivite_id})
+
+    def with_email(self, email, limit=20):
+        """Collectivités registered with this address, any case (one person may
+        apply for several)."""
+        pattern = {"$regex": f"^{re.escape(email.strip())}$", "$options": "i"}
+        return list(self.collection.find({"email": pattern}, {"name": 1}).limit(limit))
 
 
 class Applications:

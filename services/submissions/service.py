@@ -60,6 +60,10 @@ class SubmissionsService(HealthRpc):
         return self._logic().register_collectivite(data)
 
     @rpc
+    def collectivites_by_email(self, email):
+        return self._logic().collectivites_by_email(email)
+
+    @rpc
     def get_collectivite(self, collectivite_id, principal_role=None, principal_subject=None):
         return self._logic().get_collectivite(collectivite_id, principal_role, principal_subject)
 

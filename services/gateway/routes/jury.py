@@ -27,6 +27,14 @@ class JuryRoutes:
     def review_task(self, request, principal, task_id):
         return self.jury.submit_review(principal.subject, task_id, read_json(request))
 
+    @api("GET", "/api/v1/review-tasks/<task_id>/application", roles=("juror",))
+    def review_task_application(self, request, principal, task_id):
+        return self.jury.task_dossier(principal.subject, task_id)
+
+    @api("POST", "/api/v1/review-tasks/<task_id>/conflict", roles=("juror",))
+    def declare_review_task_conflict(self, request, principal, task_id):
+        return self.jury.declare_conflict(principal.subject, task_id)
+
     @api("POST", "/api/v1/review-tasks/<task_id>/release", roles=("juror",))
     def release_review_task(self, request, principal, task_id):
         return self.jury.release(principal.subject, task_id)

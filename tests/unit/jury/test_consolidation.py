@@ -191,3 +191,10 @@ def test_review_checked_against_the_campaign_grid():
             {"scores": {"e1": 3, "zz": 1}, "arobases": 3, "mentions": ["c", "a", "a"]}, ["e1", "e2"], ["a"]
         )
     assert set(err.value.fields) == {"scores.zz", "scores", "mentions"}
+
+
+def test_a_non_applicable_score_is_left_out_of_the_spread():
+    spread = logic.score_spread(
+        [{"E1": None, "E2": 1}, {"E1": 4, "E2": 3}, {"E1": None, "E2": None}], ["E1", "E2", "E3"]
+    )
+    assert spread == {"E1": {"min": 4, "max": 4, "spread": 0}, "E2": {"min": 1, "max": 3, "spread": 2}}

@@ -20,7 +20,7 @@ def collectivite_events():
             "welcome_collectivite",
             "on_collectivite_registered",
             envelope("collectivite_registered", collectivite=BESANCON, access_token="tok-XYZ"),
-            ["est inscrite", "tok-XYZ", "https://label.example.fr/collectivite", "Ville"],
+            ["est inscrite", "lien de connexion", "https://label.example.fr/collectivite", "Ville"],
         ),
         (
             "application_acknowledged",
@@ -177,8 +177,11 @@ def test_juror_emails():
     )
     check_message(
         repos.emails.get(welcome),
-        ["Claire Dupont", "jtok-1", "département 75", "https://label.example.fr/jure"],
+        ["Claire Dupont", "lien de connexion", "département 75", "https://label.example.fr/jure"],
     )
+    # Emails carry a way to sign in, never the bearer token itself.
+    assert "jtok-1" not in repos.emails.get(welcome)["text"]
+    assert "jtok-1" not in repos.emails.get(welcome)["html"]
     [digest] = notifications.on_review_tasks_available(
         envelope("review_tasks_available", campaign_year=2017, juror=JUROR, open_tasks=12)
     )

@@ -1,0 +1,138 @@
+"""Sign-in by email link and web sessions: the rules, in plain Python.
+
+A link is `<nonce>.<signature>` (itsdangerous): a forged or mangled link is
+refused before any lookup. The link's record, keyed by the nonce's SHA-256,
+says who it opens, and until when (30 minutes). Its first use inserts a
+uniquely keyed marker: of two clicks, one opens a session, the other is told
+the link has served. A session is a random token in an HttpOnly cookie whose
+record (keyed by its SHA-256) is deleted on "Se déconnecter", for good.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, Signer
+
+LINK_MINUTES = 30
+SESSION_HOURS = 12
+ROLE_HOMES = {"collectivite": "/collectivite", "juror": "/jure", "organiser": "/organisation"}
+
+
+class LinkRefused(Exception):
+    """A sign-in link that opens nothing; `message` says why, in French."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Account:
+    """Someone a link may open a session for."""
+
+    role: str
+    subject: str
+    label: str
+
+
+def digest(secret_text: str) -> str:
+    return hashlib.sha256(secret_text.encode()).hexdigest()
+
+
+class SignIn:
+    def __init__(self, links, sessions, secret: str, now: datetime):
+        self.links = links
+        self.sessions = sessions
+        self.signer = Signer(secret, salt="label-sign-in-link")
+        self.now = now
+
+    # -- links ---------------------------------------------------------------
+
+    def new_link(self, account: Account, email: str) -> str:
+        """The token to put in a link that opens `account`'s space."""
+        nonce = secrets.token_urlsafe(24)
+        self.links.add(
+            {
+                "_id": digest(nonce),
+                "role": account.role,
+                "subject": account.subject,
+                "email": email,
+                "created_at": self.now,
+                "expires_at": self.now + timedelta(minutes=LINK_MINUTES),
+            }
+        )
+        return self.signer.sign(nonce).decode()
+
+    def check(self, token: str) -> dict:
+        """The link's record if it may still open a session (nothing is used)."""
+        try:
+            nonce = self.signer.unsign(token or "").decode()
+        except BadSignature:
+            raise LinkRefused("link_invalid", "Ce lien de connexion n'est pas valide.") from None
+        link = self.links.get(digest(nonce))
+        if link is None:
+            raise LinkRefused("link_invalid", "Ce lien de connexion n'est pas valide.")
+        if link["expires_at"] <= self.now:
+            raise LinkRefused(
+                "link_expired",
+                f"Ce lien de connexion a expiré (il est valable {LINK_MINUTES} minutes) : "
+                "demandez-en un nouveau.",
+            )
+        return link
+
+    def follow(self, token: str) -> tuple[str, dict]:
+        """Use the link once: (session token for the cookie, the session record)."""
+        link = self.check(token)
+        if not self.links.use(link):
+            raise LinkRefused(
+                "link_used", "Ce lien de connexion a déjà servi : demandez-en un nouveau si besoin."
+            )
+        session_token = secrets.token_urlsafe(32)
+        session = {
+            "_id": digest(session_token),
+            "role": link["role"],
+            "subject": link["subject"],
+            "email": link["email"],
+            "created_at": self.now,
+            "expires_at": self.now + timedelta(hours=SESSION_HOURS),
+        }
+        self.sessions.add(session)
+        return session_token, session
+
+    # -- sessions ------------------------------------------------------------
+
+    def session(self, session_token: str | None) -> dict | None:
+        if not session_token:
+            return None
+        session = self.sessions.get(digest(session_token))
+        if session is None or session["expires_at"] <= self.now:
+            return None
+        return session
+
+    def end(self, session_token: str | None) -> None:
+        if session_token:
+            self.sessions.end(digest(session_token))
+
+
+def csrf_token(secret: str, csrf_cookie: str, session_token: str | None) -> str:
+    """The hidden form field that must come back with every POST: bound to the
+    browser's CSRF cookie and, once signed in, to its session."""
+    material = f"csrf\x1f{csrf_cookie}\x1f{session_token or ''}"
+    return hmac.new(secret.encode(), material.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(secret: str, csrf_cookie: str | None, session_token: str | None, sent: str | None) -> bool:
+    if not csrf_cookie or not sent:
+        return False
+    return hmac.compare_digest(csrf_token(secret, csrf_cookie, session_token), sent)
+
+
+def safe_next(path: str | None, default: str) -> str:
+    """Where to go after signing in: a path on this site only."""
+    if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
+        return path
+    return default

@@ -1,0 +1,111 @@
+"""Sign-in by email link, for every role; a mixin of GatewayService.
+
+An address gets a link per space it opens (a collectivité, the jury, the
+organisers' console); an unknown address gets nothing, and the page says the
+same either way, so it tells no one which addresses are known.
+"""
+
+import secrets
+from urllib.parse import urlencode
+
+from services.gateway.accounts import ROLE_HOMES, Account, LinkRefused, safe_next
+from services.gateway.forms import email_from_form
+from services.gateway.web import SESSION_COOKIE, page, redirect, render, set_cookie
+
+LINK_PATH = "/connexion/lien"
+
+
+class SignInPages:
+    def accounts_of(self, email):
+        """Every space this address may open."""
+        found = []
+        organisers = {
+            item.strip().lower() for item in str(self.config.get("ORGANISER_EMAILS") or "").split(",")
+        }
+        if email.lower() in organisers:
+            found.append(Account("organiser", email.lower(), "Console des organisateurs"))
+        for col in self.submissions.collectivites_by_email(email):
+            found.append(Account("collectivite", col["id"], f"Espace de la collectivité (code {col['id']})"))
+        for juror in self.jury.jurors_by_email(email):
+            found.append(Account("juror", juror["id"], "Espace juré"))
+        return found
+
+    def send_sign_in_links(self, email, accounts, purpose="sign_in"):
+        base = str(self.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+        sign_in = self.sign_in()
+        links = [
+            {
+                "label": account.label,
+                "url": f"{base}{LINK_PATH}?{urlencode({'jeton': sign_in.new_link(account, email)})}",
+            }
+            for account in accounts
+        ]
+        self.notifications.send_sign_in(
+            {
+                "request_id": secrets.token_hex(16),
+                "recipient": email,
+                "purpose": purpose,
+                "links": links,
+                "minutes": 30,
+            }
+        )
+
+    @page("GET", "/")
+    def home_page(self, request, visitor):
+        return render("accueil.html", visitor)
+
+    @page("GET", "/connexion")
+    def sign_in_page(self, request, visitor):
+        return render("connexion.html", visitor, email="", errors={})
+
+    @page("POST", "/connexion")
+    def request_sign_in(self, request, visitor):
+        email, errors = email_from_form(request.form)
+        if errors:
+            return render("connexion.html", visitor, status=422, email=email, errors=errors)
+        accounts = self.accounts_of(email)
+        if accounts:
+            self.send_sign_in_links(email, accounts)
+        return render("connexion_envoyee.html", visitor, email=email)
+
+    @page("GET", LINK_PATH)
+    def sign_in_link_page(self, request, visitor):
+        token = request.args.get("jeton", "")
+        try:
+            self.sign_in().check(token)
+        except LinkRefused as refused:
+            return render(
+                "connexion.html",
+                visitor,
+                status=410 if refused.code != "link_invalid" else 400,
+                email="",
+                errors={},
+                refused=refused.message,
+            )
+        # A click, not the GET, uses the link: mail scanners that fetch links spend nothing.
+        return render("connexion_lien.html", visitor, token=token)
+
+    @page("POST", LINK_PATH)
+    def use_sign_in_link(self, request, visitor):
+        try:
+            session_token, session = self.sign_in().follow(request.form.get("jeton", ""))
+        except LinkRefused as refused:
+            return render(
+                "connexion.html",
+                visitor,
+                status=410 if refused.code != "link_invalid" else 400,
+                email="",
+                errors={},
+                refused=refused.message,
+            )
+        home = ROLE_HOMES[session["role"]]
+        response = redirect(safe_next(request.form.get("suite"), home), "signed_in")
+        set_cookie(response, self.config, SESSION_COOKIE, session_token)
+        return response
+
+    @page("POST", "/deconnexion")
+    def sign_out(self, request, visitor):
+        self.sign_in().end(request.cookies.get(SESSION_COOKIE))
+        response = redirect("/connexion", "signed_out")
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response

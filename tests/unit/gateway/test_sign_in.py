@@ -1,0 +1,140 @@
+"""Sign-in links and sessions (services/gateway/accounts.py) over in-memory
+collections: a link opens one session, once, for 30 minutes; a forged one is
+refused; a session ends for good on sign-out; CSRF tokens are bound."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.gateway.accounts import (
+    Account,
+    LinkRefused,
+    SignIn,
+    csrf_ok,
+    csrf_token,
+    digest,
+    safe_next,
+)
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+SECRET = "unit-test-secret-0123456789"
+TOWN = Account("collectivite", "39300", "Espace de la collectivité (code 39300)")
+
+
+class Links:
+    def __init__(self):
+        self.docs, self.used = {}, set()
+
+    def add(self, link):
+        assert link["_id"] not in self.docs
+        self.docs[link["_id"]] = dict(link)
+
+    def get(self, link_id):
+        return self.docs.get(link_id)
+
+    def use(self, link):
+        if link["_id"] in self.used:
+            return False
+        self.used.add(link["_id"])
+        return True
+
+
+class Sessions:
+    def __init__(self):
+        self.docs = {}
+
+    def add(self, session):
+        self.docs[session["_id"]] = dict(session)
+
+    def get(self, session_id):
+        return self.docs.get(session_id)
+
+    def end(self, session_id):
+        self.docs.pop(session_id, None)
+
+
+@pytest.fixture
+def stores():
+    return Links(), Sessions()
+
+
+def at(stores, moment):
+    return SignIn(*stores, SECRET, moment)
+
+
+def test_a_link_opens_one_session_once(stores):
+    token = at(stores, T0).new_link(TOWN, "mairie@champagnole.fr")
+    session_token, session = at(stores, T0 + timedelta(minutes=5)).follow(token)
+    assert (session["role"], session["subject"], session["email"]) == (
+        "collectivite",
+        "39300",
+        "mairie@champagnole.fr",
+    )
+    assert at(stores, T0 + timedelta(minutes=6)).session(session_token)["subject"] == "39300"
+    with pytest.raises(LinkRefused) as refused:
+        at(stores, T0 + timedelta(minutes=6)).follow(token)
+    assert refused.value.code == "link_used" and "déjà servi" in refused.value.message
+    assert len(stores[1].docs) == 1
+
+
+def test_a_link_expires_after_thirty_minutes(stores):
+    token = at(stores, T0).new_link(TOWN, "mairie@champagnole.fr")
+    assert at(stores, T0 + timedelta(minutes=29, seconds=59)).check(token)["subject"] == "39300"
+    with pytest.raises(LinkRefused) as refused:
+        at(stores, T0 + timedelta(minutes=30)).follow(token)
+    assert refused.value.code == "link_expired" and "30 minutes" in refused.value.message
+    assert stores[0].used == set() and stores[1].docs == {}
+
+
+@pytest.mark.parametrize("forged", ["", "abc", "abc.def", "x" * 40])
+def test_a_forged_or_mangled_link_is_refused(stores, forged):
+    token = at(stores, T0).new_link(TOWN, "mairie@champagnole.fr")
+    with pytest.raises(LinkRefused) as refused:
+        at(stores, T0).follow(forged)
+    assert refused.value.code == "link_invalid"
+    # Signed by another key: refused too.
+    with pytest.raises(LinkRefused):
+        SignIn(*stores, "another-secret-0123456789", T0).follow(token)
+
+
+def test_nothing_stored_is_a_usable_secret(stores):
+    token = at(stores, T0).new_link(TOWN, "mairie@champagnole.fr")
+    session_token, _ = at(stores, T0).follow(token)
+    stored = repr(stores[0].docs) + repr(stores[1].docs)
+    assert token.split(".")[0] not in stored and session_token not in stored
+    assert digest(session_token) in stores[1].docs
+
+
+def test_sign_out_ends_the_session_and_sessions_expire(stores):
+    first, _ = at(stores, T0).follow(at(stores, T0).new_link(TOWN, "a@b.fr"))
+    second, _ = at(stores, T0).follow(at(stores, T0).new_link(TOWN, "a@b.fr"))
+    at(stores, T0).end(first)
+    assert at(stores, T0).session(first) is None
+    assert at(stores, T0).session(second) is not None
+    assert at(stores, T0 + timedelta(hours=12)).session(second) is None
+    assert at(stores, T0).session(None) is None and at(stores, T0).session("unknown") is None
+
+
+def test_csrf_tokens_are_bound_to_the_cookie_and_the_session():
+    token = csrf_token(SECRET, "cookie-1", None)
+    assert csrf_ok(SECRET, "cookie-1", None, token)
+    assert not csrf_ok(SECRET, "cookie-2", None, token)
+    assert not csrf_ok(SECRET, "cookie-1", "session", token)
+    assert not csrf_ok(SECRET, "cookie-1", None, None)
+    assert not csrf_ok(SECRET, None, None, token)
+    assert csrf_ok(SECRET, "cookie-1", "session", csrf_token(SECRET, "cookie-1", "session"))
+
+
+@pytest.mark.parametrize(
+    ("wanted", "expected"),
+    [
+        ("/jure", "/jure"),
+        ("/collectivite/candidature/2027?x=1", "/collectivite/candidature/2027?x=1"),
+        ("//evil.example", "/home"),
+        ("https://evil.example/", "/home"),
+        ("/\\evil.example", "/home"),
+        (None, "/home"),
+    ],
+)
+def test_after_sign_in_only_paths_of_this_site(wanted, expected):
+    assert safe_next(wanted, "/home") == expected
