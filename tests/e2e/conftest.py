@@ -1,4 +1,5 @@
-"""End-to-end fixtures: `stack`, every service as a real process (tests/support/stack.py).
+"""End-to-end fixtures: `stack`, every service as a real process (tests/support/stack.py);
+`browser` and `page`, headless chromium driven by Playwright (tests/support/browser.py).
 
 The stack starts once per test session; tests isolate themselves with distinct
 campaign years / INSEE codes / e-mail addresses rather than a fresh stack.
@@ -6,6 +7,7 @@ campaign years / INSEE codes / e-mail addresses rather than a fresh stack.
 
 import pytest
 
+from tests.support.browser import browser, page  # noqa: F401  (fixtures)
 from tests.support.stack import Stack
 
 

@@ -1,20 +1,18 @@
 """Deliberation and ceremony end to end, over HTTP: applications travel
 submissions → jury → awards; the organiser decides, previews, releases (twice);
-the palmarès is embargoed for everyone else until then; the public page is
-rendered by headless Chromium with its charts."""
+the palmarès is embargoed for everyone else until then; the public pages, in
+headless Chromium (Playwright), show their charts and pass axe-core."""
 
 import re
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from tests.support.api import ok, poll
+from tests.support.browser import PHONE, assert_accessible, screenshot, tab_to
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 YEAR = 2301  # this module's campaign years: 2301-2399
 REGION = "La Réunion"
 
@@ -31,32 +29,6 @@ def siren(prefix):
         if total % 10 == 0:
             return digits
     raise AssertionError("no key")
-
-
-def chromium():
-    """The chromium binary, installed from Debian's package if needed."""
-    result = subprocess.run([str(ROOT / "deploy/local/install-chromium.sh")], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"headless Chromium cannot be installed here: {result.stderr.strip()}")
-    return result.stdout.strip().splitlines()[-1]
-
-
-def headless(binary, tmp_path, *args):
-    profile = tmp_path / "chromium-profile"
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +155,10 @@ def result_endpoints(year):
     ]
 
 
-def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
+CHARTS = ("chart-arobases", "chart-category", "chart-region", "chart-progression")
+
+
+def test_embargo_then_release_once_then_public(stack, campaign, page):
     admin = stack.admin_token
     applicants = campaign["applicants"]
     town, village = applicants[0], applicants[2]
@@ -220,6 +195,9 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
                 assert response.json()["error"]["code"] == "results_embargoed", (who, endpoint)
         own = stack.http("GET", f"/api/v1/applications/{town['application_id']}/result", token=town["token"])
         assert own.status_code == 409 and own.json()["error"]["code"] == "results_embargoed"
+    embargo = page.goto(f"{stack.base_url}/palmares/{YEAR}")
+    assert embargo.status == 409 and page.get_by_role("heading", name=f"Palmarès {YEAR}").is_visible()
+    assert_accessible(page, context="palmarès sous embargo (409)")
     draft = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares", token=admin))
     assert draft["released_at"] is None and len(draft["labelled"]) == 4
 
@@ -278,23 +256,27 @@ def test_embargo_then_release_once_then_public(stack, campaign, tmp_path):
     late = stack.http("PUT", path, token=admin, json={"arobases": 5, "mentions": [], "reason": "trop tard"})
     assert late.status_code == 409
 
-    # The public page in headless Chromium, phone-sized: its four charts are there.
-    binary = chromium()
-    url = f"{stack.base_url}/palmares/{YEAR}"
-    dom = headless(binary, tmp_path, "--window-size=390,844", "--dump-dom", url)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    html = dom.stdout
-    assert f"Palmarès {YEAR}" in html
-    for chart in ("chart-arobases", "chart-category", "chart-region", "chart-progression"):
-        section = re.search(rf'id="{chart}".*?</section>', html, re.S)
-        assert section and "<svg" in section.group(0) and "<rect" in section.group(0), chart
-    assert len(re.findall(r"<svg\b", html)) == 4
-    assert "Entre-Deux" in html and "@@@" in html
-    shot = tmp_path / "palmares.png"
-    screenshot = headless(binary, tmp_path, "--window-size=390,844", f"--screenshot={shot}", url)
-    assert screenshot.returncode == 0 and shot.stat().st_size > 10_000
-    index = headless(binary, tmp_path, "--dump-dom", f"{stack.base_url}/palmares")
-    assert f'href="/palmares/{YEAR}"' in index.stdout
+    # The public pages in headless Chromium: phone-sized, the year's four charts are there.
+    page.set_viewport_size(PHONE)
+    assert page.goto(f"{stack.base_url}/palmares/{YEAR}").status == 200
+    assert page.get_by_role("heading", level=1).inner_text() == f"Palmarès {YEAR}"
+    for chart in CHARTS:
+        section = page.locator(f"#{chart}")
+        assert section.locator("svg").count() == 1, chart
+        assert section.locator("svg rect").count() > 0, chart
+        assert section.locator("svg").bounding_box()["width"] <= PHONE["width"], chart
+    assert page.locator("svg").count() == 4
+    assert page.get_by_text("Entre-Deux", exact=False).count() == 1
+    assert page.locator(".arobases", has_text="@@@").count() > 0
+    assert_accessible(page, context=f"palmarès {YEAR}, téléphone")
+    assert screenshot(page, "palmares").stat().st_size > 10_000
+
+    # The list of palmarès: accessible, and the year is reached and opened by keyboard alone.
+    assert page.goto(f"{stack.base_url}/palmares").status == 200
+    assert_accessible(page, context="liste des palmarès")
+    tab_to(page, re.compile(rf"^Palmarès {YEAR}\b"))
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/palmares/{YEAR}")
 
 
 def test_release_refused_while_undecided_unless_forced(stack):
