@@ -130,10 +130,10 @@ def statistics(entries):
     territoires group (distinct INSEE codes), mentions and progression."""
     by_arobases = {str(level): 0 for level in range(1, 6)}
     by_category = {"villes": 0, "villages": 0, "territoires": 0}
-    regions = Counter()
-    mentions = Counter()
+    regions: Counter[str] = Counter()
+    mentions: Counter[str] = Counter()
     progressions = {key: 0 for key in PROGRESSIONS}
-    communes = set()
+    communes: set[str] = set()
     for entry in entries:
         by_arobases[str(entry["arobases"])] += 1
         by_category[CATEGORY_KEYS[entry["category"]]] += 1

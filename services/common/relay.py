@@ -115,7 +115,7 @@ class OutboxSession:
 class Outbox(ServiceDatabaseProvider):
     def __init__(self, service_name):
         super().__init__(service_name)
-        self.relay = None
+        self.relay: Relay | None = None
         self._running = False
 
     def setup(self):
@@ -129,10 +129,16 @@ class Outbox(ServiceDatabaseProvider):
         self._running = True
         self.container.spawn_managed_thread(self._sweep_forever, identifier="outbox_sweep")
 
+    def _set_up_relay(self):
+        if self.relay is None:
+            raise RuntimeError("Outbox used before its setup")
+        return self.relay
+
     def _sweep_forever(self):
+        relay = self._set_up_relay()
         while self._running:
             try:
-                self.relay.sweep()
+                relay.sweep()
             except Exception:  # the database may be restarting; never kill the container
                 log.warning("outbox sweep failed", exc_info=True)
             eventlet.sleep(self.interval)
@@ -146,4 +152,5 @@ class Outbox(ServiceDatabaseProvider):
         super().kill()
 
     def get_dependency(self, worker_ctx):
-        return OutboxSession(self.relay.ledger, self.relay)
+        relay = self._set_up_relay()
+        return OutboxSession(relay.ledger, relay)

@@ -19,6 +19,7 @@ step is decided by a uniquely keyed insert.
 import random
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from services.common import contracts
 from services.common.clock import isoformat
@@ -51,7 +52,7 @@ def majority_mentions(mention_lists, allowed=None):
     """Mentions proposed by a strict majority of reviews (more than half; a tie
     is not a majority), in a stable order (most proposed first, then code)."""
     total = len(mention_lists)
-    counts = {}
+    counts: dict[str, int] = {}
     for mentions in mention_lists:
         for code in set(mentions):
             counts[code] = counts.get(code, 0) + 1
@@ -135,7 +136,7 @@ def lease_duration(config):
 
 def application_load(tasks, now):
     """Reviews done or under way per application (fewest first when claiming)."""
-    load = {}
+    load: dict[str, int] = {}
     for task in tasks:
         busy = task["state"] == DONE or (task["state"] == CLAIMED and not lease_expired(task, now))
         load[task["application_id"]] = load.get(task["application_id"], 0) + (1 if busy else 0)
@@ -149,7 +150,7 @@ def claim_order(tasks, juror, now, rng=random):
     load = application_load(tasks, now)
     # Applications this juror holds or reviewed: their guard would refuse them anyway.
     own = {task["application_id"] for task in tasks if task.get("claimed_by") == juror["_id"]}
-    groups = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for task in tasks:
         if (
             task["application_id"] not in own
@@ -603,7 +604,7 @@ class JuryDesk:
     def deliberation(self, campaign_year):
         """Every application of the campaign: reviews, proposal (None until
         consolidated), disagreement flag, per-enjeu spread, review state."""
-        tasks = {}
+        tasks: dict[str, list[dict[str, Any]]] = {}
         for task in self.repos.tasks.of_campaign(campaign_year, with_reviews=True):
             tasks.setdefault(task["application_id"], []).append(task)
         rows = []
@@ -652,7 +653,7 @@ class JuryDesk:
                 if not conflicted(juror, t["collectivite"])
                 and t["application_id"] not in assigned.get(juror["_id"], set())
             ]
-            by_year = {}
+            by_year: dict[int, list[dict[str, Any]]] = {}
             for task in mine:
                 by_year.setdefault(task["campaign_year"], []).append(task)
             for year, year_tasks in by_year.items():
