@@ -11,6 +11,6 @@ class HealthRpc:
     db: Any  # the service's MongoDatabase: a pymongo Database inside a worker
 
     @rpc
-    def health(self):
+    def health(self) -> dict[str, str]:
         self.db.command("ping")  # proves this service reaches its own database
         return {"status": "ok"}
