@@ -2,7 +2,6 @@
 inspected and replayed by an organiser, never dropped silently."""
 
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,8 +9,6 @@ from kombu import Connection, Exchange, Queue
 
 from services.common.clock import isoformat, utcnow
 from services.common.types import Doc
-
-log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = Exchange("label.dead-letters", type="direct", durable=True)
 DEAD_LETTER_QUEUE = Queue(

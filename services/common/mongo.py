@@ -6,7 +6,6 @@ green threads) and closed on `stop` and `kill`. Each worker gets the same
 `pymongo.database.Database`.
 """
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,8 +15,6 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from services.common.types import Doc
-
-log = logging.getLogger(__name__)
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017/"
 

@@ -9,7 +9,6 @@ event on. Names and arguments match what nameko's event_handler declares.
 """
 
 import argparse
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +18,6 @@ from nameko.standalone.events import get_event_exchange
 from services.common.config import load_config
 from services.common.contracts import SERVICES, SUBSCRIPTIONS, queue_name
 from services.common.deadletters import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
-
-log = logging.getLogger(__name__)
 
 
 def declare_all(amqp_uri: str, config: Mapping[str, Any] | None = None) -> list[str]:
