@@ -7,10 +7,13 @@ repositories and the outbox, knowing nothing of nameko.
 
 import re
 from collections import Counter
+from collections.abc import Container, Iterable, Mapping, Sequence
+from typing import Any
 
 from services.common import contracts
 from services.common.clock import isoformat, parse, utcnow
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.types import Doc
 
 ORGANISER = "organiser"
 RELEASE_BATCH_SIZE = 500
@@ -33,18 +36,18 @@ PUBLIC_COLLECTIVITE_FIELDS = (
 )
 
 
-def embargoed():
+def embargoed() -> Conflict:
     return Conflict("Les résultats sont sous embargo jusqu'à la cérémonie.", "results_embargoed")
 
 
 # -- pure rules ------------------------------------------------------------
 
 
-def is_deliverable_email(email):
+def is_deliverable_email(email: object) -> bool:
     return isinstance(email, str) and bool(_EMAIL.match(email.strip()))
 
 
-def departs_from_proposal(proposal, arobases, mentions):
+def departs_from_proposal(proposal: Doc | None, arobases: int, mentions: Sequence[str]) -> bool:
     """True when an organiser decision differs from the jury's proposal
     (no proposal at all: nothing to depart from)."""
     if not proposal:
@@ -52,7 +55,7 @@ def departs_from_proposal(proposal, arobases, mentions):
     return proposal["arobases"] != arobases or sorted(proposal["mentions"]) != sorted(mentions)
 
 
-def final_outcome(proposal, decision):
+def final_outcome(proposal: Doc | None, decision: Doc | None) -> Doc | None:
     """The organiser's decision when given, else the jury's proposal, else None."""
     if decision:
         return {
@@ -69,11 +72,13 @@ def final_outcome(proposal, decision):
     return None
 
 
-def active_applications(applications, withdrawn_ids):
+def active_applications(applications: Iterable[Doc], withdrawn_ids: Container[str]) -> list[Doc]:
     return sorted((a for a in applications if a["_id"] not in withdrawn_ids), key=lambda a: a["_id"])
 
 
-def outcomes(applications, proposals, decisions):
+def outcomes(
+    applications: Iterable[Doc], proposals: Mapping[str, Doc], decisions: Mapping[str, Doc]
+) -> tuple[list[tuple[Doc, Doc]], list[str]]:
     """Split active applications into (labelled [(application, outcome)], pending [id])."""
     labelled, pending = [], []
     for app in applications:
@@ -85,7 +90,7 @@ def outcomes(applications, proposals, decisions):
     return labelled, pending
 
 
-def progression(arobases, previous_arobases):
+def progression(arobases: int, previous_arobases: int | None) -> str:
     if previous_arobases is None:
         return "new"
     if arobases > previous_arobases:
@@ -95,11 +100,15 @@ def progression(arobases, previous_arobases):
     return "kept"
 
 
-def public_collectivite(collectivite):
+def public_collectivite(collectivite: Doc) -> Doc:
     return {key: collectivite.get(key) for key in PUBLIC_COLLECTIVITE_FIELDS}
 
 
-def palmares_entries(labelled, previous_by_insee, mention_labels):
+def palmares_entries(
+    labelled: Iterable[tuple[Doc, Doc]],
+    previous_by_insee: Mapping[str, int],
+    mention_labels: Mapping[str, str],
+) -> list[Doc]:
     """One palmarès line per labelled collectivité, sorted by region then name
     (the palmarès is not a ranking)."""
     entries = []
@@ -125,15 +134,15 @@ def palmares_entries(labelled, previous_by_insee, mention_labels):
     return entries
 
 
-def statistics(entries):
+def statistics(entries: Sequence[Doc]) -> Doc:
     """Counts by arobases, category and region, the communes the labelled
     territoires group (distinct INSEE codes), mentions and progression."""
     by_arobases = {str(level): 0 for level in range(1, 6)}
     by_category = {"villes": 0, "villages": 0, "territoires": 0}
-    regions = Counter()
-    mentions = Counter()
+    regions: Counter[str] = Counter()
+    mentions: Counter[str] = Counter()
     progressions = {key: 0 for key in PROGRESSIONS}
-    communes = set()
+    communes: set[str] = set()
     for entry in entries:
         by_arobases[str(entry["arobases"])] += 1
         by_category[CATEGORY_KEYS[entry["category"]]] += 1
@@ -156,11 +165,11 @@ def statistics(entries):
     }
 
 
-def public_entry(entry):
+def public_entry(entry: Doc) -> Doc:
     return {key: value for key, value in entry.items() if key != "member_communes"}
 
 
-def preview(labelled, pending, released):
+def preview(labelled: Sequence[tuple[Doc, Doc]], pending: Sequence[str], released: bool) -> Doc:
     by_arobases = {str(level): 0 for level in range(1, 6)}
     missing = []
     for app, outcome in labelled:
@@ -178,7 +187,7 @@ def preview(labelled, pending, released):
     }
 
 
-def award_payload(year, app, entry, campaign):
+def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
     return {
         "campaign_year": year,
         "application_id": app["_id"],
@@ -192,20 +201,20 @@ def award_payload(year, app, entry, campaign):
     }
 
 
-def batches(items, size=RELEASE_BATCH_SIZE):
+def batches(items: list[Doc], size: int = RELEASE_BATCH_SIZE) -> list[list[Doc]]:
     """Deterministic batches: the same items give the same keys on a retry."""
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def release_key(year):
+def release_key(year: int) -> str:
     return f"release:{year}"
 
 
-def batch_key(year, index):
+def batch_key(year: int, index: int) -> str:
     return f"release:{year}:batch:{index}"
 
 
-def csv_rows(palmares):
+def csv_rows(palmares: Doc) -> list[list[Any]]:
     header = [
         "annee",
         "code_insee",
@@ -644,7 +653,7 @@ class Awards:
         }
 
 
-def decision_view(doc):
+def decision_view(doc: Doc | None) -> Doc | None:
     if not doc:
         return None
     view = {
@@ -660,7 +669,7 @@ def decision_view(doc):
     return view
 
 
-def release_view(doc):
+def release_view(doc: Doc) -> Doc:
     return {
         "year": doc["_id"],
         "released_at": doc["released_at"],

@@ -8,9 +8,13 @@ them; removing or renaming one is a breaking change.
 """
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from services.common.types import Doc
 
 SUBMISSIONS = "submissions"
 JURY = "jury"
@@ -228,15 +232,16 @@ class EmailFailed(EventSchema):
 class Event:
     name: str
     source: str
-    schema: type
+    schema: type[Schema]
 
-    def validate(self, payload):
+    def validate(self, payload: Mapping[str, Any]) -> Doc:
         """Return the payload loaded by the schema, or raise ValidationError."""
-        return _schema_instance(self.schema).load(payload)
+        loaded: Doc = _schema_instance(self.schema).load(payload)
+        return loaded
 
 
 @functools.cache
-def _schema_instance(schema_class):
+def _schema_instance(schema_class: type[Schema]) -> Schema:
     # One instance per schema: building one costs about a millisecond, and a
     # release validates one award_decided per labelled collectivité.
     return schema_class()
@@ -307,12 +312,12 @@ SUBSCRIPTIONS = (
 )
 
 
-def queue_name(event, consumer, method):
+def queue_name(event: Event, consumer: str, method: str) -> str:
     """The queue nameko's SERVICE_POOL event_handler declares for this subscription."""
     return f"evt-{event.source}-{event.name}--{consumer}.{method}"
 
 
-def check_payload(event, payload):
+def check_payload(event: Event, payload: Mapping[str, Any]) -> Doc:
     """Producer side: raise ValueError when a payload breaks its contract."""
     try:
         return event.validate(payload)

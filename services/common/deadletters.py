@@ -2,13 +2,13 @@
 inspected and replayed by an organiser, never dropped silently."""
 
 import json
-import logging
+from collections.abc import Iterator
+from typing import Any
 
 from kombu import Connection, Exchange, Queue
 
 from services.common.clock import isoformat, utcnow
-
-log = logging.getLogger(__name__)
+from services.common.types import Doc
 
 DEAD_LETTER_EXCHANGE = Exchange("label.dead-letters", type="direct", durable=True)
 DEAD_LETTER_QUEUE = Queue(
@@ -16,7 +16,17 @@ DEAD_LETTER_QUEUE = Queue(
 )
 
 
-def dead_letter(publisher, payload, *, source, event, consumer, handler, error, attempts):
+def dead_letter(
+    publisher: Any,
+    payload: object,
+    *,
+    source: str,
+    event: str,
+    consumer: str,
+    handler: str,
+    error: str,
+    attempts: int,
+) -> None:
     """Publish one failed message to the dead-letter queue (confirmed)."""
     publisher.publish(
         payload,
@@ -35,7 +45,7 @@ def dead_letter(publisher, payload, *, source, event, consumer, handler, error, 
     )
 
 
-def _describe(message):
+def _describe(message: Any) -> Doc:
     headers = message.headers or {}
     return {
         "source": headers.get("x-source-service"),
@@ -49,7 +59,7 @@ def _describe(message):
     }
 
 
-def _dead_letters(channel, limit):
+def _dead_letters(channel: Any, limit: int) -> Iterator[Any]:
     """Yield up to `limit` unacknowledged dead letters, only among those in
     the queue now: a replayed message that fails again lands behind them and
     is not taken a second time by the same replay."""
@@ -62,12 +72,12 @@ def _dead_letters(channel, limit):
         yield message
 
 
-def consumer_queue(letter):
+def consumer_queue(letter: Doc) -> str:
     """The queue of the one handler that gave up on this message (nameko's name)."""
     return f"evt-{letter['source']}-{letter['event']}--{letter['consumer']}.{letter['handler']}"
 
 
-def peek(amqp_uri, limit=100):
+def peek(amqp_uri: str, limit: int = 100) -> list[Doc]:
     """Read up to `limit` dead letters without removing them (they are
     requeued when the channel closes unacknowledged)."""
     with Connection(amqp_uri) as connection:
@@ -77,7 +87,7 @@ def peek(amqp_uri, limit=100):
     return found
 
 
-def replay(amqp_uri, limit=100):
+def replay(amqp_uri: str, limit: int = 100) -> list[Doc]:
     """Send dead letters back to the handler that gave up on each (its own
     queue, through the default exchange), not to every consumer of the event.
     Returns what was replayed."""

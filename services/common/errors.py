@@ -11,7 +11,7 @@ from nameko.exceptions import deserialize_to_instance
 class DomainError(Exception):
     code = "error"
 
-    def __init__(self, message="", code=None):
+    def __init__(self, message: str = "", code: str | None = None) -> None:
         super().__init__(message, code or self.code)
         self.message = message
         if code:
@@ -24,7 +24,12 @@ class ValidationFailed(DomainError):
 
     code = "validation_failed"
 
-    def __init__(self, fields, message="Les données envoyées ne sont pas valides.", code=None):
+    def __init__(
+        self,
+        fields: dict[str, list[str]],
+        message: str = "Les données envoyées ne sont pas valides.",
+        code: str | None = None,
+    ) -> None:
         Exception.__init__(self, fields, message, code or self.code)
         self.fields = fields
         self.message = message

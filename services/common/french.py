@@ -22,7 +22,7 @@ MONTHS = (
 CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
 
 
-def french_date(text, with_time=True):
+def french_date(text: object, with_time: bool = True) -> str:
     """'2017-12-12T18:00:00+00:00' -> '12 décembre 2017 à 19 h 00' (Paris time);
     text that is not an ISO 8601 time with a zone is returned as it is."""
     try:

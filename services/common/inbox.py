@@ -17,6 +17,8 @@ replays the handler.
 import functools
 import logging
 import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import eventlet
 from marshmallow import ValidationError
@@ -24,21 +26,27 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import event_handler
 from pymongo import ReturnDocument
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common import deadletters
 from services.common.clock import utcnow
-from services.common.contracts import SUBSCRIPTIONS
+from services.common.contracts import SUBSCRIPTIONS, Event
 from services.common.mongo import ServiceDatabaseProvider
+from services.common.types import Doc
 
 log = logging.getLogger(__name__)
 
 HANDLED = "handled_events"
 FAILURES = "event_failures"
 
+T = TypeVar("T")
+
 
 class InboxSession:
-    def __init__(self, db, publisher, service_name, max_attempts, backoff):
+    def __init__(
+        self, db: Database[Doc], publisher: Any, service_name: str, max_attempts: int, backoff: float
+    ) -> None:
         self.handled = db[HANDLED]
         self.failures = db[FAILURES]
         self.publisher = publisher
@@ -46,7 +54,7 @@ class InboxSession:
         self.max_attempts = max_attempts
         self.backoff = backoff
 
-    def handle(self, event, handler_name, payload, call):
+    def handle(self, event: Event, handler_name: str, payload: Doc, call: Callable[[Doc], T]) -> T | None:
         try:
             data = event.validate(payload)
         except ValidationError as exc:
@@ -76,13 +84,14 @@ class InboxSession:
         self.failures.delete_one({"_id": key})
         return result
 
-    def _count_failure(self, key):
+    def _count_failure(self, key: str) -> int:
         doc = self.failures.find_one_and_update(
             {"_id": key}, {"$inc": {"attempts": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
-        return doc["attempts"]
+        attempts: int = doc["attempts"]
+        return attempts
 
-    def _dead_letter(self, event, handler_name, payload, error, attempts):
+    def _dead_letter(self, event: Event, handler_name: str, payload: Doc, error: str, attempts: int) -> None:
         deadletters.dead_letter(
             self.publisher,
             payload,
@@ -96,19 +105,19 @@ class InboxSession:
 
 
 class Inbox(ServiceDatabaseProvider):
-    def setup(self):
+    def setup(self) -> None:
         self._check_subscriptions()
         super().setup()
         config = self.container.config
         self.session = InboxSession(
-            self.database,
+            self.set_up_database(),
             Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True, serializer="json"),
             self.service_name,
             int(config.get("INBOX_MAX_ATTEMPTS", 5)),
             float(config.get("INBOX_BACKOFF_SECONDS", 0.5)),
         )
 
-    def _check_subscriptions(self):
+    def _check_subscriptions(self) -> None:
         """Every @consumes handler must be listed in contracts.SUBSCRIPTIONS,
         or topology.py would not declare its queue ahead of the producers."""
         declared = {(event.name, consumer, method) for event, consumer, method in SUBSCRIPTIONS}
@@ -119,16 +128,16 @@ class Inbox(ServiceDatabaseProvider):
             if key not in declared:
                 raise RuntimeError(f"{key} is missing from contracts.SUBSCRIPTIONS")
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: Any) -> InboxSession:
         return self.session
 
 
-def consumes(event):
+def consumes(event: Event) -> Callable[[Callable[[Any, Doc], Any]], Any]:
     """Decorate `def on_x(self, data)`: `data` is the validated payload."""
 
-    def decorator(method):
+    def decorator(method: Callable[[Any, Doc], Any]) -> Any:
         @functools.wraps(method)
-        def handler(self, payload):
+        def handler(self: Any, payload: Doc) -> Any:
             return self.inbox.handle(event, method.__name__, payload, lambda data: method(self, data))
 
         return event_handler(event.source, event.name, requeue_on_error=True)(handler)

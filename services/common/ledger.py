@@ -23,14 +23,17 @@ consumers drop (inbox.py).
 
 import logging
 import os
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING
+from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc, isoformat, utcnow
-from services.common.contracts import check_payload
+from services.common.contracts import Event, check_payload
 from services.common.errors import Conflict
+from services.common.types import Doc
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +43,16 @@ PENDING = "outbox_pending"
 # inserts) is dropped after this long.
 ORPHAN_MARKER_AGE = timedelta(seconds=60)
 
+# What a change carries: (event, payload without its envelope fields).
+Events = Iterable[tuple[Event, Doc]]
 
-def ensure_ledger_indexes(db):
+
+def ensure_ledger_indexes(db: Database[Doc]) -> None:
     db[PENDING].create_index([("created_at", ASCENDING)])
 
 
 class Ledger:
-    def __init__(self, db, crash_after_decide=None):
+    def __init__(self, db: Database[Doc], crash_after_decide: str | None = None) -> None:
         self.db = db
         self.changes = db[CHANGES]
         self.markers = db[PENDING]
@@ -57,26 +63,43 @@ class Ledger:
 
     # -- writing --------------------------------------------------------
 
-    def create(self, collection, doc, events=(), conflict=None):
+    def create(
+        self, collection: str, doc: Doc, events: Events = (), conflict: Conflict | None = None
+    ) -> tuple[Doc, Doc]:
         """Insert `doc` (with its `_id`) as version 1; returns (doc, change)."""
         doc = dict(doc, version=1)
         change = self._decide(collection, doc["_id"], 1, {"insert": doc}, events, conflict)
         self.apply(change)
         return doc, change
 
-    def update(self, collection, current, fields, events=(), conflict=None):
+    def update(
+        self,
+        collection: str,
+        current: Doc,
+        fields: Doc,
+        events: Events = (),
+        conflict: Conflict | None = None,
+    ) -> tuple[Doc, Doc]:
         """Set `fields` on `current` (a document read with its version); returns (doc, change)."""
         version = current["version"] + 1
         change = self._decide(collection, current["_id"], version, {"set": fields}, events, conflict)
         self.apply(change)
         return dict(current, **fields, version=version), change
 
-    def record(self, key, events, conflict=None):
+    def record(self, key: str, events: Events, conflict: Conflict | None = None) -> Doc:
         """An exclusive step with no document to change (a release, say): the
         uniquely keyed change alone decides, and carries the events."""
         return self._decide("steps", key, 1, {}, events, conflict)
 
-    def _decide(self, collection, doc_id, version, body, events, conflict):
+    def _decide(
+        self,
+        collection: str,
+        doc_id: object,
+        version: int,
+        body: Doc,
+        events: Events,
+        conflict: Conflict | None,
+    ) -> Doc:
         change_id = f"{collection}:{doc_id}:{version}"
         now = utcnow()
         change = {
@@ -115,14 +138,14 @@ class Ledger:
         return change
 
     @staticmethod
-    def _envelope(change_id, index, event, payload, now):
+    def _envelope(change_id: str, index: int, event: Event, payload: Doc, now: datetime) -> Doc:
         body = dict(payload, event_id=f"{change_id}:{index}", event=event.name, occurred_at=isoformat(now))
         check_payload(event, body)
         return {"name": event.name, "source": event.source, "payload": body}
 
     # -- applying -------------------------------------------------------
 
-    def apply(self, change):
+    def apply(self, change: Doc) -> None:
         """Make the document reflect `change`; idempotent."""
         collection = self.db[change["collection"]]
         if "insert" in change:
@@ -136,7 +159,7 @@ class Ledger:
                 {"$set": dict(change["set"], version=change["version"])},
             )
 
-    def pending(self, older_than, limit=500):
+    def pending(self, older_than: datetime, limit: int = 500) -> list[Doc]:
         """Unpublished changes decided before `older_than`, oldest first."""
         found = []
         markers = self.markers.find({"created_at": {"$lt": older_than}}).sort("created_at", ASCENDING)
@@ -151,6 +174,6 @@ class Ledger:
                 found.append(change)
         return found
 
-    def mark_published(self, change_id):
+    def mark_published(self, change_id: str) -> None:
         self.changes.update_one({"_id": change_id}, {"$set": {"published": True, "published_at": utcnow()}})
         self.markers.delete_one({"_id": change_id})

@@ -6,22 +6,24 @@ green threads) and closed on `stop` and `kill`. Each worker gets the same
 `pymongo.database.Database`.
 """
 
-import logging
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider, SharedExtension
 from pymongo import MongoClient
+from pymongo.database import Database
 
-log = logging.getLogger(__name__)
+from services.common.types import Doc
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017/"
 
 
-def database_name(config, service_name):
+def database_name(config: Mapping[str, Any], service_name: str) -> str:
     return f"{config.get('MONGODB_DATABASE_PREFIX', 'label_')}{service_name}"
 
 
-def make_client(uri):
+def make_client(uri: str) -> MongoClient[Doc]:
     # Short server selection so a missing database fails a request in seconds,
     # not the 30 s default; pymongo reconnects by itself when the server returns.
     return MongoClient(
@@ -41,28 +43,28 @@ class MongoClientExtension(SharedExtension):
     `setup`, closed on `stop` and `kill` (nameko-sqlalchemy's lifecycle).
     nameko stops it after the dependencies that use it."""
 
-    def __init__(self):
-        self.client = None
+    def __init__(self) -> None:
+        self.client: MongoClient[Doc] | None = None
         self._building = Semaphore()
 
-    def get_client(self):
+    def get_client(self) -> MongoClient[Doc]:
         # nameko sets extensions up concurrently: whichever provider asks
         # first builds the client, the others wait for it.
         with self._building:
             if self.client is None:
                 self.client = make_client(self.container.config.get("MONGODB_URI", DEFAULT_URI))
-        return self.client
+            return self.client
 
-    def setup(self):
+    def setup(self) -> None:
         self.get_client()
 
-    def stop(self):
+    def stop(self) -> None:
         self._close()
 
-    def kill(self):
+    def kill(self) -> None:
         self._close()
 
-    def _close(self):
+    def _close(self) -> None:
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -74,24 +76,32 @@ class ServiceDatabaseProvider(DependencyProvider):
 
     mongo = MongoClientExtension()
 
-    def __init__(self, service_name):
+    def __init__(self, service_name: str) -> None:
         self.service_name = service_name
-        self.database = None
+        self.database: Database[Doc] | None = None
 
-    def setup(self):
+    def setup(self) -> None:
         self.database = self.mongo.get_client()[database_name(self.container.config, self.service_name)]
+
+    def set_up_database(self) -> Database[Doc]:
+        """The database, once `setup` ran."""
+        if self.database is None:
+            raise RuntimeError(f"{type(self).__name__} used before its setup")
+        return self.database
 
 
 class MongoDatabase(ServiceDatabaseProvider):
     """Each worker gets the service's `pymongo.database.Database`."""
 
-    def __init__(self, service_name, ensure_indexes=None):
+    def __init__(
+        self, service_name: str, ensure_indexes: Callable[[Database[Doc]], None] | None = None
+    ) -> None:
         super().__init__(service_name)
         self.ensure_indexes = ensure_indexes
 
-    def start(self):
+    def start(self) -> None:
         if self.ensure_indexes is not None:
-            self.ensure_indexes(self.database)
+            self.ensure_indexes(self.set_up_database())
 
-    def get_dependency(self, worker_ctx):
-        return self.database
+    def get_dependency(self, worker_ctx: Any) -> Database[Doc]:
+        return self.set_up_database()

@@ -9,7 +9,9 @@ queue would receive is returned by RabbitMQ and retried, never dropped.
 """
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any, Protocol
 
 import eventlet
 from nameko.amqp.publish import Publisher, UndeliverableMessage
@@ -18,8 +20,10 @@ from nameko.standalone.events import get_event_exchange
 
 from services.common.clock import utcnow
 from services.common.contracts import SUBSCRIPTIONS
-from services.common.ledger import Ledger
+from services.common.errors import Conflict
+from services.common.ledger import Events, Ledger
 from services.common.mongo import ServiceDatabaseProvider
+from services.common.types import Doc
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +32,26 @@ SUBSCRIBED_EVENTS = {event.name for event, _, _ in SUBSCRIPTIONS}
 SWEEP_GRACE = timedelta(seconds=2)
 
 
+class Publishes(Protocol):
+    """What the relay needs of a publisher (EventPublisher; a fake in the unit tests)."""
+
+    def publish(self, event: Doc) -> None: ...
+
+
 class EventPublisher:
     """Publishes ledger events to their source service's nameko exchange."""
 
-    def __init__(self, amqp_uri, config):
+    def __init__(self, amqp_uri: str, config: Mapping[str, Any]) -> None:
         self.config = config
         self.publisher = Publisher(amqp_uri, use_confirms=True, serializer="json")
-        self._exchanges = {}
+        self._exchanges: dict[str, Any] = {}
 
-    def exchange(self, source):
+    def exchange(self, source: str) -> Any:
         if source not in self._exchanges:
             self._exchanges[source] = get_event_exchange(source, self.config)
         return self._exchanges[source]
 
-    def publish(self, event):
+    def publish(self, event: Doc) -> None:
         exchange = self.exchange(event["source"])
         self.publisher.publish(
             event["payload"],
@@ -55,11 +65,11 @@ class EventPublisher:
 
 
 class Relay:
-    def __init__(self, ledger, publisher):
+    def __init__(self, ledger: Ledger, publisher: Publishes) -> None:
         self.ledger = ledger
         self.publisher = publisher
 
-    def publish(self, change):
+    def publish(self, change: Doc) -> bool:
         """Publish every event of `change`, then mark it; False if it must wait for the sweep."""
         try:
             for event in change["events"]:
@@ -73,7 +83,7 @@ class Relay:
         self.ledger.mark_published(change["_id"])
         return True
 
-    def sweep(self, limit=500):
+    def sweep(self, limit: int = 500) -> int:
         """Roll forward and publish what a crash or an outage left behind."""
         published = 0
         for change in self.ledger.pending(utcnow() - SWEEP_GRACE, limit):
@@ -87,63 +97,79 @@ class Relay:
 class OutboxSession:
     """What a worker sees: ledger writes that publish as soon as they are decided."""
 
-    def __init__(self, ledger, relay):
+    def __init__(self, ledger: Ledger, relay: Relay) -> None:
         self.ledger = ledger
         self.relay = relay
 
-    def create(self, collection, doc, events=(), conflict=None):
+    def create(self, collection: str, doc: Doc, events: Events = (), conflict: Conflict | None = None) -> Doc:
         doc, change = self.ledger.create(collection, doc, events, conflict)
         self._publish(change)
         return doc
 
-    def update(self, collection, current, fields, events=(), conflict=None):
+    def update(
+        self,
+        collection: str,
+        current: Doc,
+        fields: Doc,
+        events: Events = (),
+        conflict: Conflict | None = None,
+    ) -> Doc:
         doc, change = self.ledger.update(collection, current, fields, events, conflict)
         self._publish(change)
         return doc
 
-    def record(self, key, events, conflict=None, publish=True):
+    def record(self, key: str, events: Events, conflict: Conflict | None = None, publish: bool = True) -> Doc:
         change = self.ledger.record(key, events, conflict)
         if publish:
             self._publish(change)
         return change
 
-    def _publish(self, change):
+    def _publish(self, change: Doc) -> None:
         if change["events"]:
             self.relay.publish(change)
 
 
 class Outbox(ServiceDatabaseProvider):
-    def __init__(self, service_name):
+    def __init__(self, service_name: str) -> None:
         super().__init__(service_name)
-        self.relay = None
+        self.relay: Relay | None = None
         self._running = False
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         config = self.container.config
-        ledger = Ledger(self.database, crash_after_decide=config.get("FAULT_CRASH_AFTER_DECIDE") or None)
+        ledger = Ledger(
+            self.set_up_database(), crash_after_decide=config.get("FAULT_CRASH_AFTER_DECIDE") or None
+        )
         self.relay = Relay(ledger, EventPublisher(config[AMQP_URI_CONFIG_KEY], config))
         self.interval = float(config.get("OUTBOX_SWEEP_SECONDS", 5))
 
-    def start(self):
+    def start(self) -> None:
         self._running = True
         self.container.spawn_managed_thread(self._sweep_forever, identifier="outbox_sweep")
 
-    def _sweep_forever(self):
+    def _set_up_relay(self) -> Relay:
+        if self.relay is None:
+            raise RuntimeError("Outbox used before its setup")
+        return self.relay
+
+    def _sweep_forever(self) -> None:
+        relay = self._set_up_relay()
         while self._running:
             try:
-                self.relay.sweep()
+                relay.sweep()
             except Exception:  # the database may be restarting; never kill the container
                 log.warning("outbox sweep failed", exc_info=True)
             eventlet.sleep(self.interval)
 
-    def stop(self):
+    def stop(self) -> None:
         self._running = False
         super().stop()
 
-    def kill(self):
+    def kill(self) -> None:
         self._running = False
         super().kill()
 
-    def get_dependency(self, worker_ctx):
-        return OutboxSession(self.relay.ledger, self.relay)
+    def get_dependency(self, worker_ctx: Any) -> OutboxSession:
+        relay = self._set_up_relay()
+        return OutboxSession(relay.ledger, relay)

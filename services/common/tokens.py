@@ -19,13 +19,13 @@ class Principal:
     subject: str
 
 
-def issue(secret, role, subject):
+def issue(secret: str, role: str, subject: str) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role}")
     return URLSafeSerializer(secret, salt=_SALT).dumps({"r": role, "s": subject})
 
 
-def verify(secret, token):
+def verify(secret: str, token: str) -> Principal | None:
     """The Principal a token stands for, or None when it is not ours."""
     try:
         data = URLSafeSerializer(secret, salt=_SALT).loads(token)

@@ -9,7 +9,8 @@ event on. Names and arguments match what nameko's event_handler declares.
 """
 
 import argparse
-import logging
+from collections.abc import Mapping
+from typing import Any
 
 from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
@@ -18,10 +19,8 @@ from services.common.config import load_config
 from services.common.contracts import SERVICES, SUBSCRIPTIONS, queue_name
 from services.common.deadletters import DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE
 
-log = logging.getLogger(__name__)
 
-
-def declare_all(amqp_uri, config=None):
+def declare_all(amqp_uri: str, config: Mapping[str, Any] | None = None) -> list[str]:
     config = config or {}
     declared = []
     with Connection(amqp_uri) as connection:
@@ -46,7 +45,7 @@ def declare_all(amqp_uri, config=None):
     return declared
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="deploy/config.yaml")
     args = parser.parse_args()

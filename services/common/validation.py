@@ -1,11 +1,14 @@
 """marshmallow helpers shared by every service."""
 
+from collections.abc import Iterator
+from typing import Any
+
 from marshmallow import RAISE, Schema, ValidationError, validates_schema
 
 from services.common.errors import ValidationFailed
 
 
-def _unsafe_keys(value, path=""):
+def _unsafe_keys(value: object, path: str = "") -> Iterator[str]:
     """Yield the dotted paths of keys that must never reach MongoDB."""
     if isinstance(value, dict):
         for key, item in value.items():
@@ -27,7 +30,7 @@ class StrictSchema(Schema):
         unknown = RAISE
 
     @validates_schema(pass_original=True)
-    def _reject_operator_keys(self, data, original, **kwargs):
+    def _reject_operator_keys(self, data: Any, original: object, **kwargs: Any) -> None:
         bad = list(_unsafe_keys(original))
         if bad:
             raise ValidationError(
@@ -35,9 +38,9 @@ class StrictSchema(Schema):
             )
 
 
-def flatten_errors(messages, prefix=""):
+def flatten_errors(messages: object, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested error dict → {"a.b.0.c": ["reason", ...]}."""
-    flat = {}
+    flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
@@ -52,7 +55,7 @@ def flatten_errors(messages, prefix=""):
     return flat
 
 
-def load(schema, data, **kwargs):
+def load(schema: Schema, data: Any, **kwargs: Any) -> Any:
     """Validate `data` with `schema` or raise ValidationFailed naming the fields."""
     if not isinstance(data, dict) and not kwargs.get("many"):
         raise ValidationFailed({"_schema": ["Un objet JSON est attendu."]})

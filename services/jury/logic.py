@@ -18,11 +18,14 @@ step is decided by a uniquely keyed insert.
 
 import random
 import uuid
-from datetime import timedelta
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from services.common import contracts
 from services.common.clock import isoformat
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.types import Doc
 
 OPEN, CLAIMED, DONE, CANCELLED = "open", "claimed", "done", "cancelled"
 
@@ -36,7 +39,7 @@ DISAGREEMENT_GAP = 2  # two proposals this many @ apart (or more) disagree
 # --- consolidation (pure) -------------------------------------------------
 
 
-def median_arobases(values):
+def median_arobases(values: Sequence[int]) -> int:
     """Median of the proposed arobases. Rounding rule: with an even number of
     reviews the median falls between the two middle values; we take the LOWER
     one (prudence: the label never gets more @ than half the jurors proposed;
@@ -47,11 +50,13 @@ def median_arobases(values):
     return ordered[(len(ordered) - 1) // 2]
 
 
-def majority_mentions(mention_lists, allowed=None):
+def majority_mentions(
+    mention_lists: Sequence[Iterable[str]], allowed: Collection[str] | None = None
+) -> list[str]:
     """Mentions proposed by a strict majority of reviews (more than half; a tie
     is not a majority), in a stable order (most proposed first, then code)."""
     total = len(mention_lists)
-    counts = {}
+    counts: dict[str, int] = {}
     for mentions in mention_lists:
         for code in set(mentions):
             counts[code] = counts.get(code, 0) + 1
@@ -61,23 +66,27 @@ def majority_mentions(mention_lists, allowed=None):
     return sorted(kept, key=lambda code: (-counts[code], code))
 
 
-def has_disagreement(values):
+def has_disagreement(values: Sequence[int]) -> bool:
     return bool(values) and max(values) - min(values) >= DISAGREEMENT_GAP
 
 
-def score_spread(score_maps, enjeux=None):
+def score_spread(
+    score_maps: Sequence[Mapping[str, int | None]], enjeux: Iterable[str] | None = None
+) -> dict[str, dict[str, int]]:
     """Per enjeu: min, max and spread (max - min) of the scores given; a
     "non applicable" score (None) is left out."""
     codes = list(enjeux) if enjeux else sorted({code for scores in score_maps for code in scores})
     spread = {}
     for code in codes:
-        values = [scores[code] for scores in score_maps if scores.get(code) is not None]
+        values = [score for scores in score_maps if (score := scores.get(code)) is not None]
         if values:
             spread[code] = {"min": min(values), "max": max(values), "spread": max(values) - min(values)}
     return spread
 
 
-def consolidate(reviews, enjeux=None, mentions=None):
+def consolidate(
+    reviews: Sequence[Doc], enjeux: Iterable[str] | None = None, mentions: Collection[str] | None = None
+) -> Doc:
     """reviews: [{arobases, mentions, scores}] → {proposal, disagreement, spread}."""
     arobases = [review["arobases"] for review in reviews]
     return {
@@ -90,7 +99,12 @@ def consolidate(reviews, enjeux=None, mentions=None):
     }
 
 
-def next_step(reviews, enjeux, mentions, extra_review_opened):
+def next_step(
+    reviews: Sequence[Doc],
+    enjeux: Iterable[str] | None,
+    mentions: Collection[str] | None,
+    extra_review_opened: bool,
+) -> tuple[str, Doc]:
     """What to do when every expected review is in: ("extra_review", result)
     when proposals disagree and no extra review was opened yet (the proposal
     waits for it), else ("propose", result)."""
@@ -103,7 +117,7 @@ def next_step(reviews, enjeux, mentions, extra_review_opened):
 # --- eligibility, leases (pure) -------------------------------------------
 
 
-def conflicted(juror, collectivite):
+def conflicted(juror: Doc, collectivite: Doc) -> bool:
     """A juror never reviews a collectivité of their own department, nor one
     they declared (INSEE or SIREN code; for a territoire, any member commune)."""
     if str(juror["department"]).upper() == str(collectivite.get("department", "")).upper():
@@ -113,44 +127,46 @@ def conflicted(juror, collectivite):
     return any(code and str(code).upper() in declared for code in codes)
 
 
-def lease_expired(task, now):
+def lease_expired(task: Doc, now: datetime) -> bool:
     expires = task.get("lease_expires_at")
     return expires is not None and expires <= now
 
 
-def claimable(task, now):
+def claimable(task: Doc, now: datetime) -> bool:
     """Open, or claimed with a lease that ran out (the task is back in the pool)."""
     return task["state"] == OPEN or (task["state"] == CLAIMED and lease_expired(task, now))
 
 
-def held_by(task, juror_id, now):
+def held_by(task: Doc, juror_id: str, now: datetime) -> bool:
     return task["state"] == CLAIMED and task.get("claimed_by") == juror_id and not lease_expired(task, now)
 
 
-def lease_duration(config):
+def lease_duration(config: Mapping[str, Any]) -> timedelta:
     seconds = config.get("CLAIM_LEASE_SECONDS")
     if seconds not in (None, ""):
         return timedelta(seconds=float(seconds))
     return timedelta(hours=float(config.get("CLAIM_LEASE_HOURS") or 48))
 
 
-def application_load(tasks, now):
+def application_load(tasks: Iterable[Doc], now: datetime) -> dict[str, int]:
     """Reviews done or under way per application (fewest first when claiming)."""
-    load = {}
+    load: dict[str, int] = {}
     for task in tasks:
         busy = task["state"] == DONE or (task["state"] == CLAIMED and not lease_expired(task, now))
         load[task["application_id"]] = load.get(task["application_id"], 0) + (1 if busy else 0)
     return load
 
 
-def claim_order(tasks, juror, now, rng=random):
+def claim_order(
+    tasks: Sequence[Doc], juror: Doc, now: datetime, rng: Any = random
+) -> list[tuple[str, list[Doc]]]:
     """Candidate tasks for this juror, grouped by application, the application
     with the fewest reviews first. Applications of equal load are shuffled so
     concurrent claimers spread out instead of all racing for the same task."""
     load = application_load(tasks, now)
     # Applications this juror holds or reviewed: their guard would refuse them anyway.
     own = {task["application_id"] for task in tasks if task.get("claimed_by") == juror["_id"]}
-    groups = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for task in tasks:
         if (
             task["application_id"] not in own
@@ -164,7 +180,7 @@ def claim_order(tasks, juror, now, rng=random):
     return [(app, sorted(groups[app], key=lambda t: t["n"])) for app in keys]
 
 
-def task_view(task, now, viewer=None):
+def task_view(task: Doc, now: datetime, viewer: str | None = None) -> Doc:
     """A task as API.md shows it; an expired claim shows as open."""
     collectivite = task["collectivite"]
     state = OPEN if task["state"] == CLAIMED and lease_expired(task, now) else task["state"]
@@ -185,7 +201,7 @@ def task_view(task, now, viewer=None):
     return view
 
 
-def review_ref(task):
+def review_ref(task: Doc) -> Doc:
     review = task["review"]
     return {
         "review_id": task["_id"],
@@ -197,7 +213,7 @@ def review_ref(task):
     }
 
 
-def check_review(data, enjeux, mentions):
+def check_review(data: Doc, enjeux: Collection[str], mentions: Collection[str]) -> None:
     """Campaign-dependent checks the schema cannot make; raises ValidationFailed."""
     errors = {}
     unknown = sorted(set(data["scores"]) - set(enjeux))
@@ -223,7 +239,7 @@ NOT_HOLDER = Conflict(
 NO_TASK = NotFound("Aucune tâche de relecture disponible pour vous dans cette campagne.", "no_task_available")
 
 
-def _lost_claim():
+def _lost_claim() -> Conflict:
     return Conflict("Cette tâche vient d'être prise par un autre juré.", "already_claimed")
 
 
@@ -670,7 +686,7 @@ class JuryDesk:
     def deliberation(self, campaign_year):
         """Every application of the campaign: reviews, proposal (None until
         consolidated), disagreement flag, per-enjeu spread, review state."""
-        tasks = {}
+        tasks: dict[str, list[dict[str, Any]]] = {}
         for task in self.repos.tasks.of_campaign(campaign_year, with_reviews=True):
             tasks.setdefault(task["application_id"], []).append(task)
         rows = []
@@ -719,7 +735,7 @@ class JuryDesk:
                 if not conflicted(juror, t["collectivite"])
                 and t["application_id"] not in assigned.get(juror["_id"], set())
             ]
-            by_year = {}
+            by_year: dict[int, list[dict[str, Any]]] = {}
             for task in mine:
                 by_year.setdefault(task["campaign_year"], []).append(task)
             for year, year_tasks in by_year.items():

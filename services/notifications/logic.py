@@ -11,7 +11,7 @@ the campaign: an `award_decided` seen earlier is held and queued by the release.
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jinja2
@@ -20,6 +20,7 @@ from services.common import contracts
 from services.common.clock import isoformat, utcnow
 from services.common.errors import Conflict
 from services.common.french import CATEGORY_LABELS, french_date
+from services.common.types import Doc
 from services.notifications.mail import (
     InvalidHeader,
     build_message,
@@ -35,12 +36,12 @@ RESULT_TEMPLATES = frozenset({"result"})
 STATES = ("queued", "sent", "failed")  # in flight = an attempt claim without outcome
 
 
-def email_id(event_id, template, recipient):
+def email_id(event_id: str, template: str, recipient: str) -> str:
     digest = hashlib.sha256(f"{event_id}\x1f{template}\x1f{recipient.lower()}".encode()).hexdigest()
     return f"m{digest[:31]}"
 
 
-def progression_text(name, progression, arobases, previous):
+def progression_text(name: str, progression: str, arobases: int, previous: int | None) -> str:
     if progression == "gained" and previous:
         return f"{name} progresse : de {previous} à {arobases} arobases."
     if progression == "lost" and previous:
@@ -445,19 +446,19 @@ class Notifications:
             pass  # a redelivery: already recorded
 
 
-def sent_payload(doc):
+def sent_payload(doc: Doc) -> Doc:
     return {"email_id": doc["_id"], "template": doc["template"], "recipient": doc["recipient"]}
 
 
-def failed_payload(doc):
+def failed_payload(doc: Doc) -> Doc:
     return dict(sent_payload(doc), error=str(doc.get("last_error") or "")[:1000])
 
 
-def backoff(attempt, base, cap):
+def backoff(attempt: int, base: float, cap: float) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempt - 1, 0), cap))
 
 
-def summary(doc):
+def summary(doc: Doc) -> Doc:
     """An outbox row for the organisers' list."""
     return {
         "id": doc["_id"],
@@ -474,7 +475,7 @@ def summary(doc):
     }
 
 
-def detail(doc):
+def detail(doc: Doc) -> Doc:
     return dict(
         summary(doc),
         message_id=doc.get("message_id"),
@@ -486,5 +487,5 @@ def detail(doc):
     )
 
 
-def _iso(value):
+def _iso(value: datetime | None) -> str | None:
     return isoformat(value) if value is not None else None

@@ -105,6 +105,7 @@ def parse_smtp_url(url, timeout=30.0):
 
 def connect(settings):
     """An authenticated SMTP connection ready for transactions."""
+    client: smtplib.SMTP
     if settings.ssl:
         client = smtplib.SMTP_SSL(
             settings.host, settings.port, timeout=settings.timeout, context=ssl.create_default_context()

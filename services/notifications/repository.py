@@ -79,9 +79,6 @@ class SendQueue:
     def remove(self, email_id):
         self.col.delete_one({"_id": email_id})
 
-    def count(self):
-        return self.col.count_documents({})
-
 
 class EmailRepository:
     def __init__(self, db):
@@ -128,9 +125,6 @@ class EmailRepository:
         query = {"state": state} if state else {}
         projection = {"text": 0, "html": 0}
         return list(self.col.find(query, projection).sort("created_at", DESCENDING).limit(limit))
-
-    def count(self, state=None):
-        return self.col.count_documents({"state": state} if state else {})
 
     # Plain updates: each records what a uniquely keyed insert (the attempt
     # claim) already decided.

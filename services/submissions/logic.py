@@ -7,12 +7,13 @@ change that owes an event is one ledger change carrying it.
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.common import contracts, tokens
 from services.common.clock import isoformat, utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.types import Doc
 from services.common.validation import load
 from services.submissions import schemas
 from services.submissions.repository import (
@@ -32,34 +33,34 @@ DEFAULT_VILLAGE_MAX_POPULATION = 3500
 DRAFT, SUBMITTED, WITHDRAWN = "draft", "submitted", "withdrawn"
 
 
-def default_grid():
+def default_grid() -> Doc:
     return json.loads((DATA / "grid.json").read_text(encoding="utf-8"))
 
 
-def default_mentions():
+def default_mentions() -> list[Doc]:
     return json.loads((DATA / "mentions.json").read_text(encoding="utf-8"))["mentions"]
 
 
-def category_for(kind, population, village_max_population):
+def category_for(kind: str, population: int, village_max_population: int) -> str:
     """`territoire` for an EPCI; a commune is a `village` up to the threshold, a `ville` above."""
     if kind == "epci":
         return "territoire"
     return "village" if population <= village_max_population else "ville"
 
 
-def campaign_state(campaign, now):
+def campaign_state(campaign: Doc, now: datetime) -> str:
     if campaign.get("released_at"):
         return "released"
     return "closed" if now >= campaign["submissions_close_at"] else "open"
 
 
-def grid_codes(grid):
+def grid_codes(grid: Doc) -> tuple[set[str], set[str]]:
     enjeux = {enjeu["code"] for enjeu in grid["enjeux"]}
     services = {service["code"] for enjeu in grid["enjeux"] for service in enjeu["services"]}
     return enjeux, services
 
 
-def check_against_grid(grid, data):
+def check_against_grid(grid: Doc, data: Doc) -> dict[str, list[str]]:
     """Unknown service or enjeu codes → {field: [reason]}; duplicates are refused too."""
     enjeux, services = grid_codes(grid)
     errors = {}
@@ -78,7 +79,7 @@ def check_against_grid(grid, data):
     return errors
 
 
-def campaign_view(campaign, now):
+def campaign_view(campaign: Doc, now: datetime) -> Doc:
     return {
         "year": campaign["year"],
         "title": campaign["title"],
@@ -98,7 +99,7 @@ def campaign_view(campaign, now):
     }
 
 
-def collectivite_ref(collectivite, category):
+def collectivite_ref(collectivite: Doc, category: str) -> Doc:
     """The CollectiviteRef of contracts.py (what events carry)."""
     return {
         "id": collectivite["_id"],
@@ -114,11 +115,11 @@ def collectivite_ref(collectivite, category):
     }
 
 
-def collectivite_view(collectivite, category):
+def collectivite_view(collectivite: Doc, category: str) -> Doc:
     return dict(collectivite_ref(collectivite, category), created_at=isoformat(collectivite["created_at"]))
 
 
-def application_view(application):
+def application_view(application: Doc) -> Doc:
     view = {
         "id": application["_id"],
         "campaign_year": application["campaign_year"],

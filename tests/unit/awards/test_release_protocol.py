@@ -1,0 +1,182 @@
+"""The awards use cases over the real repository, ledger and outbox session,
+in memory (tests/unit/fakes.py): embargo, decisions, the release protocol
+(one uniquely keyed record decides, batches of award_decided, a crashed
+release finished later with the same events), deliberation_ready."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.awards import logic
+from services.awards.repository import AwardsRepository
+from services.common.errors import Conflict, ValidationFailed
+from tests.unit.fakes import Clock, MemoryOutbox
+
+YEAR = 2017
+CLOSE = datetime(2017, 9, 30, 22, 0, tzinfo=UTC)
+
+
+def collectivite(insee, name, email="mairie@example.fr"):
+    return {
+        "id": f"col-{insee}",
+        "insee_code": insee,
+        "name": name,
+        "kind": "commune",
+        "category": "ville",
+        "department": insee[:2],
+        "region": "Bourgogne-Franche-Comté",
+        "population": 20000,
+        "email": email,
+        "member_communes": [],
+    }
+
+
+class Awards:
+    def __init__(self):
+        self.out = MemoryOutbox()
+        self.repo = AwardsRepository(self.out.db)
+        self.clock = Clock(datetime(2017, 10, 15, 9, 0, tzinfo=UTC))
+        self.awards = logic.Awards(self.repo, self.out.session, now=self.clock)
+        self.awards.campaign_opened(
+            {
+                "year": YEAR,
+                "title": "Label 2018",
+                "submissions_close_at": CLOSE.isoformat(),
+                "ceremony_at": "2017-12-12T17:00:00+00:00",
+                "ceremony_place": "Lille Grand Palais",
+                "mentions": [{"code": "teletravail", "label": "Télétravail"}],
+            }
+        )
+
+    def apply(self, app_id, col, proposal=None):
+        self.awards.application_submitted(
+            {"application_id": app_id, "campaign_year": YEAR, "collectivite": col, "submitted_at": "x"}
+        )
+        if proposal is not None:
+            self.awards.application_reviewed(
+                {
+                    "application_id": app_id,
+                    "campaign_year": YEAR,
+                    "collectivite": col,
+                    "proposal": {"arobases": proposal, "mentions": ["teletravail"]},
+                    "reviews": [],
+                    "disagreement": False,
+                }
+            )
+
+
+@pytest.fixture
+def awards():
+    a = Awards()
+    a.apply("app-1", collectivite("25056", "Besançon"), proposal=4)
+    a.apply("app-2", collectivite("38185", "Grenoble"), proposal=3)
+    a.apply("app-3", collectivite("79202", "Parthenay", email=None))
+    return a
+
+
+def test_results_stay_embargoed_until_the_release(awards):
+    with pytest.raises(Conflict) as embargo:
+        awards.awards.palmares(YEAR, "collectivite")
+    assert embargo.value.code == "results_embargoed"
+    with pytest.raises(Conflict):
+        awards.awards.application_result("app-1", "collectivite", "col-25056")
+    draft = awards.awards.palmares(YEAR, logic.ORGANISER)
+    assert draft["draft"] is True and draft["pending"] == ["app-3"]
+    assert awards.out.names() == []
+
+
+def test_release_refused_while_undecided_unless_forced(awards):
+    with pytest.raises(Conflict) as undecided:
+        awards.awards.release(YEAR, "admin")
+    assert undecided.value.code == "applications_undecided"
+    assert awards.repo.release_step(YEAR) is None
+
+    view = awards.awards.release(YEAR, "admin", force=True)
+    assert (view["labelled_count"], view["pending"]) == (2, ["app-3"])
+    assert awards.out.names() == ["results_released", "award_decided", "award_decided"]
+
+
+def test_release_publishes_once_and_a_second_call_changes_nothing(awards):
+    awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
+    first = awards.awards.release(YEAR, "admin")
+    events = list(awards.out.publisher.events)
+    awards.clock.advance(hours=1)
+    second = awards.awards.release(YEAR, "someone-else")
+
+    assert first == second  # the record decided it: same time, same author
+    assert awards.out.publisher.events == events
+    (released,) = awards.out.payloads("results_released")
+    assert (released["labelled_count"], released["released_by"], released["pending"]) == (3, "admin", [])
+    decided = {p["application_id"]: p["arobases"] for p in awards.out.payloads("award_decided")}
+    assert decided == {"app-1": 4, "app-2": 3, "app-3": 2}
+    assert awards.out.unpublished() == []
+    result = awards.awards.application_result("app-1", "collectivite", "col-25056")
+    assert (result["labelled"], result["arobases"]) == (True, 4)
+
+
+def test_nothing_changes_the_palmares_once_released(awards):
+    awards.awards.release(YEAR, "admin", force=True)
+    with pytest.raises(Conflict) as late:
+        awards.awards.decide("app-3", {"arobases": 5, "mentions": [], "reason": "x"}, "admin")
+    assert late.value.code == "results_released"
+    awards.awards.application_withdrawn(
+        {"application_id": "app-1", "campaign_year": YEAR, "withdrawn_at": "2017-12-13T00:00:00+00:00"}
+    )
+    labelled = awards.awards.palmares(YEAR, "collectivite")["labelled"]
+    assert [e["application_id"] for e in labelled] == ["app-1", "app-2"]
+
+
+def test_a_release_that_died_midway_is_finished_with_the_same_events(awards, monkeypatch):
+    def crash(doc):
+        raise RuntimeError("process killed")
+
+    monkeypatch.setattr(awards.repo, "save_release", crash)
+    with pytest.raises(RuntimeError):
+        awards.awards.release(YEAR, "admin", force=True)
+    assert awards.repo.release(YEAR) is None  # decided (the record exists) but not written out
+    assert awards.repo.release_step(YEAR) is not None
+    ids_before = [e["payload"]["event_id"] for e in awards.out.publisher.events]
+    monkeypatch.undo()
+
+    assert awards.awards.finish_interrupted_releases() == [YEAR]
+    assert awards.repo.release(YEAR)["complete"] is True
+    # Nothing published twice: every event of the records was already out.
+    assert [e["payload"]["event_id"] for e in awards.out.publisher.events] == ids_before
+    assert len(ids_before) == 3
+    assert awards.awards.finish_interrupted_releases() == []
+
+
+def test_a_release_during_a_broker_outage_is_published_by_the_sweep(awards):
+    awards.out.publisher.down = True
+    awards.awards.release(YEAR, "admin", force=True)
+    assert awards.out.names() == []
+    assert len(awards.out.unpublished()) == 2  # the release record and its one batch
+    awards.out.publisher.down = False
+    awards.out.db.outbox_pending.update_many({}, {"$set": {"created_at": datetime(2000, 1, 1, tzinfo=UTC)}})
+    assert awards.out.relay.sweep() == 2
+    assert awards.out.names() == ["results_released", "award_decided", "award_decided"]
+
+
+def test_a_decision_departing_from_the_proposal_needs_a_reason(awards):
+    with pytest.raises(ValidationFailed) as missing:
+        awards.awards.decide("app-1", {"arobases": 5, "mentions": ["teletravail"]}, "admin")
+    assert "reason" in missing.value.fields
+    kept = awards.awards.decide("app-1", {"arobases": 4, "mentions": ["teletravail"]}, "admin")
+    assert kept["departs_from_proposal"] is False
+    changed = awards.awards.decide(
+        "app-1", {"arobases": 5, "mentions": ["teletravail"], "reason": "dossier remarquable"}, "admin"
+    )
+    assert changed["departs_from_proposal"] is True
+    assert [h["arobases"] for h in changed["history"]] == [4]
+    assert awards.repo.decision("app-1")["version"] == 2
+
+
+def test_deliberation_ready_once_closed_and_every_application_proposed(awards):
+    awards.clock.current = CLOSE - timedelta(minutes=1)
+    awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "x"}, "admin")
+    awards.apply("app-3", collectivite("79202", "Parthenay"), proposal=2)
+    assert awards.awards.check_deliberation_ready() == []  # still open
+    awards.clock.current = CLOSE + timedelta(minutes=1)
+    assert awards.awards.check_deliberation_ready() == [YEAR]
+    assert awards.awards.check_deliberation_ready() == []
+    assert awards.out.payloads("deliberation_ready")[0]["application_count"] == 3

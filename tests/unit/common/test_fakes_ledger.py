@@ -1,0 +1,60 @@
+"""The in-memory fakes behave like the real thing where the use cases depend
+on it: the ledger over mongomock decides by duplicate key, exactly once."""
+
+import pytest
+
+from services.common import contracts
+from services.common.errors import Conflict
+from tests.unit.fakes import MemoryOutbox
+
+
+def juror_registered(juror_id="j1"):
+    return (
+        contracts.JUROR_REGISTERED,
+        {
+            "juror": {"id": juror_id, "name": "Ada", "email": "ada@example.fr"},
+            "department": "25",
+            "access_token": "t",
+        },
+    )
+
+
+def test_create_twice_raises_conflict_and_publishes_once():
+    out = MemoryOutbox()
+    doc = out.session.create("jurors", {"_id": "j1", "name": "Ada"}, events=[juror_registered()])
+    assert doc["version"] == 1
+    with pytest.raises(Conflict) as lost:
+        out.session.create("jurors", {"_id": "j1", "name": "Other"}, events=[juror_registered()])
+    assert lost.value.code == "concurrent_change"
+    assert out.db.jurors.find_one({"_id": "j1"})["name"] == "Ada"
+    assert out.names() == ["juror_registered"]
+    assert out.payloads("juror_registered")[0]["event_id"] == "jurors:j1:1:0"
+
+
+def test_two_writers_of_the_same_version_one_wins_with_the_given_conflict():
+    out = MemoryOutbox()
+    current = out.session.create("tasks", {"_id": "t1", "state": "open"})
+    out.session.update("tasks", current, {"state": "claimed", "by": "a"})
+    mine = Conflict("taken", "already_claimed")
+    with pytest.raises(Conflict) as lost:
+        out.session.update("tasks", current, {"state": "claimed", "by": "b"}, conflict=mine)
+    assert lost.value is mine
+    assert out.db.tasks.find_one({"_id": "t1"}) == {"_id": "t1", "state": "claimed", "by": "a", "version": 2}
+
+
+def test_unpublished_change_is_published_by_the_sweep_once_the_broker_is_back():
+    out = MemoryOutbox()
+    out.publisher.down = True
+    out.session.create("jurors", {"_id": "j1"}, events=[juror_registered()])
+    assert out.names() == []
+    assert [change["_id"] for change in out.unpublished()] == ["jurors:j1:1"]
+    out.publisher.down = False
+    assert out.relay.sweep() == 0  # younger than the grace period: left to its writer
+    out.db.changes.update_many(
+        {}, {"$set": {"created_at": out.db.changes.find_one()["created_at"].replace(year=2000)}}
+    )
+    out.db.outbox_pending.update_many({}, {"$set": {"created_at": out.db.changes.find_one()["created_at"]}})
+    assert out.relay.sweep() == 1
+    assert out.names() == ["juror_registered"]
+    assert out.unpublished() == []
+    assert out.db.outbox_pending.count_documents({}) == 0

@@ -1,0 +1,279 @@
+"""JuryDesk use cases over the real repositories, ledger and outbox session,
+in memory (tests/unit/fakes.py): claims, leases, conflicts, consolidation."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.errors import Conflict, NotFound
+from services.jury.logic import CLAIMED, DONE, OPEN, REVIEWED, WAITING_EXTRA, JuryDesk
+from services.jury.repository import Repositories, TaskSnapshots
+from tests.unit.fakes import MemoryOutbox
+
+T0 = datetime(2017, 10, 2, 9, 0, tzinfo=UTC)
+LEASE = timedelta(hours=48)
+YEAR = 2017
+
+
+def collectivite(insee, department, name=None, kind="commune", members=()):
+    return {
+        "id": f"col-{insee}",
+        "insee_code": insee,
+        "name": name or f"Commune {insee}",
+        "kind": kind,
+        "category": "territoire" if kind == "epci" else "ville",
+        "department": department,
+        "region": "Bourgogne-Franche-Comté",
+        "population": 12000,
+        "email": f"mairie@{insee}.fr",
+        "member_communes": list(members),
+    }
+
+
+BESANCON = collectivite("25056", "25", "Besançon")
+GRENOBLE = collectivite("38185", "38", "Grenoble")
+
+
+class Jury:
+    """One jury database; `desk(now)` is what one worker gets at that moment."""
+
+    def __init__(self):
+        self.out = MemoryOutbox()
+        self.repos = Repositories(self.out.db)
+        self.snapshots = None
+
+    def desk(self, now=T0, other_replica=False):
+        return JuryDesk(
+            self.repos,
+            self.out.session,
+            {"CLAIM_LEASE_HOURS": 48},
+            now,
+            token_for=lambda juror_id: f"token-{juror_id}",
+            rng=random.Random(7),
+            snapshots=None if other_replica else self.snapshots,
+        )
+
+    def juror(self, name, department="75", conflicts=()):
+        data = {"name": name, "email": f"{name.lower()}@jury.fr", "department": department}
+        return self.desk().register_juror(dict(data, conflicts=list(conflicts)))["id"]
+
+    def submit(self, app_id, col, reviews=2):
+        return self.desk().application_submitted(
+            {
+                "application_id": app_id,
+                "campaign_year": YEAR,
+                "collectivite": col,
+                "enjeux": ["e1", "e2"],
+                "mentions": ["teletravail", "accessibilite"],
+                "submitted_at": "2017-06-01T10:00:00+00:00",
+                "reviews_per_application": reviews,
+            }
+        )
+
+    def review(self, juror_id, task_id, arobases, mentions=(), now=T0):
+        data = {"scores": {"e1": arobases, "e2": arobases}, "arobases": arobases, "mentions": list(mentions)}
+        return self.desk(now).submit_review(juror_id, task_id, data)
+
+
+@pytest.fixture
+def jury():
+    return Jury()
+
+
+# -- registration ------------------------------------------------------------
+
+
+def test_a_juror_registers_once_per_address(jury):
+    jury.juror("Ada")
+    with pytest.raises(Conflict) as refused:
+        jury.juror("Ada")
+    assert refused.value.code == "juror_exists"
+    assert [p["juror"]["name"] for p in jury.out.payloads("juror_registered")] == ["Ada"]
+
+
+# -- claims --------------------------------------------------------------------
+
+
+def test_two_jurors_claim_the_two_tasks_of_one_application(jury):
+    assert jury.submit("app-1", BESANCON) == 2
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+
+    first = jury.desk().claim(ada, YEAR)
+    second = jury.desk().claim(bob, YEAR)
+
+    assert {first["id"], second["id"]} == {"app-1:1", "app-1:2"}
+    assert first["state"] == second["state"] == CLAIMED
+    assert first["lease_expires_at"] == (T0 + LEASE).isoformat()
+    claims = jury.out.payloads("review_task_claimed")
+    assert [(c["juror_id"], c["first_claim"]) for c in claims] == [(ada, True), (bob, False)]
+    with pytest.raises(NotFound) as none_left:
+        jury.desk().claim(jury.juror("Cleo"), YEAR)
+    assert none_left.value.code == "no_task_available"
+
+
+def test_a_juror_never_holds_two_tasks_of_one_application(jury):
+    jury.submit("app-1", BESANCON, reviews=3)
+    ada = jury.juror("Ada")
+    held = jury.desk().claim(ada, YEAR)
+    with pytest.raises(NotFound):
+        jury.desk().claim(ada, YEAR)  # two tasks of app-1 are still open, none for Ada
+    assert [t["id"] for t in jury.desk().list_tasks(ada, CLAIMED)] == [held["id"]]
+    assert jury.desk().list_tasks(ada, OPEN) == []
+    # Another application is fine.
+    jury.submit("app-2", GRENOBLE, reviews=1)
+    assert jury.desk().claim(ada, YEAR)["application_id"] == "app-2"
+
+
+def test_a_juror_who_reviewed_an_application_gets_none_of_its_other_tasks(jury):
+    jury.submit("app-1", BESANCON, reviews=2)
+    ada = jury.juror("Ada")
+    task = jury.desk().claim(ada, YEAR)
+    jury.review(ada, task["id"], 3)
+    with pytest.raises(NotFound):
+        jury.desk().claim(ada, YEAR)
+
+
+def test_no_task_of_the_jurors_own_department(jury):
+    jury.submit("app-1", BESANCON, reviews=1)
+    doubs = jury.juror("Ada", department="25")
+    with pytest.raises(NotFound):
+        jury.desk().claim(doubs, YEAR)
+    assert jury.desk().list_tasks(doubs, OPEN) == []
+    assert jury.desk().claim(jury.juror("Bob", department="38"), YEAR)["id"] == "app-1:1"
+
+
+def test_no_task_of_a_declared_conflict_nor_of_a_territoire_grouping_it(jury):
+    territoire = collectivite("200067106", "39", "CC Jura Nord", kind="epci", members=["39478", "39001"])
+    jury.submit("app-epci", territoire, reviews=1)
+    jury.submit("app-gre", GRENOBLE, reviews=1)
+    ada = jury.juror("Ada", conflicts=["39478", "col-38185"])  # a member commune; Grenoble by id
+    with pytest.raises(NotFound):
+        jury.desk().claim(ada, YEAR)
+    assert jury.desk().list_tasks(ada, OPEN) == []
+    assert jury.out.payloads("review_task_claimed") == []
+
+
+def test_an_expired_lease_returns_the_task_to_the_pool(jury):
+    jury.submit("app-1", BESANCON, reviews=1)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    jury.desk().claim(ada, YEAR)
+    with pytest.raises(NotFound):
+        jury.desk(T0 + LEASE - timedelta(seconds=1)).claim(bob, YEAR)
+
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert [t["id"] for t in jury.desk(later).list_tasks(bob, OPEN)] == ["app-1:1"]
+    taken = jury.desk(later).claim(bob, YEAR)
+    assert (taken["id"], taken["claimed_by"]) == ("app-1:1", bob)
+    assert jury.repos.tasks.get("app-1:1")["version"] == 3  # created, Ada's claim, Bob's claim
+
+    with pytest.raises(Conflict) as late:  # Ada's review comes too late
+        jury.review(ada, "app-1:1", 4, now=later)
+    assert late.value.code == "claim_not_held"
+    with pytest.raises(Conflict):
+        jury.desk(later).release(ada, "app-1:1")
+    jury.review(bob, "app-1:1", 4, now=later)
+    assert jury.repos.tasks.get("app-1:1")["state"] == DONE
+
+
+def test_the_holder_releases_a_task_and_may_claim_again(jury):
+    jury.submit("app-1", BESANCON, reviews=1)
+    ada = jury.juror("Ada")
+    jury.desk().claim(ada, YEAR)
+    released = jury.desk().release(ada, "app-1:1")
+    assert released["state"] == OPEN
+    assert jury.desk().claim(ada, YEAR)["id"] == "app-1:1"
+
+
+def test_of_two_claimers_with_the_same_stale_read_one_wins(jury):
+    """The race the ledger decides: both read version 1 of the task; the insert of
+    `tasks:app-1:1:2` goes to the first, the second gets a lost claim, not a double one."""
+    jury.submit("app-1", BESANCON, reviews=1)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    stale = jury.repos.tasks.get("app-1:1", summary=True)
+    desk = jury.desk()
+    assert desk._claim_task(stale, desk.juror(ada), LEASE, maybe_first=True)["claimed_by"] == ada
+    assert desk._claim_task(stale, desk.juror(bob), LEASE, maybe_first=True) is None
+    assert jury.repos.tasks.get("app-1:1")["claimed_by"] == ada
+    assert [c["juror_id"] for c in jury.out.payloads("review_task_claimed")] == [ada]
+
+
+def test_a_stale_snapshot_costs_a_probe_never_a_double_claim(jury):
+    jury.snapshots = TaskSnapshots(max_age=3600)
+    jury.submit("app-1", BESANCON, reviews=1)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    jury.snapshots.of_campaign(YEAR, lambda: jury.repos.tasks.of_campaign(YEAR))  # the copy: open
+    jury.desk(other_replica=True).claim(ada, YEAR)  # this process's copy does not know
+    with pytest.raises(NotFound):
+        jury.desk().claim(bob, YEAR)
+    assert jury.repos.tasks.get("app-1:1")["claimed_by"] == ada
+
+
+# -- consolidation -------------------------------------------------------------
+
+
+def review_both(jury, app_id, first, second):
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    for juror_id, arobases in ((ada, first), (bob, second)):
+        task = jury.desk().claim(juror_id, YEAR)
+        assert task["application_id"] == app_id
+        jury.review(juror_id, task["id"], arobases, mentions=["teletravail"])
+    return ada, bob
+
+
+def test_agreeing_reviews_make_the_proposal(jury):
+    jury.submit("app-1", BESANCON)
+    review_both(jury, "app-1", 3, 4)
+    app = jury.repos.applications.get("app-1")
+    assert app["state"] == REVIEWED
+    assert app["proposal"] == {"arobases": 3, "mentions": ["teletravail"]}  # the lower middle value
+    (reviewed,) = jury.out.payloads("application_reviewed")
+    assert reviewed["proposal"] == {"arobases": 3, "mentions": ["teletravail"]}
+    assert reviewed["disagreement"] is False
+    assert len(reviewed["reviews"]) == 2
+    row = jury.desk().deliberation(YEAR)[0]
+    assert (row["review_state"], row["reviews_done"], row["reviews_expected"]) == (REVIEWED, 2, 2)
+
+
+def test_disagreement_opens_one_extra_review_then_proposes(jury):
+    jury.submit("app-1", BESANCON)
+    review_both(jury, "app-1", 1, 4)
+    app = jury.repos.applications.get("app-1")
+    assert (app["state"], app["expected"], app["extra_review"]) == (WAITING_EXTRA, 3, True)
+    assert jury.repos.tasks.get("app-1:3")["state"] == OPEN
+    assert jury.out.payloads("application_reviewed") == []
+
+    cleo = jury.juror("Cleo")
+    extra = jury.desk().claim(cleo, YEAR)
+    assert extra["id"] == "app-1:3"
+    jury.review(cleo, extra["id"], 2)
+
+    (reviewed,) = jury.out.payloads("application_reviewed")
+    assert reviewed["proposal"]["arobases"] == 2  # median of 1, 4, 2
+    assert reviewed["proposal"]["mentions"] == ["teletravail"]  # 2 of 3
+    assert reviewed["disagreement"] is True  # still 1 vs 4: organisers decide, no fourth review
+    assert jury.repos.tasks.get("app-1:4") is None
+    assert jury.repos.applications.get("app-1")["state"] == REVIEWED
+
+
+def test_consolidation_waits_for_every_expected_review(jury):
+    jury.submit("app-1", BESANCON, reviews=2)
+    ada = jury.juror("Ada")
+    task = jury.desk().claim(ada, YEAR)
+    jury.review(ada, task["id"], 5)
+    assert jury.desk().consolidate("app-1") is None
+    assert jury.repos.applications.get("app-1")["state"] == "reviewing"
+
+
+def test_withdrawal_cancels_the_open_and_claimed_tasks(jury):
+    jury.submit("app-1", BESANCON)
+    ada = jury.juror("Ada")
+    jury.desk().claim(ada, YEAR)
+    cancelled = jury.desk().application_withdrawn(
+        {"application_id": "app-1", "campaign_year": YEAR, "collectivite": BESANCON}
+    )
+    assert cancelled == 2
+    assert {jury.repos.tasks.get(f"app-1:{n}")["state"] for n in (1, 2)} == {"cancelled"}
+    assert jury.submit("app-1", BESANCON) == 0  # a redelivered submission creates nothing
+    with pytest.raises(NotFound):
+        jury.desk().claim(jury.juror("Bob"), YEAR)

@@ -1,0 +1,170 @@
+"""The outbox sender over the real notifications repositories, ledger and
+outbox session, in memory (tests/unit/fakes.py), with a scripted SMTP:
+claims, outcomes recorded, transient and permanent failures, outages."""
+
+from datetime import timedelta
+
+import pytest
+
+from services.notifications import logic, sender
+from services.notifications.repository import Repositories
+from tests.unit.fakes import Clock, MemoryOutbox, SmtpServer, refused
+from tests.unit.notifications.fixtures import BESANCON, CONFIG, award, envelope, released
+
+SETTINGS = dict(CONFIG, SMTP_BACKOFF_SECONDS=5, SENDING_LEASE_SECONDS=120, SMTP_GIVE_UP_HOURS=48)
+ADDRESS = BESANCON["email"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state(monkeypatch):
+    """The sender keeps its outage backoff per process: each test starts afresh."""
+    monkeypatch.setattr(sender, "_OUTAGE", {"failures": 0, "until": None, "since": None})
+    monkeypatch.setattr(sender, "_ACCEPTED_IN_PROCESS", [0])
+
+
+class Mail:
+    def __init__(self):
+        self.out = MemoryOutbox()
+        self.repos = Repositories(self.out.db)
+        self.clock = Clock()
+        self.smtp = SmtpServer()
+        self.notifications = logic.Notifications(
+            self.repos, logic.Renderer(), SETTINGS, outbox=self.out.session, now=self.clock
+        )
+
+    def sender(self, **kwargs):
+        return sender.Sender(
+            self.repos,
+            self.out.session,
+            self.notifications,
+            sender.SenderSettings(SETTINGS),
+            connect=self.smtp,
+            now=self.clock,
+            **kwargs,
+        )
+
+    def welcome(self):
+        (email_id,) = self.notifications.on_collectivite_registered(
+            envelope("collectivite_registered", collectivite=BESANCON, access_token="tok")
+        )
+        return email_id
+
+    def email(self, email_id):
+        return self.repos.emails.get(email_id)
+
+
+@pytest.fixture
+def mail():
+    return Mail()
+
+
+def test_a_queued_email_is_sent_once_and_recorded(mail):
+    email_id = mail.welcome()
+    assert mail.sender().run() == {"sent": 1, "retry": 0, "failed": 0, "skipped": 0}
+
+    ((_, recipients, message),) = mail.smtp.accepted
+    assert recipients == [ADDRESS]
+    assert f"Message-ID: {mail.email(email_id)['message_id']}".encode() in message
+    doc = mail.email(email_id)
+    assert (doc["state"], doc["attempts"]) == ("sent", 1)
+    assert mail.repos.attempts.get(email_id, 1)["owner"]
+    assert mail.repos.decided(f"email-sent:{email_id}")
+    assert mail.out.payloads("email_sent")[0]["email_id"] == email_id
+    assert mail.repos.emails.due(mail.clock(), 10) == []
+    assert mail.sender().run()["sent"] == 0
+    assert len(mail.smtp.accepted) == 1
+
+
+def test_two_senders_never_send_the_same_email(mail):
+    email_id = mail.welcome()
+    batch = mail.repos.emails.due(mail.clock(), 10)
+    first, second = mail.sender(), mail.sender()
+    second.owner = "other-host:42"
+    assert [(e["_id"], n) for e, n in first.claim(batch)] == [(email_id, 1)]
+    counts, _ = second.send_batch(batch)  # the same stale batch: its claim insert loses
+    assert counts == {"sent": 0, "retry": 0, "failed": 0, "skipped": 1}
+    assert mail.smtp.accepted == []
+
+
+def test_a_transient_refusal_is_retried_after_a_backoff(mail):
+    email_id = mail.welcome()
+    mail.smtp.answers[ADDRESS] = refused(451, "greylisted")
+    assert mail.sender().run()["retry"] == 1
+    doc = mail.email(email_id)
+    assert (doc["state"], doc["attempts"]) == ("queued", 1)
+    assert doc["next_attempt_at"] == mail.clock() + timedelta(seconds=5)
+    assert "451" in doc["last_error"]
+    assert mail.repos.attempts.get(email_id, 1)["outcome"] == "retry"
+
+    del mail.smtp.answers[ADDRESS]
+    assert mail.sender().run()["sent"] == 0  # not due yet
+    mail.clock.advance(seconds=5)
+    assert mail.sender().run()["sent"] == 1
+    assert (mail.email(email_id)["state"], mail.email(email_id)["attempts"]) == ("sent", 2)
+    assert mail.out.names() == ["email_sent"]
+
+
+def test_a_permanent_refusal_fails_the_email_and_a_failed_result_alerts_the_organisers(mail):
+    mail.notifications.on_results_released(released(2017))
+    (result_id,) = mail.notifications.on_award_decided(award(2017))
+    mail.smtp.answers[ADDRESS] = refused(550, "no such user")
+    counts = mail.sender().run()
+
+    # Failed: the result. Sent: the organisers' two release emails, then (next batch
+    # of the same run) the two alerts the failure queued.
+    assert (counts["failed"], counts["sent"]) == (1, 4)
+    doc = mail.email(result_id)
+    assert (doc["state"], doc["attempts"]) == ("failed", 1)
+    (failed,) = mail.out.payloads("email_failed")
+    assert (failed["email_id"], failed["template"]) == (result_id, "result")
+    assert "550" in failed["error"]
+    alerts = list(mail.out.db.emails.find({"template": "result_failed_alert"}))
+    assert sorted(a["recipient"] for a in alerts) == ["jury@villes-internet.net", "orga@villes-internet.net"]
+    assert {a["state"] for a in alerts} == {"sent"}
+    assert sorted(r for _, (r,), _ in mail.smtp.accepted).count("orga@villes-internet.net") == 2
+    assert mail.sender().run()["sent"] == 0
+    assert mail.email(result_id)["state"] == "failed"
+
+
+def test_while_the_server_is_down_nothing_is_claimed_then_old_emails_fail(mail):
+    email_id = mail.welcome()
+    mail.smtp.down = True
+    assert mail.sender().run() == {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    assert mail.repos.attempts.get(email_id, 1) is None  # no attempt spent
+    assert mail.email(email_id)["state"] == "queued"
+    assert sender._OUTAGE["failures"] == 1
+
+    mail.clock.advance(hours=49)
+    assert mail.sender().run()["failed"] == 1
+    doc = mail.email(email_id)
+    assert doc["state"] == "failed" and "injoignable" in doc["last_error"]
+    assert mail.smtp.accepted == []
+
+
+def test_an_attempt_lost_in_a_crash_is_taken_over_after_the_lease(mail):
+    email_id = mail.welcome()
+    crashed = mail.sender()
+    crashed.owner = "dead-host:1"
+    crashed.claim(mail.repos.emails.due(mail.clock(), 10))  # claimed, then the process died
+
+    assert mail.sender().run()["skipped"] == 1  # within the lease: left to its claimer
+    assert mail.smtp.accepted == []
+    mail.clock.advance(seconds=121)
+    assert mail.sender().run()["sent"] == 1
+    doc = mail.email(email_id)
+    assert (doc["state"], doc["attempts"]) == ("sent", 2)
+    assert len(mail.smtp.accepted) == 1
+
+
+def test_an_email_sent_but_not_marked_is_rolled_forward_not_resent(mail):
+    email_id = mail.welcome()
+    batch = mail.repos.emails.due(mail.clock(), 10)
+    crashed = mail.sender()
+    crashed.owner = "dead-host:1"
+    ((email, attempt),) = crashed.claim(batch)
+    # SMTP accepted it and the ledger step was decided; the document update never happened.
+    crashed._record(f"email-sent:{email_id}", logic.contracts.EMAIL_SENT, logic.sent_payload(email))
+
+    assert mail.sender().run()["sent"] == 0
+    assert mail.smtp.accepted == []
+    assert (mail.email(email_id)["state"], mail.email(email_id)["attempts"]) == ("sent", attempt)
