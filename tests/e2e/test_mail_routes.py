@@ -51,7 +51,8 @@ def test_outbox_lists_reads_and_refuses_to_resend_a_sent_welcome_email(stack):
 
     detail = ok(stack.http("GET", f"/api/v1/outbox/{row['id']}", token=admin))
     assert detail["id"] == row["id"] and detail["subject"] == row["subject"] and detail["state"] == "sent"
-    assert town["token"] in detail["text"]  # the rendered body carries the access token
+    assert town["token"] not in detail["text"]  # emails carry a way to sign in, never the token
+    assert f"{stack.base_url}/collectivite" in detail["text"]
     assert "<html" in detail["html"].lower() and "Guéret" in detail["html"]
     [message] = stack.mail.wait_for(lambda m: EMAIL in m.get("To", ""))
     assert str(message["Subject"]) == detail["subject"] and str(message["Message-ID"]) == detail["message_id"]

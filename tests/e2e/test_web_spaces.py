@@ -25,7 +25,7 @@ TOWN = {
     "population": "8 100",
     "email": "mairie@champagnole.example.fr",
 }
-OTHER = {"insee": "38185", "name": "Grenoble", "email": "numerique@grenoble.example.fr"}
+OTHER = {"insee": "38421", "name": "Saint-Martin-le-Vinoux", "email": "numerique@saint-martin-le-vinoux.example.fr"}
 JUROR_ISERE = {"name": "Claire Dupont", "email": "claire.dupont@jury.example.fr", "department": "38"}
 JUROR_PARIS = {"name": "Marc Lefèvre", "email": "marc.lefevre@jury.example.fr", "department": "75"}
 
@@ -189,6 +189,11 @@ def test_collectivite_signs_up_drafts_over_two_visits_and_submits(stack, campaig
     assert page.locator("[aria-current=step]").inner_text().startswith("Déposée")
     checked(page, "tableau de bord (déposée)")
     screenshot(page, "collectivite-tableau")
+    # Withdrawing asks first; "Non" leaves the application as it is.
+    page.get_by_role("link", name="Retirer ma candidature").click()
+    checked(page, "retrait (confirmation)")
+    page.get_by_role("link", name="Non, revenir à mon espace").click()
+    assert page.locator("[aria-current=step]").inner_text().startswith("Déposée")
     context.close()
 
     # What is stored, read through the API.
@@ -215,7 +220,7 @@ def test_jurors_read_the_dossier_review_and_declare_a_conflict(stack, campaign, 
                 "insee_code": OTHER["insee"],
                 "name": OTHER["name"],
                 "kind": "commune",
-                "population": 158000,
+                "population": 5700,
                 "region": "Auvergne-Rhône-Alpes",
                 "department": "38",
                 "email": OTHER["email"],
@@ -239,7 +244,7 @@ def test_jurors_read_the_dossier_review_and_declare_a_conflict(stack, campaign, 
     ok(stack.http("POST", f"/api/v1/applications/{draft['id']}/submit", token=other["token"]))
     town_app = f"{YEAR}:{TOWN['insee']}"
 
-    # The Isère juror (never Grenoble, department 38) gets the Champagnole dossier.
+    # The Isère juror (never a commune of the Isère, department 38) gets the Champagnole dossier.
     isere = browser.new_context(locale="fr-FR").new_page()
     follow_link(isere, request_link(stack, isere, JUROR_ISERE["email"]), "juré de l'Isère")
     assert isere.url.split("?")[0].endswith("/jure")
@@ -281,7 +286,13 @@ def test_jurors_read_the_dossier_review_and_declare_a_conflict(stack, campaign, 
     assert "Votre avis est enregistré" in isere.get_by_role("status").inner_text()
     assert TOWN["name"] in isere.get_by_role("table").inner_text()
 
-    # The Paris juror: the fewest-reviewed application first (Grenoble), declares a conflict.
+    # The Paris juror: the fewest-reviewed application first (Saint-Martin-le-Vinoux), declares a conflict.
+    poll(
+        lambda: stack.http(
+            "GET", f"/api/v1/review-tasks?state=open&campaign_year={YEAR}", token=paris_token
+        ).json(),
+        lambda tasks: any(task["application_id"] == draft["id"] for task in tasks),
+    )
     paris = browser.new_context(locale="fr-FR").new_page()
     follow_link(paris, request_link(stack, paris, JUROR_PARIS["email"]), "juré de Paris")
     paris.get_by_role("button", name=f"Prendre le dossier suivant ({YEAR})").click()
@@ -435,3 +446,16 @@ def test_a_role_sees_only_its_own_space(stack, jurors):
         )
     )
     assert len(stack.mail.messages()) == total
+
+
+def test_the_home_page_and_an_organisers_sign_in(stack, browser):
+    page = browser.new_context(locale="fr-FR").new_page()
+    page.goto(stack.base_url + "/")
+    checked(page, "accueil")
+    page.get_by_role("link", name="Espace juré").click()
+    assert "/connexion" in page.url  # a space needs a session
+    address = stack.env.get("ORGANISER_EMAILS", "organisation@villes-internet.net").split(",")[0]
+    follow_link(page, request_link(stack, page, address), "organisateur")
+    assert page.url.split("?")[0].endswith("/organisation")
+    assert f"Label Territoires, Villes et Villages Internet {YEAR}" in page.get_by_role("table").inner_text()
+    checked(page, "espace des organisateurs")
