@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -29,9 +30,13 @@ log = logging.getLogger("smtp_capture")
 
 
 class CaptureHandler:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, refuse_once: str = ""):
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
+        # Tests: the first message whose "<recipient> <subject>" matches this
+        # pattern bounces (550), later ones are accepted, as a mailbox that was full.
+        self.refuse_once = re.compile(refuse_once) if refuse_once else None
+        self.refused: set[str] = set()
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list
@@ -43,8 +48,13 @@ class CaptureHandler:
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
-        name = self.store(data, envelope)
         headers = BytesHeaderParser(policy=default_policy).parsebytes(data)
+        key = f"{','.join(envelope.rcpt_tos)} {headers.get('Subject', '')}"
+        if self.refuse_once and self.refuse_once.search(key) and key not in self.refused:
+            self.refused.add(key)
+            log.info("refused once (test rule): %s", key)
+            return "550 5.2.2 Boite pleine (refus de test)"
+        name = self.store(data, envelope)
         log.info(
             "captured %s from=%s to=%s subject=%r size=%d",
             name,
@@ -77,12 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("SMTP_CAPTURE_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("SMTP_CAPTURE_PORT", "1025")))
     parser.add_argument("--dir", default=os.environ.get("SMTP_CAPTURE_DIR", "var/mail"))
+    parser.add_argument(
+        "--refuse-once",
+        default=os.environ.get("SMTP_CAPTURE_REFUSE_ONCE", ""),
+        help='regex on "<recipient> <subject>": the first matching message is refused with 550 (tests)',
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    handler = CaptureHandler(Path(args.dir).resolve())
+    handler = CaptureHandler(Path(args.dir).resolve(), args.refuse_once)
     controller = Controller(
         handler,
         hostname=args.host,

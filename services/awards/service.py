@@ -88,6 +88,12 @@ class AwardsService(HealthRpc):
         return logic.csv_rows(self.awards.palmares(int(year), role))
 
     @rpc
+    def release_record(self, year):
+        """Who released the campaign and when (organisers), or None before the release."""
+        record = self.awards.repo.release(int(year))
+        return logic.release_view(record) if record else None
+
+    @rpc
     def released_campaigns(self):
         return self.awards.released_campaigns()
 

@@ -136,3 +136,55 @@ def safe_next(path: str | None, default: str) -> str:
     if path and path.startswith("/") and not path.startswith("//") and "\\" not in path:
         return path
     return default
+
+
+class Team:
+    """Organisers as people (invited by an organiser; the bootstrap token only
+    creates the first), and what an organiser may do to any account: end its
+    sessions, revoke it (its tokens and links open nothing from then on)."""
+
+    def __init__(self, organisers, revocations, sessions, now: datetime):
+        self.organisers = organisers
+        self.revocations = revocations
+        self.sessions = sessions
+        self.now = now
+
+    def invite(self, name: str, email: str, by: str) -> dict:
+        organiser = {
+            "_id": email.strip().lower(),
+            "name": name.strip(),
+            "invited_by": by,
+            "created_at": self.now,
+        }
+        if not self.organisers.add(organiser):
+            raise AccountExists("Un organisateur est déjà inscrit avec cette adresse.")
+        return organiser
+
+    def members(self) -> list[dict]:
+        return [
+            dict(o, revoked=self.revocations.is_revoked("organiser", o["_id"])) for o in self.organisers.all()
+        ]
+
+    def organiser(self, email: str) -> dict | None:
+        found = self.organisers.get(email.strip().lower())
+        if found is None or self.revocations.is_revoked("organiser", found["_id"]):
+            return None
+        return found
+
+    def name_of(self, subject: str) -> str:
+        found = self.organisers.get(subject)
+        return f"{found['name']} ({subject})" if found else subject
+
+    def is_revoked(self, role: str, subject: str) -> bool:
+        return self.revocations.is_revoked(role, subject)
+
+    def end_sessions(self, role: str, subject: str) -> int:
+        return self.sessions.end_all(role, subject)
+
+    def revoke(self, role: str, subject: str, by: str) -> int:
+        self.revocations.revoke(role, subject, by, self.now)
+        return self.sessions.end_all(role, subject)
+
+
+class AccountExists(Exception):
+    pass

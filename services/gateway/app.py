@@ -14,14 +14,22 @@ from nameko.web.handlers import http
 from services.common.clock import utcnow
 from services.common.contracts import GATEWAY, SERVICES
 from services.common.mongo import MongoDatabase
-from services.gateway.accounts import SignIn
+from services.gateway.accounts import SignIn, Team
 from services.gateway.http import json_response
 from services.gateway.pages.collectivite import CollectivitePages
 from services.gateway.pages.connexion import SignInPages
 from services.gateway.pages.jure import JurorPages
 from services.gateway.pages.organisation import OrganiserPages
 from services.gateway.pages.static import StaticFiles
-from services.gateway.repository import Sessions, SignInLinks, ensure_indexes
+from services.gateway.repository import (
+    Organisers,
+    Replays,
+    Revocations,
+    Sessions,
+    SignInLinks,
+    ensure_indexes,
+)
+from services.gateway.routes.accounts import AccountRoutes
 from services.gateway.routes.awards import AwardsRoutes
 from services.gateway.routes.jury import JuryRoutes
 from services.gateway.routes.mail import MailRoutes
@@ -37,6 +45,7 @@ class GatewayService(
     AwardsRoutes,
     MailRoutes,
     OperationsRoutes,
+    AccountRoutes,
     SignInPages,
     CollectivitePages,
     JurorPages,
@@ -54,6 +63,16 @@ class GatewayService(
 
     def sign_in(self):
         return SignIn(SignInLinks(self.db), Sessions(self.db), str(self.config["LABEL_SECRET_KEY"]), utcnow())
+
+    def team(self):
+        return Team(Organisers(self.db), Revocations(self.db), Sessions(self.db), utcnow())
+
+    def record_replay(self, by, count):
+        Replays(self.db).record(by, utcnow(), count)
+
+    def is_revoked(self, principal):
+        """A bearer token of a revoked account opens nothing (the bootstrap token excepted)."""
+        return principal.subject != "admin" and self.team().is_revoked(principal.role, principal.subject)
 
     @http("GET", "/health")
     def health(self, request):

@@ -110,6 +110,8 @@ def api(method, path, roles=None, public=False):
         def entry(self, request, **params):
             try:
                 principal = authenticate(self.config, request)
+                if principal is not None and self.is_revoked(principal):
+                    raise unauthorized()
                 if not public:
                     if principal is None:
                         raise unauthorized()

@@ -9,6 +9,9 @@ from pymongo.errors import DuplicateKeyError
 SIGN_IN_LINKS = "sign_in_links"
 SIGN_IN_USES = "sign_in_uses"
 SESSIONS = "sessions"
+ORGANISERS = "organisers"
+REVOCATIONS = "revocations"
+REPLAYS = "dead_letter_replays"
 
 
 def ensure_indexes(db):
@@ -49,3 +52,61 @@ class Sessions:
 
     def end(self, session_id):
         self.collection.delete_one({"_id": session_id})
+
+    def end_all(self, role, subject):
+        """Every session of one person (an organiser's decision, a revocation)."""
+        return self.collection.delete_many({"role": role, "subject": subject}).deleted_count
+
+
+class Organisers:
+    """Organisers are people: `_id` is their address in lower case."""
+
+    def __init__(self, db):
+        self.collection = db[ORGANISERS]
+
+    def add(self, organiser):
+        try:
+            self.collection.insert_one(organiser)
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def get(self, organiser_id):
+        return self.collection.find_one({"_id": organiser_id})
+
+    def all(self, limit=500):
+        return list(self.collection.find({}).sort("name", ASCENDING).limit(limit))
+
+
+class Revocations:
+    """`<role>:<subject>`: an account an organiser revoked; its tokens and links open nothing."""
+
+    def __init__(self, db):
+        self.collection = db[REVOCATIONS]
+
+    def revoke(self, role, subject, by, at):
+        try:
+            self.collection.insert_one(
+                {"_id": f"{role}:{subject}", "role": role, "subject": subject, "by": by, "at": at}
+            )
+        except DuplicateKeyError:
+            pass  # revoked already
+
+    def is_revoked(self, role, subject):
+        return self.collection.find_one({"_id": f"{role}:{subject}"}, {"_id": 1}) is not None
+
+    def all(self, limit=500):
+        return list(self.collection.find({}).limit(limit))
+
+
+class Replays:
+    """Who replayed dead letters, when, and how many."""
+
+    def __init__(self, db):
+        self.collection = db[REPLAYS]
+
+    def record(self, by, at, count):
+        self.collection.insert_one({"by": by, "at": at, "count": count})
+
+    def recent(self, limit=10):
+        return list(self.collection.find({}).sort("at", -1).limit(limit))

@@ -45,6 +45,15 @@ MESSAGES = {
     "task_released": "Le dossier est rendu : un autre juré pourra le prendre.",
     "conflict_declared": "C'est noté : ce dossier est rendu, et vous n'examinerez plus cette collectivité.",
     "no_task": "Aucun dossier n'est disponible pour vous dans cette campagne pour le moment.",
+    "campaign_created": "La campagne est créée ; les collectivités peuvent candidater dès son ouverture.",
+    "juror_invited": "Le juré est inscrit : il reçoit un courriel de bienvenue avec le lien de son espace.",
+    "organiser_invited": "L'invitation est envoyée : l'organisateur reçoit un lien de connexion.",
+    "sessions_ended": "Les sessions de cette personne sont fermées.",
+    "account_revoked": "Le compte est révoqué : ses jetons et ses liens n'ouvrent plus rien.",
+    "decision_saved": "La décision est enregistrée, à votre nom.",
+    "released": "Le palmarès est publié : les courriels de résultat partent.",
+    "email_resent": "Le courriel est remis dans la file d'envoi.",
+    "replayed": "Les lettres mortes sont renvoyées à leur destinataire.",
 }
 
 pages = Environment(

@@ -297,6 +297,48 @@ class JuryDesk:
         juror = self.repos.jurors.get(juror_id) if juror_id else None
         return [{"id": juror["_id"], "name": juror["name"]}] if juror else []
 
+    def jurors_with_load(self, limit: int = 1000) -> list[Doc]:
+        """Every juror (at most `limit`), with the tasks they hold and the reviews they did."""
+        held: dict[str, int] = {}
+        done: dict[str, int] = {}
+        for task in self.repos.tasks.all():
+            owner = task.get("claimed_by")
+            if owner and task["state"] == DONE:
+                done[owner] = done.get(owner, 0) + 1
+            elif owner and held_by(task, owner, self.now):
+                held[owner] = held.get(owner, 0) + 1
+        jurors = sorted(self.repos.jurors.all(), key=lambda j: j["name"].lower())[:limit]
+        return [
+            {
+                "id": j["_id"],
+                "name": j["name"],
+                "email": j["email"],
+                "department": j["department"],
+                "conflicts": j.get("conflicts", []),
+                "held": held.get(j["_id"], 0),
+                "reviews_done": done.get(j["_id"], 0),
+            }
+            for j in jurors
+        ]
+
+    def campaign_progress(self, campaign_year: int) -> Doc:
+        """Reviews done and outstanding, and the jurors at work, for one campaign."""
+        tasks = self.repos.tasks.of_campaign(campaign_year)
+        views = [task_view(task, self.now) for task in tasks]
+        states: dict[str, int] = {}
+        for view in views:
+            states[view["state"]] = states.get(view["state"], 0) + 1
+        active = {t.get("claimed_by") for t in tasks if t.get("claimed_by") and t["state"] in (CLAIMED, DONE)}
+        apps = self.repos.applications.of_campaign(campaign_year)
+        return {
+            "tasks": states,
+            "reviews_done": states.get(DONE, 0),
+            "reviews_outstanding": states.get(OPEN, 0) + states.get(CLAIMED, 0),
+            "jurors_active": len(active),
+            "applications_reviewed": sum(1 for app in apps if app["state"] == REVIEWED),
+            "disagreements": sum(1 for app in apps if app.get("disagreement")),
+        }
+
     def juror_view(self, juror_id):
         juror = self.juror(juror_id)
         return {key: juror[key] for key in ("name", "email", "department", "conflicts")} | {

@@ -92,6 +92,14 @@ class JuryService(HealthRpc):
         return self._desk().declare_conflict(juror_id, task_id)
 
     @rpc
+    def list_jurors(self):
+        return self._desk().jurors_with_load()
+
+    @rpc
+    def campaign_progress(self, campaign_year):
+        return self._desk().campaign_progress(int(campaign_year))
+
+    @rpc
     def jurors_by_email(self, email):
         return self._desk().jurors_by_email(email)
 

@@ -270,7 +270,7 @@ class Notifications:
                 {
                     "year": year,
                     "application_count": data["application_count"],
-                    "deliberation_url": f"{self.base_url}/api/v1/campaigns/{year}/deliberation",
+                    "deliberation_url": f"{self.base_url}/organisation/campagnes/{year}/deliberation",
                 },
                 year,
             ),
@@ -301,7 +301,7 @@ class Notifications:
                     "released_by": data["released_by"],
                     "released_at": french_date(data["released_at"]),
                     "pending": data.get("pending") or [],
-                    "outbox_url": f"{self.base_url}/api/v1/outbox?state=failed",
+                    "outbox_url": f"{self.base_url}/organisation/campagnes/{year}/publication",
                 },
                 year,
             ),
@@ -348,7 +348,7 @@ class Notifications:
                     "attempts": email.get("attempts", 0),
                     "last_error": email.get("last_error") or "",
                     "email_id": email["_id"],
-                    "outbox_url": f"{self.base_url}/api/v1/outbox/{email['_id']}",
+                    "outbox_url": f"{self.base_url}/organisation/courriels/{email['_id']}",
                 },
                 email.get("campaign_year"),
             ),
@@ -472,6 +472,7 @@ def summary(doc: Doc) -> Doc:
         "created_at": _iso(doc.get("created_at")),
         "sent_at": _iso(doc.get("sent_at")),
         "next_attempt_at": _iso(doc.get("next_attempt_at")) if doc["state"] == "queued" else None,
+        "resent_by": doc.get("resent_by"),
     }
 
 

@@ -121,6 +121,16 @@ class EmailRepository:
         marker = self.queue.first()
         return marker and marker.get("next_attempt_at")
 
+    def counts(self, campaign_year, kind=None):
+        """{state: n} of a campaign's emails (the release's progress when kind="result")."""
+        match = {"campaign_year": campaign_year} | ({"kind": kind} if kind else {})
+        return {
+            doc["_id"]: doc["n"]
+            for doc in self.col.aggregate(
+                [{"$match": match}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+            )
+        }
+
     def listing(self, state=None, limit=500):
         query = {"state": state} if state else {}
         projection = {"text": 0, "html": 0}
@@ -174,7 +184,7 @@ class EmailRepository:
         )
         self.queue.remove(email_id)
 
-    def requeue(self, email, now, extra_attempts):
+    def requeue(self, email, now, extra_attempts, by=None):
         """An organiser's resend of a failed email: a fresh budget of attempts."""
         # Marker first (as insert_new); a crash before the update leaves the email
         # failed, to be resent again, and an orphan marker that `due` drops.
@@ -189,6 +199,7 @@ class EmailRepository:
                     "next_attempt_at": now,
                     "max_attempts": email.get("attempts", 0) + extra_attempts,
                     "resent_at": now,
+                    "resent_by": by,
                 }
             },
         )

@@ -21,7 +21,7 @@ class SignInLink(StrictSchema):
 class SignInEmail(StrictSchema):
     request_id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"))
     recipient = fields.Email(required=True, validate=validate.Length(max=254))
-    purpose = fields.String(required=True, validate=validate.OneOf(["sign_in", "confirm"]))
+    purpose = fields.String(required=True, validate=validate.OneOf(["sign_in", "confirm", "invite"]))
     links = fields.List(fields.Nested(SignInLink), required=True, validate=validate.Length(1, 20))
     minutes = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1440))
 

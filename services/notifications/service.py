@@ -108,6 +108,10 @@ class NotificationsService(HealthRpc):
         return [logic.summary(doc) for doc in docs]
 
     @rpc
+    def campaign_mail(self, campaign_year, kind=None):
+        return Repositories(self.db).emails.counts(int(campaign_year), kind)
+
+    @rpc
     def get_email(self, email_id):
         args = load(schemas.EmailRef(), {"id": email_id})
         doc = Repositories(self.db).emails.get(args["id"])
@@ -120,7 +124,7 @@ class NotificationsService(HealthRpc):
         return self._notifications().queue_sign_in(load(schemas.SignInEmail(), data))
 
     @rpc
-    def resend(self, email_id):
+    def resend(self, email_id, by=None):
         args = load(schemas.EmailRef(), {"id": email_id})
         repos = Repositories(self.db)
         doc = repos.emails.get(args["id"])
@@ -128,5 +132,5 @@ class NotificationsService(HealthRpc):
             raise NotFound("Courriel introuvable.", "email_not_found")
         if doc["state"] != "failed":
             raise Conflict("Seul un courriel en échec peut être renvoyé.", "email_not_failed")
-        repos.emails.requeue(doc, utcnow(), int(self.config.get("SMTP_MAX_ATTEMPTS") or 8))
+        repos.emails.requeue(doc, utcnow(), int(self.config.get("SMTP_MAX_ATTEMPTS") or 8), by)
         return logic.summary(repos.emails.get(args["id"]))

@@ -7,6 +7,7 @@ change that owes an event is one ledger change carrying it.
 
 import json
 import logging
+import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -52,6 +53,11 @@ def campaign_state(campaign: Doc, now: datetime) -> str:
     if campaign.get("released_at"):
         return "released"
     return "closed" if now >= campaign["submissions_close_at"] else "open"
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for searching names."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def grid_codes(grid: Doc) -> tuple[set[str], set[str]]:
@@ -386,6 +392,44 @@ class Submissions:
         if principal_role != "organiser":
             raise Forbidden("Réservé aux organisateurs.")
         return [application_view(a) for a in self.applications.of_campaign(campaign["year"], state)]
+
+    def search_applications(self, year: int | str, filters: dict, page: int = 1, per_page: int = 50) -> dict:
+        """Organisers' list: filtered (state, region, category, department, text in
+        the name or code, accents and case ignored), sorted by name, one page."""
+        filters = load(schemas.ApplicationSearchSchema(), filters)
+        campaign = self._campaign(year)
+        text = fold(filters.get("text") or "")
+        rows = []
+        for app in self.applications.of_campaign(campaign["year"], filters.get("state") or None):
+            col = app["collectivite"]
+            if filters.get("region") and col["region"] != filters["region"]:
+                continue
+            if filters.get("category") and col["category"] != filters["category"]:
+                continue
+            if filters.get("department") and col["department"] != str(filters["department"]).upper():
+                continue
+            if text and text not in fold(f"{col['name']} {col['insee_code']}"):
+                continue
+            rows.append(app)
+        rows.sort(key=lambda app: (fold(app["collectivite"]["name"]), app["_id"]))
+        per_page = max(1, min(per_page, 200))
+        pages = max(1, -(-len(rows) // per_page))
+        page = max(1, min(page, pages))
+        chosen = rows[(page - 1) * per_page : page * per_page]
+        return {
+            "items": [application_view(app) for app in chosen],
+            "total": len(rows),
+            "page": page,
+            "pages": pages,
+            "per_page": per_page,
+        }
+
+    def application_counts(self, year: int | str) -> dict[str, int]:
+        campaign = self._campaign(year)
+        counts: dict[str, int] = {}
+        for app in self.applications.of_campaign(campaign["year"], projection={"state": 1}):
+            counts[app["state"]] = counts.get(app["state"], 0) + 1
+        return counts
 
     def _ref(self, collectivite, campaign):
         return collectivite_ref(

@@ -215,6 +215,18 @@ class CollectiviteSchema(StrictSchema):
 # --- applications ------------------------------------------------------------
 
 
+class ApplicationSearchSchema(StrictSchema):
+    """The organisers' filters of a campaign's applications (empty: no filter)."""
+
+    state = fields.String(load_default=None, validate=validate.OneOf(["", "draft", "submitted", "withdrawn"]))
+    region = fields.String(load_default=None, validate=validate.Length(max=60))
+    category = fields.String(
+        load_default=None, validate=validate.OneOf(["", "ville", "village", "territoire"])
+    )
+    department = fields.String(load_default=None, validate=validate.Length(max=3))
+    text = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
 class InitiativeSchema(StrictSchema):
     title = _text(200)
     enjeu = fields.String(required=True, validate=validate.Length(min=1, max=64))

@@ -82,6 +82,14 @@ class SubmissionsService(HealthRpc):
         return self._logic().list_applications(year, principal_role, principal_subject, state)
 
     @rpc
+    def search_applications(self, year, filters, page=1):
+        return self._logic().search_applications(year, filters, int(page))
+
+    @rpc
+    def application_counts(self, year):
+        return self._logic().application_counts(year)
+
+    @rpc
     def update_application(self, application_id, principal_role, principal_subject, data):
         return self._logic().update_application(application_id, principal_role, principal_subject, data)
 

@@ -25,7 +25,11 @@ TOWN = {
     "population": "8 100",
     "email": "mairie@champagnole.example.fr",
 }
-OTHER = {"insee": "38421", "name": "Saint-Martin-le-Vinoux", "email": "numerique@saint-martin-le-vinoux.example.fr"}
+OTHER = {
+    "insee": "38421",
+    "name": "Saint-Martin-le-Vinoux",
+    "email": "numerique@saint-martin-le-vinoux.example.fr",
+}
 JUROR_ISERE = {"name": "Claire Dupont", "email": "claire.dupont@jury.example.fr", "department": "38"}
 JUROR_PARIS = {"name": "Marc Lefèvre", "email": "marc.lefevre@jury.example.fr", "department": "75"}
 
@@ -454,7 +458,16 @@ def test_the_home_page_and_an_organisers_sign_in(stack, browser):
     checked(page, "accueil")
     page.get_by_role("link", name="Espace juré").click()
     assert "/connexion" in page.url  # a space needs a session
-    address = stack.env.get("ORGANISER_EMAILS", "organisation@villes-internet.net").split(",")[0]
+    address = "delphine.martin@villes-internet.example.fr"
+    ok(
+        stack.http(
+            "POST",
+            "/api/v1/organisers",
+            token=stack.admin_token,
+            json={"name": "Delphine Martin", "email": address},
+        ),
+        201,
+    )
     follow_link(page, request_link(stack, page, address), "organisateur")
     assert page.url.split("?")[0].endswith("/organisation")
     assert f"Label Territoires, Villes et Villages Internet {YEAR}" in page.get_by_role("table").inner_text()

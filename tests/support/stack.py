@@ -222,6 +222,9 @@ class Stack:
                 str(self.smtp_port),
                 "--dir",
                 str(self.mail_dir),
+                # A bounce to resend from the console (tests/e2e/test_console.py).
+                "--refuse-once",
+                r"^rebond@\S+ Label \d{4} :",
             ],
             cwd=ROOT,
             env=self.env,

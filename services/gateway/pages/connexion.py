@@ -18,17 +18,16 @@ LINK_PATH = "/connexion/lien"
 class SignInPages:
     def accounts_of(self, email):
         """Every space this address may open."""
+        team = self.team()
         found = []
-        organisers = {
-            item.strip().lower() for item in str(self.config.get("ORGANISER_EMAILS") or "").split(",")
-        }
-        if email.lower() in organisers:
-            found.append(Account("organiser", email.lower(), "Console des organisateurs"))
+        organiser = team.organiser(email)
+        if organiser is not None:
+            found.append(Account("organiser", organiser["_id"], "Espace des organisateurs"))
         for col in self.submissions.collectivites_by_email(email):
             found.append(Account("collectivite", col["id"], f"Espace de la collectivité (code {col['id']})"))
         for juror in self.jury.jurors_by_email(email):
             found.append(Account("juror", juror["id"], "Espace juré"))
-        return found
+        return [account for account in found if not team.is_revoked(account.role, account.subject)]
 
     def send_sign_in_links(self, email, accounts, purpose="sign_in"):
         base = str(self.config.get("PUBLIC_BASE_URL") or "").rstrip("/")

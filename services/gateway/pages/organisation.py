@@ -1,13 +1,347 @@
-"""The organisers' landing page (/organisation): where an organiser's sign-in
-link leads. The console itself (campaigns, jurors, deliberation, release,
-outbox) is built on it; until then organisers act through the API and labelctl."""
+"""The organisers' console (/organisation); a mixin of GatewayService.
 
-from services.gateway.web import page, render
+Campaigns (created from last year's, progress at a glance), jurors and
+organisers (invite, load, conflicts, end sessions, revoke), applications
+(filters, pages, each read as its jurors read it), deliberation (disagreements
+first) and decisions, the release (preview, confirmation naming the campaign,
+progress), the outbox and the dead letters. Every action is the API's, made
+under the organiser's own name.
+"""
+
+from nameko.constants import AMQP_URI_CONFIG_KEY
+
+from services.common import deadletters
+from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.gateway import console
+from services.gateway.forms import EMAIL_RE, form_errors
+from services.gateway.pages.collectivite import REGIONS
+from services.gateway.pages.jure import dossier_sections
+from services.gateway.repository import Replays
+from services.gateway.web import page, redirect, render
 
 ORGANISER = ("organiser",)
+STATE_LABELS = {"draft": "brouillon", "submitted": "déposée", "withdrawn": "retirée"}
+MAIL_STATES = {"queued": "en attente", "sent": "envoyé", "failed": "en échec"}
+
+
+def _text(form, name):
+    return (form.get(name) or "").strip()
 
 
 class OrganiserPages:
+    def _by(self, visitor):
+        return visitor.principal.subject
+
+    # -- home, campaigns ---------------------------------------------------------
+
     @page("GET", "/organisation", roles=ORGANISER)
     def organiser_home(self, request, visitor):
-        return render("organisation.html", visitor, campaigns=self.submissions.list_campaigns())
+        campaigns = self.submissions.list_campaigns()
+        return render("organisation.html", visitor, campaigns=campaigns)
+
+    @page("GET", "/organisation/campagnes/<int:year>", roles=ORGANISER)
+    def campaign_progress_page(self, request, visitor, year):
+        campaign = self.submissions.get_campaign(year)
+        return render(
+            "orga_campagne.html",
+            visitor,
+            campaign=campaign,
+            applications=self.submissions.application_counts(year),
+            reviews=self.jury.campaign_progress(year),
+            mail=self.notifications.campaign_mail(year),
+            state_labels=STATE_LABELS,
+            mail_states=MAIL_STATES,
+        )
+
+    def _campaign_form(self, visitor, form, errors, status=200, preview=None):
+        return render(
+            "orga_campagne_nouvelle.html", visitor, status=status, form=form, errors=errors, preview=preview
+        )
+
+    @page("GET", "/organisation/campagnes/nouvelle", roles=ORGANISER)
+    def new_campaign_page(self, request, visitor):
+        campaigns = self.submissions.list_campaigns()
+        previous = campaigns[0] if campaigns else None
+        form = {
+            "year": str(previous["year"] + 1) if previous else "",
+            "title": f"Label Territoires, Villes et Villages Internet {previous['year'] + 1}"
+            if previous
+            else "",
+            "ceremony_place": previous["ceremony_place"] if previous else "",
+            "reviews_per_application": str(previous["reviews_per_application"]) if previous else "2",
+            "village_max_population": str(previous["village_max_population"]) if previous else "3500",
+            "mentions": console.mentions_text(previous["mentions"]) if previous else "",
+            "grid": "",
+            "previous": str(previous["year"]) if previous else "",
+        }
+        return self._campaign_form(visitor, form, {})
+
+    @page("POST", "/organisation/campagnes/nouvelle", roles=ORGANISER)
+    def new_campaign(self, request, visitor):
+        form = {key: _text(request.form, key) for key in request.form if key != "csrf_token"}
+        errors: dict[str, list[str]] = {}
+        body: dict = {"title": form.get("title", ""), "ceremony_place": form.get("ceremony_place", "")}
+        for key in ("year", "reviews_per_application", "village_max_population"):
+            if not form.get(key, "").isdigit():
+                errors[f"f-{key}"] = ["Un nombre entier est attendu."]
+            else:
+                body[key] = int(form[key])
+        for key in ("submissions_open_at", "submissions_close_at", "ceremony_at"):
+            moment = console.from_paris_input(form.get(key, ""))
+            if moment is None:
+                errors[f"f-{key}"] = ["Date et heure attendues (heure de Paris)."]
+            else:
+                body[key] = moment
+        mentions, mention_errors = console.mentions_from_text(form.get("mentions", ""))
+        grid, grid_errors = console.grid_from_text(form.get("grid", ""))
+        if mention_errors:
+            errors["f-mentions"] = mention_errors
+        if grid_errors:
+            errors["f-grid"] = grid_errors
+        previous = None
+        if form.get("previous", "").isdigit():
+            previous = self.submissions.get_campaign(int(form["previous"]))
+        body["mentions"] = mentions or None
+        body["grid"] = grid or (previous["grid"] if previous else None)
+        if errors:
+            return self._campaign_form(visitor, form, errors, status=422)
+        if request.form.get("action") != "creer":
+            preview = {
+                "previous": previous,
+                "grid": console.grid_changes(previous["grid"], body["grid"])
+                if previous and body["grid"]
+                else None,
+                "mentions": console.mention_changes(previous["mentions"] if previous else [], mentions),
+                "body": body,
+            }
+            return self._campaign_form(visitor, form, {}, preview=preview)
+        try:
+            created = self.submissions.create_campaign(body)
+        except ValidationFailed as exc:
+            return self._campaign_form(visitor, form, form_errors(exc.fields), status=422)
+        except Conflict as exc:
+            return self._campaign_form(visitor, form, {"f-year": [exc.message]}, status=409)
+        return redirect(f"/organisation/campagnes/{created['year']}", "campaign_created")
+
+    # -- people ------------------------------------------------------------------
+
+    def _people_page(self, template, visitor, status=200, **context):
+        return render(template, visitor, status=status, **context)
+
+    @page("GET", "/organisation/jures", roles=ORGANISER)
+    def jurors_page(self, request, visitor):
+        return self._jurors(visitor, {}, {})
+
+    def _jurors(self, visitor, form, errors, status=200):
+        team = self.team()
+        jurors = [dict(j, revoked=team.is_revoked("juror", j["id"])) for j in self.jury.list_jurors()]
+        return render("orga_jures.html", visitor, status=status, jurors=jurors, form=form, errors=errors)
+
+    @page("POST", "/organisation/jures", roles=ORGANISER)
+    def invite_juror(self, request, visitor):
+        form = {key: _text(request.form, key) for key in ("name", "email", "department", "conflicts")}
+        data = {
+            "name": form["name"],
+            "email": form["email"],
+            "department": form["department"].upper(),
+            "conflicts": [code.upper() for code in form["conflicts"].replace(",", " ").split()],
+        }
+        try:
+            self.jury.register_juror(data)
+        except ValidationFailed as exc:
+            return self._jurors(
+                visitor, form, form_errors(exc.fields, {"conflicts": "conflicts"}), status=422
+            )
+        except Conflict as exc:
+            return self._jurors(visitor, form, {"f-email": [exc.message]}, status=409)
+        return redirect("/organisation/jures", "juror_invited")
+
+    @page("GET", "/organisation/organisateurs", roles=ORGANISER)
+    def organisers_page(self, request, visitor):
+        return self._organisers(visitor, {}, {})
+
+    def _organisers(self, visitor, form, errors, status=200):
+        return render(
+            "orga_organisateurs.html",
+            visitor,
+            status=status,
+            organisers=self.team().members(),
+            form=form,
+            errors=errors,
+        )
+
+    @page("POST", "/organisation/organisateurs", roles=ORGANISER)
+    def invite_organiser_page(self, request, visitor):
+        form = {key: _text(request.form, key) for key in ("name", "email")}
+        if not EMAIL_RE.match(form["email"]):
+            return self._organisers(
+                visitor, form, {"f-email": ["Adresse électronique invalide."]}, status=422
+            )
+        try:
+            self.invite_organiser(form, self._by(visitor))
+        except ValidationFailed as exc:
+            return self._organisers(visitor, form, form_errors(exc.fields), status=422)
+        except Conflict as exc:
+            return self._organisers(visitor, form, {"f-email": [exc.message]}, status=409)
+        return redirect("/organisation/organisateurs", "organiser_invited")
+
+    @page("POST", "/organisation/comptes/sessions", roles=ORGANISER)
+    def end_sessions_page(self, request, visitor):
+        role, subject = _text(request.form, "role"), _text(request.form, "subject")
+        self.team().end_sessions(role, subject)
+        return redirect(_text(request.form, "back") or "/organisation", "sessions_ended")
+
+    @page("POST", "/organisation/comptes/revocation", roles=ORGANISER)
+    def revoke_page(self, request, visitor):
+        role, subject = _text(request.form, "role"), _text(request.form, "subject")
+        if role not in ("juror", "collectivite", "organiser") or not subject:
+            raise NotFound("Compte inconnu.", "account_not_found")
+        if role == "organiser" and subject == self._by(visitor):
+            raise Conflict("Vous ne pouvez pas révoquer votre propre compte.", "own_account")
+        self.team().revoke(role, subject, self._by(visitor))
+        return redirect(_text(request.form, "back") or "/organisation", "account_revoked")
+
+    # -- applications ----------------------------------------------------------------
+
+    @page("GET", "/organisation/campagnes/<int:year>/candidatures", roles=ORGANISER)
+    def applications_page(self, request, visitor, year):
+        args = request.args
+        filters = {
+            "state": args.get("etat", ""),
+            "region": args.get("region", ""),
+            "category": args.get("categorie", ""),
+            "department": args.get("departement", "").strip()[:3],
+            "text": args.get("q", "").strip()[:100],
+        }
+        page_number = int(args["page"]) if args.get("page", "").isdigit() else 1
+        try:
+            found = self.submissions.search_applications(year, filters, page_number)
+        except ValidationFailed:
+            found = self.submissions.search_applications(year, {}, 1)
+        query = {k: v for k, v in args.items() if k != "page" and v}
+        return render(
+            "orga_candidatures.html",
+            visitor,
+            campaign=self.submissions.get_campaign(year),
+            found=found,
+            filters=filters,
+            query=query,
+            regions=REGIONS,
+            state_labels=STATE_LABELS,
+        )
+
+    def _application_page(self, visitor, application_id, status=200, errors=None, form=None):
+        application = self.submissions.get_application(application_id, "organiser", self._by(visitor))
+        campaign = self.submissions.get_campaign(application["campaign_year"])
+        rows = [
+            row
+            for row in self._deliberation_rows(application["campaign_year"])
+            if row["application_id"] == application_id
+        ]
+        team = self.team()
+        row = rows[0] if rows else None
+        return render(
+            "orga_candidature.html",
+            visitor,
+            status=status,
+            application=application,
+            campaign=campaign,
+            sections=dossier_sections(campaign["grid"], application),
+            row=row,
+            decided_by=team.name_of(row["decision"]["decided_by"]) if row and row.get("decision") else None,
+            errors=errors or {},
+            form=form or {},
+            state_labels=STATE_LABELS,
+        )
+
+    @page("GET", "/organisation/candidatures/<application_id>", roles=ORGANISER)
+    def application_detail_page(self, request, visitor, application_id):
+        return self._application_page(visitor, application_id)
+
+    @page("POST", "/organisation/candidatures/<application_id>/decision", roles=ORGANISER)
+    def decide_page(self, request, visitor, application_id):
+        form = request.form
+        data: dict = {"mentions": form.getlist("mentions")}
+        if _text(form, "arobases") in ("1", "2", "3", "4", "5"):
+            data["arobases"] = int(_text(form, "arobases"))
+        if _text(form, "reason"):
+            data["reason"] = _text(form, "reason")
+        try:
+            self.awards.decide(application_id, data, self._by(visitor))
+        except ValidationFailed as exc:
+            return self._application_page(visitor, application_id, 422, form_errors(exc.fields), form)
+        year = application_id.split(":", 1)[0]
+        return redirect(f"/organisation/campagnes/{year}/deliberation", "decision_saved")
+
+    # -- deliberation and release ---------------------------------------------------------
+
+    def _deliberation_rows(self, year):
+        rows = self.jury.deliberation(year)
+        decisions = self.awards.decisions(year)
+        return [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
+
+    @page("GET", "/organisation/campagnes/<int:year>/deliberation", roles=ORGANISER)
+    def deliberation_page(self, request, visitor, year):
+        campaign = self.submissions.get_campaign(year)
+        rows = console.deliberation_order(self._deliberation_rows(year))
+        return render("orga_deliberation.html", visitor, campaign=campaign, rows=rows)
+
+    @page("GET", "/organisation/campagnes/<int:year>/publication", roles=ORGANISER)
+    def release_page(self, request, visitor, year):
+        return self._release_page(visitor, year, {})
+
+    def _release_page(self, visitor, year, errors, status=200):
+        campaign = self.submissions.get_campaign(year)
+        released = campaign["state"] == "released"
+        return render(
+            "orga_publication.html",
+            visitor,
+            status=status,
+            campaign=campaign,
+            preview=None if released else self.awards.release_preview(year),
+            mail=self.notifications.campaign_mail(year, "result") if released else None,
+            released_by=self.team().name_of(self._released_by(year)) if released else None,
+            errors=errors,
+        )
+
+    def _released_by(self, year):
+        record = self.awards.release_record(year)
+        return record["released_by"] if record else ""
+
+    @page("POST", "/organisation/campagnes/<int:year>/publication", roles=ORGANISER)
+    def release(self, request, visitor, year):
+        if request.form.get("confirm") != str(year):
+            errors = {"f-confirm": [f"Cochez la case qui confirme la publication du palmarès {year}."]}
+            return self._release_page(visitor, year, errors, status=422)
+        self.awards.release(year, self._by(visitor), {"force": request.form.get("force") == "1"})
+        return redirect(f"/organisation/campagnes/{year}/publication", "released")
+
+    # -- outbox and dead letters -----------------------------------------------------------
+
+    @page("GET", "/organisation/courriels", roles=ORGANISER)
+    def outbox_page(self, request, visitor):
+        failed = self.notifications.list_outbox("failed", 200)
+        others = [row for row in self.notifications.list_outbox(None, 100) if row["state"] != "failed"]
+        return render("orga_courriels.html", visitor, failed=failed, others=others, mail_states=MAIL_STATES)
+
+    @page("GET", "/organisation/courriels/<email_id>", roles=ORGANISER)
+    def email_page(self, request, visitor, email_id):
+        email = self.notifications.get_email(email_id)
+        return render("orga_courriel.html", visitor, email=email, mail_states=MAIL_STATES)
+
+    @page("POST", "/organisation/courriels/<email_id>/renvoi", roles=ORGANISER)
+    def resend_page(self, request, visitor, email_id):
+        self.notifications.resend(email_id, self._by(visitor))
+        return redirect(f"/organisation/courriels/{email_id}", "email_resent")
+
+    @page("GET", "/organisation/lettres-mortes", roles=ORGANISER)
+    def dead_letters_page(self, request, visitor):
+        letters = deadletters.peek(self.config[AMQP_URI_CONFIG_KEY], 50)
+        replays = Replays(self.db).recent()
+        return render("orga_lettres_mortes.html", visitor, letters=letters, replays=replays)
+
+    @page("POST", "/organisation/lettres-mortes", roles=ORGANISER)
+    def replay_page(self, request, visitor):
+        replayed = deadletters.replay(self.config[AMQP_URI_CONFIG_KEY], 100)
+        self.record_replay(self._by(visitor), len(replayed))
+        return redirect("/organisation/lettres-mortes", "replayed")

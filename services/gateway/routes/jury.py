@@ -10,6 +10,10 @@ class JuryRoutes:
     def register_juror(self, request, principal):
         return 201, self.jury.register_juror(read_json(request))
 
+    @api("GET", "/api/v1/jurors", roles=("organiser",))
+    def list_jurors(self, request, principal):
+        return self.jury.list_jurors()
+
     @api("GET", "/api/v1/jurors/me", roles=("juror",))
     def juror_me(self, request, principal):
         return self.jury.get_juror(principal.subject)

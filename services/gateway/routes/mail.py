@@ -18,4 +18,4 @@ class MailRoutes:
 
     @api("POST", "/api/v1/outbox/<string:email_id>/resend", roles=("organiser",))
     def resend_outbox_email(self, request, principal, email_id):
-        return 202, self.notifications.resend(email_id)
+        return 202, self.notifications.resend(email_id, principal.subject)

@@ -22,4 +22,5 @@ class OperationsRoutes:
     @api("POST", "/api/v1/dead-letters/replay", roles=("organiser",))
     def replay_dead_letters(self, request, principal):
         replayed = deadletters.replay(self.config[AMQP_URI_CONFIG_KEY], _limit(request))
+        self.record_replay(principal.subject, len(replayed))
         return 202, {"replayed": len(replayed)}

@@ -199,9 +199,24 @@ def test_organiser_emails():
         "jury@villes-internet.net",
         "orga@villes-internet.net",
     ]
-    check_message(repos.emails.get(ids[0]), ["331 candidatures", "délibération"])
+    # Organisers' emails lead to console pages (a browser shows them), not to the JSON API.
+    check_message(
+        repos.emails.get(ids[0]),
+        [
+            "331 candidatures",
+            "délibération",
+            "https://label.example.fr/organisation/campagnes/2017/deliberation",
+        ],
+    )
     ids = notifications.on_results_released(released())
-    check_message(repos.emails.get(ids[0]), ["palmarès", "331 collectivités labellisées"])
+    check_message(
+        repos.emails.get(ids[0]),
+        [
+            "palmarès",
+            "331 collectivités labellisées",
+            "https://label.example.fr/organisation/campagnes/2017/publication",
+        ],
+    )
     result = dict(
         repos.emails.get(notifications.on_award_decided(award())[0]),
         attempts=8,
@@ -210,7 +225,8 @@ def test_organiser_emails():
     ids = notifications.queue_failure_alert(result)
     assert len(ids) == 2
     check_message(
-        repos.emails.get(ids[0]), ["Besançon", "numerique@besancon.fr", "8 tentatives", "550 mailbox"]
+        repos.emails.get(ids[0]),
+        ["Besançon", "numerique@besancon.fr", "8 tentatives", "550 mailbox", "/organisation/courriels/m"],
     )
 
 

@@ -1,0 +1,386 @@
+"""The organisers' console, played in Chromium against the running stack: an
+organiser signs in from the invitation's link, invites a second organiser and
+a juror, creates a campaign from the previous year's grid, follows the
+reviews, overrides one proposal with a reason, previews, releases, watches
+the result emails go out and resends the one that bounced. axe-core on every
+console page; every action checked through the API afterwards, with the name
+recorded on the decision and the release. Campaign years 2900-2901;
+department 40."""
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.support.api import ok, poll
+from tests.support.browser import assert_accessible, screenshot
+from tests.support.mail import Mailbox
+
+pytestmark = pytest.mark.e2e
+
+PREVIOUS, YEAR = 2900, 2901
+ORGANISER = {"name": "Florence Durand", "email": "florence.durand@villes-internet.example.fr"}
+SECOND = {"name": "Karim Benali", "email": "karim.benali@villes-internet.example.fr"}
+GRID = {
+    "enjeux": [
+        {
+            "code": "acces",
+            "label": "Accès au numérique",
+            "services": [
+                {"code": "wifi", "label": "Wi-Fi public"},
+                {"code": "epn", "label": "Espace public numérique"},
+            ],
+        },
+        {
+            "code": "citoyennete",
+            "label": "Citoyenneté",
+            "services": [{"code": "video", "label": "Conseil en vidéo"}],
+        },
+    ]
+}
+MENTIONS = [{"code": "educ", "label": "Numérique éducatif"}, {"code": "gouv", "label": "Gouvernement ouvert"}]
+TOWNS = [
+    ("40088", "Dax", "mairie@dax.example.fr"),
+    ("40192", "Mont-de-Marsan", "rebond@montdemarsan.example.fr"),  # bounces once (tests/support/stack.py)
+    ("40046", "Biscarrosse", "mairie@biscarrosse.example.fr"),
+]
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def link_in(message):
+    return re.search(
+        r"(http\S+/connexion/lien\?jeton=\S+)", message.get_body(("plain",)).get_content()
+    ).group(1)
+
+
+def checked(page, name):
+    assert_accessible(page, name)
+    return page
+
+
+def paris(moment):
+    return moment.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.fixture(scope="module")
+def previous_campaign(stack):
+    now = datetime.now(PARIS)
+    body = {
+        "year": PREVIOUS,
+        "title": f"Label {PREVIOUS}",
+        "submissions_open_at": (now - timedelta(days=30)).isoformat(),
+        "submissions_close_at": (now - timedelta(days=20)).isoformat(),
+        "ceremony_at": (now - timedelta(days=10)).isoformat(),
+        "ceremony_place": "Montrouge",
+        "grid": GRID,
+        "mentions": MENTIONS,
+    }
+    return ok(stack.http("POST", "/api/v1/campaigns", token=stack.admin_token, json=body), 201)
+
+
+def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, browser):
+    admin = stack.admin_token
+    ok(stack.http("POST", "/api/v1/organisers", token=admin, json=ORGANISER), 201)
+    [invitation] = stack.mail.wait_for(Mailbox.to(ORGANISER["email"]))
+    assert "invité" in str(invitation["Subject"])
+    page = browser.new_context(locale="fr-FR").new_page()
+    page.goto(link_in(invitation))
+    page.get_by_role("button", name="Se connecter").click()
+    assert page.url.split("?")[0].endswith("/organisation")
+    checked(page, "console")
+
+    # A second organiser, invited by the first.
+    page.get_by_role("link", name="Organisateurs").click()
+    page.get_by_label("Nom de l'organisateur").fill(SECOND["name"])
+    page.get_by_label("Adresse électronique de l'organisateur").fill(SECOND["email"])
+    page.get_by_role("button", name="Inviter l'organisateur").click()
+    assert "L'invitation est envoyée" in page.get_by_role("status").inner_text()
+    checked(page, "organisateurs")
+    stack.mail.wait_for(Mailbox.to(SECOND["email"]))
+    organisers = {o["email"]: o for o in ok(stack.http("GET", "/api/v1/organisers", token=admin))}
+    assert organisers[SECOND["email"]]["invited_by"] == ORGANISER["email"]
+
+    # A juror, invited from the console (welcome email), and a bad department named by its field.
+    page.get_by_role("link", name="Jurés").click()
+    page.get_by_label("Nom du juré").fill("Anne Lacoste")
+    page.get_by_label("Adresse électronique du juré").fill("anne.lacoste@jury.example.fr")
+    page.get_by_label("Département du juré").fill("Paris")
+    page.get_by_role("button", name="Inviter le juré").click()
+    assert page.locator("#f-department").get_attribute("aria-invalid") == "true"
+    checked(page, "jurés (erreur)")
+    page.get_by_label("Département du juré").fill("64")
+    page.get_by_role("button", name="Inviter le juré").click()
+    assert "Le juré est inscrit" in page.get_by_role("status").inner_text()
+    checked(page, "jurés")
+    jurors = {j["email"]: j for j in ok(stack.http("GET", "/api/v1/jurors", token=admin))}
+    assert jurors["anne.lacoste@jury.example.fr"]["department"] == "64"
+    stack.mail.wait_for(Mailbox.to("anne.lacoste@jury.example.fr"))
+
+    # A campaign from the previous year's grid and mentions, the changes shown first.
+    page.get_by_role("link", name="Campagnes").click()
+    page.get_by_role("link", name="Nouvelle campagne").click()
+    assert page.get_by_label("Année").input_value() == str(YEAR)
+    now = datetime.now(PARIS)
+    page.get_by_label("Ouverture des candidatures (heure de Paris)").fill(paris(now - timedelta(hours=1)))
+    page.get_by_label("Clôture des candidatures (heure de Paris)").fill(paris(now + timedelta(days=10)))
+    page.get_by_label("Cérémonie (heure de Paris)").fill(paris(now + timedelta(days=30)))
+    page.get_by_label("Lieu de la cérémonie").fill("Lille")
+    mentions = page.get_by_label("Mentions spéciales")
+    mentions.fill(mentions.input_value() + "\nsolidarite | Solidarité numérique")
+    page.get_by_role("button", name="Voir les changements").click()
+    preview = page.locator("main").inner_text()
+    assert "Grille identique" in preview and "Solidarité numérique" in preview
+    checked(page, "nouvelle campagne (aperçu)")
+    screenshot(page, "console-nouvelle-campagne")
+    page.get_by_role("button", name=f"Créer la campagne {YEAR}").click()
+    checked(page, "campagne")
+    campaign = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}", token=admin))
+    assert campaign["grid"] == GRID and campaign["ceremony_place"] == "Lille"
+    assert [m["code"] for m in campaign["mentions"]] == ["educ", "gouv", "solidarite"]
+
+    # Three applications and two reviews each, through the API (jurors of other departments).
+    tokens = {}
+    for insee, name, email in TOWNS:
+        town = ok(
+            stack.http(
+                "POST",
+                "/api/v1/collectivites",
+                token=admin,
+                json={"insee_code": insee, "name": name, "kind": "commune", "population": 20000,
+                      "region": "Nouvelle-Aquitaine", "department": "40", "email": email},
+            ),
+            201,
+        )  # fmt: skip
+        draft = ok(
+            stack.http(
+                "POST",
+                "/api/v1/applications",
+                token=town["token"],
+                json={"campaign_year": YEAR, "services": ["wifi", "video"], "initiatives": []},
+            ),
+            201,
+        )
+        ok(stack.http("POST", f"/api/v1/applications/{draft['id']}/submit", token=town["token"]))
+        tokens[name] = town["token"]
+    reviewers = [
+        ok(stack.http("POST", "/api/v1/jurors", token=admin, json=j), 201)
+        for j in (
+            {"name": "Paul Reviewer", "email": "paul.reviewer@jury.example.fr", "department": "75"},
+            {"name": "Lucie Reviewer", "email": "lucie.reviewer@jury.example.fr", "department": "69"},
+        )
+    ]
+    for juror in reviewers:
+        for _ in TOWNS:
+            task = poll(
+                lambda token=juror["token"]: stack.http(
+                    "POST", "/api/v1/review-tasks/claim", token=token, json={"campaign_year": YEAR}
+                ),
+                lambda response: response.status_code == 200,
+            ).json()
+            review = {
+                "scores": {"acces": 3, "citoyennete": 2},
+                "arobases": 3,
+                "mentions": ["educ"],
+                "comment": "Solide.",
+            }
+            ok(
+                stack.http(
+                    "POST", f"/api/v1/review-tasks/{task['id']}/review", token=juror["token"], json=review
+                )
+            )
+
+    # Following the reviews: the campaign's progress, then the applications.
+    def progress():
+        page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}")
+        return page.locator("main").inner_text()
+
+    poll(progress, lambda text: "Candidatures examinées (proposition du jury)\t3" in text)
+    assert "Avis rendus\t6" in progress()
+    checked(page, "avancement")
+    screenshot(page, "console-campagne")
+    page.get_by_role("link", name=f"Candidatures {YEAR}").first.click()
+    page.get_by_label("Nom ou code").fill("mont")
+    page.get_by_role("button", name="Filtrer").click()
+    assert "1 candidature" in page.get_by_role("status").inner_text()
+    checked(page, "candidatures")
+
+    # Deliberation: override Dax's proposal (3 @) with 4 @; the reason is required.
+    page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/deliberation")
+    checked(page, "délibération")
+    screenshot(page, "console-deliberation")
+    page.get_by_role("link", name="Décider pour Dax").click()
+    assert "Solide." in page.locator("main").inner_text()
+    page.get_by_label("4 arobases").check()
+    page.get_by_role("button", name="Enregistrer la décision").click()
+    assert page.locator("#f-reason").get_attribute("aria-invalid") == "true"
+    checked(page, "décision (motif manquant)")
+    page.get_by_label("Motif de la décision").fill("Un réseau de tiers-lieux remarquable, vu sur place.")
+    page.get_by_role("button", name="Enregistrer la décision").click()
+    assert "La décision est enregistrée" in page.get_by_role("status").inner_text()
+
+    # Release: preview, an explicit confirmation naming the campaign, then the emails.
+    page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/publication")
+    assert "Courriels de résultat à envoyer\n3" in page.locator("main").inner_text()
+    checked(page, "publication (aperçu)")
+    page.get_by_role("button", name=f"Publier le palmarès {YEAR}").click()
+    assert page.locator("#f-confirm").get_attribute("aria-describedby") == "f-confirm-erreur-1"
+    assert ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}", token=admin))["state"] != "released"
+    page.get_by_label(f"Je confirme la publication du palmarès {YEAR}").check()
+    page.get_by_role("button", name=f"Publier le palmarès {YEAR}").click()
+    # The progress updates itself on the page (a little JavaScript; "Actualiser" without it).
+    expect(page.locator("#progression")).to_contain_text(re.compile(r"Envoyés\s*2"), timeout=45_000)
+    expect(page.locator("#progression")).to_contain_text(re.compile(r"En échec\s*1"))
+
+    def result_mail():
+        page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/publication")
+        return page.locator("main").inner_text()
+
+    text = poll(result_mail, lambda text: "Envoyés\t2" in text and "En échec\t1" in text)
+    assert f"Palmarès publié par {ORGANISER['name']}" in text
+    checked(page, "publication (envoi)")
+    screenshot(page, "console-publication")
+
+    # The bounced email, resent from the outbox.
+    page.get_by_role("link", name="les voir et les renvoyer").click()
+    checked(page, "courriels")
+    page.locator("table").first.get_by_role("link").first.click()
+    assert "rebond@montdemarsan.example.fr" in page.locator("main").inner_text()
+    checked(page, "courriel")
+    page.get_by_role("button", name="Renvoyer ce courriel").click()
+    assert "remis dans la file" in page.get_by_role("status").inner_text()
+    poll(result_mail, lambda text: "Envoyés\t3" in text)
+    page.goto(f"{stack.base_url}/organisation/lettres-mortes")
+    checked(page, "lettres mortes")
+
+    # Through the API: who decided, who released, who resent.
+    dax = f"{YEAR}:40088"
+    rows = {
+        r["application_id"]: r
+        for r in ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/deliberation", token=admin))
+    }
+    assert rows[dax]["decision"]["arobases"] == 4
+    assert rows[dax]["decision"]["decided_by"] == ORGANISER["email"]
+    assert rows[dax]["decision"]["reason"].startswith("Un réseau de tiers-lieux")
+    released = ok(stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin), 202)
+    assert released["released_by"] == ORGANISER["email"]
+    palmares = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares"))
+    assert {e["collectivite"]["name"]: e["arobases"] for e in palmares["labelled"]}["Dax"] == 4
+    sent = ok(stack.http("GET", "/api/v1/outbox?state=sent", token=admin))
+    [resent] = [e for e in sent if e["recipient"].startswith("rebond@") and e["template"] == "result"]
+    assert resent["resent_by"] == ORGANISER["email"]
+    assert ok(stack.http("GET", f"/api/v1/applications/{dax}/result", token=tokens["Dax"]))["arobases"] == 4
+
+
+def signed_in(stack, address):
+    """A requests session signed in from the link sent to `address`, and its form token."""
+    session = requests.Session()
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', session.get(stack.base_url + "/connexion").text
+    ).group(1)
+
+    def links():
+        return [
+            link_in(m)
+            for m in stack.mail.messages()
+            if Mailbox.to(address)(m) and "/connexion/lien" in m.get_body(("plain",)).get_content()
+        ]
+
+    before = len(links())
+    ok(session.post(stack.base_url + "/connexion", data={"email": address, "csrf_token": token}))
+    link = poll(links, lambda found: len(found) > before)[-1]
+    jeton = requests.utils.unquote(link.split("jeton=", 1)[1])
+    opened = session.post(stack.base_url + "/connexion/lien", data={"jeton": jeton, "csrf_token": token})
+    home = ok(opened)
+    assert home is None and opened.url.split("?")[0].rsplit("/", 1)[1] in ("jure", "collectivite")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', opened.text).group(1)
+    return session, token
+
+
+CONSOLE_PAGES = [
+    "/organisation",
+    f"/organisation/campagnes/{PREVIOUS}",
+    "/organisation/campagnes/nouvelle",
+    "/organisation/jures",
+    "/organisation/organisateurs",
+    f"/organisation/campagnes/{PREVIOUS}/candidatures",
+    f"/organisation/candidatures/{PREVIOUS}:40088",
+    f"/organisation/campagnes/{PREVIOUS}/deliberation",
+    f"/organisation/campagnes/{PREVIOUS}/publication",
+    "/organisation/courriels",
+    "/organisation/courriels/m0",
+    "/organisation/lettres-mortes",
+]
+CONSOLE_ACTIONS = [
+    "/organisation/campagnes/nouvelle",
+    "/organisation/jures",
+    "/organisation/organisateurs",
+    "/organisation/comptes/sessions",
+    "/organisation/comptes/revocation",
+    f"/organisation/candidatures/{PREVIOUS}:40088/decision",
+    f"/organisation/campagnes/{PREVIOUS}/publication",
+    "/organisation/courriels/m0/renvoi",
+    "/organisation/lettres-mortes",
+]
+
+
+def test_jurors_and_collectivites_get_403_on_every_console_page_and_action(stack, previous_campaign):
+    admin = stack.admin_token
+    juror = ok(
+        stack.http(
+            "POST",
+            "/api/v1/jurors",
+            token=admin,
+            json={"name": "Curieux", "email": "curieux@jury.example.fr", "department": "33"},
+        ),
+        201,
+    )
+    town = ok(
+        stack.http(
+            "POST",
+            "/api/v1/collectivites",
+            token=admin,
+            json={
+                "insee_code": "40279",
+                "name": "Saint-Sever",
+                "kind": "commune",
+                "population": 4900,
+                "region": "Nouvelle-Aquitaine",
+                "department": "40",
+                "email": "mairie@saint-sever.example.fr",
+            },
+        ),
+        201,
+    )
+    for address in ("curieux@jury.example.fr", "mairie@saint-sever.example.fr"):
+        session, token = signed_in(stack, address)
+        for path in CONSOLE_PAGES:
+            assert session.get(stack.base_url + path, allow_redirects=False).status_code == 403, (
+                address,
+                path,
+            )
+        for path in CONSOLE_ACTIONS:
+            data = {"csrf_token": token, "confirm": str(PREVIOUS), "role": "juror", "subject": juror["id"]}
+            response = session.post(stack.base_url + path, data=data, allow_redirects=False)
+            assert response.status_code == 403, (address, path)
+    # Nothing happened: no release, the juror not revoked, no organiser added.
+    assert ok(stack.http("GET", f"/api/v1/campaigns/{PREVIOUS}", token=admin))["state"] != "released"
+    assert ok(stack.http("GET", "/api/v1/jurors/me", token=juror["token"]))["name"] == "Curieux"
+    assert all(
+        o["email"] != "curieux@jury.example.fr"
+        for o in ok(stack.http("GET", "/api/v1/organisers", token=admin))
+    )
+
+    # Revoked by an organiser: the juror's session and bearer token open nothing, and no link is sent.
+    session, _ = signed_in(stack, "curieux@jury.example.fr")
+    revoked = ok(
+        stack.http(
+            "POST", "/api/v1/accounts/revoke", token=admin, json={"role": "juror", "subject": juror["id"]}
+        )
+    )
+    assert revoked["sessions_ended"] >= 1
+    assert session.get(stack.base_url + "/jure", allow_redirects=False).status_code == 303
+    assert stack.http("GET", "/api/v1/jurors/me", token=juror["token"]).status_code == 401
+    assert stack.http("GET", f"/api/v1/collectivites/{town['id']}", token=town["token"]).status_code == 200

@@ -1,0 +1,79 @@
+"""Pure helpers of the organisers' console (services/gateway/console.py)."""
+
+from services.gateway import console
+
+OLD = {
+    "enjeux": [
+        {
+            "code": "acces",
+            "label": "Accès",
+            "services": [{"code": "wifi", "label": "Wi-Fi"}, {"code": "epn", "label": "EPN"}],
+        },
+        {"code": "sport", "label": "Sport", "services": [{"code": "club", "label": "Clubs en ligne"}]},
+    ]
+}
+NEW = {
+    "enjeux": [
+        {
+            "code": "acces",
+            "label": "Accès",
+            "services": [{"code": "wifi", "label": "Wi-Fi public"}, {"code": "fibre", "label": "Fibre"}],
+        },
+        {"code": "sante", "label": "Santé", "services": [{"code": "tele", "label": "Téléconsultation"}]},
+    ]
+}
+
+
+def test_grid_changes_name_what_is_added_removed_and_renamed():
+    changes = console.grid_changes(OLD, NEW)
+    assert changes["enjeux_added"] == ["Santé"] and changes["enjeux_removed"] == ["Sport"]
+    assert changes["services_added"] == [("Accès", "Fibre"), ("Santé", "Téléconsultation")]
+    assert changes["services_removed"] == [("Accès", "EPN"), ("Sport", "Clubs en ligne")]
+    assert changes["services_renamed"] == [("Wi-Fi", "Wi-Fi public")]
+    assert (changes["services_kept"], changes["services_total"]) == (1, 3)
+    assert console.grid_changes(OLD, OLD)["services_renamed"] == []
+
+
+def test_mentions_side_by_side_and_from_text():
+    mentions, errors = console.mentions_from_text(
+        "educ | Numérique éducatif\n\nsans séparateur\nsolid | Solidarité"
+    )
+    assert mentions == [
+        {"code": "educ", "label": "Numérique éducatif"},
+        {"code": "solid", "label": "Solidarité"},
+    ]
+    assert errors == ["Ligne 3 : attendu « code | libellé »."]
+    old = [{"code": "educ", "label": "Numérique éducatif"}, {"code": "tele", "label": "Télétravail"}]
+    assert console.mention_changes(old, mentions) == [
+        ("Numérique éducatif", "Numérique éducatif"),
+        ("Télétravail", "—"),
+        ("—", "Solidarité"),
+    ]
+    assert console.mentions_from_text(console.mentions_text(old))[0] == old
+
+
+def test_grid_text_empty_keeps_last_years_and_bad_json_is_named():
+    assert console.grid_from_text("  ") == (None, [])
+    assert console.grid_from_text('{"enjeux": []}') == ({"enjeux": []}, [])
+    assert "JSON illisible" in console.grid_from_text("{enjeux")[1][0]
+    assert console.grid_from_text("[1, 2]")[1] == ["Une grille est un objet JSON avec une liste « enjeux »."]
+
+
+def test_paris_times_in_forms():
+    assert console.paris_input("2027-01-15T17:30:00+00:00") == "2027-01-15T18:30"
+    assert console.from_paris_input("2027-07-01T10:00") == "2027-07-01T10:00:00+02:00"
+    assert console.from_paris_input("demain") is None
+    assert console.paris_input(None) == ""
+
+
+def test_deliberation_shows_disagreements_first_then_undecided():
+    rows = [
+        {"collectivite": {"name": "Brest"}, "disagreement": False, "decision": {"arobases": 3}},
+        {"collectivite": {"name": "Amiens"}, "disagreement": False, "decision": None},
+        {"collectivite": {"name": "Lille"}, "disagreement": True, "decision": None},
+    ]
+    assert [r["collectivite"]["name"] for r in console.deliberation_order(rows)] == [
+        "Lille",
+        "Amiens",
+        "Brest",
+    ]
