@@ -1,11 +1,64 @@
-"""marshmallow helpers shared by every service."""
+"""marshmallow helpers shared by every service, and marshmallow's own
+messages in French (they reach the users: the API's `fields`, the pages)."""
 
 from collections.abc import Iterator
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.errors import ValidationFailed
+
+# marshmallow's default messages, in French, for every schema of every service.
+FIELD_MESSAGES: dict[type, dict[str, str]] = {
+    fields.Field: {
+        "required": "Champ obligatoire.",
+        "null": "Ce champ ne peut pas être vide (null).",
+        "validator_failed": "Valeur invalide.",
+    },
+    fields.String: {"invalid": "Texte attendu.", "invalid_utf8": "Texte UTF-8 invalide."},
+    fields.Integer: {"invalid": "Nombre entier attendu."},
+    fields.Number: {"invalid": "Nombre attendu.", "too_large": "Nombre trop grand."},
+    fields.Float: {"special": "Les valeurs numériques spéciales (nan, infini) ne sont pas acceptées."},
+    fields.Boolean: {"invalid": "Booléen attendu (true ou false)."},
+    fields.List: {"invalid": "Liste attendue."},
+    fields.Mapping: {"invalid": "Objet attendu (clés et valeurs)."},
+    fields.Dict: {"invalid": "Objet attendu (clés et valeurs)."},
+    fields.Nested: {"type": "Objet attendu."},
+    fields.Email: {"invalid": "Adresse électronique invalide."},
+    fields.Url: {"invalid": "Adresse web invalide."},
+    fields.DateTime: {
+        "invalid": "Date et heure invalides (ISO 8601, par exemple 2027-01-15T18:00:00+01:00).",
+        "invalid_awareness": "Précisez le fuseau horaire de cette date (par exemple +01:00).",
+        "format": "« {input} » ne peut pas être écrit comme une date.",
+    },
+}
+FIELD_MESSAGES[fields.AwareDateTime] = FIELD_MESSAGES[fields.DateTime]
+SCHEMA_MESSAGES = {"type": "Objet JSON attendu.", "unknown": "Champ inconnu."}
+
+
+def use_french_messages() -> None:
+    """Replace marshmallow's English defaults (idempotent)."""
+    for cls, messages in FIELD_MESSAGES.items():
+        cls.default_error_messages = dict(cls.default_error_messages, **messages)
+    Schema._default_error_messages = dict(Schema._default_error_messages, **SCHEMA_MESSAGES)
+    validate.Length.message_min = "Au moins {min} caractères ou éléments."
+    validate.Length.message_max = "Au plus {max} caractères ou éléments."
+    validate.Length.message_all = "Entre {min} et {max} caractères ou éléments."
+    validate.Length.message_equal = "Exactement {equal} caractères ou éléments."
+    validate.Range.message_min = "Doit être {min_op} {{min}}."
+    validate.Range.message_max = "Doit être {max_op} {{max}}."
+    validate.Range.message_all = "Doit être {min_op} {{min}} et {max_op} {{max}}."
+    validate.Range.message_gte = "supérieur ou égal à"
+    validate.Range.message_gt = "supérieur à"
+    validate.Range.message_lte = "inférieur ou égal à"
+    validate.Range.message_lt = "inférieur à"
+    validate.OneOf.default_message = "Valeur attendue parmi : {choices}."
+    validate.Regexp.default_message = "Format invalide."
+    validate.Email.default_message = "Adresse électronique invalide."
+    validate.URL.default_message = "Adresse web invalide."
+
+
+use_french_messages()
 
 
 def _unsafe_keys(value: object, path: str = "") -> Iterator[str]:

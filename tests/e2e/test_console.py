@@ -4,7 +4,7 @@ a juror, creates a campaign from the previous year's grid, follows the
 reviews, overrides one proposal with a reason, previews, releases, watches
 the result emails go out and resends the one that bounced. axe-core on every
 console page; every action checked through the API afterwards, with the name
-recorded on the decision and the release. Campaign years 2900-2901;
+recorded on the decision and the release. Campaign years 2990-2991;
 department 40."""
 
 import re
@@ -21,7 +21,7 @@ from tests.support.mail import Mailbox
 
 pytestmark = pytest.mark.e2e
 
-PREVIOUS, YEAR = 2900, 2901
+PREVIOUS, YEAR = 2990, 2991  # above every other module's years: the console proposes the latest + 1
 ORGANISER = {"name": "Florence Durand", "email": "florence.durand@villes-internet.example.fr"}
 SECOND = {"name": "Karim Benali", "email": "karim.benali@villes-internet.example.fr"}
 GRID = {
