@@ -1,8 +1,9 @@
 """Security settings end to end: a service process refuses to start with a
 default secret outside local mode; the local-mode gateway listens on 127.0.0.1
-only."""
+only; the API refuses oversized and deeply nested bodies with a 4xx."""
 
 import os
+import socket
 import subprocess
 import time
 
@@ -61,3 +62,27 @@ def test_the_local_mode_gateway_listens_on_loopback_only(stack):
     assert stack.env["LABEL_LOCAL_MODE"] == "1"
     assert tcp_ready("127.0.0.1", stack.port)
     assert not tcp_ready("127.0.0.2", stack.port)  # would answer if bound to 0.0.0.0
+
+
+def test_an_oversized_body_is_413_before_it_is_sent(stack):
+    """Content-Length of 50 MB, no body sent: the answer comes at once."""
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/collectivites HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
+        )
+        head = sock.recv(65536).decode("latin-1")
+    assert head.startswith("HTTP/1.1 413"), head
+    assert "payload_too_large" in head
+
+
+def test_deeply_nested_json_is_400_not_a_500(stack):
+    depth = 50_000
+    log_before = len(stack.log("gateway"))
+    body = b'{"name": ' + b"[" * depth + b"]" * depth + b"}"
+    response = stack.http(
+        "POST", "/api/v1/collectivites", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "malformed_json"
+    assert "Traceback" not in stack.log("gateway")[log_before:]
