@@ -13,7 +13,7 @@ Every service class declares `startup = StartupChecks()`.
 
 import logging
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -104,7 +104,21 @@ def check_at_start(
 
 
 class StartupChecks(DependencyProvider):
-    """Runs check_at_start when the container is set up, before anything listens."""
+    """Runs check_at_start when the container is set up, before anything listens,
+    then the service's own `checks` (callables of the config that raise
+    ValueError on a setting the service must not run with)."""
+
+    def __init__(self, *checks: Callable[[Mapping[str, Any]], object]) -> None:
+        self.checks = checks
 
     def setup(self) -> None:
-        check_at_start(self.container.config, self.container.service_name)
+        config, service = self.container.config, self.container.service_name
+        check_at_start(config, service)
+        for check in self.checks:
+            try:
+                check(config)
+            except ValueError as exc:
+                log.critical("%s : démarrage refusé, %s / refusing to start", service, exc)
+                raise InsecureConfiguration(
+                    f"{service}: démarrage refusé / refusing to start: {exc}"
+                ) from exc

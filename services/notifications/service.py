@@ -38,7 +38,8 @@ class NotificationsService(HealthRpc):
     db = MongoDatabase(contracts.NOTIFICATIONS, ensure_indexes=ensure_indexes)
     outbox = Outbox(contracts.NOTIFICATIONS)
     inbox = Inbox(contracts.NOTIFICATIONS)
-    startup = StartupChecks()  # no default or short secret outside local mode
+    # no default/short secret; an SMTP_URL that would send credentials in clear is refused
+    startup = StartupChecks(SenderSettings)
 
     def _notifications(self):
         return logic.Notifications(Repositories(self.db), RENDERER, self.config, outbox=self.outbox)
