@@ -39,6 +39,10 @@ from services.common.contracts import SERVICES  # noqa: E402
 from tests.support.mail import Mailbox  # noqa: E402
 from tests.support.net import free_port, tcp_ready, wait_tcp  # noqa: E402
 
+# Services started by the tests (containers, processes) accept their test
+# secrets: a developer's machine (services/common/startup.py).
+os.environ.setdefault("LABEL_LOCAL_MODE", "1")
+
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/"
 HOW = (

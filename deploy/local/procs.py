@@ -7,7 +7,7 @@ Programs (all logs under var/log/):
   smtp           SMTP capture on 127.0.0.1:1025 -> var/mail   (omitted when SMTP_URL is set)
   topology       one-shot: python -m services.common.topology (after RabbitMQ answers)
   <service> x5   nameko run --config deploy/config.yaml <module:Class>
-                 (after the topology step, MongoDB and SMTP answer)
+                 (after the topology step, MongoDB and SMTP answer), with LABEL_LOCAL_MODE=1
 
 RabbitMQ is machine-wide and started before supervisord (deploy/local/rabbitmq.sh).
 """
@@ -34,6 +34,7 @@ CONFIG = "deploy/config.yaml"
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_MONGODB_URI = "mongodb://127.0.0.1:27017/"
 DEFAULT_SMTP_URL = "smtp://127.0.0.1:1025"
+LOCAL_MODE = "LABEL_LOCAL_MODE"  # services/common/startup.py
 
 
 def services(env: dict | None = None) -> dict[str, str]:
@@ -167,6 +168,8 @@ serverurl=unix://{rundir}/supervisor.sock
                 root=root,
                 logdir=logdir,
                 priority=30,
+                # a developer's machine: default secrets accepted, gateway on 127.0.0.1 only
+                environment=f'{LOCAL_MODE}="{env.get(LOCAL_MODE) or "1"}"',
             )
         )
     return "".join(out)

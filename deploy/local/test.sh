@@ -45,6 +45,8 @@ if [ -z "${MONGODB_URI:-}" ]; then
     say "FerretDB on $MONGODB_URI (data in $FERRET_DIR, log $log)"
 fi
 export AMQP_URI=${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}
+# a developer's machine: the services accept the test secrets (services/common/startup.py)
+export LABEL_LOCAL_MODE=${LABEL_LOCAL_MODE:-1}
 
 set +e
 # shellcheck disable=SC2086

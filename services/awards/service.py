@@ -11,6 +11,7 @@ from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
 from services.common.relay import Outbox
+from services.common.startup import StartupChecks
 from services.common.validation import load
 
 READY_CHECK_SECONDS = 2
@@ -24,6 +25,7 @@ class AwardsService(HealthRpc):
     db = MongoDatabase("awards", ensure_indexes=ensure_indexes)
     outbox = Outbox("awards")
     inbox = Inbox("awards")
+    startup = StartupChecks()  # no default or short secret outside local mode
 
     @property
     def awards(self):

@@ -6,7 +6,6 @@ Memory stays flat on any file size: rows are read one at a time and at most
 `2 × workers` are in flight; only the rejected rows are kept (for the report).
 """
 
-import csv
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 
 from services.cli.client import ApiError
 from services.cli.rows import RowRejected, open_rows, parse_row
+from services.common import csvsafe
 
 RETRIES = 3  # on no answer or a 5xx, with a short backoff
 
@@ -145,6 +145,6 @@ class Importer:
 
 
 def tokens_file_writer(fh):
-    writer = csv.writer(fh)
+    writer = csvsafe.writer(fh)  # no cell runs as a formula in a spreadsheet
     writer.writerow(["COM", "ID", "TOKEN"])
     return writer

@@ -7,7 +7,9 @@ the fields); 2 bad usage; 3 the API cannot be reached; 4 an import or a demo
 finished but some rows or steps failed (listed in the report).
 """
 
+import csv
 import functools
+import io
 import json
 import re
 import sys
@@ -19,6 +21,7 @@ import click
 from services.cli.client import Api, ApiError, settings_from_env
 from services.cli.importer import ImportAborted, Importer, tokens_file_writer
 from services.cli.rows import HeaderError, count_lines
+from services.common import csvsafe
 
 EXIT_API, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_PARTIAL = 1, 2, 3, 4
 PARIS = ZoneInfo("Europe/Paris")
@@ -454,7 +457,9 @@ def palmares_export(api, year, fmt, output):
         if response.status_code >= 400:
             raise ApiError.from_response(response)
         response.encoding = response.encoding or "utf-8"
-        output.write(response.text)
+        # written again through the formula-safe writer (a gateway older than that may not be)
+        rows = csv.reader(io.StringIO(response.text, newline=""))
+        csvsafe.writer(output, lineterminator="\r\n").writerows(rows)
 
 
 # --- outbox ----------------------------------------------------------------

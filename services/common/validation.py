@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from services.common.errors import ValidationFailed
 
 # marshmallow's default messages, in French, for every schema of every service.
-FIELD_MESSAGES: dict[type, dict[str, str]] = {
+FIELD_MESSAGES: dict[type[fields.Field], dict[str, str]] = {
     fields.Field: {
         "required": "Champ obligatoire.",
         "null": "Ce champ ne peut pas être vide (null).",

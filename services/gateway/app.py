@@ -14,6 +14,7 @@ from nameko.web.handlers import http
 from services.common.clock import utcnow
 from services.common.contracts import GATEWAY, SERVICES
 from services.common.mongo import MongoDatabase
+from services.common.startup import StartupChecks
 from services.gateway.accounts import SignIn, Team
 from services.gateway.http import json_response
 from services.gateway.pages.collectivite import CollectivitePages
@@ -56,6 +57,7 @@ class GatewayService(
 
     config = Config()
     db = MongoDatabase(GATEWAY, ensure_indexes=ensure_indexes)
+    startup = StartupChecks()  # no default or short secret outside local mode
     submissions = RpcProxy("submissions")
     jury = RpcProxy("jury")
     awards = RpcProxy("awards")

@@ -6,6 +6,11 @@ return a JSON-serialisable body (200), a `(status, body)` pair, or a werkzeug
 Response. They raise the domain errors of services.common.errors (locally or
 from an RPC call): ValidationFailed → 422, NotFound → 404, Conflict → 409,
 Forbidden → 403.
+
+Resource limits: a body above GATEWAY_MAX_BODY_BYTES (default 1 MiB) gets 413
+`payload_too_large` before it is read (Content-Length), and reading is capped
+there (a chunked body that grows past it gets the same 413); a JSON body nested
+deeper than MAX_JSON_DEPTH gets 400 `malformed_json`, never a 500.
 """
 
 import functools
@@ -15,6 +20,7 @@ import logging
 
 import eventlet
 from nameko.web.handlers import http
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common import tokens
@@ -25,6 +31,9 @@ log = logging.getLogger(__name__)
 # nameko's RpcProxy waits forever for a reply; a service that died mid-call
 # (its request is redelivered once it is back) must not hold the client too.
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 30
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Our payloads nest 4 levels at most; anything much deeper is an attack (RecursionError).
+MAX_JSON_DEPTH = 32
 
 
 class ApiError(Exception):
@@ -57,13 +66,54 @@ def error_response(status, code, message, fields=None):
     return json_response({"error": error}, status)
 
 
+def payload_too_large(limit):
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"Le corps de la requête dépasse la taille maximale autorisée ({limit} octets).",
+    )
+
+
+def max_body_bytes(config):
+    return int(config.get("GATEWAY_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
+
+
+def limit_body(request, limit):
+    """413 now when Content-Length says the body is too big; otherwise cap every
+    later read of it at `limit` bytes (werkzeug raises RequestEntityTooLarge)."""
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise payload_too_large(limit)
+
+
+def json_depth(value):
+    """How deeply `value` nests lists and objects (iterative: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
 def read_json(request):
     """The request body as a JSON object (dict), or a 400."""
     raw = request.get_data(cache=True)
     try:
         body = json.loads(raw.decode("utf-8") if raw else "")
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiError(400, "malformed_json", "Le corps de la requête n'est pas un JSON valide.") from None
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise ApiError(
+            400,
+            "malformed_json",
+            f"Le corps de la requête est imbriqué trop profondément (au plus {MAX_JSON_DEPTH} niveaux).",
+        )
     if not isinstance(body, dict):
         raise ApiError(
             422,
@@ -109,6 +159,7 @@ def api(method, path, roles=None, public=False):
         @functools.wraps(fn)
         def entry(self, request, **params):
             try:
+                limit_body(request, max_body_bytes(self.config))
                 principal = authenticate(self.config, request)
                 if principal is not None and self.is_revoked(principal):
                     raise unauthorized()
@@ -129,6 +180,9 @@ def api(method, path, roles=None, public=False):
                     return _to_response(fn(self, request, principal, **params))
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.fields)
+            except RequestEntityTooLarge:  # the capped read went past the limit
+                exc = payload_too_large(max_body_bytes(self.config))
+                return error_response(exc.status, exc.code, exc.message)
             except ValidationFailed as exc:
                 return error_response(422, exc.code, exc.message, exc.fields)
             except NotFound as exc:

@@ -13,6 +13,7 @@ from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
 from services.common.relay import Outbox
+from services.common.startup import StartupChecks
 from services.common.validation import load
 from services.jury import schemas
 from services.jury.logic import JuryDesk
@@ -51,6 +52,7 @@ class JuryService(HealthRpc):
     db = MongoDatabase(contracts.JURY, ensure_indexes=ensure_indexes)
     outbox = Outbox(contracts.JURY)
     inbox = Inbox(contracts.JURY)
+    startup = StartupChecks()  # no default or short secret outside local mode
     snapshots = Snapshots()
 
     def _desk(self):

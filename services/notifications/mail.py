@@ -73,6 +73,18 @@ def build_message(*, sender, recipient, recipient_name, subject, text, html, mes
 # --- SMTP ------------------------------------------------------------------
 
 
+class InsecureSmtpSettings(ValueError):
+    """SMTP_URL would send the credentials in clear text: refused, never sent."""
+
+
+PLAIN_AUTH_REFUSED = (
+    "SMTP_URL : identifiants refusés sur une connexion non chiffrée ; utilisez smtps:// "
+    "ou ?starttls=1 (ou ?allow_plain_auth=1 pour l'accepter explicitement) / SMTP_URL: "
+    "credentials are never sent over an unencrypted connection"
+)
+_QUERY_OPTIONS = ("starttls", "allow_plain_auth", "cafile")
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -82,40 +94,72 @@ class SmtpSettings:
     username: str = ""
     password: str = ""
     timeout: float = 30.0
+    allow_plain_auth: bool = False
+    cafile: str = ""  # CA certificates to trust instead of the system's (a private CA)
+
+    @property
+    def encrypted(self):
+        return self.ssl or self.starttls
+
+
+def _flag(query, name):
+    return query.get(name, ["0"])[-1].lower() in ("1", "true", "yes", "on")
 
 
 def parse_smtp_url(url, timeout=30.0):
-    """smtp://[user:password@]host[:port][?starttls=1] or smtps://... (implicit TLS)."""
+    """smtp://[user:password@]host[:port][?starttls=1] (STARTTLS, required) or
+    smtps://... (implicit TLS); `cafile=/path` trusts that CA bundle. Credentials
+    over plain smtp:// are refused unless `allow_plain_auth=1`."""
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps"):
         raise ValueError(f"SMTP_URL: scheme smtp:// or smtps:// expected, got {parts.scheme!r}")
-    query = parse_qs(parts.query)
-    starttls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - set(_QUERY_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"SMTP_URL : option inconnue {', '.join(unknown)} (connues : {', '.join(_QUERY_OPTIONS)})"
+        )
     secure = parts.scheme == "smtps"
-    return SmtpSettings(
+    settings = SmtpSettings(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or (465 if secure else 25),
         ssl=secure,
-        starttls=starttls and not secure,
+        starttls=_flag(query, "starttls") and not secure,
         username=unquote(parts.username or ""),
         password=unquote(parts.password or ""),
         timeout=timeout,
+        allow_plain_auth=_flag(query, "allow_plain_auth"),
+        cafile=query.get("cafile", [""])[-1],
     )
+    check_plain_auth(settings)
+    return settings
+
+
+def check_plain_auth(settings):
+    if settings.username and not settings.encrypted and not settings.allow_plain_auth:
+        raise InsecureSmtpSettings(PLAIN_AUTH_REFUSED)
+
+
+def tls_context(settings):
+    return ssl.create_default_context(cafile=settings.cafile or None)
 
 
 def connect(settings):
-    """An authenticated SMTP connection ready for transactions."""
+    """An authenticated SMTP connection ready for transactions. With STARTTLS
+    the upgrade is required (no silent fall back to clear text); credentials
+    go over an encrypted connection only, unless allow_plain_auth."""
+    check_plain_auth(settings)
     client: smtplib.SMTP
     if settings.ssl:
         client = smtplib.SMTP_SSL(
-            settings.host, settings.port, timeout=settings.timeout, context=ssl.create_default_context()
+            settings.host, settings.port, timeout=settings.timeout, context=tls_context(settings)
         )
     else:
         client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     try:
         client.ehlo()
         if settings.starttls:
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=tls_context(settings))  # SMTPNotSupportedError if not offered
             client.ehlo()
         if settings.username:
             client.login(settings.username, settings.password)

@@ -17,6 +17,7 @@ from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
 from services.common.relay import Outbox
+from services.common.startup import StartupChecks
 from services.common.validation import load
 from services.notifications import logic, schemas
 from services.notifications.repository import Repositories, ensure_indexes
@@ -37,6 +38,8 @@ class NotificationsService(HealthRpc):
     db = MongoDatabase(contracts.NOTIFICATIONS, ensure_indexes=ensure_indexes)
     outbox = Outbox(contracts.NOTIFICATIONS)
     inbox = Inbox(contracts.NOTIFICATIONS)
+    # no default/short secret; an SMTP_URL that would send credentials in clear is refused
+    startup = StartupChecks(SenderSettings)
 
     def _notifications(self):
         return logic.Notifications(Repositories(self.db), RENDERER, self.config, outbox=self.outbox)

@@ -15,6 +15,7 @@ from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
 from services.common.relay import Outbox
+from services.common.startup import StartupChecks
 from services.submissions.logic import Submissions
 from services.submissions.repository import ensure_indexes
 
@@ -34,6 +35,7 @@ class SubmissionsService(HealthRpc):
     db = MongoDatabase("submissions", ensure_indexes=ensure_indexes)
     outbox = Outbox("submissions")
     inbox = Inbox("submissions")
+    startup = StartupChecks()  # no default or short secret outside local mode
     config = Config()
 
     def _logic(self):

@@ -5,6 +5,8 @@ tests request `compose_stack`, which checks `docker info` first and only then
 asks for `docker_services`.
 """
 
+import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -58,6 +60,9 @@ def docker_compose_project_name():
 
 @pytest.fixture(scope="session")
 def docker_setup():
+    # docker-compose.yml runs without local mode: its change-me-* defaults are refused at start
+    for name in ("LABEL_ADMIN_TOKEN", "LABEL_SECRET_KEY"):
+        os.environ.setdefault(name, secrets.token_urlsafe(32))
     return ["up --build -d"]
 
 

@@ -98,6 +98,7 @@ class Stack:
                 "PUBLIC_BASE_URL": self.base_url,
                 "LABEL_ADMIN_TOKEN": self.admin_token,
                 "LABEL_SECRET_KEY": secrets.token_hex(16),
+                "LABEL_LOCAL_MODE": "1",  # test secrets accepted, gateway on 127.0.0.1
                 "PYTHONUNBUFFERED": "1",
             }
         )

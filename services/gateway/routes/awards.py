@@ -2,7 +2,6 @@
 palmarès pages; a mixin of GatewayService. The embargo itself is enforced by
 the awards service (it is told the caller's role)."""
 
-import csv
 import io
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.exceptions import MethodNotFound, UnknownService
 from werkzeug.wrappers import Response
 
+from services.common import csvsafe
 from services.common.errors import Conflict, NotFound
 from services.common.french import CATEGORY_LABELS, french_date
 from services.gateway import charts
@@ -96,7 +96,7 @@ class AwardsRoutes:
     def get_palmares_csv(self, request, principal, year):
         rows = self.awards.palmares_rows(year, principal.role if principal else None)
         out = io.StringIO()
-        csv.writer(out, lineterminator="\r\n").writerows(rows)
+        csvsafe.writer(out, lineterminator="\r\n").writerows(rows)  # no cell runs as a formula
         return Response(
             out.getvalue(),
             mimetype="text/csv",

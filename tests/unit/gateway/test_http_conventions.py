@@ -1,3 +1,4 @@
+import io
 import json
 
 import pytest
@@ -62,3 +63,82 @@ def test_a_service_that_never_answers_gives_a_504_not_a_hang():
     response = Slow().slow(request())
     assert response.status_code == 504
     assert json.loads(response.get_data())["error"]["code"] == "service_timeout"
+
+
+# -- resource limits --------------------------------------------------------
+
+
+class Unreadable:
+    """A wsgi.input that fails the test if anyone reads it."""
+
+    def read(self, *args):
+        raise AssertionError("the body was read")
+
+    readline = readlines = read
+
+
+class Echo:
+    config = dict(CONFIG, GATEWAY_MAX_BODY_BYTES=100)
+
+    def __init__(self):
+        from services.gateway.http import api, read_json
+
+        @api("POST", "/echo", public=True)
+        def echo(self, request, principal):
+            return read_json(request)
+
+        self.echo = echo.__get__(self)
+
+
+def test_a_body_above_the_limit_is_413_before_it_is_read():
+    environ = EnvironBuilder(method="POST").get_environ()
+    environ.update({"CONTENT_LENGTH": "101", "wsgi.input": Unreadable()})
+    response = Echo().echo(Request(environ))
+    assert response.status_code == 413
+    assert json.loads(response.get_data())["error"]["code"] == "payload_too_large"
+
+
+def test_a_body_without_content_length_is_never_read_past_the_limit():
+    # chunked, from a server that sets wsgi.input_terminated: werkzeug caps the read
+    # (eventlet's server does not set it, and such a body is not read at all)
+    stream = io.BytesIO(b'{"a": "' + b"x" * 10_000 + b'"}')
+    environ = EnvironBuilder(method="POST").get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update({"wsgi.input": stream, "wsgi.input_terminated": True})
+    response = Echo().echo(Request(environ))
+    assert response.status_code in (400, 413)
+    assert stream.tell() <= 100 + 8192  # one buffered read at most, never the whole body
+
+
+def test_a_body_within_the_limit_is_read():
+    response = Echo().echo(request(data=b'{"a": 1}'))
+    assert (response.status_code, json.loads(response.get_data())) == (200, {"a": 1})
+
+
+def test_the_default_limit_is_one_mebibyte():
+    from services.gateway.http import DEFAULT_MAX_BODY_BYTES, max_body_bytes
+
+    assert max_body_bytes({}) == DEFAULT_MAX_BODY_BYTES == 1024 * 1024
+    assert max_body_bytes({"GATEWAY_MAX_BODY_BYTES": "2048"}) == 2048
+
+
+@pytest.mark.parametrize("depth", [33, 5000, 100_000])
+def test_deeply_nested_json_is_400_never_a_500(depth):
+    from services.gateway.http import api
+
+    class Deep:
+        config = CONFIG
+
+        @api("POST", "/deep", public=True)
+        def deep(self, request, principal):
+            return read_json(request)
+
+    body = b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    response = Deep().deep(request(data=body))
+    assert response.status_code == 400
+    assert json.loads(response.get_data())["error"]["code"] == "malformed_json"
+
+
+def test_reasonable_nesting_is_accepted():
+    body = {"scores": {"e1": [{"a": [1, {"b": None}]}]}}
+    assert read_json(request(data=json.dumps(body).encode())) == body

