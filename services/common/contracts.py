@@ -50,6 +50,8 @@ class CollectiviteRef(_Nested):
     population = fields.Integer(required=True)
     email = fields.String(required=True, allow_none=True)
     member_communes = fields.List(fields.String(), load_default=list)
+    # INSEE's type of name (placenames.py); None: read from the name.
+    tncc = fields.Integer(load_default=None, allow_none=True)
 
 
 class CodeLabel(_Nested):

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.common import tokens
+from services.common import placenames, tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.french import CATEGORY_LABELS, french_date
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
@@ -65,6 +65,7 @@ pages = Environment(
 pages.filters["french_date"] = lambda text: french_date(text, with_time=False) if text else ""
 pages.filters["french_datetime"] = lambda text: french_date(text) if text else ""
 pages.globals.update(category_labels=CATEGORY_LABELS, role_names=ROLE_NAMES, csrf_field=CSRF_FIELD)
+pages.filters.update(de=placenames.de, a=placenames.a)
 
 
 @dataclass

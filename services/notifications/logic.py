@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jinja2
 
-from services.common import contracts
+from services.common import contracts, placenames
 from services.common.clock import isoformat, utcnow
 from services.common.errors import Conflict
 from services.common.french import CATEGORY_LABELS, french_date
@@ -41,17 +41,21 @@ def email_id(event_id: str, template: str, recipient: str) -> str:
     return f"m{digest[:31]}"
 
 
-def progression_text(name: str, progression: str, arobases: int, previous: int | None) -> str:
+def progression_text(place: Doc, progression: str, arobases: int, previous: int | None) -> str:
+    """The result letter's sentence on the level; `place` is the collectivité
+    (name, kind, tncc: its name's grammar, see services/common/placenames.py)."""
+    name = placenames.subject(place)
+    plural = placenames.is_are(place) == "sont"
     if progression == "gained" and previous:
-        return f"{name} progresse : de {previous} à {arobases} arobases."
+        return f"{name} {'progressent' if plural else 'progresse'} : de {previous} à {arobases} arobases."
     if progression == "lost" and previous:
-        return f"{name} passe de {previous} à {arobases} arobase{'s' if arobases > 1 else ''} cette année."
+        verb = "passent" if plural else "passe"
+        return f"{name} {verb} de {previous} à {arobases} arobase{'s' if arobases > 1 else ''} cette année."
     if progression == "kept":
-        return (
-            f"{name} conserve son niveau de l'an dernier ({arobases} arobase{'s' if arobases > 1 else ''})."
-        )
+        verb = "conservent leur" if plural else "conserve son"
+        return f"{name} {verb} niveau de l'an dernier ({arobases} arobase{'s' if arobases > 1 else ''})."
     return (
-        f"C'est la première labellisation de {name} : "
+        f"C'est la première labellisation {placenames.de(place)} : "
         "bienvenue dans le réseau des Territoires, Villes et Villages Internet !"
     )
 
@@ -63,6 +67,14 @@ class Renderer:
             autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+        )
+        # Place names with their French grammar: {{ collectivite|de }} → "du Mans".
+        self.env.filters.update(
+            de=placenames.de,
+            a=placenames.a,
+            subject=placenames.subject,
+            is_are=placenames.is_are,
+            agreed=placenames.agreed,
         )
 
     def render(self, template, context):
@@ -324,7 +336,7 @@ class Notifications:
                     "progression": data["progression"],
                     "previous_arobases": data.get("previous_arobases"),
                     "progression_text": progression_text(
-                        col["name"], data["progression"], data["arobases"], data.get("previous_arobases")
+                        col, data["progression"], data["arobases"], data.get("previous_arobases")
                     ),
                     "ceremony_date": french_date(data["ceremony_at"]),
                     "ceremony_place": data["ceremony_place"],
@@ -343,7 +355,11 @@ class Notifications:
                 "result_failed_alert",
                 {
                     "year": email.get("campaign_year"),
-                    "collectivite_name": col.get("name", "?"),
+                    "collectivite": {
+                        "name": col.get("name", "?"),
+                        "kind": col.get("kind"),
+                        "tncc": col.get("tncc"),
+                    },
                     "recipient": email["recipient"],
                     "attempts": email.get("attempts", 0),
                     "last_error": email.get("last_error") or "",
@@ -399,6 +415,8 @@ class Notifications:
                     "id": draft.collectivite["id"],
                     "name": draft.collectivite["name"],
                     "insee_code": draft.collectivite["insee_code"],
+                    "kind": draft.collectivite.get("kind"),
+                    "tncc": draft.collectivite.get("tncc"),
                 }
                 if draft.collectivite
                 else None

@@ -118,6 +118,7 @@ def collectivite_ref(collectivite: Doc, category: str) -> Doc:
         "population": collectivite["population"],
         "email": collectivite["email"],
         "member_communes": list(collectivite.get("member_communes") or []),
+        "tncc": collectivite.get("tncc"),
     }
 
 
@@ -233,6 +234,7 @@ class Submissions:
             "department": data["department"],
             "email": data["email"].strip(),
             "member_communes": data["member_communes"],
+            "tncc": data["tncc"],
             "created_at": self.now,
         }
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())

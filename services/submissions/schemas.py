@@ -169,6 +169,13 @@ class CollectiviteSchema(StrictSchema):
     member_communes = fields.List(
         fields.String(validate=validate.Length(max=5)), load_default=list, validate=validate.Length(max=1000)
     )
+    # INSEE's "type de nom en clair" (0-8): which article the name takes (services/common/placenames.py).
+    tncc = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(0, 8, error="TNCC : de 0 à 8."),
+    )
 
     @validates("region")
     def _known_region(self, value, **kwargs):

@@ -259,3 +259,38 @@ def test_html_escapes_user_data():
         envelope("collectivite_registered", collectivite=evil, access_token="t")
     )
     assert "<script>" not in repos.emails.get(email_id)["html"]
+
+
+def place(name, tncc, kind="commune"):
+    return dict(BESANCON, id=f"id-{name}", name=name, kind=kind, tncc=tncc)
+
+
+@pytest.mark.parametrize(
+    ("collectivite", "fragments"),
+    [
+        (
+            place("Le Mans", 2),
+            ["Le Mans est labellisé avec", "toutes les équipes du Mans !", "Le Mans progresse"],
+        ),
+        (
+            place("Les Lilas", None),
+            ["Les Lilas sont labellisés avec", "équipes des Lilas !", "Les Lilas progressent"],
+        ),
+        (place("Arras", 1), ["Arras est labellisée avec", "toutes les équipes d'Arras !"]),
+        (
+            place("Communauté de communes du Thouarsais", None, kind="epci"),
+            [
+                "La Communauté de communes du Thouarsais est labellisée",
+                "équipes de la Communauté de communes",
+            ],
+        ),
+    ],
+)
+def test_result_letters_write_place_names_as_french_does(collectivite, fragments):
+    repos, notifications = make()
+    notifications.on_results_released(released())
+    [result] = notifications.on_award_decided(award(collectivite=collectivite))
+    doc = repos.emails.get(result)
+    for fragment in fragments:
+        assert fragment in doc["text"], (fragment, doc["text"])
+    assert "de Le " not in doc["text"] and "de Les " not in doc["text"]
