@@ -17,13 +17,14 @@ from urllib.parse import urlencode
 import eventlet
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.web.handlers import http
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common import placenames, tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.french import CATEGORY_LABELS, french_date
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
-from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS
+from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,10 @@ def page(method, path, roles=None):
                 response = _guarded(self, fn, request, visitor, method, roles, params, secret, csrf_cookie)
             except PageError as exc:
                 response = error_page(visitor, exc.status, exc.title, exc.message)
+            except RequestEntityTooLarge:  # a body that grew past the limit while read
+                response = error_page(
+                    visitor, 413, "Formulaire trop volumineux", "Ce formulaire dépasse la taille autorisée."
+                )
             except Exception:
                 log.exception("%s %s failed", method, path)
                 response = error_page(
@@ -174,6 +179,12 @@ def page(method, path, roles=None):
 
 
 def _guarded(self, fn, request, visitor, method, roles, params, secret, csrf_cookie):
+    try:  # the API's body limit: a form above it is refused before it is read
+        limit_body(request, max_body_bytes(self.config))
+    except ApiError:
+        raise PageError(
+            413, "Formulaire trop volumineux", "Ce formulaire dépasse la taille autorisée."
+        ) from None
     if method == "POST":
         session_token = request.cookies.get(SESSION_COOKIE) if visitor.session else None
         if not csrf_ok(secret, request.cookies.get(CSRF_COOKIE), session_token, request.form.get(CSRF_FIELD)):

@@ -382,6 +382,10 @@ def test_a_link_serves_once_a_form_needs_its_csrf_token_and_sign_out_ends_the_se
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     before = count_links(stack, address)
 
+    # A form above the size limit is refused before it is read.
+    huge = session.post(stack.base_url + "/connexion", data={"email": "x" * 2_000_000, "csrf_token": token})
+    assert huge.status_code == 413 and "trop volumineux" in huge.text
+
     # A form without its CSRF token is refused, and sends nothing.
     refused = session.post(stack.base_url + "/connexion", data={"email": address})
     assert refused.status_code == 403 and "Formulaire expiré" in refused.text
