@@ -25,7 +25,11 @@ TOWN = {
     "population": "8 100",
     "email": "mairie@champagnole.example.fr",
 }
-OTHER = {"insee": "38421", "name": "Saint-Martin-le-Vinoux", "email": "numerique@saint-martin-le-vinoux.example.fr"}
+OTHER = {
+    "insee": "38421",
+    "name": "Saint-Martin-le-Vinoux",
+    "email": "numerique@saint-martin-le-vinoux.example.fr",
+}
 JUROR_ISERE = {"name": "Claire Dupont", "email": "claire.dupont@jury.example.fr", "department": "38"}
 JUROR_PARIS = {"name": "Marc Lefèvre", "email": "marc.lefevre@jury.example.fr", "department": "75"}
 
