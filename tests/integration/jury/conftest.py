@@ -2,7 +2,6 @@
 FerretDB, real HTTP); `application_submitted` events are fed the way the
 submissions service publishes them (nameko's standalone dispatcher)."""
 
-import time
 import uuid
 
 import pytest
@@ -110,16 +109,6 @@ class JuryHarness:
             for event in change["events"]
             if event["name"] == name
         ]
-
-
-def wait_until(predicate, timeout=15, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
