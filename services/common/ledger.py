@@ -13,12 +13,18 @@ an insert with a unique `_id`. A change to a document is therefore:
 3. the relay publishes the change's events and marks the change published.
 
 Unpublished changes are found through `outbox_pending`, a small collection of
-markers written just before each decision and deleted once published: the
+markers inserted just before step 1 and deleted once published: the
 relay's sweep reads it instead of scanning every change ever made (on
 FerretDB's SQLite storage any filter other than `_id` scans the collection).
 
+An exclusive step with no document (a release, an email sent) is
+`record(key)`: the change `steps:<key>:1` (`step_id`), read back with
+`find_step`; nothing outside this module spells that key.
+
 Event ids are `<change id>:<n>`: a re-publish carries the same id, which
 consumers drop (inbox.py).
+
+This docstring is where the protocol is described (ARCHITECTURE.md points here).
 """
 
 import logging
