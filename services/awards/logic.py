@@ -1,39 +1,23 @@
-"""Awards domain rules: decisions, embargo, release, palmarès and statistics.
+"""Awards domain rules: decisions, embargo, the use cases.
 
-The first half is pure functions over plain dicts (unit-tested against
-hand-computed tables); `Awards` at the bottom orchestrates them over the
-repositories and the outbox, knowing nothing of nameko.
+The palmarès and its statistics are in palmares.py, the release protocol in
+release.py (pure functions, and `ReleaseProtocol`, the part of `Awards` that
+runs it). `Awards` orchestrates them over the repositories and the outbox,
+knowing nothing of nameko.
 """
 
-import re
-from collections import Counter
+import time
 from collections.abc import Container, Iterable, Mapping, Sequence
-from typing import Any
 
+from services.awards.palmares import palmares_entries, public_collectivite, public_entry, statistics
+from services.awards.release import ReleaseProtocol
 from services.common import contracts
-from services.common.clock import isoformat, parse, utcnow
+from services.common.clock import isoformat, parse
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.reference import is_email
 from services.common.types import Doc
 
 ORGANISER = "organiser"
-RELEASE_BATCH_SIZE = 500
-CATEGORY_KEYS = {"ville": "villes", "village": "villages", "territoire": "territoires"}
-PROGRESSIONS = ("new", "kept", "gained", "lost")
-
-# Deliberately loose: one @, a dotted domain, no spaces. Enough to tell a
-# typo or an empty field from an address worth trying.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-# Fields of a collectivité that may appear on a public page (never its email).
-PUBLIC_COLLECTIVITE_FIELDS = (
-    "id",
-    "insee_code",
-    "name",
-    "kind",
-    "category",
-    "department",
-    "region",
-    "population",
-)
 
 
 def embargoed() -> Conflict:
@@ -44,7 +28,7 @@ def embargoed() -> Conflict:
 
 
 def is_deliverable_email(email: object) -> bool:
-    return isinstance(email, str) and bool(_EMAIL.match(email.strip()))
+    return is_email(email)
 
 
 def departs_from_proposal(proposal: Doc | None, arobases: int, mentions: Sequence[str]) -> bool:
@@ -90,171 +74,14 @@ def outcomes(
     return labelled, pending
 
 
-def progression(arobases: int, previous_arobases: int | None) -> str:
-    if previous_arobases is None:
-        return "new"
-    if arobases > previous_arobases:
-        return "gained"
-    if arobases < previous_arobases:
-        return "lost"
-    return "kept"
-
-
-def public_collectivite(collectivite: Doc) -> Doc:
-    return {key: collectivite.get(key) for key in PUBLIC_COLLECTIVITE_FIELDS}
-
-
-def palmares_entries(
-    labelled: Iterable[tuple[Doc, Doc]],
-    previous_by_insee: Mapping[str, int],
-    mention_labels: Mapping[str, str],
-) -> list[Doc]:
-    """One palmarès line per labelled collectivité, sorted by region then name
-    (the palmarès is not a ranking)."""
-    entries = []
-    for app, outcome in labelled:
-        collectivite = app["collectivite"]
-        previous = previous_by_insee.get(collectivite["insee_code"])
-        entries.append(
-            {
-                "application_id": app["_id"],
-                "collectivite": public_collectivite(collectivite),
-                "category": collectivite["category"],
-                "region": collectivite["region"],
-                "member_communes": list(collectivite.get("member_communes") or []),
-                "arobases": outcome["arobases"],
-                "mentions": [
-                    {"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]
-                ],
-                "progression": progression(outcome["arobases"], previous),
-                "previous_arobases": previous,
-            }
-        )
-    entries.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))
-    return entries
-
-
-def statistics(entries: Sequence[Doc]) -> Doc:
-    """Counts by arobases, category and region, the communes the labelled
-    territoires group (distinct INSEE codes), mentions and progression."""
-    by_arobases = {str(level): 0 for level in range(1, 6)}
-    by_category = {"villes": 0, "villages": 0, "territoires": 0}
-    regions: Counter[str] = Counter()
-    mentions: Counter[str] = Counter()
-    progressions = {key: 0 for key in PROGRESSIONS}
-    communes: set[str] = set()
-    for entry in entries:
-        by_arobases[str(entry["arobases"])] += 1
-        by_category[CATEGORY_KEYS[entry["category"]]] += 1
-        regions[entry["region"]] += 1
-        progressions[entry["progression"]] += 1
-        for mention in entry["mentions"]:
-            mentions[mention["code"]] += 1
-        if entry["category"] == "territoire":
-            communes.update(entry.get("member_communes") or ())
-    by_category["territoires_communes"] = len(communes)
-    by_region = dict(sorted(regions.items(), key=lambda item: (-item[1], item[0])))
-    return {
-        "labelled_count": len(entries),
-        "by_arobases": by_arobases,
-        "by_category": by_category,
-        "by_region": by_region,
-        "territoires_communes": len(communes),
-        "by_mention": dict(sorted(mentions.items())),
-        "progression": progressions,
-    }
-
-
-def public_entry(entry: Doc) -> Doc:
-    return {key: value for key, value in entry.items() if key != "member_communes"}
-
-
-def preview(labelled: Sequence[tuple[Doc, Doc]], pending: Sequence[str], released: bool) -> Doc:
-    by_arobases = {str(level): 0 for level in range(1, 6)}
-    missing = []
-    for app, outcome in labelled:
-        by_arobases[str(outcome["arobases"])] += 1
-        if not is_deliverable_email(app["collectivite"].get("email")):
-            missing.append(app["collectivite"]["id"])
-    return {
-        "ready": not pending,
-        "released": released,
-        "labelled_count": len(labelled),
-        "by_arobases": by_arobases,
-        "undecided": list(pending),
-        "missing_email": missing,
-        "emails_to_send": len(labelled) - len(missing),
-    }
-
-
-def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
-    return {
-        "campaign_year": year,
-        "application_id": app["_id"],
-        "collectivite": app["collectivite"],
-        "arobases": entry["arobases"],
-        "mentions": entry["mentions"],
-        "progression": entry["progression"],
-        "previous_arobases": entry["previous_arobases"],
-        "ceremony_at": campaign["ceremony_at"],
-        "ceremony_place": campaign["ceremony_place"],
-    }
-
-
-def batches(items: list[Doc], size: int = RELEASE_BATCH_SIZE) -> list[list[Doc]]:
-    """Deterministic batches: the same items give the same keys on a retry."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
-
-
-def release_key(year: int) -> str:
-    return f"release:{year}"
-
-
-def batch_key(year: int, index: int) -> str:
-    return f"release:{year}:batch:{index}"
-
-
-def csv_rows(palmares: Doc) -> list[list[Any]]:
-    header = [
-        "annee",
-        "code_insee",
-        "collectivite",
-        "categorie",
-        "region",
-        "departement",
-        "arobases",
-        "mentions",
-        "progression",
-        "arobases_precedentes",
-    ]
-    rows = [header]
-    for entry in palmares["labelled"]:
-        collectivite = entry["collectivite"]
-        rows.append(
-            [
-                palmares["year"],
-                collectivite["insee_code"],
-                collectivite["name"],
-                entry["category"],
-                entry["region"],
-                collectivite.get("department") or "",
-                entry["arobases"],
-                " | ".join(m["label"] for m in entry["mentions"]),
-                entry["progression"],
-                "" if entry["previous_arobases"] is None else entry["previous_arobases"],
-            ]
-        )
-    return rows
-
-
 # -- orchestration -----------------------------------------------------------
 
 
-class Awards:
+class Awards(ReleaseProtocol):
     """The awards use cases over `repo` (repository.AwardsRepository) and an
-    outbox session (ledger writes that publish)."""
+    outbox session (ledger writes that publish); `now` is the worker's instant."""
 
-    def __init__(self, repo, outbox, now=utcnow):
+    def __init__(self, repo, outbox, now):
         self.repo = repo
         self.outbox = outbox
         self.now = now
@@ -281,7 +108,7 @@ class Awards:
                 "campaign_year": data["campaign_year"],
                 "collectivite": data["collectivite"],
                 "submitted_at": data["submitted_at"],
-                "received_at": self.now(),
+                "received_at": self.now,
             }
         )
 
@@ -293,7 +120,7 @@ class Awards:
                 "_id": data["application_id"],
                 "campaign_year": data["campaign_year"],
                 "withdrawn_at": data["withdrawn_at"],
-                "received_at": self.now(),
+                "received_at": self.now,
             }
         )
         self.repo.bump_ready_seq(data["campaign_year"])
@@ -307,7 +134,7 @@ class Awards:
                 "proposal": data["proposal"],
                 "reviews": data["reviews"],
                 "disagreement": data["disagreement"],
-                "received_at": self.now(),
+                "received_at": self.now,
             }
         )
         self.repo.bump_ready_seq(data["campaign_year"])
@@ -316,7 +143,7 @@ class Awards:
         """Emit deliberation_ready once per campaign whose submissions are
         closed and whose every application has a proposal; returns the years emitted."""
         emitted = []
-        now = self.now()
+        now = self.now
         for campaign in self.repo.campaigns():
             year = campaign["year"]
             state = self.repo.ready_state(year)
@@ -330,8 +157,9 @@ class Awards:
             last = state.get("checked_at")
             if last is not None and (now - last).total_seconds() < 10 * state.get("scan_seconds", 0):
                 continue
+            started = time.monotonic()
             applications, _, proposals, _ = self._inputs(year)
-            scan_seconds = (self.now() - now).total_seconds()
+            scan_seconds = time.monotonic() - started
             if applications and all(app["_id"] in proposals for app in applications):
                 try:
                     self.outbox.record(
@@ -453,7 +281,7 @@ class Awards:
             raise ValidationFailed(
                 {"reason": ["Obligatoire : la décision s'écarte de la proposition du jury, justifiez-la."]}
             )
-        now = self.now()
+        now = self.now
         fields = {
             "campaign_year": year,
             "arobases": data["arobases"],
@@ -475,107 +303,6 @@ class Awards:
                 "decisions", current, dict(fields, history=current.get("history", []) + [previous])
             )
         return decision_view(doc)
-
-    # release
-
-    def release_preview(self, year):
-        _, labelled, pending, _ = self._draft(year)
-        return preview(labelled, pending, self.released(year))
-
-    def release(self, year, by, force=False):
-        step = self.repo.release_step(year)
-        if step is None:
-            released_at = self.now()
-            campaign, labelled, pending, entries = self._draft(year, as_of=released_at)
-            if pending and not force:
-                raise Conflict(
-                    f"{len(pending)} candidature(s) sans proposition ni décision ; "
-                    "décidez-les ou forcez la publication.",
-                    "applications_undecided",
-                )
-            try:
-                step = self.outbox.record(
-                    release_key(year),
-                    [
-                        (
-                            contracts.RESULTS_RELEASED,
-                            {
-                                "campaign_year": year,
-                                "released_at": isoformat(released_at),
-                                "released_by": by,
-                                "labelled_count": len(entries),
-                                "pending": pending,
-                            },
-                        )
-                    ],
-                    publish=False,
-                )
-            except Conflict:
-                step = self.repo.release_step(year)  # a concurrent call decided it
-            else:  # what we just computed is what the record decided: no second scan
-                return self._complete_release(year, step, (campaign, labelled, pending, entries))
-        return self._complete_release(year, step)
-
-    def _complete_release(self, year, step, draft=None):
-        """Write (again) everything the release record decided; idempotent, so
-        a retry after a crash finishes the job with the same keys."""
-        released = step["events"][0]["payload"]
-        existing = self.repo.release(year)
-        if existing and existing.get("complete"):
-            return release_view(existing)
-        campaign, labelled, pending, entries = draft or self._draft(
-            year, as_of=parse(released["released_at"])
-        )
-        by_app = {app["_id"]: app for app, _ in labelled}
-        # Each record is published as soon as it is written, well within the
-        # relay sweep's grace period, so the sweep seldom publishes it a second
-        # time (consumers would drop the copy by its event id anyway).
-        self._publish(step)
-        for index, batch in enumerate(batches(entries)):
-            events = [
-                (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
-                for e in batch
-            ]
-            try:
-                change = self.outbox.record(batch_key(year, index), events, publish=False)
-            except Conflict:
-                change = self.repo.step(batch_key(year, index))
-            self._publish(change)
-        chunks = batches(entries)
-        for index, chunk in enumerate(chunks):
-            self.repo.save_palmares_chunk(year, index, chunk)
-        doc = {
-            "_id": year,
-            "released_at": released["released_at"],
-            "released_by": released["released_by"],
-            "labelled_count": len(entries),
-            "pending": released["pending"],
-            "chunks": len(chunks),
-            "stats": statistics(entries),
-            "complete": True,
-        }
-        self.repo.save_release(doc)
-        return release_view(doc)
-
-    def finish_interrupted_releases(self):
-        """A release decided but not fully written out (the service died
-        mid-way) is finished here, so every award_decided still leaves without
-        anyone calling the release again. Returns the years finished."""
-        finished = []
-        for campaign in self.repo.campaigns():
-            year = campaign["year"]
-            existing = self.repo.release(year)
-            if existing and existing.get("complete"):
-                continue
-            step = self.repo.release_step(year)
-            if step is not None:
-                self._complete_release(year, step)
-                finished.append(year)
-        return finished
-
-    def _publish(self, change):
-        if change is not None and change["events"] and not change.get("published"):
-            self.outbox.relay.publish(change)
 
     # results
 
@@ -667,13 +394,3 @@ def decision_view(doc: Doc | None) -> Doc | None:
         for h in doc.get("history", [])
     ]
     return view
-
-
-def release_view(doc: Doc) -> Doc:
-    return {
-        "year": doc["_id"],
-        "released_at": doc["released_at"],
-        "released_by": doc["released_by"],
-        "labelled_count": doc["labelled_count"],
-        "pending": doc.get("pending", []),
-    }

@@ -9,12 +9,12 @@
 - ready_state    {_id: year}: bookkeeping of the deliberation_ready check
 - releases       {_id: year}: the released palmarès' summary and statistics
 - palmares       {_id: "<year>:<chunk>"}: the released entries, 500 per document
-- changes        the ledger (release and batch records are `steps:release:...`)
+- changes        the ledger (the release and its batches are ledger steps, see logic.release_key)
 """
 
 from pymongo.errors import DuplicateKeyError
 
-from services.common.ledger import CHANGES, ensure_ledger_indexes
+from services.common.ledger import ensure_ledger_indexes, find_step
 
 
 def ensure_indexes(db):
@@ -95,7 +95,7 @@ class AwardsRepository:
     # release
 
     def step(self, key):
-        return self.db[CHANGES].find_one({"_id": f"steps:{key}:1"})
+        return find_step(self.db, key)
 
     def release_step(self, year):
         """The ledger record that decided the release, None while embargoed."""

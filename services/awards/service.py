@@ -3,10 +3,12 @@
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.awards import logic
+from services.awards import logic, palmares
+from services.awards.release import release_view
 from services.awards.repository import AwardsRepository, ensure_indexes
 from services.awards.schemas import DecisionSchema, ReleaseSchema
 from services.common import contracts
+from services.common.clock import utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
@@ -20,85 +22,85 @@ RELEASE_RECOVERY_SECONDS = 10
 
 
 class AwardsService(HealthRpc):
-    name = "awards"
+    name = contracts.AWARDS
 
-    db = MongoDatabase("awards", ensure_indexes=ensure_indexes)
-    outbox = Outbox("awards")
-    inbox = Inbox("awards")
+    # No settings of its own: nothing of awards is configured (timers are constants).
+    db = MongoDatabase(contracts.AWARDS, ensure_indexes=ensure_indexes)
+    outbox = Outbox(contracts.AWARDS)
+    inbox = Inbox(contracts.AWARDS)
     startup = StartupChecks()  # no default or short secret outside local mode
 
-    @property
-    def awards(self):
-        return logic.Awards(AwardsRepository(self.db), self.outbox)
+    def _use_cases(self):
+        return logic.Awards(AwardsRepository(self.db), self.outbox, utcnow())
 
     # events
 
     @consumes(contracts.CAMPAIGN_OPENED)
     def on_campaign_opened(self, data):
-        self.awards.campaign_opened(data)
+        self._use_cases().campaign_opened(data)
 
     @consumes(contracts.APPLICATION_SUBMITTED)
     def on_application_submitted(self, data):
-        self.awards.application_submitted(data)
+        self._use_cases().application_submitted(data)
 
     @consumes(contracts.APPLICATION_WITHDRAWN)
     def on_application_withdrawn(self, data):
-        self.awards.application_withdrawn(data)
+        self._use_cases().application_withdrawn(data)
 
     @consumes(contracts.APPLICATION_REVIEWED)
     def on_application_reviewed(self, data):
-        self.awards.application_reviewed(data)
+        self._use_cases().application_reviewed(data)
 
     @timer(interval=READY_CHECK_SECONDS)
     def check_deliberation_ready(self):
-        return self.awards.check_deliberation_ready()
+        return self._use_cases().check_deliberation_ready()
 
     @timer(interval=RELEASE_RECOVERY_SECONDS)
     def finish_interrupted_releases(self):
-        return self.awards.finish_interrupted_releases()
+        return self._use_cases().finish_interrupted_releases()
 
     # rpc
 
     @rpc
     def deliberation(self, year):
-        return self.awards.deliberation(int(year))
+        return self._use_cases().deliberation(int(year))
 
     @rpc
     def decisions(self, year):
-        return self.awards.decisions(int(year))
+        return self._use_cases().decisions(int(year))
 
     @rpc
     def decide(self, application_id, data, by):
-        return self.awards.decide(str(application_id), load(DecisionSchema(), data), by)
+        return self._use_cases().decide(str(application_id), load(DecisionSchema(), data), by)
 
     @rpc
     def release_preview(self, year):
-        return self.awards.release_preview(int(year))
+        return self._use_cases().release_preview(int(year))
 
     @rpc
     def release(self, year, by, data=None):
         options = load(ReleaseSchema(), data or {})
-        return self.awards.release(int(year), by, force=options["force"])
+        return self._use_cases().release(int(year), by, force=options["force"])
 
     @rpc
     def palmares(self, year, role=None):
-        return self.awards.palmares(int(year), role)
+        return self._use_cases().palmares(int(year), role)
 
     @rpc
     def palmares_rows(self, year, role=None):
         """The palmarès as CSV rows (header first), embargo as for `palmares`."""
-        return logic.csv_rows(self.awards.palmares(int(year), role))
+        return palmares.csv_rows(self._use_cases().palmares(int(year), role))
 
     @rpc
     def release_record(self, year):
         """Who released the campaign and when (organisers), or None before the release."""
-        record = self.awards.repo.release(int(year))
-        return logic.release_view(record) if record else None
+        record = AwardsRepository(self.db).release(int(year))
+        return release_view(record) if record else None
 
     @rpc
     def released_campaigns(self):
-        return self.awards.released_campaigns()
+        return self._use_cases().released_campaigns()
 
     @rpc
     def application_result(self, application_id, role, subject):
-        return self.awards.application_result(str(application_id), role, subject)
+        return self._use_cases().application_result(str(application_id), role, subject)

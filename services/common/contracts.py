@@ -314,9 +314,15 @@ SUBSCRIPTIONS = (
 )
 
 
+def handler_queue(source: str, event_name: str, consumer: str, method: str) -> str:
+    """The queue nameko's SERVICE_POOL event_handler declares: the only place
+    this naming rule is written (topology declares it, dead letters go back to it)."""
+    return f"evt-{source}-{event_name}--{consumer}.{method}"
+
+
 def queue_name(event: Event, consumer: str, method: str) -> str:
-    """The queue nameko's SERVICE_POOL event_handler declares for this subscription."""
-    return f"evt-{event.source}-{event.name}--{consumer}.{method}"
+    """The queue of one subscription (contracts.SUBSCRIPTIONS)."""
+    return handler_queue(event.source, event.name, consumer, method)
 
 
 def check_payload(event: Event, payload: Mapping[str, Any]) -> Doc:

@@ -8,6 +8,7 @@ from typing import Any
 from kombu import Connection, Exchange, Queue
 
 from services.common.clock import isoformat, utcnow
+from services.common.contracts import handler_queue
 from services.common.types import Doc
 
 DEAD_LETTER_EXCHANGE = Exchange("label.dead-letters", type="direct", durable=True)
@@ -74,7 +75,7 @@ def _dead_letters(channel: Any, limit: int) -> Iterator[Any]:
 
 def consumer_queue(letter: Doc) -> str:
     """The queue of the one handler that gave up on this message (nameko's name)."""
-    return f"evt-{letter['source']}-{letter['event']}--{letter['consumer']}.{letter['handler']}"
+    return handler_queue(letter["source"], letter["event"], letter["consumer"], letter["handler"])
 
 
 def peek(amqp_uri: str, limit: int = 100) -> list[Doc]:

@@ -13,12 +13,18 @@ an insert with a unique `_id`. A change to a document is therefore:
 3. the relay publishes the change's events and marks the change published.
 
 Unpublished changes are found through `outbox_pending`, a small collection of
-markers written just before each decision and deleted once published: the
+markers inserted just before step 1 and deleted once published: the
 relay's sweep reads it instead of scanning every change ever made (on
 FerretDB's SQLite storage any filter other than `_id` scans the collection).
 
+An exclusive step with no document (a release, an email sent) is
+`record(key)`: the change `steps:<key>:1` (`step_id`), read back with
+`find_step`; nothing outside this module spells that key.
+
 Event ids are `<change id>:<n>`: a re-publish carries the same id, which
 consumers drop (inbox.py).
+
+This docstring is where the protocol is described (ARCHITECTURE.md points here).
 """
 
 import logging
@@ -39,6 +45,7 @@ log = logging.getLogger(__name__)
 
 CHANGES = "changes"
 PENDING = "outbox_pending"
+STEPS = "steps"  # the pseudo-collection of `record`: exclusive steps with no document
 # A marker whose change never came (lost race, or a crash between the two
 # inserts) is dropped after this long.
 ORPHAN_MARKER_AGE = timedelta(seconds=60)
@@ -49,6 +56,21 @@ Events = Iterable[tuple[Event, Doc]]
 
 def ensure_ledger_indexes(db: Database[Doc]) -> None:
     db[PENDING].create_index([("created_at", ASCENDING)])
+
+
+def change_id(collection: str, doc_id: object, version: int) -> str:
+    """The `_id` of the change that takes `doc_id` of `collection` to `version`."""
+    return f"{collection}:{doc_id}:{version}"
+
+
+def step_id(key: str) -> str:
+    """The `_id` of the change `Ledger.record(key, ...)` inserts."""
+    return change_id(STEPS, key, 1)
+
+
+def find_step(db: Database[Doc], key: str) -> Doc | None:
+    """The change that decided the step `key` (`Ledger.record`), None while undecided."""
+    return db[CHANGES].find_one({"_id": step_id(key)})
 
 
 class Ledger:
@@ -89,7 +111,7 @@ class Ledger:
     def record(self, key: str, events: Events, conflict: Conflict | None = None) -> Doc:
         """An exclusive step with no document to change (a release, say): the
         uniquely keyed change alone decides, and carries the events."""
-        return self._decide("steps", key, 1, {}, events, conflict)
+        return self._decide(STEPS, key, 1, {}, events, conflict)
 
     def _decide(
         self,
@@ -100,29 +122,29 @@ class Ledger:
         events: Events,
         conflict: Conflict | None,
     ) -> Doc:
-        change_id = f"{collection}:{doc_id}:{version}"
+        key = change_id(collection, doc_id, version)
         now = utcnow()
         change = {
-            "_id": change_id,
+            "_id": key,
             "collection": collection,
             "doc_id": doc_id,
             "version": version,
             **body,
             "events": [
-                self._envelope(change_id, index, event, payload, now)
+                self._envelope(key, index, event, payload, now)
                 for index, (event, payload) in enumerate(events)
             ],
             "published": False,
             "created_at": now,
         }
         try:  # the marker first: a change can never exist unseen by the sweep
-            self.markers.insert_one({"_id": change_id, "created_at": now})
+            self.markers.insert_one({"_id": key, "created_at": now})
         except DuplicateKeyError:
             pass  # a concurrent writer of the same version; the insert below decides
         try:
             self.changes.insert_one(change)
         except DuplicateKeyError:
-            existing = self.changes.find_one({"_id": change_id})
+            existing = self.changes.find_one({"_id": key})
             if existing is not None:
                 self.apply(existing)  # the winner may have crashed before applying it
             raise (
@@ -133,13 +155,13 @@ class Ledger:
                 )
             ) from None
         if self.crash_after_decide and any(e["name"] == self.crash_after_decide for e in change["events"]):
-            log.critical("fault injection: crashing after deciding %s", change_id)
+            log.critical("fault injection: crashing after deciding %s", key)
             os._exit(70)
         return change
 
     @staticmethod
-    def _envelope(change_id: str, index: int, event: Event, payload: Doc, now: datetime) -> Doc:
-        body = dict(payload, event_id=f"{change_id}:{index}", event=event.name, occurred_at=isoformat(now))
+    def _envelope(key: str, index: int, event: Event, payload: Doc, now: datetime) -> Doc:
+        body = dict(payload, event_id=f"{key}:{index}", event=event.name, occurred_at=isoformat(now))
         check_payload(event, body)
         return {"name": event.name, "source": event.source, "payload": body}
 
@@ -174,6 +196,6 @@ class Ledger:
                 found.append(change)
         return found
 
-    def mark_published(self, change_id: str) -> None:
-        self.changes.update_one({"_id": change_id}, {"$set": {"published": True, "published_at": utcnow()}})
-        self.markers.delete_one({"_id": change_id})
+    def mark_published(self, key: str) -> None:
+        self.changes.update_one({"_id": key}, {"$set": {"published": True, "published_at": utcnow()}})
+        self.markers.delete_one({"_id": key})

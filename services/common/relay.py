@@ -124,6 +124,11 @@ class OutboxSession:
             self._publish(change)
         return change
 
+    def publish(self, change: Doc) -> None:
+        """Publish a change recorded with `publish=False` (unless it has been already)."""
+        if not change.get("published"):
+            self._publish(change)
+
     def _publish(self, change: Doc) -> None:
         if change["events"]:
             self.relay.publish(change)

@@ -99,12 +99,9 @@ class Assignments:
             return False
 
     def unreserve(self, juror_id, app_id, nonce):
-        # Only the attempt that reserved it may undo it. Read then delete by `_id`
-        # alone: FerretDB/SQLite scans the collection for a delete on {_id, nonce}.
-        key = f"{juror_id}:{app_id}"
-        doc = self.collection.find_one({"_id": key}, {"nonce": 1})
-        if doc is not None and doc.get("nonce") == nonce:
-            self.collection.delete_one({"_id": key})
+        # Only the attempt that reserved it may undo it: one conditional delete
+        # (our FerretDB build looks {_id, nonce} up by the _id index).
+        self.collection.delete_one({"_id": f"{juror_id}:{app_id}", "nonce": nonce})
 
     def release(self, juror_id, app_id):
         self.collection.delete_one({"_id": f"{juror_id}:{app_id}"})

@@ -3,7 +3,6 @@ consolidated proposal per application. Entrypoints only translate; the rules
 are in logic.py."""
 
 from nameko.dependency_providers import Config
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import Timer
 
@@ -13,50 +12,42 @@ from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
 from services.common.relay import Outbox
+from services.common.settings import PerProcess, Settings
 from services.common.startup import StartupChecks
 from services.common.validation import load
 from services.jury import schemas
 from services.jury.logic import JuryDesk
 from services.jury.repository import Repositories, TaskSnapshots, ensure_indexes
+from services.jury.settings import JurySettings
 
 
-class ConfigTimer(Timer):
-    """A nameko timer whose interval comes from the config (seconds)."""
+class DigestTimer(Timer):
+    """A nameko timer whose interval is the settings' `digest_seconds`."""
 
-    def __init__(self, config_key, default, **kwargs):
-        self.config_key = config_key
-        self.default = default
-        super().__init__(interval=default, **kwargs)
-
-    def setup(self):
-        self.interval = float(self.container.config.get(self.config_key) or self.default)
-
-
-config_timer = ConfigTimer.decorator
-
-
-class Snapshots(DependencyProvider):
-    """One TaskSnapshots per container, shared by its workers (see repository.py)."""
+    def __init__(self, **kwargs):
+        super().__init__(interval=3600, **kwargs)
 
     def setup(self):
-        self.snapshots = TaskSnapshots(float(self.container.config.get("CLAIM_SNAPSHOT_SECONDS") or 30.0))
+        self.interval = JurySettings.from_config(self.container.config).digest_seconds
 
-    def get_dependency(self, worker_ctx):
-        return self.snapshots
+
+digest_timer = DigestTimer.decorator
 
 
 class JuryService(HealthRpc):
     name = contracts.JURY
 
-    config = Config()
+    settings = Settings(JurySettings.from_config)
+    config = Config()  # logic.lease_duration still reads the claim lease from it
     db = MongoDatabase(contracts.JURY, ensure_indexes=ensure_indexes)
     outbox = Outbox(contracts.JURY)
     inbox = Inbox(contracts.JURY)
     startup = StartupChecks()  # no default or short secret outside local mode
-    snapshots = Snapshots()
+    # One TaskSnapshots per container, shared by its workers (see repository.py).
+    snapshots = PerProcess(lambda config: TaskSnapshots(JurySettings.from_config(config).snapshot_seconds))
 
-    def _desk(self):
-        secret = self.config["LABEL_SECRET_KEY"]
+    def _use_cases(self):
+        secret = self.settings.secret_key
         return JuryDesk(
             Repositories(self.db),
             self.outbox,
@@ -70,69 +61,69 @@ class JuryService(HealthRpc):
 
     @rpc
     def register_juror(self, data):
-        return self._desk().register_juror(load(schemas.JurorRegistration(), data))
+        return self._use_cases().register_juror(load(schemas.JurorRegistration(), data))
 
     @rpc
     def get_juror(self, juror_id):
-        return self._desk().juror_view(juror_id)
+        return self._use_cases().juror_view(juror_id)
 
     @rpc
     def list_tasks(self, juror_id, query):
         query = load(schemas.TaskListQuery(), query)
-        return self._desk().list_tasks(juror_id, query["state"], query["campaign_year"])
+        return self._use_cases().list_tasks(juror_id, query["state"], query["campaign_year"])
 
     @rpc
     def claim(self, juror_id, data):
-        return self._desk().claim(juror_id, load(schemas.ClaimRequest(), data)["campaign_year"])
+        return self._use_cases().claim(juror_id, load(schemas.ClaimRequest(), data)["campaign_year"])
 
     @rpc
     def task_dossier(self, juror_id, task_id):
-        return self._desk().dossier(juror_id, task_id)
+        return self._use_cases().dossier(juror_id, task_id)
 
     @rpc
     def declare_conflict(self, juror_id, task_id):
-        return self._desk().declare_conflict(juror_id, task_id)
+        return self._use_cases().declare_conflict(juror_id, task_id)
 
     @rpc
     def list_jurors(self):
-        return self._desk().jurors_with_load()
+        return self._use_cases().jurors_with_load()
 
     @rpc
     def campaign_progress(self, campaign_year):
-        return self._desk().campaign_progress(int(campaign_year))
+        return self._use_cases().campaign_progress(int(campaign_year))
 
     @rpc
     def jurors_by_email(self, email):
-        return self._desk().jurors_by_email(email)
+        return self._use_cases().jurors_by_email(email)
 
     @rpc
     def release(self, juror_id, task_id):
-        return self._desk().release(juror_id, task_id)
+        return self._use_cases().release(juror_id, task_id)
 
     @rpc
     def submit_review(self, juror_id, task_id, data):
-        return self._desk().submit_review(juror_id, task_id, load(schemas.Review(), data))
+        return self._use_cases().submit_review(juror_id, task_id, load(schemas.Review(), data))
 
     @rpc
     def deliberation(self, year):
-        return self._desk().deliberation(int(year))
+        return self._use_cases().deliberation(int(year))
 
     # -- events -----------------------------------------------------------
 
     @consumes(contracts.CAMPAIGN_OPENED)
     def on_campaign_opened(self, data):
-        self._desk().campaign_opened(data)
+        self._use_cases().campaign_opened(data)
 
     @consumes(contracts.APPLICATION_SUBMITTED)
     def on_application_submitted(self, data):
-        self._desk().application_submitted(data)
+        self._use_cases().application_submitted(data)
 
     @consumes(contracts.APPLICATION_WITHDRAWN)
     def on_application_withdrawn(self, data):
-        self._desk().application_withdrawn(data)
+        self._use_cases().application_withdrawn(data)
 
     # -- timer --------------------------------------------------------------
 
-    @config_timer("REVIEW_DIGEST_SECONDS", 600)
+    @digest_timer
     def send_digests(self):
-        return self._desk().send_digests()
+        return self._use_cases().send_digests()

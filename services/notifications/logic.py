@@ -12,12 +12,13 @@ the campaign: an `award_decided` seen earlier is held and queued by the release.
 import hashlib
 import logging
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 
 import jinja2
 
 from services.common import contracts, placenames
-from services.common.clock import isoformat, utcnow
+from services.common.clock import isoformat
 from services.common.errors import Conflict
 from services.common.french import CATEGORY_LABELS, french_date
 from services.common.types import Doc
@@ -33,7 +34,17 @@ log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 RESULT_TEMPLATES = frozenset({"result"})
-STATES = ("queued", "sent", "failed")  # in flight = an attempt claim without outcome
+
+
+class EmailState(StrEnum):
+    """An email's `state` (in flight = an attempt claim without outcome, see sender.py)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+STATES = tuple(state.value for state in EmailState)
 
 
 def email_id(event_id: str, template: str, recipient: str) -> str:
@@ -101,21 +112,20 @@ class Draft:
 class Notifications:
     """Turns events into queued emails."""
 
-    def __init__(self, repos, renderer, config, outbox=None, now=utcnow):
+    def __init__(self, repos, renderer, settings, now, outbox=None):
         self.repos = repos
         self.renderer = renderer
-        self.config = config
+        self.settings = settings  # settings.NotificationsSettings
         self.outbox = outbox  # ledger session, for email_failed of an unsendable address
-        self.now = now
-        self.sender = config.get("SMTP_FROM") or "Villes Internet <label@villes-internet.net>"
-        self.base_url = str(config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:8000").rstrip("/")
-        self.max_attempts = int(config.get("SMTP_MAX_ATTEMPTS") or 8)
+        self.now = now  # the worker's instant
+        self.sender = settings.sender
+        self.base_url = settings.base_url
+        self.max_attempts = settings.max_attempts
 
     # -- recipients --------------------------------------------------------
 
     def organisers(self):
-        raw = str(self.config.get("ORGANISER_EMAILS") or "")
-        return [item.strip() for item in raw.split(",") if item.strip()]
+        return list(self.settings.organisers)
 
     def _collectivite_draft(self, template, data, context, year=None):
         col = data["collectivite"]
@@ -392,14 +402,14 @@ class Notifications:
         queued = []
         for draft in drafts:
             doc = self.render_email(event_id, draft)
-            if doc["state"] == "failed":
+            if doc["state"] == EmailState.FAILED:
                 self._insert_unsendable(doc)
             elif self.repos.emails.insert_new(doc):
                 queued.append(doc["_id"])
         return queued
 
     def render_email(self, event_id, draft):
-        now = self.now()
+        now = self.now
         doc_id = email_id(event_id, draft.template, draft.recipient)
         subject, text, html = self.renderer.render(draft.template, draft.context)
         doc = {
@@ -426,7 +436,7 @@ class Notifications:
             "html": html,
             "message_id": f"<{doc_id}@{message_domain(self.sender)}>",
             "date": now,
-            "state": "queued",
+            "state": EmailState.QUEUED,
             "attempts": 0,
             "max_attempts": self.max_attempts,
             "next_attempt_at": now,
@@ -450,7 +460,10 @@ class Notifications:
         except (InvalidHeader, ValueError) as exc:
             log.warning("email %s (%s) refused: %s", doc_id, draft.template, exc)
             doc.update(
-                state="failed", last_error=f"en-tête refusé : {exc}", failed_at=now, next_attempt_at=None
+                state=EmailState.FAILED,
+                last_error=f"en-tête refusé : {exc}",
+                failed_at=now,
+                next_attempt_at=None,
             )
         return doc
 
@@ -489,7 +502,7 @@ def summary(doc: Doc) -> Doc:
         "last_error": doc.get("last_error"),
         "created_at": _iso(doc.get("created_at")),
         "sent_at": _iso(doc.get("sent_at")),
-        "next_attempt_at": _iso(doc.get("next_attempt_at")) if doc["state"] == "queued" else None,
+        "next_attempt_at": _iso(doc.get("next_attempt_at")) if doc["state"] == EmailState.QUEUED else None,
         "resent_by": doc.get("resent_by"),
     }
 

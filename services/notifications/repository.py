@@ -6,7 +6,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.clock import as_utc, utcnow
-from services.common.ledger import CHANGES, ensure_ledger_indexes
+from services.common.ledger import ensure_ledger_indexes, find_step
+from services.notifications.logic import EmailState
 
 EMAILS = "emails"
 SEND_ATTEMPTS = "send_attempts"
@@ -40,7 +41,7 @@ def backfill_send_queue(db):
     """Queued emails stored before the send queue existed get their marker
     (one scan of `emails` per process start; a no-op once they have one)."""
     queue = SendQueue(db)
-    for doc in db[EMAILS].find({"state": "queued"}, {"next_attempt_at": 1}):
+    for doc in db[EMAILS].find({"state": EmailState.QUEUED}, {"next_attempt_at": 1}):
         queue.put(doc["_id"], doc.get("next_attempt_at") or utcnow(), refresh=False)
 
 
@@ -87,7 +88,7 @@ class EmailRepository:
 
     def insert_new(self, doc):
         """False when this email (same event, template, recipient) already exists."""
-        if doc["state"] == "queued":
+        if doc["state"] == EmailState.QUEUED:
             # The marker first: a crash between the two inserts leaves a marker
             # without its email (dropped by `due` after ORPHAN_MARKER_AGE), never
             # a queued email the sender cannot see.
@@ -107,7 +108,7 @@ class EmailRepository:
         found = []
         for marker in self.queue.due(now, limit):
             email = self.get(marker["_id"])
-            if email is not None and email["state"] == "queued":
+            if email is not None and email["state"] == EmailState.QUEUED:
                 found.append(email)
                 continue
             queued_at = as_utc(marker.get("queued_at") or now)
@@ -143,7 +144,7 @@ class EmailRepository:
             {"_id": email_id},
             {
                 "$set": {
-                    "state": "queued",
+                    "state": EmailState.QUEUED,
                     "attempts": attempts,
                     "next_attempt_at": next_attempt_at,
                     "last_error": error,
@@ -159,7 +160,7 @@ class EmailRepository:
             {"_id": email_id},
             {
                 "$set": {
-                    "state": "sent",
+                    "state": EmailState.SENT,
                     "attempts": attempt,
                     "sent_at": now,
                     "last_error": None,
@@ -174,7 +175,7 @@ class EmailRepository:
             {"_id": email_id},
             {
                 "$set": {
-                    "state": "failed",
+                    "state": EmailState.FAILED,
                     "attempts": attempt,
                     "last_error": error,
                     "failed_at": now,
@@ -185,17 +186,17 @@ class EmailRepository:
         self.queue.remove(email_id)
 
     def requeue(self, email, now, extra_attempts, by=None):
-        """An organiser's resend of a failed email: a fresh budget of attempts."""
+        """An organiser's resend of a failed email: a fresh budget of attempts.
+        False when the email is not failed (any more): one conditional update
+        decides (our FerretDB build finds {_id, state} by the _id index)."""
         # Marker first (as insert_new); a crash before the update leaves the email
         # failed, to be resent again, and an orphan marker that `due` drops.
         self.queue.put(email["_id"], now, reschedule=True)
-        # By _id alone: {_id, state} would scan the collection on FerretDB; the
-        # caller checked the state (a concurrent resend sets the same fields).
-        self.col.update_one(
-            {"_id": email["_id"]},
+        result = self.col.update_one(
+            {"_id": email["_id"], "state": EmailState.FAILED},
             {
                 "$set": {
-                    "state": "queued",
+                    "state": EmailState.QUEUED,
                     "next_attempt_at": now,
                     "max_attempts": email.get("attempts", 0) + extra_attempts,
                     "resent_at": now,
@@ -203,6 +204,7 @@ class EmailRepository:
                 }
             },
         )
+        return result.modified_count == 1
 
 
 class AttemptRepository:
@@ -310,8 +312,8 @@ class Repositories:
         self.releases = ReleaseRepository(db)
         self.held_awards = HeldAwardRepository(db)
         self.campaigns = CampaignRepository(db)
-        self._changes = db[CHANGES]
+        self._db = db
 
     def decided(self, step_key):
         """Whether the ledger step `step_key` (ledger.record) was decided."""
-        return self._changes.find_one({"_id": f"steps:{step_key}:1"}, {"_id": 1}) is not None
+        return find_step(self._db, step_key) is not None

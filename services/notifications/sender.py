@@ -27,61 +27,39 @@ import logging
 import os
 import socket
 import time
-from datetime import timedelta
 from email.policy import SMTP as SMTP_POLICY  # CRLF line endings on the wire
 
 from services.common import contracts
 from services.common.clock import utcnow
 from services.common.errors import Conflict
 from services.notifications import mail
-from services.notifications.logic import backoff, failed_payload, sent_payload
+from services.notifications.logic import EmailState, backoff, failed_payload, sent_payload
 
 log = logging.getLogger(__name__)
 
 
-class SenderSettings:
-    def __init__(self, config):
-        self.smtp = mail.parse_smtp_url(
-            config.get("SMTP_URL") or "smtp://127.0.0.1:1025",
-            timeout=float(config.get("SMTP_TIMEOUT_SECONDS") or 30),
-        )
-        self.sender = config.get("SMTP_FROM") or "Villes Internet <label@villes-internet.net>"
-        self.batch_size = int(config.get("SMTP_BATCH_SIZE") or 100)
-        self.max_batches = int(config.get("SMTP_MAX_BATCHES_PER_RUN") or 50)
-        self.backoff_base = float(config.get("SMTP_BACKOFF_SECONDS") or 5)
-        self.backoff_cap = float(config.get("SMTP_BACKOFF_MAX_SECONDS") or 900)
-        self.lease = timedelta(seconds=float(config.get("SENDING_LEASE_SECONDS") or 120))
-        self.give_up = timedelta(hours=float(config.get("SMTP_GIVE_UP_HOURS") or 48))
-        # Test-only fault injection: the process dies right after the Nth message
-        # of its life was accepted by the SMTP server (the crash window).
-        self.crash_after_accepted = int(config.get("FAULT_CRASH_AFTER_SMTP_ACCEPTED") or 0)
-
-
-_ACCEPTED_IN_PROCESS = [0]
-# Per process: the SMTP server is unreachable, back off before connecting again.
-_OUTAGE = {"failures": 0, "until": None, "since": None}
-
-
 class Sender:
-    def __init__(
-        self, repos, outbox, notifications, settings, connect=mail.connect, now=utcnow, reuse_connection=True
-    ):
+    """One run of the sender. `settings` is settings.NotificationsSettings,
+    `state` the process's settings.SenderState; `clock` is read again at each
+    step (a run may drain many batches), unlike the use cases' single `now`."""
+
+    def __init__(self, repos, outbox, notifications, settings, state, connect=mail.connect, clock=utcnow):
         self.repos = repos
         self.outbox = outbox  # ledger session: sent / failed carry their events
         self.notifications = notifications  # queues the organisers' alert for a failed result
         self.settings = settings
+        self.state = state
         self.connect = connect
-        self.now = now
-        self.reuse = reuse_connection  # False only for the benchmark's baseline
+        self.clock = clock
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self):
         """Send what is due, batch after batch; returns counts by outcome."""
         totals = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
         for _ in range(self.settings.max_batches):
-            if _OUTAGE["until"] is not None and self.now() < _OUTAGE["until"]:
+            if self.state.backing_off(self.clock()):
                 break  # backing off while the SMTP server is unreachable
-            batch = self.repos.emails.due(self.now(), self.settings.batch_size)
+            batch = self.repos.emails.due(self.clock(), self.settings.batch_size)
             if not batch:
                 break
             counts, server_down = self.send_batch(batch)
@@ -99,7 +77,7 @@ class Sender:
         except Exception as exc:  # server down: nothing claimed, no attempt spent
             self._outage(mail.classify(exc)[1], batch, counts)
             return counts, True
-        _OUTAGE.update(failures=0, until=None, since=None)
+        self.state.recovered()
         claimed = self.claim(batch)
         counts["skipped"] = len(batch) - len(claimed)
         try:
@@ -120,9 +98,6 @@ class Sender:
                         client = None
                     counts[self.record_failure(email, attempt, verdict, reason)] += 1
                     continue
-                if not self.reuse:
-                    mail.close_quietly(client)
-                    client = None
                 self.record_sent(email, attempt)
                 counts["sent"] += 1
         finally:
@@ -131,7 +106,7 @@ class Sender:
 
     def claim(self, batch):
         """[(email, attempt)] this sender now owns, decided by one insert_many."""
-        now = self.now()
+        now = self.clock()
         wanted = [(email, email.get("attempts", 0) + 1) for email in batch]
         taken = self.repos.attempts.claim_many([(e["_id"], n) for e, n in wanted], self.owner, now)
         owned = []
@@ -156,13 +131,12 @@ class Sender:
         )
 
     def _outage(self, reason, batch, counts):
-        now = self.now()
-        _OUTAGE["failures"] += 1
-        _OUTAGE["since"] = _OUTAGE.get("since") or now
-        _OUTAGE["until"] = now + backoff(
-            _OUTAGE["failures"], self.settings.backoff_base, self.settings.backoff_cap
-        )
-        log.warning("SMTP unreachable (%s); next try at %s", reason, _OUTAGE["until"])
+        now = self.clock()
+        state = self.state
+        state.failures += 1
+        state.since = state.since or now
+        state.until = now + backoff(state.failures, self.settings.backoff_base, self.settings.backoff_cap)
+        log.warning("SMTP unreachable (%s); next try at %s", reason, state.until)
         too_old = [e for e in batch if (e.get("resent_at") or e["created_at"]) < now - self.settings.give_up]
         for email, attempt in self.claim(too_old):
             counts[self.record_failure(email, attempt, "fail", f"serveur SMTP injoignable : {reason}")] += 1
@@ -185,8 +159,8 @@ class Sender:
 
     def record_sent(self, email, attempt):
         if self.settings.crash_after_accepted:
-            _ACCEPTED_IN_PROCESS[0] += 1
-            if _ACCEPTED_IN_PROCESS[0] >= self.settings.crash_after_accepted:
+            self.state.accepted += 1
+            if self.state.accepted >= self.settings.crash_after_accepted:
                 log.critical("fault injection: dying after SMTP accepted %s", email["_id"])
                 os._exit(71)
         # The crash window closes with the first write below: retry it rather than resend.
@@ -197,19 +171,19 @@ class Sender:
                 break
             except Exception:
                 log.warning("recording %s as sent failed, retrying", email["_id"], exc_info=True)
-        self.repos.emails.mark_sent(email["_id"], attempt, self.now())
+        self.repos.emails.mark_sent(email["_id"], attempt, self.clock())
 
     def record_failure(self, email, attempt, verdict, reason):
         self.repos.attempts.record_outcome(email["_id"], attempt, verdict, reason)
-        if verdict == "retry" and attempt < email.get("max_attempts", 8):
-            next_at = self.now() + backoff(attempt, self.settings.backoff_base, self.settings.backoff_cap)
+        if verdict == "retry" and attempt < email.get("max_attempts", self.settings.max_attempts):
+            next_at = self.clock() + backoff(attempt, self.settings.backoff_base, self.settings.backoff_cap)
             self.repos.emails.mark_retry(email["_id"], next_at, reason, attempts=attempt)
             log.info("email %s attempt %d: %s; retry at %s", email["_id"], attempt, reason, next_at)
             return "retry"
         log.error("email %s failed after %d attempt(s): %s", email["_id"], attempt, reason)
-        doc = dict(email, state="failed", attempts=attempt, last_error=reason)
+        doc = dict(email, state=EmailState.FAILED, attempts=attempt, last_error=reason)
         self._record(f"email-failed:{email['_id']}:{attempt}", contracts.EMAIL_FAILED, failed_payload(doc))
-        self.repos.emails.mark_failed(email["_id"], attempt, reason, self.now())
+        self.repos.emails.mark_failed(email["_id"], attempt, reason, self.clock())
         if doc.get("kind") == "result":
             self.notifications.queue_failure_alert(doc)
         return "failed"

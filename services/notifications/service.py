@@ -6,7 +6,6 @@ sender.Sender, RPC (the gateway's outbox routes) → repository reads.
 
 import logging
 
-from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -17,11 +16,13 @@ from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
 from services.common.relay import Outbox
+from services.common.settings import PerProcess, Settings
 from services.common.startup import StartupChecks
 from services.common.validation import load
 from services.notifications import logic, schemas
 from services.notifications.repository import Repositories, ensure_indexes
-from services.notifications.sender import Sender, SenderSettings
+from services.notifications.sender import Sender
+from services.notifications.settings import NotificationsSettings, SenderState, check_smtp_url
 
 log = logging.getLogger(__name__)
 
@@ -34,68 +35,71 @@ SEND_INTERVAL_SECONDS = 0.5
 class NotificationsService(HealthRpc):
     name = contracts.NOTIFICATIONS
 
-    config = Config()
+    settings = Settings(NotificationsSettings.from_config)
     db = MongoDatabase(contracts.NOTIFICATIONS, ensure_indexes=ensure_indexes)
     outbox = Outbox(contracts.NOTIFICATIONS)
     inbox = Inbox(contracts.NOTIFICATIONS)
     # no default/short secret; an SMTP_URL that would send credentials in clear is refused
-    startup = StartupChecks(SenderSettings)
+    startup = StartupChecks(check_smtp_url)
+    sender_state = PerProcess(lambda config: SenderState())
 
-    def _notifications(self):
-        return logic.Notifications(Repositories(self.db), RENDERER, self.config, outbox=self.outbox)
+    def _use_cases(self):
+        return logic.Notifications(
+            Repositories(self.db), RENDERER, self.settings, utcnow(), outbox=self.outbox
+        )
 
     # -- events --------------------------------------------------------------
 
     @consumes(contracts.CAMPAIGN_OPENED)
     def on_campaign_opened(self, data):
-        return self._notifications().on_campaign_opened(data)
+        return self._use_cases().on_campaign_opened(data)
 
     @consumes(contracts.COLLECTIVITE_REGISTERED)
     def on_collectivite_registered(self, data):
-        return self._notifications().on_collectivite_registered(data)
+        return self._use_cases().on_collectivite_registered(data)
 
     @consumes(contracts.APPLICATION_SUBMITTED)
     def on_application_submitted(self, data):
-        return self._notifications().on_application_submitted(data)
+        return self._use_cases().on_application_submitted(data)
 
     @consumes(contracts.APPLICATION_WITHDRAWN)
     def on_application_withdrawn(self, data):
-        return self._notifications().on_application_withdrawn(data)
+        return self._use_cases().on_application_withdrawn(data)
 
     @consumes(contracts.APPLICATION_REMINDER_DUE)
     def on_application_reminder_due(self, data):
-        return self._notifications().on_application_reminder_due(data)
+        return self._use_cases().on_application_reminder_due(data)
 
     @consumes(contracts.JUROR_REGISTERED)
     def on_juror_registered(self, data):
-        return self._notifications().on_juror_registered(data)
+        return self._use_cases().on_juror_registered(data)
 
     @consumes(contracts.REVIEW_TASK_CLAIMED)
     def on_review_task_claimed(self, data):
-        return self._notifications().on_review_task_claimed(data)
+        return self._use_cases().on_review_task_claimed(data)
 
     @consumes(contracts.REVIEW_TASKS_AVAILABLE)
     def on_review_tasks_available(self, data):
-        return self._notifications().on_review_tasks_available(data)
+        return self._use_cases().on_review_tasks_available(data)
 
     @consumes(contracts.DELIBERATION_READY)
     def on_deliberation_ready(self, data):
-        return self._notifications().on_deliberation_ready(data)
+        return self._use_cases().on_deliberation_ready(data)
 
     @consumes(contracts.AWARD_DECIDED)
     def on_award_decided(self, data):
-        return self._notifications().on_award_decided(data)
+        return self._use_cases().on_award_decided(data)
 
     @consumes(contracts.RESULTS_RELEASED)
     def on_results_released(self, data):
-        return self._notifications().on_results_released(data)
+        return self._use_cases().on_results_released(data)
 
     # -- sending -------------------------------------------------------------
 
     @timer(interval=SEND_INTERVAL_SECONDS)
     def send_due(self):
         sender = Sender(
-            Repositories(self.db), self.outbox, self._notifications(), SenderSettings(self.config)
+            Repositories(self.db), self.outbox, self._use_cases(), self.settings, self.sender_state
         )
         totals = sender.run()
         if totals["sent"] or totals["retry"] or totals["failed"]:
@@ -124,7 +128,7 @@ class NotificationsService(HealthRpc):
 
     @rpc
     def send_sign_in(self, data):
-        return self._notifications().queue_sign_in(load(schemas.SignInEmail(), data))
+        return self._use_cases().queue_sign_in(load(schemas.SignInEmail(), data))
 
     @rpc
     def resend(self, email_id, by=None):
@@ -133,7 +137,9 @@ class NotificationsService(HealthRpc):
         doc = repos.emails.get(args["id"])
         if doc is None:
             raise NotFound("Courriel introuvable.", "email_not_found")
-        if doc["state"] != "failed":
-            raise Conflict("Seul un courriel en échec peut être renvoyé.", "email_not_failed")
-        repos.emails.requeue(doc, utcnow(), int(self.config.get("SMTP_MAX_ATTEMPTS") or 8), by)
+        not_failed = Conflict("Seul un courriel en échec peut être renvoyé.", "email_not_failed")
+        if doc["state"] != logic.EmailState.FAILED:
+            raise not_failed
+        if not repos.emails.requeue(doc, utcnow(), self.settings.max_attempts, by):
+            raise not_failed  # a concurrent resend (or send) changed it first
         return logic.summary(repos.emails.get(args["id"]))

@@ -1,6 +1,6 @@
 """Domain rules of the submissions service: campaigns, collectivités, applications.
 
-Plain Python: `Submissions(db, outbox, config, now)` where `outbox` offers the
+Plain Python: `Submissions(db, outbox, settings, now)` where `outbox` offers the
 ledger writes of relay.OutboxSession (create / update / record). Every state
 change that owes an event is one ledger change carrying it.
 """
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.common import contracts, tokens
-from services.common.clock import isoformat, utcnow
+from services.common.clock import isoformat
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.types import Doc
 from services.common.validation import load
@@ -146,10 +146,10 @@ def application_view(application: Doc) -> Doc:
 
 
 class Submissions:
-    def __init__(self, db, outbox, config, now=None):
+    def __init__(self, db, outbox, settings, now):
         self.outbox = outbox
-        self.config = config
-        self.now = now or utcnow()
+        self.settings = settings  # settings.SubmissionsSettings
+        self.now = now
         self.campaigns = Campaigns(db)
         self.collectivites = Collectivites(db)
         self.applications = Applications(db)
@@ -238,7 +238,7 @@ class Submissions:
             "created_at": self.now,
         }
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
-        token = tokens.issue(self.config["LABEL_SECRET_KEY"], "collectivite", code)
+        token = tokens.issue(self.settings.secret_key, "collectivite", code)
         event = (
             contracts.COLLECTIVITE_REGISTERED,
             {

@@ -7,6 +7,7 @@ import unicodedata
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
+from services.common.reference import REGION_NAMES
 from services.common.validation import StrictSchema
 
 CODE_RE = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -17,26 +18,7 @@ INSEE_RE = re.compile(r"^(?:(?:0[1-9]|1\d|[3-8]\d|9[0-5]|2[1-9]|2[AB])\d{3}|97[1
 DEPARTMENT_RE = re.compile(r"^(?:0[1-9]|1\d|[3-8]\d|9[0-5]|2[1-9]|2[AB]|97[1-6])$")
 SIREN_RE = re.compile(r"^\d{9}$")
 
-REGIONS = (
-    "Auvergne-Rhône-Alpes",
-    "Bourgogne-Franche-Comté",
-    "Bretagne",
-    "Centre-Val de Loire",
-    "Corse",
-    "Grand Est",
-    "Hauts-de-France",
-    "Île-de-France",
-    "Normandie",
-    "Nouvelle-Aquitaine",
-    "Occitanie",
-    "Pays de la Loire",
-    "Provence-Alpes-Côte d'Azur",
-    "Guadeloupe",
-    "Martinique",
-    "Guyane",
-    "La Réunion",
-    "Mayotte",
-)
+REGIONS = REGION_NAMES
 
 
 def _fold(text):

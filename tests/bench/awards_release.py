@@ -16,6 +16,7 @@ import bson
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from services.awards.logic import Awards  # noqa: E402
 from services.awards.repository import AwardsRepository, ensure_indexes  # noqa: E402
+from services.common.clock import utcnow  # noqa: E402
 from services.common.ledger import Ledger  # noqa: E402
 from services.common.mongo import make_client  # noqa: E402
 from services.common.relay import OutboxSession  # noqa: E402
@@ -89,7 +90,7 @@ def main():
             )
         ledger = Ledger(db)
         relay = CountingRelay(ledger)
-        awards = Awards(repo, OutboxSession(ledger, relay))
+        awards = Awards(repo, OutboxSession(ledger, relay), utcnow())
         started = time.monotonic()
         result = awards.release(year, "bench")
         elapsed = time.monotonic() - started

@@ -31,7 +31,7 @@ import resource, sys, time, tracemalloc
 trace = sys.argv[1] == "trace"
 if trace:
     tracemalloc.start()
-from services.cli.main import cli
+from labelctl.main import cli
 code = 0
 try:
     cli.main(sys.argv[2:], standalone_mode=False)
@@ -44,7 +44,7 @@ print(f"BENCH maxrss_kb={maxrss} traced_peak={peak}", file=sys.stderr)
 
 
 def write_csv(path, rows, seed):
-    from services.cli.regions import REGION_OF_DEPARTMENT
+    from services.common.reference import REGION_OF_DEPARTMENT
 
     rng = random.Random(seed)
     codes = [f"{dep}{n:03d}" for dep in DEPARTMENTS for n in range(1000)]

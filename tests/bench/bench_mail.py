@@ -43,9 +43,11 @@ from services.common.clock import utcnow  # noqa: E402
 from services.common.ledger import Ledger  # noqa: E402
 from services.common.mongo import make_client  # noqa: E402
 from services.common.relay import EventPublisher, OutboxSession, Relay  # noqa: E402
-from services.notifications import logic  # noqa: E402
+from services.notifications import logic, mail  # noqa: E402
 from services.notifications.repository import Repositories, ensure_indexes  # noqa: E402
-from services.notifications.sender import Sender, SenderSettings  # noqa: E402
+from services.notifications.sender import Sender  # noqa: E402
+from services.notifications.settings import NotificationsSettings, SenderState  # noqa: E402
+from tests.support.config import service_config  # noqa: E402
 from tests.support.net import free_port, wait_tcp  # noqa: E402
 
 
@@ -74,10 +76,30 @@ def queue(notifications, count, tag):
         )
 
 
+class ConnectionPerMessage:
+    """The baseline's SMTP client: a new connection for every message."""
+
+    def __init__(self, smtp):
+        self.smtp = smtp
+
+    def sendmail(self, *args):
+        client = mail.connect(self.smtp)
+        try:
+            return client.sendmail(*args)
+        finally:
+            mail.close_quietly(client)
+
+    def quit(self):
+        pass
+
+
 def run(db, config, outbox, notifications, count, tag, reuse):
     queue(notifications, count, tag)
-    settings = SenderSettings(dict(config, SMTP_BATCH_SIZE=100, SMTP_MAX_BATCHES_PER_RUN=10_000))
-    sender = Sender(Repositories(db), outbox, notifications, settings, reuse_connection=reuse)
+    settings = NotificationsSettings.from_config(
+        dict(config, SMTP_BATCH_SIZE=100, SMTP_MAX_BATCHES_PER_RUN=10_000)
+    )
+    connect = mail.connect if reuse else ConnectionPerMessage
+    sender = Sender(Repositories(db), outbox, notifications, settings, SenderState(), connect=connect)
     started = time.perf_counter()
     sent = 0
     while sent < count:
@@ -141,10 +163,8 @@ def handoff_only(db, config, count, reuse):
     """The SMTP hand-off alone (no outbox writes): messages of the outbox, sent."""
     from email.policy import SMTP as SMTP_POLICY
 
-    from services.notifications import mail
-
-    settings = SenderSettings(config)
-    builder = Sender(None, None, None, settings)
+    settings = NotificationsSettings.from_config(config)
+    builder = Sender(None, None, None, settings, SenderState())
     docs = list(db["emails"].find({}).limit(count))
     started = time.perf_counter()
     client = None
@@ -198,11 +218,9 @@ def main():
     try:
         wait_tcp("127.0.0.1", port, timeout=15, what="smtp capture")
         topology.declare_all(amqp)
-        config = {
-            "SMTP_URL": f"smtp://127.0.0.1:{port}",
-            "ORGANISER_EMAILS": "orga@villes-internet.net",
-            "AMQP_URI": amqp,
-        }
+        config = service_config(
+            SMTP_URL=f"smtp://127.0.0.1:{port}", ORGANISER_EMAILS="orga@villes-internet.net", AMQP_URI=amqp
+        )
         publisher = EventPublisher(amqp, config)
         rates, polls = {}, {}
         tags = [("baseline", False), ("reused", True)] + ([("history", True)] if args.history else [])
@@ -211,7 +229,10 @@ def main():
             ensure_indexes(db)
             ledger = Ledger(db)
             outbox = OutboxSession(ledger, Relay(ledger, publisher))
-            notifications = logic.Notifications(Repositories(db), logic.Renderer(), config, outbox=outbox)
+            settings = NotificationsSettings.from_config(config)
+            notifications = logic.Notifications(
+                Repositories(db), logic.Renderer(), settings, utcnow(), outbox
+            )
             if tag == "history":
                 queue(notifications, 1, "template")
                 add_history(db, args.history)
@@ -220,7 +241,7 @@ def main():
                 )
             queue(notifications, 100, f"{tag}-poll")  # one batch due: time the poll over it
             busy = poll_times(db)
-            Sender(Repositories(db), outbox, notifications, SenderSettings(config)).run()
+            Sender(Repositories(db), outbox, notifications, settings, SenderState()).run()
             polls[tag] = (db["emails"].estimated_document_count(), busy, poll_times(db))  # then nothing due
             rates[tag] = run(db, config, outbox, notifications, args.count, tag, reuse=reuse)
         baseline, reused = rates["baseline"], rates["reused"]

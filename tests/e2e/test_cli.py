@@ -22,7 +22,7 @@ def labelctl(stack, *args, timeout=120, extra_env=None):
     env = dict(os.environ, LABEL_API_URL=stack.base_url, LABEL_TOKEN=stack.admin_token, PYTHONPATH=str(ROOT))
     env.update(extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "labelctl.main", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -111,9 +111,7 @@ def test_demo_plays_a_whole_campaign_to_a_released_palmares_and_emails(stack, tm
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"/palmares/{DEMO_YEAR}" in result.stdout and "var/mail" in result.stdout
 
-    seeds = json.loads((ROOT / "services/cli/data/demo_collectivites.json").read_text("utf-8"))[
-        "collectivites"
-    ]
+    seeds = json.loads((ROOT / "labelctl/data/demo_collectivites.json").read_text("utf-8"))["collectivites"]
     seeds = [c for c in seeds if c["insee_code"] not in OWNED_ELSEWHERE]
     palmares = stack.http("GET", f"/api/v1/campaigns/{DEMO_YEAR}/palmares").json()  # public: released
     labelled = {entry["collectivite"]["insee_code"]: entry for entry in palmares["labelled"]}

@@ -6,7 +6,7 @@ import uuid
 from click.testing import CliRunner
 from kombu import Connection
 
-from services.cli.main import cli
+from labelctl.main import cli
 from tests.support.api import ok, poll
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from services.common import tokens
+from services.common.ledger import find_step
 from tests.support.api import poll
 
 pytestmark = pytest.mark.e2e
@@ -282,10 +283,8 @@ def test_submission_one_second_after_the_deadline(stack):
         == "deadline_passed"
     )
     # submissions_closed is recorded once by the timer, counting the one submission.
-    changes = stack.mongo("submissions")["changes"]
-    closed = poll(
-        lambda: changes.find_one({"_id": "steps:closed:2117:1"}), lambda doc: doc is not None, timeout=20
-    )
+    db = stack.mongo("submissions")
+    closed = poll(lambda: find_step(db, "closed:2117"), lambda doc: doc is not None, timeout=20)
     assert closed["events"][0]["payload"]["submitted_count"] == 1
 
 

@@ -11,23 +11,27 @@ def ok(response, status=200):
     return None
 
 
-def poll(fetch, accept, timeout=45, interval=0.3):
-    """Call `fetch` until `accept(value)`; the accepted value, or AssertionError."""
+def wait_until(predicate, timeout=30, interval=0.1, what="condition"):
+    """The first truthy `predicate()`, polled every `interval`; AssertionError
+    after `timeout` seconds. The one waiting helper of the tests."""
     deadline = time.monotonic() + timeout
     while True:
-        value = fetch()
-        if accept(value):
+        value = predicate()
+        if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting; last value: {value!r}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {value!r}")
         time.sleep(interval)
 
 
-def wait_until(predicate, timeout=20, interval=0.1):
-    """True once `predicate()` is true, False when `timeout` passes first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
+def poll(fetch, accept, timeout=45, interval=0.3):
+    """Call `fetch` until `accept(value)`; the accepted value, or AssertionError."""
+    found = []
+
+    def accepted():
+        value = fetch()
+        found[:] = [value]
+        return accept(value)
+
+    wait_until(accepted, timeout=timeout, interval=interval, what="an accepted value")
+    return found[0]

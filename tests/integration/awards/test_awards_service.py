@@ -12,11 +12,14 @@ from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
+from services.awards.release import batch_key, release_key
 from services.awards.service import AwardsService
 from services.common import topology
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.ledger import find_step, step_id
 from services.common.mongo import make_client
 from tests.support.api import wait_until
+from tests.support.config import service_config
 
 YEAR = 2016
 RECEIVED = []
@@ -41,19 +44,17 @@ class Probe:
 
 
 @pytest.fixture
-def config(rabbit_config, mongodb_uri):
+def config(rabbit_config, mongodb_uri, db_prefix):
     topology.declare_all(rabbit_config["AMQP_URI"])
     RECEIVED.clear()
-    prefix = f"it_aw_{uuid.uuid4().hex[:8]}_"
-    yield dict(
+    return service_config(
         rabbit_config,
         MONGODB_URI=mongodb_uri,
-        MONGODB_DATABASE_PREFIX=prefix,
+        MONGODB_DATABASE_PREFIX=db_prefix,
         OUTBOX_SWEEP_SECONDS=0.5,
         INBOX_MAX_ATTEMPTS=2,
         INBOX_BACKOFF_SECONDS=0.05,
     )
-    make_client(mongodb_uri).drop_database(f"{prefix}awards")
 
 
 @pytest.fixture
@@ -265,7 +266,7 @@ def test_decisions_embargo_and_one_release(services, config):
         ]
 
     db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
-    release = db.changes.find_one({"_id": f"steps:release:{YEAR}:1"})
+    release = find_step(db, release_key(YEAR))
     assert release["published"] is True
     assert db.changes.count_documents({"collection": "steps", "doc_id": {"$regex": f"^release:{YEAR}"}}) == 2
 
@@ -343,7 +344,7 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
     events = received("award_decided", year)
     assert len(events) == count and len({p["application_id"] for p in events}) == count
     assert {p["event_id"] for p in events} == {
-        f"steps:release:{year}:batch:{n // 500}:1:{n % 500}" for n in range(count)
+        f"{step_id(batch_key(year, n // 500))}:{n % 500}" for n in range(count)
     }
     assert len(received("results_released", year)) == 1
 
@@ -351,7 +352,7 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
 def test_a_release_interrupted_after_its_decision_is_finished_by_the_timer(services, config):
     """The release record was decided, then the service died before writing
     the award batches: the recovery timer finishes it, with no new call."""
-    from services.awards.logic import release_key
+    from services.awards.release import release_key
     from services.common import contracts
     from services.common.clock import isoformat, utcnow
     from services.common.ledger import Ledger

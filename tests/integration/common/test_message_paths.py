@@ -2,8 +2,6 @@
 outbox relay, idempotent consumer, dead-letter queue and replay, queues
 declared before the first publish."""
 
-import uuid
-
 import pytest
 from kombu import Connection
 from nameko.rpc import rpc
@@ -17,6 +15,7 @@ from services.common.ledger import Ledger, ensure_ledger_indexes
 from services.common.mongo import MongoDatabase, make_client
 from services.common.relay import Outbox
 from tests.support.api import wait_until
+from tests.support.config import service_config
 
 COLLECTIVITE = {
     "id": "col-besancon",
@@ -76,13 +75,13 @@ class Consumer:
 
 
 @pytest.fixture
-def config(rabbit_config, mongodb_uri):
+def config(rabbit_config, mongodb_uri, db_prefix):
     topology.declare_all(rabbit_config["AMQP_URI"])
     HANDLED.clear()
-    return dict(
+    return service_config(
         rabbit_config,
         MONGODB_URI=mongodb_uri,
-        MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_",
+        MONGODB_DATABASE_PREFIX=db_prefix,
         OUTBOX_SWEEP_SECONDS=0.5,
         INBOX_MAX_ATTEMPTS=3,
         INBOX_BACKOFF_SECONDS=0.05,
@@ -191,13 +190,15 @@ def test_queues_exist_before_any_consumer_started(container_factory, config):
     assert HANDLED == ["applications:app-5:2:0"]
 
 
-def test_an_event_with_no_queue_is_kept_until_one_exists(container_factory, rabbit_config, mongodb_uri):
+def test_an_event_with_no_queue_is_kept_until_one_exists(
+    container_factory, rabbit_config, mongodb_uri, db_prefix
+):
     """Without the topology, the mandatory publish is returned by RabbitMQ:
     the change stays unpublished (not dropped) and goes out once the queue exists."""
-    config = dict(
+    config = service_config(
         rabbit_config,
         MONGODB_URI=mongodb_uri,
-        MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_",
+        MONGODB_DATABASE_PREFIX=db_prefix,
         OUTBOX_SWEEP_SECONDS=0.5,
     )
     HANDLED.clear()

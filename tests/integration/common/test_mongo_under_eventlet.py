@@ -8,7 +8,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import eventlet
@@ -18,6 +17,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from pymongo.errors import PyMongoError
 
 from services.common.mongo import MongoDatabase
+from tests.support.config import service_config
 
 ROOT = Path(__file__).resolve().parents[3]
 FERRETDB = ROOT / "var" / "bin" / "ferretdb-local"
@@ -96,11 +96,11 @@ def ferret():
 
 
 @pytest.fixture
-def counter(container_factory, rabbit_config, ferret):
-    config = dict(
+def counter(container_factory, rabbit_config, ferret, db_prefix):
+    config = service_config(
         rabbit_config,
         MONGODB_URI=ferret.uri,
-        MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_",
+        MONGODB_DATABASE_PREFIX=db_prefix,
         max_workers=20,
     )
     container = container_factory(Counter, config)

@@ -2,7 +2,6 @@
 FerretDB, real HTTP); `application_submitted` events are fed the way the
 submissions service publishes them (nameko's standalone dispatcher)."""
 
-import time
 import uuid
 
 import pytest
@@ -13,6 +12,7 @@ from services.common import contracts, topology
 from services.common.mongo import make_client
 from services.gateway.app import GatewayService
 from services.jury.service import JuryService
+from tests.support.config import service_config
 from tests.support.net import free_port
 
 ENJEUX = ["acces", "communication", "culture"]
@@ -111,23 +111,13 @@ class JuryHarness:
         ]
 
 
-def wait_until(predicate, timeout=15, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
-def jury_config(rabbit_config, mongodb_uri):
+def jury_config(rabbit_config, mongodb_uri, db_prefix):
     topology.declare_all(rabbit_config["AMQP_URI"])
-    return dict(
+    return service_config(
         rabbit_config,
         MONGODB_URI=mongodb_uri,
-        MONGODB_DATABASE_PREFIX=f"it_jury_{uuid.uuid4().hex[:8]}_",
+        MONGODB_DATABASE_PREFIX=db_prefix,
         OUTBOX_SWEEP_SECONDS=1,
         INBOX_MAX_ATTEMPTS=3,
         INBOX_BACKOFF_SECONDS=0.05,

@@ -4,7 +4,7 @@ import collections
 
 import eventlet
 
-from tests.integration.jury.conftest import wait_until
+from tests.support.api import wait_until
 
 YEAR = 2201
 

@@ -2,7 +2,7 @@
 
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
-from tests.integration.jury.conftest import wait_until
+from tests.support.api import wait_until
 
 YEAR = 2210
 

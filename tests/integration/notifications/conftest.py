@@ -1,14 +1,13 @@
 """Fixtures of the notifications integration tests: a real SMTP server process
 (stoppable, on a fixed free port) and the service's configuration."""
 
-import uuid
-
 import pytest
 from nameko.standalone.events import event_dispatcher
 
 from services.common import topology
 from services.common.mongo import make_client
 from tests.integration.notifications.helpers import SmtpServer
+from tests.support.config import service_config
 
 
 @pytest.fixture
@@ -20,12 +19,12 @@ def smtp(tmp_path):
 
 
 @pytest.fixture
-def config(rabbit_config, mongodb_uri, smtp):
+def config(rabbit_config, mongodb_uri, db_prefix, smtp):
     topology.declare_all(rabbit_config["AMQP_URI"])
-    return dict(
+    return service_config(
         rabbit_config,
         MONGODB_URI=mongodb_uri,
-        MONGODB_DATABASE_PREFIX=f"it_{uuid.uuid4().hex[:8]}_",
+        MONGODB_DATABASE_PREFIX=db_prefix,
         SMTP_URL=smtp.url,
         SMTP_FROM="Villes Internet <label@villes-internet.net>",
         PUBLIC_BASE_URL="https://label.example.fr",
@@ -44,8 +43,7 @@ def config(rabbit_config, mongodb_uri, smtp):
 @pytest.fixture
 def notif_db(config):
     client = make_client(config["MONGODB_URI"])
-    yield client[f"{config['MONGODB_DATABASE_PREFIX']}notifications"]
-    client.drop_database(f"{config['MONGODB_DATABASE_PREFIX']}notifications")
+    yield client[f"{config['MONGODB_DATABASE_PREFIX']}notifications"]  # dropped by db_prefix
     client.close()
 
 

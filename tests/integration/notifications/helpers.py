@@ -1,4 +1,4 @@
-"""Helpers of the notifications integration tests: a stoppable SMTP server process, polling, events."""
+"""Helpers of the notifications integration tests: a stoppable SMTP server process, events."""
 
 import itertools
 import subprocess
@@ -47,17 +47,6 @@ class SmtpServer:
 
     def message_ids(self):
         return [str(m["Message-ID"]) for m in self.mail.messages()]
-
-
-def wait_until(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 _ids = itertools.count(1)

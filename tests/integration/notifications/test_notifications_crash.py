@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.notifications.helpers import SmtpServer, registered, wait_until
+from tests.integration.notifications.helpers import SmtpServer, registered
+from tests.support.api import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMEKO = Path(sys.executable).with_name("nameko")

@@ -13,7 +13,6 @@ import pytest
 import trustme
 
 from services.notifications import mail
-from services.notifications.sender import SenderSettings
 from tests.support.net import free_port, wait_tcp
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,7 +66,7 @@ def auth_log(directory):
 
 
 def test_credentials_and_mail_go_over_tls(server):
-    settings = SenderSettings({"SMTP_URL": server["url"], "SMTP_TIMEOUT_SECONDS": 10}).smtp
+    settings = mail.parse_smtp_url(server["url"], timeout=10)
     assert settings.encrypted and settings.username == USER and settings.password == PASSWORD
     client = mail.connect(settings)
     try:

@@ -36,7 +36,6 @@ class Awards:
         self.out = MemoryOutbox()
         self.repo = AwardsRepository(self.out.db)
         self.clock = Clock(datetime(2017, 10, 15, 9, 0, tzinfo=UTC))
-        self.awards = logic.Awards(self.repo, self.out.session, now=self.clock)
         self.awards.campaign_opened(
             {
                 "year": YEAR,
@@ -47,6 +46,11 @@ class Awards:
                 "mentions": [{"code": "teletravail", "label": "Télétravail"}],
             }
         )
+
+    @property
+    def awards(self):
+        """As the service does: one use-case object per call, at the clock's instant."""
+        return logic.Awards(self.repo, self.out.session, self.clock())
 
     def apply(self, app_id, col, proposal=None):
         self.awards.application_submitted(

@@ -1,6 +1,6 @@
 """Palmarès and statistics from raw decisions against hand-computed tables."""
 
-from services.awards import logic
+from services.awards import logic, palmares, release
 from tests.unit.awards import campaign
 
 MENTION_LABELS = {
@@ -14,7 +14,7 @@ def palmares_of_generated():
     applications, proposals, decisions, withdrawn, previous = campaign.generate()
     active = logic.active_applications(applications, withdrawn)
     labelled, pending = logic.outcomes(active, proposals, decisions)
-    entries = logic.palmares_entries(labelled, previous, MENTION_LABELS)
+    entries = palmares.palmares_entries(labelled, previous, MENTION_LABELS)
     return labelled, pending, entries
 
 
@@ -26,7 +26,7 @@ def test_generated_campaign_has_a_few_hundred_raw_applications():
 
 def test_statistics_equal_the_2019_table():
     _, pending, entries = palmares_of_generated()
-    stats = logic.statistics(entries)
+    stats = palmares.statistics(entries)
 
     assert stats["labelled_count"] == 233
     assert stats["by_category"] == {
@@ -76,7 +76,7 @@ def test_decisions_override_proposals_and_withdrawals_are_out():
 
 def test_preview_counts_levels_pending_and_missing_email():
     labelled, pending, _ = palmares_of_generated()
-    preview = logic.preview(labelled, pending, released=False)
+    preview = release.preview(labelled, pending, released=False)
     assert preview["ready"] is False
     assert preview["by_arobases"] == {"1": 48, "2": 60, "3": 70, "4": 25, "5": 30}
     assert len(preview["undecided"]) == 20
@@ -85,7 +85,7 @@ def test_preview_counts_levels_pending_and_missing_email():
 
 
 def test_progression_and_small_table():
-    entries = logic.palmares_entries(
+    entries = palmares.palmares_entries(
         [
             (
                 {
@@ -150,7 +150,7 @@ def test_progression_and_small_table():
         "c": "lost",
         "d": "new",
     }
-    stats = logic.statistics(entries)
+    stats = palmares.statistics(entries)
     assert stats["by_category"] == {"villes": 2, "villages": 1, "territoires": 1, "territoires_communes": 2}
     assert stats["by_region"] == {"Bretagne": 2, "Normandie": 2}
 
@@ -168,13 +168,13 @@ def test_rules():
 
 def test_batches_are_deterministic():
     items = list(range(1234))
-    assert [len(b) for b in logic.batches(items)] == [500, 500, 234]
-    assert logic.batches(items) == logic.batches(list(items))
-    assert logic.batch_key(2019, 2) == "release:2019:batch:2"
+    assert [len(b) for b in release.batches(items)] == [500, 500, 234]
+    assert release.batches(items) == release.batches(list(items))
+    assert release.batch_key(2019, 2) == "release:2019:batch:2"
 
 
 def test_csv_rows():
-    palmares = {
+    released = {
         "year": 2019,
         "labelled": [
             {
@@ -188,6 +188,6 @@ def test_csv_rows():
             }
         ],
     }
-    rows = logic.csv_rows(palmares)
+    rows = palmares.csv_rows(released)
     assert rows[0][:3] == ["annee", "code_insee", "collectivite"]
     assert rows[1] == [2019, "68278", "Rixheim", "ville", "Grand Est", "68", 5, "Télétravail", "kept", 5]

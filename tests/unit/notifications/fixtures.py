@@ -2,6 +2,9 @@
 
 import itertools
 
+from services.notifications.settings import NotificationsSettings
+from tests.support.config import service_config
+
 _ids = itertools.count(1)
 
 BESANCON = {
@@ -16,11 +19,12 @@ BESANCON = {
     "email": "numerique@besancon.fr",
     "member_communes": [],
 }
-CONFIG = {
-    "SMTP_FROM": "Villes Internet <label@villes-internet.net>",
-    "PUBLIC_BASE_URL": "https://label.example.fr",
-    "ORGANISER_EMAILS": "orga@villes-internet.net, jury@villes-internet.net",
-}
+CONFIG = service_config(
+    SMTP_FROM="Villes Internet <label@villes-internet.net>",
+    PUBLIC_BASE_URL="https://label.example.fr",
+    ORGANISER_EMAILS="orga@villes-internet.net, jury@villes-internet.net",
+)
+SETTINGS = NotificationsSettings.from_config(CONFIG)
 
 
 def envelope(event, **payload):

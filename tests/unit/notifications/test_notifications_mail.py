@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.common.clock import utcnow
 from services.notifications import logic, mail
-from tests.unit.notifications.fixtures import BESANCON, CONFIG, FakeRepos, envelope
+from tests.unit.notifications.fixtures import BESANCON, SETTINGS, FakeRepos, envelope
 
 NOW = datetime(2017, 6, 1, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ def test_good_message_has_the_headers():
 
 def test_injected_name_is_stored_as_failed_never_queued():
     repos = FakeRepos()
-    notifications = logic.Notifications(repos, logic.Renderer(), CONFIG)
+    notifications = logic.Notifications(repos, logic.Renderer(), SETTINGS, utcnow())
     evil = dict(BESANCON, name="Besançon\r\nBcc: victim@example.com")
     notifications.on_collectivite_registered(
         envelope("collectivite_registered", collectivite=evil, access_token="t")

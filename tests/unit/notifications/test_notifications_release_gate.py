@@ -1,12 +1,13 @@
 """No result email can exist before the campaign's release."""
 
+from services.common.clock import utcnow
 from services.notifications import logic
-from tests.unit.notifications.fixtures import BESANCON, CONFIG, FakeRepos, award, released
+from tests.unit.notifications.fixtures import BESANCON, SETTINGS, FakeRepos, award, released
 
 
 def make():
     repos = FakeRepos()
-    return repos, logic.Notifications(repos, logic.Renderer(), CONFIG)
+    return repos, logic.Notifications(repos, logic.Renderer(), SETTINGS, utcnow())
 
 
 def result_emails(repos):

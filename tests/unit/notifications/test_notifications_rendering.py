@@ -7,9 +7,11 @@ from html import unescape
 
 import pytest
 
+from services.common.clock import utcnow
 from services.notifications import logic
-from services.notifications.sender import Sender, SenderSettings
-from tests.unit.notifications.fixtures import BESANCON, CONFIG, FakeRepos, award, envelope, released
+from services.notifications.sender import Sender
+from services.notifications.settings import NotificationsSettings, SenderState
+from tests.unit.notifications.fixtures import BESANCON, CONFIG, SETTINGS, FakeRepos, award, envelope, released
 
 JUROR = {"id": "jur-1", "name": "Claire Dupont", "email": "claire.dupont@example.fr"}
 
@@ -97,14 +99,14 @@ def collectivite_events():
 
 def make(now=None):
     repos = FakeRepos()
-    notifications = logic.Notifications(repos, logic.Renderer(), CONFIG)
+    notifications = logic.Notifications(repos, logic.Renderer(), SETTINGS, utcnow())
     repos.campaigns.save(2017, {"enjeux": {"E03": "Médiation numérique", "E07": "Démocratie locale"}})
     return repos, notifications
 
 
 def parse(doc):
-    settings = SenderSettings(dict(CONFIG, SMTP_URL="smtp://127.0.0.1:1"))
-    msg = Sender(None, None, None, settings).message(doc)
+    settings = NotificationsSettings.from_config(dict(CONFIG, SMTP_URL="smtp://127.0.0.1:1"))
+    msg = Sender(None, None, None, settings, SenderState()).message(doc)
     return BytesParser(policy=policy.default).parsebytes(msg.as_bytes())
 
 

@@ -8,18 +8,14 @@ import pytest
 
 from services.notifications import logic, sender
 from services.notifications.repository import Repositories
+from services.notifications.settings import NotificationsSettings, SenderState
 from tests.unit.fakes import Clock, MemoryOutbox, SmtpServer, refused
 from tests.unit.notifications.fixtures import BESANCON, CONFIG, award, envelope, released
 
-SETTINGS = dict(CONFIG, SMTP_BACKOFF_SECONDS=5, SENDING_LEASE_SECONDS=120, SMTP_GIVE_UP_HOURS=48)
+SETTINGS = NotificationsSettings.from_config(
+    dict(CONFIG, SMTP_BACKOFF_SECONDS=5, SENDING_LEASE_SECONDS=120, SMTP_GIVE_UP_HOURS=48)
+)
 ADDRESS = BESANCON["email"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_process_state(monkeypatch):
-    """The sender keeps its outage backoff per process: each test starts afresh."""
-    monkeypatch.setattr(sender, "_OUTAGE", {"failures": 0, "until": None, "since": None})
-    monkeypatch.setattr(sender, "_ACCEPTED_IN_PROCESS", [0])
 
 
 class Mail:
@@ -28,8 +24,12 @@ class Mail:
         self.repos = Repositories(self.out.db)
         self.clock = Clock()
         self.smtp = SmtpServer()
-        self.notifications = logic.Notifications(
-            self.repos, logic.Renderer(), SETTINGS, outbox=self.out.session, now=self.clock
+        self.state = SenderState()  # what the process keeps between runs
+
+    @property
+    def notifications(self):
+        return logic.Notifications(
+            self.repos, logic.Renderer(), SETTINGS, self.clock(), outbox=self.out.session
         )
 
     def sender(self, **kwargs):
@@ -37,9 +37,10 @@ class Mail:
             self.repos,
             self.out.session,
             self.notifications,
-            sender.SenderSettings(SETTINGS),
+            SETTINGS,
+            self.state,
             connect=self.smtp,
-            now=self.clock,
+            clock=self.clock,
             **kwargs,
         )
 
@@ -132,7 +133,7 @@ def test_while_the_server_is_down_nothing_is_claimed_then_old_emails_fail(mail):
     assert mail.sender().run() == {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     assert mail.repos.attempts.get(email_id, 1) is None  # no attempt spent
     assert mail.email(email_id)["state"] == "queued"
-    assert sender._OUTAGE["failures"] == 1
+    assert mail.state.failures == 1
 
     mail.clock.advance(hours=49)
     assert mail.sender().run()["failed"] == 1

@@ -11,7 +11,7 @@ import pytest
 
 from services.common.startup import InsecureConfiguration, StartupChecks
 from services.notifications import mail
-from services.notifications.sender import SenderSettings
+from services.notifications.settings import check_smtp_url
 
 STRONG = {"LABEL_ADMIN_TOKEN": "a" * 40, "LABEL_SECRET_KEY": "s" * 40, "LABEL_LOCAL_MODE": ""}
 
@@ -129,7 +129,7 @@ def test_cafile_and_unknown_options():
 
 
 def test_the_notifications_service_refuses_to_start_with_clear_text_credentials(caplog):
-    checks = StartupChecks(SenderSettings)
+    checks = StartupChecks(check_smtp_url)
     checks.container = SimpleNamespace(
         config=dict(STRONG, SMTP_URL="smtp://user:secret@mail.example.fr:25"), service_name="notifications"
     )

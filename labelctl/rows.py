@@ -7,7 +7,7 @@ validate every row locally before spending a request on it.
 import csv
 import re
 
-from services.cli.regions import normalise_code, region_name, region_of_department
+from services.common.reference import is_email, normalise_code, region_name, region_of_department
 
 REQUIRED_COLUMNS = ("COM", "LIBELLE", "DEP", "REG", "PTOT", "EMAIL")
 OPTIONAL_COLUMNS = ("KIND", "MEMBERS")
@@ -17,7 +17,6 @@ KINDS = ("commune", "epci")
 # Corsica) then 3, or 97x then 2 overseas. An EPCI is known by its SIREN.
 _INSEE = re.compile(r"^(?:\d{2}|2A|2B)\d{3}$")
 _SIREN = re.compile(r"^\d{9}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 _MEMBER_SPLIT = re.compile(r"[\s;,|]+")
 
 
@@ -134,7 +133,7 @@ def parse_row(row):
     email = get("EMAIL")
     if not email:
         reasons.append("EMAIL : adresse manquante")
-    elif not _EMAIL.match(email):
+    elif not is_email(email):
         reasons.append(f"EMAIL : adresse invalide « {email} »")
 
     members = [normalise_insee(m) for m in _MEMBER_SPLIT.split(get("MEMBERS")) if m]

@@ -11,8 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from services.cli.client import ApiError
-from services.cli.rows import RowRejected, open_rows, parse_row
+from labelctl.client import ApiError
+from labelctl.rows import RowRejected, open_rows, parse_row
 from services.common import csvsafe
 
 RETRIES = 3  # on no answer or a 5xx, with a short backoff

@@ -5,8 +5,9 @@ import io
 
 from click.testing import CliRunner
 
-from services.cli import main
-from services.cli.importer import tokens_file_writer
+from labelctl import main
+from labelctl.client import Api
+from labelctl.importer import tokens_file_writer
 from services.common import csvsafe
 
 UNSAFE_PALMARES = (
@@ -23,7 +24,7 @@ class FakeResponse:
 
 
 def test_palmares_export_neutralises_a_formula_even_from_an_older_gateway(monkeypatch, tmp_path):
-    monkeypatch.setattr(main.Api, "raw", lambda self, method, path, **kw: FakeResponse())
+    monkeypatch.setattr(Api, "raw", lambda self, method, path, **kw: FakeResponse())
     target = tmp_path / "palmares.csv"
     result = CliRunner().invoke(main.cli, ["palmares", "export", "2031", "-o", str(target)])
     assert result.exit_code == 0, result.output

@@ -4,8 +4,7 @@ import io
 
 import pytest
 
-from services.cli import regions
-from services.cli.rows import (
+from labelctl.rows import (
     HeaderError,
     RowRejected,
     check_header,
@@ -15,6 +14,7 @@ from services.cli.rows import (
     parse_row,
     sniff_delimiter,
 )
+from services.common import reference as regions
 
 GOOD = {
     "COM": "25056",
@@ -160,7 +160,7 @@ def test_count_lines(tmp_path):
 
 
 def test_the_local_system_gets_its_dev_token_and_no_other_url_does():
-    from services.cli.client import LOCAL_DEV_ADMIN_TOKEN, settings_from_env
+    from labelctl.client import LOCAL_DEV_ADMIN_TOKEN, settings_from_env
 
     assert settings_from_env({}) == ("http://127.0.0.1:8000", LOCAL_DEV_ADMIN_TOKEN)
     assert settings_from_env({"LABEL_API_URL": "https://label.example.org"}) == (

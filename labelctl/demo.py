@@ -20,8 +20,8 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from services.cli.client import ApiError
-from services.cli.regions import REGION_OF_DEPARTMENT, region_name
+from labelctl.client import ApiError
+from services.common.reference import REGION_OF_DEPARTMENT, region_name
 
 # Jurors come from departments no demo collectivité is in, so every juror may review every application.
 JUROR_DEPARTMENTS = ["48", "23", "15", "90", "04", "2A", "05", "09", "36", "52"]
@@ -108,7 +108,7 @@ def slug(text):
 
 
 def load_seed_collectivites():
-    data = resources.files("services.cli.data").joinpath("demo_collectivites.json").read_text("utf-8")
+    data = resources.files("labelctl.data").joinpath("demo_collectivites.json").read_text("utf-8")
     return json.loads(data)["collectivites"]
 
 

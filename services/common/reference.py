@@ -1,6 +1,10 @@
-"""INSEE region codes (since 2016) → names, and which departments each holds."""
+"""Reference data the services and labelctl share: the INSEE regions (codes
+since 2016 → names, and which departments each holds) and what an email
+address must look like. One copy, imported where needed."""
 
-REGIONS = {
+import re
+
+REGIONS: dict[str, str] = {
     "01": "Guadeloupe",
     "02": "Martinique",
     "03": "Guyane",
@@ -42,19 +46,33 @@ _DEPARTMENTS_BY_REGION = {
     "94": "2A 2B",
 }
 
-REGION_OF_DEPARTMENT = {dep: reg for reg, deps in _DEPARTMENTS_BY_REGION.items() for dep in deps.split()}
+# The official names, as a collectivité's `region` is written.
+REGION_NAMES = tuple(REGIONS.values())
+
+REGION_OF_DEPARTMENT: dict[str, str] = {
+    dep: reg for reg, deps in _DEPARTMENTS_BY_REGION.items() for dep in deps.split()
+}
 
 
-def normalise_code(code):
+def normalise_code(code: str | None) -> str:
     """'1' → '01' (spreadsheets drop leading zeros); other codes unchanged, upper-cased."""
     code = (code or "").strip().upper()
     return code.zfill(2) if code.isdigit() and len(code) == 1 else code
 
 
-def region_name(code):
+def region_name(code: str | None) -> str | None:
     """The region's name for an INSEE region code, None when unknown."""
     return REGIONS.get(normalise_code(code))
 
 
-def region_of_department(department):
+def region_of_department(department: str | None) -> str | None:
     return REGION_OF_DEPARTMENT.get(normalise_code(department))
+
+
+# Deliberately loose: one @, a dotted domain whose last label has 2+ characters,
+# no spaces. Enough to tell a typo or an empty field from an address worth trying.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def is_email(text: object) -> bool:
+    return isinstance(text, str) and bool(EMAIL.match(text.strip()))

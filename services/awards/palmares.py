@@ -1,0 +1,140 @@
+"""The palmarès: one line per labelled collectivité, its statistics, its CSV.
+
+Pure functions over plain dicts, unit-tested against hand-computed tables.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from services.common.types import Doc
+
+CATEGORY_KEYS = {"ville": "villes", "village": "villages", "territoire": "territoires"}
+
+
+PROGRESSIONS = ("new", "kept", "gained", "lost")
+
+
+# Fields of a collectivité that may appear on a public page (never its email).
+PUBLIC_COLLECTIVITE_FIELDS = (
+    "id",
+    "insee_code",
+    "name",
+    "kind",
+    "category",
+    "department",
+    "region",
+    "population",
+)
+
+
+def progression(arobases: int, previous_arobases: int | None) -> str:
+    if previous_arobases is None:
+        return "new"
+    if arobases > previous_arobases:
+        return "gained"
+    if arobases < previous_arobases:
+        return "lost"
+    return "kept"
+
+
+def public_collectivite(collectivite: Doc) -> Doc:
+    return {key: collectivite.get(key) for key in PUBLIC_COLLECTIVITE_FIELDS}
+
+
+def palmares_entries(
+    labelled: Iterable[tuple[Doc, Doc]],
+    previous_by_insee: Mapping[str, int],
+    mention_labels: Mapping[str, str],
+) -> list[Doc]:
+    """One palmarès line per labelled collectivité, sorted by region then name
+    (the palmarès is not a ranking)."""
+    entries = []
+    for app, outcome in labelled:
+        collectivite = app["collectivite"]
+        previous = previous_by_insee.get(collectivite["insee_code"])
+        entries.append(
+            {
+                "application_id": app["_id"],
+                "collectivite": public_collectivite(collectivite),
+                "category": collectivite["category"],
+                "region": collectivite["region"],
+                "member_communes": list(collectivite.get("member_communes") or []),
+                "arobases": outcome["arobases"],
+                "mentions": [
+                    {"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]
+                ],
+                "progression": progression(outcome["arobases"], previous),
+                "previous_arobases": previous,
+            }
+        )
+    entries.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))
+    return entries
+
+
+def statistics(entries: Sequence[Doc]) -> Doc:
+    """Counts by arobases, category and region, the communes the labelled
+    territoires group (distinct INSEE codes), mentions and progression."""
+    by_arobases = {str(level): 0 for level in range(1, 6)}
+    by_category = {"villes": 0, "villages": 0, "territoires": 0}
+    regions: Counter[str] = Counter()
+    mentions: Counter[str] = Counter()
+    progressions = {key: 0 for key in PROGRESSIONS}
+    communes: set[str] = set()
+    for entry in entries:
+        by_arobases[str(entry["arobases"])] += 1
+        by_category[CATEGORY_KEYS[entry["category"]]] += 1
+        regions[entry["region"]] += 1
+        progressions[entry["progression"]] += 1
+        for mention in entry["mentions"]:
+            mentions[mention["code"]] += 1
+        if entry["category"] == "territoire":
+            communes.update(entry.get("member_communes") or ())
+    by_category["territoires_communes"] = len(communes)
+    by_region = dict(sorted(regions.items(), key=lambda item: (-item[1], item[0])))
+    return {
+        "labelled_count": len(entries),
+        "by_arobases": by_arobases,
+        "by_category": by_category,
+        "by_region": by_region,
+        "territoires_communes": len(communes),
+        "by_mention": dict(sorted(mentions.items())),
+        "progression": progressions,
+    }
+
+
+def public_entry(entry: Doc) -> Doc:
+    return {key: value for key, value in entry.items() if key != "member_communes"}
+
+
+def csv_rows(palmares: Doc) -> list[list[Any]]:
+    header = [
+        "annee",
+        "code_insee",
+        "collectivite",
+        "categorie",
+        "region",
+        "departement",
+        "arobases",
+        "mentions",
+        "progression",
+        "arobases_precedentes",
+    ]
+    rows = [header]
+    for entry in palmares["labelled"]:
+        collectivite = entry["collectivite"]
+        rows.append(
+            [
+                palmares["year"],
+                collectivite["insee_code"],
+                collectivite["name"],
+                entry["category"],
+                entry["region"],
+                collectivite.get("department") or "",
+                entry["arobases"],
+                " | ".join(m["label"] for m in entry["mentions"]),
+                entry["progression"],
+                "" if entry["previous_arobases"] is None else entry["previous_arobases"],
+            ]
+        )
+    return rows

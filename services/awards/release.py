@@ -1,0 +1,186 @@
+"""The release protocol: one uniquely keyed ledger step decides the release
+(`release:<year>`, carrying results_released); the award_decided events leave
+in deterministic batches (`release:<year>:batch:<n>`), each its own step, so a
+retry after a crash writes exactly the same events; then the palmarès is
+written out. `ReleaseProtocol` is the part of `logic.Awards` that runs it.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from services.awards.palmares import statistics
+from services.common import contracts
+from services.common.clock import isoformat, parse
+from services.common.errors import Conflict
+from services.common.reference import is_email
+from services.common.types import Doc
+
+RELEASE_BATCH_SIZE = 500
+
+
+def preview(labelled: Sequence[tuple[Doc, Doc]], pending: Sequence[str], released: bool) -> Doc:
+    by_arobases = {str(level): 0 for level in range(1, 6)}
+    missing = []
+    for app, outcome in labelled:
+        by_arobases[str(outcome["arobases"])] += 1
+        if not is_email(app["collectivite"].get("email")):
+            missing.append(app["collectivite"]["id"])
+    return {
+        "ready": not pending,
+        "released": released,
+        "labelled_count": len(labelled),
+        "by_arobases": by_arobases,
+        "undecided": list(pending),
+        "missing_email": missing,
+        "emails_to_send": len(labelled) - len(missing),
+    }
+
+
+def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
+    return {
+        "campaign_year": year,
+        "application_id": app["_id"],
+        "collectivite": app["collectivite"],
+        "arobases": entry["arobases"],
+        "mentions": entry["mentions"],
+        "progression": entry["progression"],
+        "previous_arobases": entry["previous_arobases"],
+        "ceremony_at": campaign["ceremony_at"],
+        "ceremony_place": campaign["ceremony_place"],
+    }
+
+
+def batches(items: list[Doc], size: int = RELEASE_BATCH_SIZE) -> list[list[Doc]]:
+    """Deterministic batches: the same items give the same keys on a retry."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def release_key(year: int) -> str:
+    return f"release:{year}"
+
+
+def batch_key(year: int, index: int) -> str:
+    return f"release:{year}:batch:{index}"
+
+
+def release_view(doc: Doc) -> Doc:
+    return {
+        "year": doc["_id"],
+        "released_at": doc["released_at"],
+        "released_by": doc["released_by"],
+        "labelled_count": doc["labelled_count"],
+        "pending": doc.get("pending", []),
+    }
+
+
+class ReleaseProtocol:
+    """Mixed into logic.Awards: needs its repo, outbox, now and `_draft`."""
+
+    repo: Any
+    outbox: Any
+    now: Any
+
+    def _draft(self, year: int, as_of: Any = None) -> Any:
+        raise NotImplementedError
+
+    def released(self, year: int) -> bool:
+        raise NotImplementedError
+
+    def release_preview(self, year):
+        _, labelled, pending, _ = self._draft(year)
+        return preview(labelled, pending, self.released(year))
+
+    def release(self, year, by, force=False):
+        step = self.repo.release_step(year)
+        if step is None:
+            released_at = self.now
+            campaign, labelled, pending, entries = self._draft(year, as_of=released_at)
+            if pending and not force:
+                raise Conflict(
+                    f"{len(pending)} candidature(s) sans proposition ni décision ; "
+                    "décidez-les ou forcez la publication.",
+                    "applications_undecided",
+                )
+            try:
+                step = self.outbox.record(
+                    release_key(year),
+                    [
+                        (
+                            contracts.RESULTS_RELEASED,
+                            {
+                                "campaign_year": year,
+                                "released_at": isoformat(released_at),
+                                "released_by": by,
+                                "labelled_count": len(entries),
+                                "pending": pending,
+                            },
+                        )
+                    ],
+                    publish=False,
+                )
+            except Conflict:
+                step = self.repo.release_step(year)  # a concurrent call decided it
+            else:  # what we just computed is what the record decided: no second scan
+                return self._complete_release(year, step, (campaign, labelled, pending, entries))
+        return self._complete_release(year, step)
+
+    def _complete_release(self, year, step, draft=None):
+        """Write (again) everything the release record decided; idempotent, so
+        a retry after a crash finishes the job with the same keys."""
+        released = step["events"][0]["payload"]
+        existing = self.repo.release(year)
+        if existing and existing.get("complete"):
+            return release_view(existing)
+        campaign, labelled, pending, entries = draft or self._draft(
+            year, as_of=parse(released["released_at"])
+        )
+        by_app = {app["_id"]: app for app, _ in labelled}
+        # Each record is published as soon as it is written, well within the
+        # relay sweep's grace period, so the sweep seldom publishes it a second
+        # time (consumers would drop the copy by its event id anyway).
+        self._publish(step)
+        for index, batch in enumerate(batches(entries)):
+            events = [
+                (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
+                for e in batch
+            ]
+            try:
+                change = self.outbox.record(batch_key(year, index), events, publish=False)
+            except Conflict:
+                change = self.repo.step(batch_key(year, index))
+            self._publish(change)
+        chunks = batches(entries)
+        for index, chunk in enumerate(chunks):
+            self.repo.save_palmares_chunk(year, index, chunk)
+        doc = {
+            "_id": year,
+            "released_at": released["released_at"],
+            "released_by": released["released_by"],
+            "labelled_count": len(entries),
+            "pending": released["pending"],
+            "chunks": len(chunks),
+            "stats": statistics(entries),
+            "complete": True,
+        }
+        self.repo.save_release(doc)
+        return release_view(doc)
+
+    def finish_interrupted_releases(self):
+        """A release decided but not fully written out (the service died
+        mid-way) is finished here, so every award_decided still leaves without
+        anyone calling the release again. Returns the years finished."""
+        finished = []
+        for campaign in self.repo.campaigns():
+            year = campaign["year"]
+            existing = self.repo.release(year)
+            if existing and existing.get("complete"):
+                continue
+            step = self.repo.release_step(year)
+            if step is not None:
+                self._complete_release(year, step)
+                finished.append(year)
+        return finished
+
+    def _publish(self, change):
+        if change is not None:
+            self.outbox.publish(change)

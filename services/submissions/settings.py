@@ -1,0 +1,26 @@
+"""The submissions service's settings (defaults in deploy/config.yaml)."""
+
+from dataclasses import dataclass
+
+from services.common.settings import Config, required
+
+
+@dataclass(frozen=True)
+class SubmissionsSettings:
+    secret_key: str  # signs the collectivités' bearer tokens (LABEL_SECRET_KEY)
+    reminder_days_before_deadline: float
+
+    @classmethod
+    def from_config(cls, config: Config) -> "SubmissionsSettings":
+        return cls(
+            secret_key=str(required(config, "LABEL_SECRET_KEY")),
+            reminder_days_before_deadline=float(required(config, "REMINDER_DAYS_BEFORE_DEADLINE")),
+        )
+
+
+class ClosedYears:
+    """(Per process) the years whose submissions_closed is recorded: spares the
+    timer a failing insert every tick (the ledger's unique key is what really guards it)."""
+
+    def __init__(self) -> None:
+        self.years: set[int] = set()
