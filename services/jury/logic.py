@@ -1,7 +1,6 @@
-"""Jury domain rules: who may review what, claims and leases, consolidation.
-
-Plain Python (no nameko). The pure functions at the top are the rules; the
-`JuryDesk` class below applies them to the repositories and the outbox.
+"""The jury's use cases: `JuryDesk` applies the rules of eligibility.py (who
+may review what, leases) and consolidation.py (reviews → proposal) to the
+repositories and the outbox. Plain Python (no nameko).
 
 Concurrency (FerretDB v1 has no atomic conditional update): every exclusive
 step is decided by a uniquely keyed insert.
@@ -18,217 +17,29 @@ step is decided by a uniquely keyed insert.
 
 import random
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 from services.common import contracts
 from services.common.clock import isoformat
-from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.types import Doc
-
-OPEN, CLAIMED, DONE, CANCELLED = "open", "claimed", "done", "cancelled"
+from services.jury.consolidation import check_review, next_step, review_ref, score_spread
+from services.jury.eligibility import (
+    CANCELLED,
+    CLAIMED,
+    DONE,
+    OPEN,
+    claim_order,
+    claimable,
+    conflicted,
+    held_by,
+    task_view,
+)
 
 # Application review states (deliberation view).
 REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_review", "reviewed", "withdrawn"
 
 REFRESH_ON_EMPTY = 2.0  # seconds
-DISAGREEMENT_GAP = 2  # two proposals this many @ apart (or more) disagree
-
-
-# --- consolidation (pure) -------------------------------------------------
-
-
-def median_arobases(values: Sequence[int]) -> int:
-    """Median of the proposed arobases. Rounding rule: with an even number of
-    reviews the median falls between the two middle values; we take the LOWER
-    one (prudence: the label never gets more @ than half the jurors proposed;
-    organisers may raise it at deliberation)."""
-    if not values:
-        raise ValueError("no proposal to consolidate")
-    ordered = sorted(values)
-    return ordered[(len(ordered) - 1) // 2]
-
-
-def majority_mentions(
-    mention_lists: Sequence[Iterable[str]], allowed: Collection[str] | None = None
-) -> list[str]:
-    """Mentions proposed by a strict majority of reviews (more than half; a tie
-    is not a majority), in a stable order (most proposed first, then code)."""
-    total = len(mention_lists)
-    counts: dict[str, int] = {}
-    for mentions in mention_lists:
-        for code in set(mentions):
-            counts[code] = counts.get(code, 0) + 1
-    kept = [
-        code for code, count in counts.items() if count * 2 > total and (allowed is None or code in allowed)
-    ]
-    return sorted(kept, key=lambda code: (-counts[code], code))
-
-
-def has_disagreement(values: Sequence[int]) -> bool:
-    return bool(values) and max(values) - min(values) >= DISAGREEMENT_GAP
-
-
-def score_spread(
-    score_maps: Sequence[Mapping[str, int | None]], enjeux: Iterable[str] | None = None
-) -> dict[str, dict[str, int]]:
-    """Per enjeu: min, max and spread (max - min) of the scores given; a
-    "non applicable" score (None) is left out."""
-    codes = list(enjeux) if enjeux else sorted({code for scores in score_maps for code in scores})
-    spread = {}
-    for code in codes:
-        values = [score for scores in score_maps if (score := scores.get(code)) is not None]
-        if values:
-            spread[code] = {"min": min(values), "max": max(values), "spread": max(values) - min(values)}
-    return spread
-
-
-def consolidate(
-    reviews: Sequence[Doc], enjeux: Iterable[str] | None = None, mentions: Collection[str] | None = None
-) -> Doc:
-    """reviews: [{arobases, mentions, scores}] → {proposal, disagreement, spread}."""
-    arobases = [review["arobases"] for review in reviews]
-    return {
-        "proposal": {
-            "arobases": median_arobases(arobases),
-            "mentions": majority_mentions([review["mentions"] for review in reviews], mentions),
-        },
-        "disagreement": has_disagreement(arobases),
-        "spread": score_spread([review["scores"] for review in reviews], enjeux),
-    }
-
-
-def next_step(
-    reviews: Sequence[Doc],
-    enjeux: Iterable[str] | None,
-    mentions: Collection[str] | None,
-    extra_review_opened: bool,
-) -> tuple[str, Doc]:
-    """What to do when every expected review is in: ("extra_review", result)
-    when proposals disagree and no extra review was opened yet (the proposal
-    waits for it), else ("propose", result)."""
-    result = consolidate(reviews, enjeux, mentions)
-    if result["disagreement"] and not extra_review_opened:
-        return "extra_review", result
-    return "propose", result
-
-
-# --- eligibility, leases (pure) -------------------------------------------
-
-
-def conflicted(juror: Doc, collectivite: Doc) -> bool:
-    """A juror never reviews a collectivité of their own department, nor one
-    they declared (INSEE or SIREN code; for a territoire, any member commune)."""
-    if str(juror["department"]).upper() == str(collectivite.get("department", "")).upper():
-        return True
-    declared = {str(code).upper() for code in juror.get("conflicts", [])}
-    codes = {collectivite.get("insee_code"), collectivite.get("id"), *collectivite.get("member_communes", [])}
-    return any(code and str(code).upper() in declared for code in codes)
-
-
-def lease_expired(task: Doc, now: datetime) -> bool:
-    expires = task.get("lease_expires_at")
-    return expires is not None and expires <= now
-
-
-def claimable(task: Doc, now: datetime) -> bool:
-    """Open, or claimed with a lease that ran out (the task is back in the pool)."""
-    return task["state"] == OPEN or (task["state"] == CLAIMED and lease_expired(task, now))
-
-
-def held_by(task: Doc, juror_id: str, now: datetime) -> bool:
-    return task["state"] == CLAIMED and task.get("claimed_by") == juror_id and not lease_expired(task, now)
-
-
-def lease_duration(config: Mapping[str, Any]) -> timedelta:
-    seconds = config.get("CLAIM_LEASE_SECONDS")
-    if seconds not in (None, ""):
-        return timedelta(seconds=float(seconds))
-    return timedelta(hours=float(config.get("CLAIM_LEASE_HOURS") or 48))
-
-
-def application_load(tasks: Iterable[Doc], now: datetime) -> dict[str, int]:
-    """Reviews done or under way per application (fewest first when claiming)."""
-    load: dict[str, int] = {}
-    for task in tasks:
-        busy = task["state"] == DONE or (task["state"] == CLAIMED and not lease_expired(task, now))
-        load[task["application_id"]] = load.get(task["application_id"], 0) + (1 if busy else 0)
-    return load
-
-
-def claim_order(
-    tasks: Sequence[Doc], juror: Doc, now: datetime, rng: Any = random
-) -> list[tuple[str, list[Doc]]]:
-    """Candidate tasks for this juror, grouped by application, the application
-    with the fewest reviews first. Applications of equal load are shuffled so
-    concurrent claimers spread out instead of all racing for the same task."""
-    load = application_load(tasks, now)
-    # Applications this juror holds or reviewed: their guard would refuse them anyway.
-    own = {task["application_id"] for task in tasks if task.get("claimed_by") == juror["_id"]}
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for task in tasks:
-        if (
-            task["application_id"] not in own
-            and claimable(task, now)
-            and not conflicted(juror, task["collectivite"])
-        ):
-            groups.setdefault(task["application_id"], []).append(task)
-    keys = list(groups)
-    rng.shuffle(keys)
-    keys.sort(key=lambda app: load.get(app, 0))
-    return [(app, sorted(groups[app], key=lambda t: t["n"])) for app in keys]
-
-
-def task_view(task: Doc, now: datetime, viewer: str | None = None) -> Doc:
-    """A task as API.md shows it; an expired claim shows as open."""
-    collectivite = task["collectivite"]
-    state = OPEN if task["state"] == CLAIMED and lease_expired(task, now) else task["state"]
-    view = {
-        "id": task["_id"],
-        "application_id": task["application_id"],
-        "campaign_year": task["campaign_year"],
-        "collectivite": {
-            key: collectivite.get(key)
-            for key in ("id", "insee_code", "name", "category", "department", "region")
-        },
-        "state": state,
-    }
-    if state in (CLAIMED, DONE) and (viewer is None or task.get("claimed_by") == viewer):
-        view["claimed_by"] = task.get("claimed_by")
-        if state == CLAIMED:
-            view["lease_expires_at"] = isoformat(task["lease_expires_at"])
-    return view
-
-
-def review_ref(task: Doc) -> Doc:
-    review = task["review"]
-    return {
-        "review_id": task["_id"],
-        "juror_id": review["juror_id"],
-        "arobases": review["arobases"],
-        "mentions": review["mentions"],
-        "scores": review["scores"],
-        "comment": review.get("comment", ""),
-    }
-
-
-def check_review(data: Doc, enjeux: Collection[str], mentions: Collection[str]) -> None:
-    """Campaign-dependent checks the schema cannot make; raises ValidationFailed."""
-    errors = {}
-    unknown = sorted(set(data["scores"]) - set(enjeux))
-    missing = sorted(set(enjeux) - set(data["scores"]))
-    for code in unknown:
-        errors[f"scores.{code}"] = ["Enjeu inconnu pour cette campagne."]
-    if missing:
-        errors["scores"] = [f"Note manquante pour les enjeux : {', '.join(missing)}."]
-    for code in data["mentions"]:
-        if code not in mentions:
-            errors.setdefault("mentions", []).append(f"Mention inconnue pour cette campagne : {code}.")
-    if len(set(data["mentions"])) != len(data["mentions"]):
-        errors.setdefault("mentions", []).append("Une mention est proposée deux fois.")
-    if errors:
-        raise ValidationFailed(errors)
 
 
 # --- use cases -------------------------------------------------------------
@@ -247,11 +58,11 @@ class JuryDesk:
     """The jury's use cases over its repositories (see repository.py) and the
     outbox session (ledger writes that publish)."""
 
-    def __init__(self, repos, outbox, config, now, token_for=None, rng=random, snapshots=None):
+    def __init__(self, repos, outbox, lease, now, token_for=None, rng=random, snapshots=None):
         self.repos = repos
         self.snapshots = snapshots  # repository.TaskSnapshots, or None: scan on every claim
         self.outbox = outbox
-        self.config = config
+        self.lease = lease  # how long a claim holds a task (JurySettings.claim_lease)
         self.now = now
         self.token_for = token_for
         self.rng = rng
@@ -483,7 +294,7 @@ class JuryDesk:
     def claim(self, juror_id, campaign_year):
         """The next task this juror may review; see the module docstring."""
         juror = self.juror(juror_id, cached=True)
-        lease = lease_duration(self.config)
+        lease = self.lease
         load = lambda: self.repos.tasks.of_campaign(campaign_year)  # noqa: E731
         if self.snapshots is None:
             return self._claim_from(juror, self.repos.tasks.of_campaign(campaign_year), lease)

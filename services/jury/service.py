@@ -2,7 +2,6 @@
 consolidated proposal per application. Entrypoints only translate; the rules
 are in logic.py."""
 
-from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import Timer
 
@@ -38,7 +37,6 @@ class JuryService(HealthRpc):
     name = contracts.JURY
 
     settings = Settings(JurySettings.from_config)
-    config = Config()  # logic.lease_duration still reads the claim lease from it
     db = MongoDatabase(contracts.JURY, ensure_indexes=ensure_indexes)
     outbox = Outbox(contracts.JURY)
     inbox = Inbox(contracts.JURY)
@@ -51,7 +49,7 @@ class JuryService(HealthRpc):
         return JuryDesk(
             Repositories(self.db),
             self.outbox,
-            self.config,
+            self.settings.claim_lease,
             utcnow(),
             token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id),
             snapshots=self.snapshots,

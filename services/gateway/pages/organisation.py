@@ -292,7 +292,9 @@ class OrganiserPages:
 
     def _release_page(self, visitor, year, errors, status=200):
         campaign = self.submissions.get_campaign(year)
-        released = campaign["state"] == "released"
+        # The awards service knows of the release at once (submissions learns it by event).
+        record = self.awards.release_record(year)
+        released = record is not None
         return render(
             "orga_publication.html",
             visitor,
@@ -300,13 +302,9 @@ class OrganiserPages:
             campaign=campaign,
             preview=None if released else self.awards.release_preview(year),
             mail=self.notifications.campaign_mail(year, "result") if released else None,
-            released_by=self.team().name_of(self._released_by(year)) if released else None,
+            released_by=self.team().name_of(record["released_by"]) if released else None,
             errors=errors,
         )
-
-    def _released_by(self, year):
-        record = self.awards.release_record(year)
-        return record["released_by"] if record else ""
 
     @page("POST", "/organisation/campagnes/<int:year>/publication", roles=ORGANISER)
     def release(self, request, visitor, year):

@@ -1,10 +1,12 @@
-"""Consolidation of reviews as pure functions (services/jury/logic.py)."""
+"""The jury's pure rules: consolidation of reviews (services/jury/consolidation.py),
+eligibility and leases (services/jury/eligibility.py)."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.jury import logic
+from services.common.errors import ValidationFailed
+from services.jury import consolidation, eligibility
 
 
 def review(arobases, mentions=(), **scores):
@@ -28,34 +30,36 @@ def review(arobases, mentions=(), **scores):
     ],
 )
 def test_median_takes_the_lower_middle_value(values, expected):
-    assert logic.median_arobases(values) == expected
+    assert consolidation.median_arobases(values) == expected
 
 
 def test_median_of_nothing_is_an_error():
     with pytest.raises(ValueError):
-        logic.median_arobases([])
+        consolidation.median_arobases([])
 
 
 # -- mentions by majority ---------------------------------------------------
 
 
 def test_mention_kept_when_proposed_by_a_strict_majority():
-    assert logic.majority_mentions([["teletravail"], ["teletravail", "accessibilite"], []]) == ["teletravail"]
+    assert consolidation.majority_mentions([["teletravail"], ["teletravail", "accessibilite"], []]) == [
+        "teletravail"
+    ]
 
 
 def test_mention_tie_is_not_a_majority():
-    assert logic.majority_mentions([["teletravail"], []]) == []
-    assert logic.majority_mentions([["a", "b"], ["a"], ["b"], []]) == []
+    assert consolidation.majority_mentions([["teletravail"], []]) == []
+    assert consolidation.majority_mentions([["a", "b"], ["a"], ["b"], []]) == []
 
 
 def test_mention_proposed_twice_by_one_review_counts_once():
-    assert logic.majority_mentions([["a", "a"], [], []]) == []
+    assert consolidation.majority_mentions([["a", "a"], [], []]) == []
 
 
 def test_mentions_sorted_most_proposed_first_and_filtered_to_the_campaign_list():
     lists = [["b", "a", "x"], ["a", "b", "x"], ["a"]]
-    assert logic.majority_mentions(lists) == ["a", "b", "x"]
-    assert logic.majority_mentions(lists, allowed={"a", "b"}) == ["a", "b"]
+    assert consolidation.majority_mentions(lists) == ["a", "b", "x"]
+    assert consolidation.majority_mentions(lists, allowed={"a", "b"}) == ["a", "b"]
 
 
 # -- disagreement and spread -------------------------------------------------
@@ -73,11 +77,11 @@ def test_mentions_sorted_most_proposed_first_and_filtered_to_the_campaign_list()
     ],
 )
 def test_disagreement_when_two_proposals_differ_by_two_or_more(values, expected):
-    assert logic.has_disagreement(values) is expected
+    assert consolidation.has_disagreement(values) is expected
 
 
 def test_spread_per_enjeu_is_kept():
-    spread = logic.score_spread(
+    spread = consolidation.score_spread(
         [{"acces": 4, "culture": 1}, {"acces": 0, "culture": 1}, {"acces": 2}],
         enjeux=["acces", "culture", "sport"],
     )
@@ -88,7 +92,7 @@ def test_spread_per_enjeu_is_kept():
 
 
 def test_consolidate_gives_proposal_flag_and_spread():
-    result = logic.consolidate([review(3, ["a"], e1=1), review(4, ["a", "b"], e1=3)], enjeux=["e1"])
+    result = consolidation.consolidate([review(3, ["a"], e1=1), review(4, ["a", "b"], e1=3)], enjeux=["e1"])
     assert result == {
         "proposal": {"arobases": 3, "mentions": ["a"]},
         "disagreement": False,
@@ -98,16 +102,16 @@ def test_consolidate_gives_proposal_flag_and_spread():
 
 def test_disagreement_opens_one_extra_review_then_proposes():
     reviews = [review(2), review(4)]
-    step, result = logic.next_step(reviews, ["e1"], [], extra_review_opened=False)
+    step, result = consolidation.next_step(reviews, ["e1"], [], extra_review_opened=False)
     assert step == "extra_review" and result["disagreement"] is True
     # with the extra review in, a proposal is made even if they still disagree
-    step, result = logic.next_step(reviews + [review(5)], ["e1"], [], extra_review_opened=True)
+    step, result = consolidation.next_step(reviews + [review(5)], ["e1"], [], extra_review_opened=True)
     assert step == "propose"
     assert result["proposal"]["arobases"] == 4 and result["disagreement"] is True
 
 
 def test_agreement_proposes_at_once():
-    step, result = logic.next_step([review(3), review(4)], ["e1"], [], extra_review_opened=False)
+    step, result = consolidation.next_step([review(3), review(4)], ["e1"], [], extra_review_opened=False)
     assert step == "propose" and result["proposal"]["arobases"] == 3
 
 
@@ -127,12 +131,12 @@ def collectivite(insee, department, members=()):
 
 
 def test_conflicts_own_department_declared_code_and_member_communes():
-    assert logic.conflicted(JUROR, collectivite("25056", "25"))
-    assert logic.conflicted(JUROR, collectivite("69123", "69"))
-    assert logic.conflicted(JUROR, collectivite("200046977", "69"))  # SIREN of an EPCI
-    assert logic.conflicted(JUROR, collectivite("200000001", "69", ["69123"]))  # a member commune
-    assert not logic.conflicted(JUROR, collectivite("59350", "59"))
-    assert logic.conflicted({"department": "2a", "conflicts": []}, collectivite("2A004", "2A"))
+    assert eligibility.conflicted(JUROR, collectivite("25056", "25"))
+    assert eligibility.conflicted(JUROR, collectivite("69123", "69"))
+    assert eligibility.conflicted(JUROR, collectivite("200046977", "69"))  # SIREN of an EPCI
+    assert eligibility.conflicted(JUROR, collectivite("200000001", "69", ["69123"]))  # a member commune
+    assert not eligibility.conflicted(JUROR, collectivite("59350", "59"))
+    assert eligibility.conflicted({"department": "2a", "conflicts": []}, collectivite("2A004", "2A"))
 
 
 def task(app, n, state="open", lease=None, juror=None, department="59"):
@@ -152,11 +156,11 @@ def task(app, n, state="open", lease=None, juror=None, department="59"):
 def test_an_expired_claim_is_claimable_again_and_shows_as_open():
     expired = task("a", 1, "claimed", NOW - timedelta(seconds=1), "j9")
     live = task("a", 2, "claimed", NOW + timedelta(hours=1), "j9")
-    assert logic.claimable(expired, NOW) and not logic.claimable(live, NOW)
-    assert logic.task_view(expired, NOW)["state"] == "open"
-    assert "claimed_by" not in logic.task_view(expired, NOW)
-    assert logic.task_view(live, NOW, "j9")["lease_expires_at"].startswith("2201-03-01T01:00")
-    assert not logic.held_by(expired, "j9", NOW) and logic.held_by(live, "j9", NOW)
+    assert eligibility.claimable(expired, NOW) and not eligibility.claimable(live, NOW)
+    assert eligibility.task_view(expired, NOW)["state"] == "open"
+    assert "claimed_by" not in eligibility.task_view(expired, NOW)
+    assert eligibility.task_view(live, NOW, "j9")["lease_expires_at"].startswith("2201-03-01T01:00")
+    assert not eligibility.held_by(expired, "j9", NOW) and eligibility.held_by(live, "j9", NOW)
 
 
 def test_claim_order_fewest_reviews_first_and_never_a_conflict():
@@ -169,32 +173,36 @@ def test_claim_order_fewest_reviews_first_and_never_a_conflict():
         task("half", 2),
         task("mine", 1, department="25"),
     ]
-    order = logic.claim_order(tasks, JUROR, NOW)
+    order = eligibility.claim_order(tasks, JUROR, NOW)
     assert [app for app, _ in order][0] == "fresh"
     held = tasks + [task("held", 1, "claimed", NOW + timedelta(hours=1), "j1"), task("held", 2)]
-    assert "held" not in dict(logic.claim_order(held, JUROR, NOW))  # never two tasks of one application
+    assert "held" not in dict(eligibility.claim_order(held, JUROR, NOW))  # never two tasks of one application
     assert {app for app, _ in order} == {"fresh", "busy", "half"}
     assert [t["_id"] for t in dict(order)["fresh"]] == ["fresh:1", "fresh:2"]
 
 
 def test_lease_from_config():
-    assert logic.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": None}) == timedelta(hours=48)
-    assert logic.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": "2"}) == timedelta(seconds=2)
-    assert logic.lease_duration({}) == timedelta(hours=48)
+    assert eligibility.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": None}) == timedelta(
+        hours=48
+    )
+    assert eligibility.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": "2"}) == timedelta(
+        seconds=2
+    )
+    assert eligibility.lease_duration({}) == timedelta(hours=48)
 
 
 def test_review_checked_against_the_campaign_grid():
     ok = {"scores": {"e1": 3, "e2": 0}, "arobases": 3, "mentions": ["a"], "comment": ""}
-    logic.check_review(ok, ["e1", "e2"], ["a", "b"])
-    with pytest.raises(logic.ValidationFailed) as err:
-        logic.check_review(
+    consolidation.check_review(ok, ["e1", "e2"], ["a", "b"])
+    with pytest.raises(ValidationFailed) as err:
+        consolidation.check_review(
             {"scores": {"e1": 3, "zz": 1}, "arobases": 3, "mentions": ["c", "a", "a"]}, ["e1", "e2"], ["a"]
         )
     assert set(err.value.fields) == {"scores.zz", "scores", "mentions"}
 
 
 def test_a_non_applicable_score_is_left_out_of_the_spread():
-    spread = logic.score_spread(
+    spread = consolidation.score_spread(
         [{"E1": None, "E2": 1}, {"E1": 4, "E2": 3}, {"E1": None, "E2": None}], ["E1", "E2", "E3"]
     )
     assert spread == {"E1": {"min": 4, "max": 4, "spread": 0}, "E2": {"min": 1, "max": 3, "spread": 2}}

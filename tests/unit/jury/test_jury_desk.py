@@ -47,7 +47,7 @@ class Jury:
         return JuryDesk(
             self.repos,
             self.out.session,
-            {"CLAIM_LEASE_HOURS": 48},
+            timedelta(hours=48),
             now,
             token_for=lambda juror_id: f"token-{juror_id}",
             rng=random.Random(7),
