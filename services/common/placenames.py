@@ -65,34 +65,37 @@ def _tncc(place: Doc) -> int:
     return default_tncc(place["name"])
 
 
-def de(place: Doc) -> str:
-    """'de Besançon', "d'Arras", 'du Mans', 'des Lilas', "de la Communauté …"."""
+# How "de" and "à" contract: with an EPCI's article, and with a commune's TNCC
+# (the article is dropped where it contracts: "du Mans", "aux Lilas").
+_EPCI_CONTRACTIONS = {
+    "de": {"le ": "du ", "la ": "de la ", "l'": "de l'"},
+    "à": {"le ": "au ", "la ": "à la ", "l'": "à l'"},
+}
+_COMMUNE_CONTRACTIONS = {
+    "de": {1: "d'", 2: "du ", 4: "des ", 6: "des "},
+    "à": {2: "au ", 4: "aux ", 6: "aux "},
+}
+
+
+def _with(preposition: str, place: Doc) -> str:
     name = str(place["name"]).strip()
     if place.get("kind") == "epci":
-        article = _epci_article(name)
-        return {"le ": "du ", "la ": "de la ", "l'": "de l'"}[article] + name
+        return _EPCI_CONTRACTIONS[preposition][_epci_article(name)] + name
     tncc = _tncc(place)
-    if tncc == 1:
-        return f"d'{name}"
-    if tncc == 2:
-        return f"du {_bare(name, tncc)}"
-    if tncc in (4, 6):
-        return f"des {_bare(name, tncc)}"
-    return f"de {name}"
+    contracted = _COMMUNE_CONTRACTIONS[preposition].get(tncc)
+    if contracted is None:
+        return f"{preposition} {name}"
+    return contracted + (_bare(name, tncc) if tncc in _ARTICLES else name)
+
+
+def de(place: Doc) -> str:
+    """'de Besançon', "d'Arras", 'du Mans', 'des Lilas', "de la Communauté …"."""
+    return _with("de", place)
 
 
 def a(place: Doc) -> str:
     """'à Besançon', 'au Mans', 'aux Lilas', 'à La Rochelle', "à la Communauté …"."""
-    name = str(place["name"]).strip()
-    if place.get("kind") == "epci":
-        article = _epci_article(name)
-        return {"le ": "au ", "la ": "à la ", "l'": "à l'"}[article] + name
-    tncc = _tncc(place)
-    if tncc == 2:
-        return f"au {_bare(name, tncc)}"
-    if tncc in (4, 6):
-        return f"aux {_bare(name, tncc)}"
-    return f"à {name}"
+    return _with("à", place)
 
 
 def subject(place: Doc) -> str:

@@ -476,3 +476,13 @@ def test_the_home_page_and_an_organisers_sign_in(stack, browser):
     assert page.url.split("?")[0].endswith("/organisation")
     assert f"Label Territoires, Villes et Villages Internet {YEAR}" in page.get_by_role("table").inner_text()
     checked(page, "espace des organisateurs")
+
+    # A page asked for before signing in is the one the link opens.
+    other = browser.new_context(locale="fr-FR").new_page()
+    other.goto(stack.base_url + "/organisation/jures")
+    assert "/connexion?suite=" in other.url
+    before = count_links(stack, address)
+    other.get_by_label("Adresse électronique").fill(address)
+    other.get_by_role("button", name="Recevoir mon lien de connexion").click()
+    follow_link(other, sign_in_link(stack, address, after=before), "organisateur, page demandée")
+    assert other.url.split("?")[0].endswith("/organisation/jures")

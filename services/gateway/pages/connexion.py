@@ -15,6 +15,12 @@ from services.gateway.web import SESSION_COOKIE, page, redirect, render, set_coo
 LINK_PATH = "/connexion/lien"
 
 
+def refused_link_page(visitor, refused):
+    """The sign-in page again, saying why the link opened nothing (410: used or expired)."""
+    status = 400 if refused.code == "link_invalid" else 410
+    return render("connexion.html", visitor, status=status, email="", errors={}, refused=refused.message)
+
+
 class SignInPages:
     def accounts_of(self, email):
         """Every space this address may open."""
@@ -29,13 +35,17 @@ class SignInPages:
             found.append(Account("juror", juror["id"], "Espace juré"))
         return [account for account in found if not team.is_revoked(account.role, account.subject)]
 
-    def send_sign_in_links(self, email, accounts, purpose="sign_in"):
+    def send_sign_in_links(self, email, accounts, purpose="sign_in", suite=""):
+        """One link per space; `suite`: the page to open once signed in."""
         base = str(self.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
         sign_in = self.sign_in()
         links = [
             {
                 "label": account.label,
-                "url": f"{base}{LINK_PATH}?{urlencode({'jeton': sign_in.new_link(account, email)})}",
+                "url": f"{base}{LINK_PATH}?"
+                + urlencode(
+                    {"jeton": sign_in.new_link(account, email)} | ({"suite": suite} if suite else {})
+                ),
             }
             for account in accounts
         ]
@@ -55,16 +65,19 @@ class SignInPages:
 
     @page("GET", "/connexion")
     def sign_in_page(self, request, visitor):
-        return render("connexion.html", visitor, email="", errors={})
+        return render(
+            "connexion.html", visitor, email="", errors={}, suite=safe_next(request.args.get("suite"), "")
+        )
 
     @page("POST", "/connexion")
     def request_sign_in(self, request, visitor):
         email, errors = email_from_form(request.form)
+        suite = safe_next(request.form.get("suite"), "")
         if errors:
-            return render("connexion.html", visitor, status=422, email=email, errors=errors)
+            return render("connexion.html", visitor, status=422, email=email, errors=errors, suite=suite)
         accounts = self.accounts_of(email)
         if accounts:
-            self.send_sign_in_links(email, accounts)
+            self.send_sign_in_links(email, accounts, suite=suite)
         return render("connexion_envoyee.html", visitor, email=email)
 
     @page("GET", LINK_PATH)
@@ -73,30 +86,18 @@ class SignInPages:
         try:
             self.sign_in().check(token)
         except LinkRefused as refused:
-            return render(
-                "connexion.html",
-                visitor,
-                status=410 if refused.code != "link_invalid" else 400,
-                email="",
-                errors={},
-                refused=refused.message,
-            )
+            return refused_link_page(visitor, refused)
         # A click, not the GET, uses the link: mail scanners that fetch links spend nothing.
-        return render("connexion_lien.html", visitor, token=token)
+        return render(
+            "connexion_lien.html", visitor, token=token, suite=safe_next(request.args.get("suite"), "")
+        )
 
     @page("POST", LINK_PATH)
     def use_sign_in_link(self, request, visitor):
         try:
             session_token, session = self.sign_in().follow(request.form.get("jeton", ""))
         except LinkRefused as refused:
-            return render(
-                "connexion.html",
-                visitor,
-                status=410 if refused.code != "link_invalid" else 400,
-                email="",
-                errors={},
-                refused=refused.message,
-            )
+            return refused_link_page(visitor, refused)
         home = ROLE_HOMES[session["role"]]
         response = redirect(safe_next(request.form.get("suite"), home), "signed_in")
         set_cookie(response, self.config, SESSION_COOKIE, session_token)
