@@ -143,10 +143,11 @@ class Team:
     creates the first), and what an organiser may do to any account: end its
     sessions, revoke it (its tokens and links open nothing from then on)."""
 
-    def __init__(self, organisers, revocations, sessions, now: datetime):
+    def __init__(self, organisers, revocations, sessions, now: datetime, api_tokens=None):
         self.organisers = organisers
         self.revocations = revocations
         self.sessions = sessions
+        self.api_tokens = api_tokens
         self.now = now
 
     def invite(self, name: str, email: str, by: str) -> dict:
@@ -185,6 +186,52 @@ class Team:
         self.revocations.revoke(role, subject, by, self.now)
         return self.sessions.end_all(role, subject)
 
+    # -- personal API tokens (organisers: scripts, labelctl) ---------------------
+
+    def issue_token(self, subject: str, label: str, days: int) -> tuple[str, dict]:
+        """A new token for `subject`, valid `days` days: (the token, shown once; its record)."""
+        token = PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        doc = {
+            "_id": digest(token),
+            "id": secrets.token_hex(4),
+            "role": "organiser",
+            "subject": subject,
+            "label": label,
+            "created_at": self.now,
+            "expires_at": self.now + timedelta(days=days),
+            "revoked_at": None,
+        }
+        self.api_tokens.add(doc)
+        return token, doc
+
+    def tokens_of(self, subject: str) -> list[dict]:
+        return sorted(self.api_tokens.of(subject), key=lambda doc: doc["created_at"], reverse=True)
+
+    def revoke_token(self, subject: str, token_id: str) -> bool:
+        return self.api_tokens.revoke(subject, token_id, self.now)
+
+    def principal_of(self, token: str) -> tuple[str, str] | None:
+        """(role, subject) of a personal token still valid, else None."""
+        doc = self.api_tokens.get(digest(token))
+        if doc is None or doc.get("revoked_at") or doc["expires_at"] <= self.now:
+            return None
+        return doc["role"], doc["subject"]
+
+    def has_organisers(self) -> bool:
+        return bool(self.organisers.any())
+
 
 class AccountExists(Exception):
     pass
+
+
+PERSONAL_TOKEN_PREFIX = "lvi_"
+BOOTSTRAP_SUBJECT = "admin"
+
+
+def bootstrap_allows(method: str, path: str, organisers_exist: bool, local_mode: bool) -> bool:
+    """The bootstrap token (LABEL_ADMIN_TOKEN) only creates the first organiser;
+    in local mode (make up, make test, the demo) it stays the scripts' key."""
+    if local_mode:
+        return True
+    return (method, path) == ("POST", "/api/v1/organisers") and not organisers_exist

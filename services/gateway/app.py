@@ -14,15 +14,16 @@ from nameko.web.handlers import http
 from services.common.clock import utcnow
 from services.common.contracts import GATEWAY, SERVICES
 from services.common.mongo import MongoDatabase
-from services.common.startup import StartupChecks
-from services.gateway.accounts import SignIn, Team
-from services.gateway.http import json_response
+from services.common.startup import StartupChecks, is_local_mode
+from services.gateway.accounts import SignIn, Team, bootstrap_allows
+from services.gateway.http import AccessRules, forbidden, json_response
 from services.gateway.pages.collectivite import CollectivitePages
 from services.gateway.pages.connexion import SignInPages
 from services.gateway.pages.jure import JurorPages
 from services.gateway.pages.organisation import OrganiserPages
 from services.gateway.pages.static import StaticFiles
 from services.gateway.repository import (
+    ApiTokens,
     Organisers,
     Replays,
     Revocations,
@@ -52,6 +53,7 @@ class GatewayService(
     JurorPages,
     OrganiserPages,
     StaticFiles,
+    AccessRules,
 ):
     name = GATEWAY
 
@@ -67,7 +69,19 @@ class GatewayService(
         return SignIn(SignInLinks(self.db), Sessions(self.db), str(self.config["LABEL_SECRET_KEY"]), utcnow())
 
     def team(self):
-        return Team(Organisers(self.db), Revocations(self.db), Sessions(self.db), utcnow())
+        return Team(
+            Organisers(self.db), Revocations(self.db), Sessions(self.db), utcnow(), ApiTokens(self.db)
+        )
+
+    def personal_token(self, token):
+        return self.team().principal_of(token)
+
+    def check_bootstrap(self, method, path):
+        if not bootstrap_allows(method, path, self.team().has_organisers(), is_local_mode(self.config)):
+            raise forbidden(
+                "Le jeton d'amorçage ne sert qu'à créer le premier organisateur ; "
+                "utilisez votre jeton personnel (console des organisateurs, « Mes jetons d'API »)."
+            )
 
     def record_replay(self, by, count):
         Replays(self.db).record(by, utcnow(), count)

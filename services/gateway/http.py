@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from services.common import tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.gateway.accounts import BOOTSTRAP_SUBJECT, PERSONAL_TOKEN_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,9 @@ def read_json(request):
     return body
 
 
-def authenticate(config, request):
-    """The Principal behind the request's bearer token, None when it carries none."""
+def authenticate(config, request, personal=None):
+    """The Principal behind the request's bearer token, None when it carries none.
+    `personal(token)`: (role, subject) of an organiser's personal token, or None."""
     header = request.headers.get("Authorization", "")
     if not header:
         return None
@@ -135,11 +137,31 @@ def authenticate(config, request):
         raise unauthorized()
     admin = config.get("LABEL_ADMIN_TOKEN")
     if admin and hmac.compare_digest(token.encode(), str(admin).encode()):
-        return tokens.Principal("organiser", "admin")
+        return tokens.Principal("organiser", BOOTSTRAP_SUBJECT)
+    if token.startswith(PERSONAL_TOKEN_PREFIX) and personal is not None:
+        found = personal(token)
+        if found is None:
+            raise unauthorized()
+        return tokens.Principal(*found)
     principal = tokens.verify(config["LABEL_SECRET_KEY"], token)
     if principal is None:
         raise unauthorized()
     return principal
+
+
+class AccessRules:
+    """What @api asks the service about accounts: an organiser's personal token,
+    a revoked account, the bootstrap token's scope. These defaults know no
+    account; GatewayService answers from its database (app.py)."""
+
+    def personal_token(self, token):
+        return None
+
+    def is_revoked(self, principal):
+        return False
+
+    def check_bootstrap(self, method, path):
+        return None
 
 
 def _to_response(result):
@@ -160,9 +182,11 @@ def api(method, path, roles=None, public=False):
         def entry(self, request, **params):
             try:
                 limit_body(request, max_body_bytes(self.config))
-                principal = authenticate(self.config, request)
+                principal = authenticate(self.config, request, self.personal_token)
                 if principal is not None and self.is_revoked(principal):
                     raise unauthorized()
+                if principal is not None and principal.subject == BOOTSTRAP_SUBJECT:
+                    self.check_bootstrap(method, path)
                 if not public:
                     if principal is None:
                         raise unauthorized()

@@ -12,12 +12,14 @@ SESSIONS = "sessions"
 ORGANISERS = "organisers"
 REVOCATIONS = "revocations"
 REPLAYS = "dead_letter_replays"
+API_TOKENS = "api_tokens"
 
 
 def ensure_indexes(db):
     # Records are read by `_id` only; an expired one is refused when read.
     # (No TTL index: FerretDB v1 has none.)
     db[SESSIONS].create_index([("subject", ASCENDING)])
+    db[API_TOKENS].create_index([("subject", ASCENDING)])
 
 
 class SignInLinks:
@@ -77,6 +79,9 @@ class Organisers:
     def all(self, limit=500):
         return list(self.collection.find({}).sort("name", ASCENDING).limit(limit))
 
+    def any(self):
+        return self.collection.find_one({}, {"_id": 1}) is not None
+
 
 class Revocations:
     """`<role>:<subject>`: an account an organiser revoked; its tokens and links open nothing."""
@@ -110,3 +115,28 @@ class Replays:
 
     def recent(self, limit=10):
         return list(self.collection.find({}).sort("at", -1).limit(limit))
+
+
+class ApiTokens:
+    """An organiser's personal API tokens (scripts, labelctl), keyed by the
+    SHA-256 of the token: the token itself is shown once, never stored."""
+
+    def __init__(self, db):
+        self.collection = db[API_TOKENS]
+
+    def add(self, doc):
+        self.collection.insert_one(doc)
+
+    def get(self, token_hash):
+        return self.collection.find_one({"_id": token_hash})
+
+    def of(self, subject, limit=100):
+        return list(self.collection.find({"subject": subject}).limit(limit))
+
+    def revoke(self, subject, token_id, at):
+        """By its public id, only among the subject's own tokens."""
+        doc = self.collection.find_one({"subject": subject, "id": token_id})
+        if doc is None:
+            return False
+        self.collection.update_one({"_id": doc["_id"]}, {"$set": {"revoked_at": at}})
+        return True

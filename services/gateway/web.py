@@ -55,6 +55,7 @@ MESSAGES = {
     "released": "Le palmarès est publié : les courriels de résultat partent.",
     "email_resent": "Le courriel est remis dans la file d'envoi.",
     "replayed": "Les lettres mortes sont renvoyées à leur destinataire.",
+    "token_revoked": "Le jeton est révoqué : il n'ouvre plus rien.",
 }
 
 pages = Environment(

@@ -255,6 +255,21 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     page.goto(f"{stack.base_url}/organisation/lettres-mortes")
     checked(page, "lettres mortes")
 
+    # A personal API token for labelctl: shown once, acts under the organiser's name, revocable.
+    page.get_by_role("link", name="Mes jetons d'API").click()
+    page.get_by_label("Nom du jeton").fill("labelctl, mon poste")
+    page.get_by_role("button", name="Créer le jeton").click()
+    personal = page.get_by_label("Jeton", exact=True).input_value()
+    checked(page, "jetons d'API")
+    assert personal.startswith("lvi_")
+    mine = ok(stack.http("GET", "/api/v1/organisers", token=personal))
+    assert ORGANISER["email"] in {o["email"] for o in mine}
+    page.goto(f"{stack.base_url}/organisation/jetons")
+    assert personal not in page.content()  # never shown again
+    page.get_by_role("button", name="Révoquer « labelctl, mon poste »").click()
+    assert "Le jeton est révoqué" in page.get_by_role("status").inner_text()
+    assert stack.http("GET", "/api/v1/organisers", token=personal).status_code == 401
+
     # Through the API: who decided, who released, who resent.
     dax = f"{YEAR}:40088"
     rows = {
@@ -312,6 +327,7 @@ CONSOLE_PAGES = [
     "/organisation/courriels",
     "/organisation/courriels/m0",
     "/organisation/lettres-mortes",
+    "/organisation/jetons",
 ]
 CONSOLE_ACTIONS = [
     "/organisation/campagnes/nouvelle",
@@ -323,6 +339,8 @@ CONSOLE_ACTIONS = [
     f"/organisation/campagnes/{PREVIOUS}/publication",
     "/organisation/courriels/m0/renvoi",
     "/organisation/lettres-mortes",
+    "/organisation/jetons",
+    "/organisation/jetons/abc/revocation",
 ]
 
 

@@ -201,6 +201,46 @@ class OrganiserPages:
         self.team().revoke(role, subject, self._by(visitor))
         return redirect(_text(request.form, "back") or "/organisation", "account_revoked")
 
+    # -- personal API tokens -------------------------------------------------------
+
+    def _tokens_page(self, visitor, form, errors, status=200, new_token=None):
+        tokens = self.team().tokens_of(self._by(visitor))
+        return render(
+            "orga_jetons.html",
+            visitor,
+            status=status,
+            tokens=tokens,
+            form=form,
+            errors=errors,
+            new_token=new_token,
+        )
+
+    @page("GET", "/organisation/jetons", roles=ORGANISER)
+    def tokens_page(self, request, visitor):
+        return self._tokens_page(visitor, {"days": "90"}, {})
+
+    @page("POST", "/organisation/jetons", roles=ORGANISER)
+    def create_token(self, request, visitor):
+        form = {key: _text(request.form, key) for key in ("label", "days")}
+        errors = {}
+        if not form["label"] or len(form["label"]) > 100:
+            errors["f-label"] = [
+                "Donnez un nom à ce jeton (100 caractères au plus), par exemple « labelctl »."
+            ]
+        if not form["days"].isdigit() or not 1 <= int(form["days"]) <= 365:
+            errors["f-days"] = ["Une durée de 1 à 365 jours."]
+        if errors:
+            return self._tokens_page(visitor, form, errors, status=422)
+        token, _ = self.team().issue_token(self._by(visitor), form["label"], int(form["days"]))
+        # Shown once, in this response only (no redirect: it is never stored in clear).
+        return self._tokens_page(visitor, {"days": "90"}, {}, new_token=token)
+
+    @page("POST", "/organisation/jetons/<token_id>/revocation", roles=ORGANISER)
+    def revoke_token_page(self, request, visitor, token_id):
+        if not self.team().revoke_token(self._by(visitor), token_id):
+            raise NotFound("Jeton inconnu.", "token_not_found")
+        return redirect("/organisation/jetons", "token_revoked")
+
     # -- applications ----------------------------------------------------------------
 
     @page("GET", "/organisation/campagnes/<int:year>/candidatures", roles=ORGANISER)

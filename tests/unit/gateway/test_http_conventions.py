@@ -6,7 +6,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.common import tokens
-from services.gateway.http import ApiError, authenticate, read_json
+from services.gateway.http import AccessRules, ApiError, authenticate, read_json
 
 CONFIG = {"LABEL_ADMIN_TOKEN": "admin-token", "LABEL_SECRET_KEY": "secret"}
 
@@ -53,7 +53,7 @@ def test_a_service_that_never_answers_gives_a_504_not_a_hang():
 
     from services.gateway.http import api
 
-    class Slow:
+    class Slow(AccessRules):
         config = dict(CONFIG, GATEWAY_REQUEST_TIMEOUT=0.2)
 
         @api("GET", "/slow", public=True)
@@ -77,7 +77,7 @@ class Unreadable:
     readline = readlines = read
 
 
-class Echo:
+class Echo(AccessRules):
     config = dict(CONFIG, GATEWAY_MAX_BODY_BYTES=100)
 
     def __init__(self):
@@ -126,7 +126,7 @@ def test_the_default_limit_is_one_mebibyte():
 def test_deeply_nested_json_is_400_never_a_500(depth):
     from services.gateway.http import api
 
-    class Deep:
+    class Deep(AccessRules):
         config = CONFIG
 
         @api("POST", "/deep", public=True)

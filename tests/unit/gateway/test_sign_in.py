@@ -138,3 +138,63 @@ def test_csrf_tokens_are_bound_to_the_cookie_and_the_session():
 )
 def test_after_sign_in_only_paths_of_this_site(wanted, expected):
     assert safe_next(wanted, "/home") == expected
+
+
+class Tokens:
+    def __init__(self):
+        self.docs = {}
+
+    def add(self, doc):
+        self.docs[doc["_id"]] = dict(doc)
+
+    def get(self, token_hash):
+        return self.docs.get(token_hash)
+
+    def of(self, subject, limit=100):
+        return [d for d in self.docs.values() if d["subject"] == subject][:limit]
+
+    def revoke(self, subject, token_id, at):
+        for doc in self.docs.values():
+            if doc["subject"] == subject and doc["id"] == token_id:
+                doc["revoked_at"] = at
+                return True
+        return False
+
+
+def team_at(tokens, moment):
+    from services.gateway.accounts import Team
+
+    return Team(None, None, None, moment, tokens)
+
+
+def test_personal_tokens_expire_can_be_revoked_one_by_one_and_are_not_stored_in_clear():
+    tokens = Tokens()
+    first, doc = team_at(tokens, T0).issue_token("florence@asso.fr", "labelctl", 30)
+    second, _ = team_at(tokens, T0).issue_token("florence@asso.fr", "tableur", 1)
+    assert first.startswith("lvi_") and first not in repr(tokens.docs)
+    assert team_at(tokens, T0 + timedelta(days=29)).principal_of(first) == ("organiser", "florence@asso.fr")
+    assert team_at(tokens, T0 + timedelta(days=30)).principal_of(first) is None  # expired
+    assert team_at(tokens, T0 + timedelta(hours=23)).principal_of(second) is not None
+    assert not team_at(tokens, T0).revoke_token("karim@asso.fr", doc["id"])  # not theirs
+    assert team_at(tokens, T0).revoke_token("florence@asso.fr", doc["id"])
+    assert team_at(tokens, T0).principal_of(first) is None
+    assert team_at(tokens, T0 + timedelta(hours=23)).principal_of(second) is not None
+    assert team_at(tokens, T0).principal_of("lvi_forged") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "organisers_exist", "local", "allowed"),
+    [
+        ("POST", "/api/v1/organisers", False, False, True),
+        ("POST", "/api/v1/organisers", True, False, False),
+        ("POST", "/api/v1/campaigns/<int:year>/release", False, False, False),
+        ("GET", "/api/v1/outbox", True, False, False),
+        ("POST", "/api/v1/campaigns/<int:year>/release", True, True, True),
+    ],
+)
+def test_the_bootstrap_token_only_creates_the_first_organiser_outside_local_mode(
+    method, path, organisers_exist, local, allowed
+):
+    from services.gateway.accounts import bootstrap_allows
+
+    assert bootstrap_allows(method, path, organisers_exist, local) is allowed
