@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from services.common.french import PROGRESSION_LABELS
 from services.common.types import Doc
 
 CATEGORY_KEYS = {"ville": "villes", "village": "villages", "territoire": "territoires"}
@@ -133,7 +134,7 @@ def csv_rows(palmares: Doc) -> list[list[Any]]:
                 collectivite.get("department") or "",
                 entry["arobases"],
                 " | ".join(m["label"] for m in entry["mentions"]),
-                entry["progression"],
+                PROGRESSION_LABELS.get(entry["progression"], entry["progression"]).lower(),
                 "" if entry["previous_arobases"] is None else entry["previous_arobases"],
             ]
         )

@@ -20,6 +20,10 @@ MONTHS = (
     "décembre",
 )
 CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
+# An application's state, as a sentence says it ("la candidature est déposée").
+APPLICATION_STATE_LABELS = {"draft": "brouillon", "submitted": "déposée", "withdrawn": "retirée"}
+# A labelled collectivité against its previous label.
+PROGRESSION_LABELS = {"new": "Nouveau", "kept": "Maintenu", "gained": "En progression", "lost": "En recul"}
 
 
 def french_date(text: object, with_time: bool = True) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from services.common import contracts, tokens
 from services.common.clock import isoformat
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.french import APPLICATION_STATE_LABELS
 from services.common.types import Doc
 from services.common.validation import load
 from services.submissions import schemas
@@ -461,7 +462,9 @@ class Submissions:
     def _check_draft(self, application):
         if application["state"] != DRAFT:
             raise Conflict(
-                f"La candidature n'est plus un brouillon (état : {application['state']}).", "not_draft"
+                "La candidature n'est plus un brouillon : elle est "
+                f"{APPLICATION_STATE_LABELS.get(application['state'], application['state'])}.",
+                "not_draft",
             )
 
     def _check_editable_campaign(self, campaign):

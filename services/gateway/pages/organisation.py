@@ -12,6 +12,7 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 
 from services.common import deadletters
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.french import APPLICATION_STATE_LABELS
 from services.gateway import console
 from services.gateway.forms import EMAIL_RE, form_errors
 from services.gateway.pages.collectivite import REGIONS
@@ -20,7 +21,7 @@ from services.gateway.repository import Replays
 from services.gateway.web import page, redirect, render
 
 ORGANISER = ("organiser",)
-STATE_LABELS = {"draft": "brouillon", "submitted": "déposée", "withdrawn": "retirée"}
+STATE_LABELS = APPLICATION_STATE_LABELS
 MAIL_STATES = {"queued": "en attente", "sent": "envoyé", "failed": "en échec"}
 
 

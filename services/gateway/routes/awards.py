@@ -11,12 +11,11 @@ from werkzeug.wrappers import Response
 
 from services.common import csvsafe
 from services.common.errors import Conflict, NotFound
-from services.common.french import CATEGORY_LABELS, french_date
+from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date
 from services.gateway import charts
 from services.gateway.http import api, read_json
 
 ORGANISER = ("organiser",)
-PROGRESSION_LABELS = {"new": "Nouveau", "kept": "Maintenu", "gained": "En progression", "lost": "En recul"}
 
 
 _pages = Environment(

@@ -190,4 +190,5 @@ def test_csv_rows():
     }
     rows = palmares.csv_rows(released)
     assert rows[0][:3] == ["annee", "code_insee", "collectivite"]
-    assert rows[1] == [2019, "68278", "Rixheim", "ville", "Grand Est", "68", 5, "Télétravail", "kept", 5]
+    # Progression in French, like every cell a reader sees.
+    assert rows[1] == [2019, "68278", "Rixheim", "ville", "Grand Est", "68", 5, "Télétravail", "maintenu", 5]

@@ -1,0 +1,75 @@
+"""Submissions' use cases over in-memory fakes (tests/unit/fakes.py): the
+organisers' search, and messages a collectivité reads in French."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.errors import Conflict
+from services.submissions.logic import Submissions
+from services.submissions.settings import SubmissionsSettings
+from tests.unit.fakes import MemoryOutbox
+
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+SETTINGS = SubmissionsSettings(
+    secret_key="unit-secret-0123456789-0123456789", reminder_days_before_deadline=7
+)
+
+
+def town(code, name, department, region, population=8000, kind="commune"):
+    return {
+        "insee_code": code,
+        "name": name,
+        "kind": kind,
+        "population": population,
+        "region": region,
+        "department": department,
+        "email": f"mairie@{code}.example.fr",
+    }
+
+
+@pytest.fixture
+def desk():
+    out = MemoryOutbox()
+    desk = Submissions(out.db, out.session, SETTINGS, NOW)
+    desk.create_campaign(
+        {
+            "year": 2027,
+            "title": "Label 2027",
+            "submissions_open_at": (NOW - timedelta(days=1)).isoformat(),
+            "submissions_close_at": (NOW + timedelta(days=30)).isoformat(),
+            "ceremony_at": (NOW + timedelta(days=60)).isoformat(),
+            "ceremony_place": "Lille",
+        }
+    )
+    for args in [
+        ("25056", "Besançon", "25", "Bourgogne-Franche-Comté", 116000),
+        ("79202", "Parthenay", "79", "Nouvelle-Aquitaine", 10000),
+        ("38185", "Grenoble", "38", "Auvergne-Rhône-Alpes", 158000),
+        ("79048", "Bressuire", "79", "Nouvelle-Aquitaine", 2000),
+    ]:
+        created = desk.register_collectivite(town(*args))
+        desk.create_application(created["id"], {"campaign_year": 2027, "services": [], "initiatives": []})
+    return desk
+
+
+def test_the_organisers_search_filters_sorts_by_name_and_pages(desk):
+    found = desk.search_applications(2027, {"region": "Nouvelle-Aquitaine"})
+    assert [a["collectivite"]["name"] for a in found["items"]] == ["Bressuire", "Parthenay"]
+    assert desk.search_applications(2027, {"text": "besancon"})["total"] == 1  # accents ignored
+    assert (
+        desk.search_applications(2027, {"category": "village"})["items"][0]["collectivite"]["name"]
+        == "Bressuire"
+    )
+    assert desk.search_applications(2027, {"department": "38"})["total"] == 1
+    paged = desk.search_applications(2027, {}, page=2, per_page=3)
+    assert (paged["total"], paged["pages"], paged["page"]) == (4, 2, 2)
+    assert [a["collectivite"]["name"] for a in paged["items"]] == ["Parthenay"]
+    assert desk.application_counts(2027) == {"draft": 4}
+
+
+def test_a_submitted_application_says_its_state_in_french(desk):
+    desk.submit_application("2027:25056", "collectivite", "25056")
+    with pytest.raises(Conflict) as refused:
+        desk.update_application("2027:25056", "collectivite", "25056", {"services": []})
+    assert refused.value.message == "La candidature n'est plus un brouillon : elle est déposée."
