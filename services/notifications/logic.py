@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 
 from services.common import contracts, placenames
-from services.common.clock import isoformat
+from services.common.clock import isoformat, parse
 from services.common.errors import Conflict
 from services.common.french import CATEGORY_LABELS, french_date
 from services.common.types import Doc
@@ -349,6 +349,8 @@ class Notifications:
                         col, data["progression"], data["arobases"], data.get("previous_arobases")
                     ),
                     "ceremony_date": french_date(data["ceremony_at"]),
+                    # Written at release time: a ceremony already held is told in the past.
+                    "ceremony_past": parse(data["ceremony_at"]) <= self.now,
                     "ceremony_place": data["ceremony_place"],
                 },
                 data["campaign_year"],

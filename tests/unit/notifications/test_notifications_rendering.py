@@ -1,6 +1,7 @@
 """A rendering test per email: French text, both parts, the collectivité's name, valid headers."""
 
 import re
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 from html import unescape
@@ -99,7 +100,7 @@ def collectivite_events():
 
 def make(now=None):
     repos = FakeRepos()
-    notifications = logic.Notifications(repos, logic.Renderer(), SETTINGS, utcnow())
+    notifications = logic.Notifications(repos, logic.Renderer(), SETTINGS, now or utcnow())
     repos.campaigns.save(2017, {"enjeux": {"E03": "Médiation numérique", "E07": "Démocratie locale"}})
     return repos, notifications
 
@@ -119,7 +120,11 @@ def check_message(doc, expected):
     for fragment in expected:
         assert fragment in text, (fragment, text)
         assert fragment in visible, (fragment, visible)
-    assert "Bonjour" in text and "Bien cordialement" in text
+    if doc["template"] == "result":  # a letter to a mayor or an EPCI president, from the association
+        assert text.startswith("Madame, Monsieur,") and "salutations distinguées" in text
+        assert "Pour l'association Villes Internet" in text and "L'équipe" not in text
+    else:
+        assert "Bonjour" in text and "Bien cordialement" in text
     assert msg["Message-ID"] == doc["message_id"] and msg["Message-ID"].endswith("@villes-internet.net>")
     assert msg["From"].addresses[0].addr_spec == "label@villes-internet.net"
     assert msg["Date"] and msg["Subject"] == doc["subject"]
@@ -296,3 +301,16 @@ def test_result_letters_write_place_names_as_french_does(collectivite, fragments
     for fragment in fragments:
         assert fragment in doc["text"], (fragment, doc["text"])
     assert "de Le " not in doc["text"] and "de Les " not in doc["text"]
+
+
+def test_the_result_letter_tells_a_past_ceremony_in_the_past():
+    ceremony = "2017-12-12T17:00:00+00:00"
+    for now, expected, absent in [
+        (datetime(2017, 12, 1, tzinfo=UTC), "aura lieu le 12 décembre 2017", "a eu lieu"),
+        (datetime(2017, 12, 13, tzinfo=UTC), "a eu lieu le 12 décembre 2017", "aura lieu"),
+    ]:
+        repos, notifications = make(now=now)
+        notifications.on_results_released(released())
+        [result] = notifications.on_award_decided(dict(award(), ceremony_at=ceremony))
+        text = repos.emails.get(result)["text"]
+        assert expected in text and absent not in text
