@@ -90,6 +90,11 @@ class PersonRef(_Nested):
 # --- submissions ---------------------------------------------------------
 
 
+class EnjeuRef(CodeLabel):
+    # The grid's services of this enjeu, so that emails name them by their labels.
+    services = fields.List(fields.Nested(CodeLabel), load_default=list)
+
+
 class CampaignOpened(EventSchema):
     year = fields.Integer(required=True)
     title = fields.String(required=True)
@@ -98,7 +103,7 @@ class CampaignOpened(EventSchema):
     ceremony_at = fields.String(required=True)
     ceremony_place = fields.String(required=True)
     reviews_per_application = fields.Integer(required=True)
-    enjeux = fields.List(fields.Nested(CodeLabel), required=True)
+    enjeux = fields.List(fields.Nested(EnjeuRef), required=True)
     mentions = fields.List(fields.Nested(CodeLabel), required=True)
 
 

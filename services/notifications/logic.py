@@ -71,6 +71,19 @@ def progression_text(place: Doc, progression: str, arobases: int, previous: int 
     )
 
 
+def services_by_enjeu(codes: list[str], campaign: Doc) -> list[tuple[str, list[str]]]:
+    """[(enjeu label, [service labels])] in the grid's order; a code the campaign
+    does not describe (an older campaign record) is shown as it is."""
+    enjeux = campaign.get("enjeux", {})
+    known = campaign.get("services", {})
+    groups: dict[str, list[str]] = {}
+    for code in codes:
+        enjeu, label = known.get(code, ["", code])
+        groups.setdefault(enjeux.get(enjeu, "Autres services"), []).append(label)
+    order = list(enjeux.values())
+    return sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
 class Renderer:
     def __init__(self, directory=TEMPLATES_DIR):
         self.env = jinja2.Environment(
@@ -157,6 +170,10 @@ class Notifications:
                 "ceremony_at": data["ceremony_at"],
                 "ceremony_place": data["ceremony_place"],
                 "enjeux": {e["code"]: e["label"] for e in data["enjeux"]},
+                # service code → [enjeu code, label]: emails list services by label, grouped by enjeu
+                "services": {
+                    s["code"]: [e["code"], s["label"]] for e in data["enjeux"] for s in e.get("services", [])
+                },
                 "mentions": {m["code"]: m["label"] for m in data["mentions"]},
             },
         )
@@ -189,6 +206,7 @@ class Notifications:
                 {
                     "year": year,
                     "services": data["services"],
+                    "services_by_enjeu": services_by_enjeu(data["services"], campaign),
                     "initiatives": initiatives,
                     "reviews": data["reviews_per_application"],
                     "submitted_at": french_date(data["submitted_at"]),

@@ -177,7 +177,10 @@ class Submissions:
                 "ceremony_at": isoformat(campaign["ceremony_at"]),
                 "ceremony_place": campaign["ceremony_place"],
                 "reviews_per_application": campaign["reviews_per_application"],
-                "enjeux": [{"code": e["code"], "label": e["label"]} for e in campaign["grid"]["enjeux"]],
+                "enjeux": [
+                    {"code": e["code"], "label": e["label"], "services": e["services"]}
+                    for e in campaign["grid"]["enjeux"]
+                ],
                 "mentions": campaign["mentions"],
             },
         )

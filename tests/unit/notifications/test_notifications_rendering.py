@@ -314,3 +314,45 @@ def test_the_result_letter_tells_a_past_ceremony_in_the_past():
         [result] = notifications.on_award_decided(dict(award(), ceremony_at=ceremony))
         text = repos.emails.get(result)["text"]
         assert expected in text and absent not in text
+
+
+WIFI, EPN = {"code": "S01", "label": "Wi-Fi public"}, {"code": "S02", "label": "EPN"}
+BUDGET = {"code": "S17", "label": "Budget participatif"}
+
+
+def test_the_acknowledgement_lists_services_by_their_labels_grouped_by_enjeu():
+    repos, notifications = make()
+    notifications.on_campaign_opened(
+        envelope(
+            "campaign_opened",
+            year=2018,
+            title="Label 2018",
+            submissions_open_at="2018-01-01T00:00:00+00:00",
+            submissions_close_at="2018-06-01T00:00:00+00:00",
+            ceremony_at="2018-12-01T17:00:00+00:00",
+            ceremony_place="Lille",
+            reviews_per_application=2,
+            mentions=[],
+            enjeux=[
+                {"code": "E01", "label": "Accès au numérique", "services": [WIFI, EPN]},
+                {"code": "E07", "label": "Démocratie locale", "services": [BUDGET]},
+            ],
+        )
+    )
+    [ack] = notifications.on_application_submitted(
+        envelope(
+            "application_submitted",
+            application_id="a2",
+            campaign_year=2018,
+            collectivite=BESANCON,
+            services=["S17", "S01", "S02"],
+            initiatives=[],
+            reviews_per_application=2,
+            enjeux=["E01", "E07"],
+            mentions=[],
+            submitted_at="2018-05-02T08:30:00+00:00",
+        )
+    )
+    text = repos.emails.get(ack)["text"]
+    assert "* Accès au numérique : Wi-Fi public, EPN\n  * Démocratie locale : Budget participatif" in text
+    assert "S01" not in text and "S17" not in text
