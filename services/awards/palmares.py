@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from services.common.french import PROGRESSION_LABELS
+from services.common.french import PROGRESSION_LABELS, sort_key
 from services.common.types import Doc
 
 CATEGORY_KEYS = {"ville": "villes", "village": "villages", "territoire": "territoires"}
@@ -92,7 +92,7 @@ def statistics(entries: Sequence[Doc]) -> Doc:
         if entry["category"] == "territoire":
             communes.update(entry.get("member_communes") or ())
     by_category["territoires_communes"] = len(communes)
-    by_region = dict(sorted(regions.items(), key=lambda item: (-item[1], item[0])))
+    by_region = dict(sorted(regions.items(), key=lambda item: (-item[1], sort_key(item[0]))))
     return {
         "labelled_count": len(entries),
         "by_arobases": by_arobases,

@@ -1,5 +1,6 @@
 """What French readers see, written once: dates in Paris time, category labels."""
 
+import unicodedata
 import zoneinfo
 
 from services.common.clock import parse
@@ -24,6 +25,13 @@ CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territ
 APPLICATION_STATE_LABELS = {"draft": "brouillon", "submitted": "déposée", "withdrawn": "retirée"}
 # A labelled collectivité against its previous label.
 PROGRESSION_LABELS = {"new": "Nouveau", "kept": "Maintenu", "gained": "En progression", "lost": "En recul"}
+
+
+def sort_key(text: str) -> tuple[str, str]:
+    """French alphabetical order: accents and case do not count first
+    ("Île-de-France" between "Hauts-de-France" and "La Réunion", not last)."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+    return folded, text
 
 
 def french_date(text: object, with_time: bool = True) -> str:

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from services.common import csvsafe
 from services.common.errors import Conflict, NotFound
-from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date
+from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, sort_key
 from services.gateway import charts
 from services.gateway.http import api, read_json
 
@@ -133,5 +133,5 @@ class AwardsRoutes:
             palmares=palmares,
             stats=palmares["stats"],
             charts=palmares_charts(palmares["stats"]),
-            regions=sorted(regions.items()),
+            regions=sorted(regions.items(), key=lambda item: sort_key(item[0])),
         )

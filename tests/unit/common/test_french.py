@@ -11,3 +11,24 @@ def test_what_is_not_a_zoned_time_is_left_as_it_is():
     assert french_date("bientôt") == "bientôt"
     assert french_date(None) == ""
     assert french_date("2017-12-12T18:00:00") == "2017-12-12T18:00:00"  # no time zone: not guessed
+
+
+def test_regions_sort_in_french_order():
+    from services.common.french import sort_key
+
+    regions = [
+        "Occitanie",
+        "Île-de-France",
+        "Auvergne-Rhône-Alpes",
+        "Hauts-de-France",
+        "La Réunion",
+        "Grand Est",
+    ]
+    assert sorted(regions, key=sort_key) == [
+        "Auvergne-Rhône-Alpes",
+        "Grand Est",
+        "Hauts-de-France",
+        "Île-de-France",
+        "La Réunion",
+        "Occitanie",
+    ]
