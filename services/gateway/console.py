@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from services.common.french import sort_key
+
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -99,6 +101,6 @@ def deliberation_order(rows: list[dict]) -> list[dict]:
         key=lambda row: (
             not row.get("disagreement"),
             row.get("decision") is not None,
-            row["collectivite"].get("name", ""),
+            sort_key(row["collectivite"].get("name", "")),
         ),
     )

@@ -7,6 +7,7 @@ jury service decides (claims, leases, who may read a dossier).
 """
 
 from services.common.errors import NotFound, ValidationFailed
+from services.common.french import sort_key
 from services.gateway.forms import form_errors, review_from_form
 from services.gateway.web import page, redirect, render
 
@@ -61,7 +62,7 @@ class JurorPages:
             visitor,
             juror=juror,
             held=held,
-            done=sorted(done, key=lambda t: (-t["campaign_year"], t["collectivite"]["name"])),
+            done=sorted(done, key=lambda t: (-t["campaign_year"], sort_key(t["collectivite"]["name"]))),
             open_by_year=sorted(open_by_year.items(), reverse=True),
         )
 
