@@ -126,6 +126,8 @@ class Awards(ReleaseProtocol):
         self.repo.bump_ready_seq(data["campaign_year"])
 
     def application_reviewed(self, data):
+        if self.released(data["campaign_year"]):
+            return  # the palmarès is published: no proposal changes any more
         self.repo.save_proposal(
             {
                 "_id": data["application_id"],

@@ -12,6 +12,7 @@ from services.awards.palmares import statistics
 from services.common import contracts
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict
+from services.common.french import french_date
 from services.common.reference import is_email
 from services.common.types import Doc
 
@@ -90,7 +91,7 @@ class ReleaseProtocol:
         _, labelled, pending, _ = self._draft(year)
         return preview(labelled, pending, self.released(year))
 
-    def release(self, year, by, force=False):
+    def release(self, year, by, force=False, reason=None):
         step = self.repo.release_step(year)
         if step is None:
             released_at = self.now
@@ -100,6 +101,15 @@ class ReleaseProtocol:
                     f"{len(pending)} candidature(s) sans proposition ni décision ; "
                     "décidez-les ou forcez la publication.",
                     "applications_undecided",
+                )
+            closes = campaign.get("submissions_close_at")
+            early = bool(closes) and parse(closes) > released_at
+            if early and not (force and (reason or "").strip()):
+                raise Conflict(
+                    f"Les candidatures {year} sont ouvertes jusqu'au {french_date(closes)} : "
+                    "le palmarès se publie après leur clôture "
+                    "(ou forcez la publication en donnant un motif).",
+                    "submissions_open",
                 )
             try:
                 step = self.outbox.record(
@@ -113,6 +123,7 @@ class ReleaseProtocol:
                                 "released_by": by,
                                 "labelled_count": len(entries),
                                 "pending": pending,
+                                "early_release_reason": reason.strip() if early and reason else None,
                             },
                         )
                     ],

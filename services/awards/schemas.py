@@ -15,3 +15,5 @@ class DecisionSchema(StrictSchema):
 
 class ReleaseSchema(StrictSchema):
     force = fields.Boolean(load_default=False)
+    # Required to force a release before the submissions close.
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))

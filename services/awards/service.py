@@ -80,7 +80,7 @@ class AwardsService(HealthRpc):
     @rpc
     def release(self, year, by, data=None):
         options = load(ReleaseSchema(), data or {})
-        return self._use_cases().release(int(year), by, force=options["force"])
+        return self._use_cases().release(int(year), by, force=options["force"], reason=options["reason"])
 
     @rpc
     def palmares(self, year, role=None):

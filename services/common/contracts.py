@@ -217,6 +217,8 @@ class ResultsReleased(EventSchema):
     released_by = fields.String(required=True)
     labelled_count = fields.Integer(required=True)
     pending = fields.List(fields.String(), load_default=list)
+    # Why it was released before the submissions closed (forced), else None.
+    early_release_reason = fields.String(load_default=None, allow_none=True)
 
 
 # --- notifications -------------------------------------------------------
@@ -316,6 +318,7 @@ SUBSCRIPTIONS = (
     (AWARD_DECIDED, NOTIFICATIONS, "on_award_decided"),
     (RESULTS_RELEASED, NOTIFICATIONS, "on_results_released"),
     (RESULTS_RELEASED, SUBMISSIONS, "on_results_released"),
+    (RESULTS_RELEASED, JURY, "on_results_released"),
 )
 
 

@@ -168,6 +168,18 @@ class JuryDesk:
             },
         )
 
+    def results_released(self, data):
+        """From the release on, no task of the campaign is claimed or reviewed."""
+        self.repos.campaigns.save(data["campaign_year"], {"released_at": data["released_at"]})
+
+    def _check_not_released(self, campaign_year):
+        campaign = self.repos.campaigns.get(campaign_year)
+        if campaign and campaign.get("released_at"):
+            raise Conflict(
+                f"Le palmarès {campaign_year} est publié : plus aucun dossier ne se prend ni ne se note.",
+                "results_released",
+            )
+
     def application_submitted(self, data):
         """Creates the application's review tasks once: ids `<application>:<n>`."""
         app_id = data["application_id"]
@@ -293,6 +305,7 @@ class JuryDesk:
 
     def claim(self, juror_id, campaign_year):
         """The next task this juror may review; see the module docstring."""
+        self._check_not_released(campaign_year)
         juror = self.juror(juror_id, cached=True)
         lease = self.lease
         load = lambda: self.repos.tasks.of_campaign(campaign_year)  # noqa: E731
@@ -453,6 +466,7 @@ class JuryDesk:
             raise NotFound("Tâche introuvable.", "task_not_found")
         if not held_by(task, juror_id, self.now):
             raise NOT_HOLDER
+        self._check_not_released(task["campaign_year"])
         app = self.repos.applications.get(task["application_id"])
         check_review(data, app["enjeux"], app["mentions"])
         review = {

@@ -116,6 +116,10 @@ class JuryService(HealthRpc):
     def on_application_submitted(self, data):
         self._use_cases().application_submitted(data)
 
+    @consumes(contracts.RESULTS_RELEASED)
+    def on_results_released(self, data):
+        self._use_cases().results_released(data)
+
     @consumes(contracts.APPLICATION_WITHDRAWN)
     def on_application_withdrawn(self, data):
         self._use_cases().application_withdrawn(data)

@@ -220,7 +220,14 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
         == 0
     )
 
-    first = stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin)
+    early = stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin, json={"force": True})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "submissions_open"  # no reason given
+    first = stack.http(
+        "POST",
+        f"/api/v1/campaigns/{YEAR}/release",
+        token=admin,
+        json={"force": True, "reason": "Essai de bout en bout : publication avant la clôture."},
+    )
     second = stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin, json={"force": True})
     assert (first.status_code, second.status_code) == (202, 202)
     assert first.json() == second.json() and first.json()["labelled_count"] == 4
@@ -347,7 +354,13 @@ def test_release_refused_while_undecided_unless_forced(stack):
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "applications_undecided"
     assert stack.http("GET", f"/api/v1/campaigns/{year}/palmares").status_code == 409
     forced = ok(
-        stack.http("POST", f"/api/v1/campaigns/{year}/release", token=admin, json={"force": True}), 202
+        stack.http(
+            "POST",
+            f"/api/v1/campaigns/{year}/release",
+            token=admin,
+            json={"force": True, "reason": "Essai de bout en bout : publication avant la clôture."},
+        ),
+        202,
     )
     assert forced["pending"] == [app["id"]] and forced["labelled_count"] == 0
     palmares = ok(stack.http("GET", f"/api/v1/campaigns/{year}/palmares"))

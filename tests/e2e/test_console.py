@@ -230,6 +230,14 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     assert ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}", token=admin))["state"] != "released"
     page.get_by_label(f"Je confirme la publication du palmarès {YEAR}").check()
     page.get_by_role("button", name=f"Publier le palmarès {YEAR}").click()
+    # The submissions are still open: a release before they close needs a reason.
+    assert page.locator("#f-reason").get_attribute("aria-invalid") == "true"
+    checked(page, "publication (motif manquant)")
+    page.get_by_label("Motif d'une publication avant la clôture").fill(
+        "Cérémonie avancée au salon des maires."
+    )
+    page.get_by_label(f"Je confirme la publication du palmarès {YEAR}").check()
+    page.get_by_role("button", name=f"Publier le palmarès {YEAR}").click()
     # The progress updates itself on the page (a little JavaScript; "Actualiser" without it).
     expect(page.locator("#progression")).to_contain_text(re.compile(r"Envoyés\s*2"), timeout=45_000)
     expect(page.locator("#progression")).to_contain_text(re.compile(r"En échec\s*1"))

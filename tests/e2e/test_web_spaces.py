@@ -352,7 +352,10 @@ def test_collectivite_sees_its_result_after_the_release(stack, campaign, browser
     )
     ok(
         stack.http(
-            "POST", f"/api/v1/campaigns/{YEAR}/release", token=stack.admin_token, json={"force": True}
+            "POST",
+            f"/api/v1/campaigns/{YEAR}/release",
+            token=stack.admin_token,
+            json={"force": True, "reason": "Essai de bout en bout : publication avant la clôture."},
         ),
         202,
     )

@@ -352,7 +352,13 @@ class OrganiserPages:
         if request.form.get("confirm") != str(year):
             errors = {"f-confirm": [f"Cochez la case qui confirme la publication du palmarès {year}."]}
             return self._release_page(visitor, year, errors, status=422)
-        self.awards.release(year, self._by(visitor), {"force": request.form.get("force") == "1"})
+        reason = _text(request.form, "reason")
+        options = {"force": request.form.get("force") == "1" or bool(reason), "reason": reason or None}
+        try:
+            self.awards.release(year, self._by(visitor), options)
+        except Conflict as refused:  # e.g. submissions still open and no reason given
+            field = "f-reason" if refused.code == "submissions_open" else "f-confirm"
+            return self._release_page(visitor, year, {field: [refused.message]}, status=409)
         return redirect(f"/organisation/campagnes/{year}/publication", "released")
 
     # -- outbox and dead letters -----------------------------------------------------------

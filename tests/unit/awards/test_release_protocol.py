@@ -184,3 +184,35 @@ def test_deliberation_ready_once_closed_and_every_application_proposed(awards):
     assert awards.awards.check_deliberation_ready() == [YEAR]
     assert awards.awards.check_deliberation_ready() == []
     assert awards.out.payloads("deliberation_ready")[0]["application_count"] == 3
+
+
+def test_a_release_before_the_submissions_close_needs_force_and_a_reason(awards):
+    awards.clock.current = CLOSE - timedelta(days=1)
+    awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
+    for kwargs in ({}, {"force": True}, {"force": True, "reason": "  "}):
+        with pytest.raises(Conflict) as early:
+            awards.awards.release(YEAR, "admin", **kwargs)
+        assert (
+            early.value.code == "submissions_open" and "1er octobre 2017 à 0 h 00" in early.value.message
+        )  # Paris time
+    assert awards.repo.release_step(YEAR) is None and awards.out.names() == []
+
+    awards.awards.release(YEAR, "admin", force=True, reason="Cérémonie avancée.")
+    [released] = awards.out.payloads("results_released")
+    assert released["early_release_reason"] == "Cérémonie avancée."
+
+
+def test_after_the_release_no_proposal_changes(awards):
+    awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
+    awards.awards.release(YEAR, "admin")
+    late = {
+        "application_id": "app-2",
+        "campaign_year": YEAR,
+        "collectivite": collectivite("38185", "Grenoble"),
+        "proposal": {"arobases": 5, "mentions": []},
+        "reviews": [],
+        "disagreement": False,
+    }
+    awards.awards.application_reviewed(late)
+    rows = {row["application_id"]: row for row in awards.awards.deliberation(YEAR)}
+    assert rows["app-2"]["proposal"]["arobases"] == 3

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, Forbidden, NotFound
 from services.jury.logic import CLAIMED, DONE, OPEN, REVIEWED, WAITING_EXTRA, JuryDesk
 from services.jury.repository import Repositories, TaskSnapshots
 from tests.unit.fakes import MemoryOutbox
@@ -277,3 +277,40 @@ def test_withdrawal_cancels_the_open_and_claimed_tasks(jury):
     assert jury.submit("app-1", BESANCON) == 0  # a redelivered submission creates nothing
     with pytest.raises(NotFound):
         jury.desk().claim(jury.juror("Bob"), YEAR)
+
+
+# -- after the release, the dossier, a conflict ------------------------------------
+
+
+def test_after_the_release_no_task_is_claimed_or_reviewed(jury):
+    jury.submit("app-1", BESANCON)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    held = jury.desk().claim(ada, YEAR)
+    jury.desk().results_released({"campaign_year": YEAR, "released_at": "2017-12-12T18:00:00+00:00"})
+    with pytest.raises(Conflict) as claim:
+        jury.desk().claim(bob, YEAR)
+    assert claim.value.code == "results_released"
+    with pytest.raises(Conflict) as review:
+        jury.review(ada, held["id"], 3)
+    assert review.value.code == "results_released"
+    assert jury.out.payloads("review_submitted") == []
+
+
+def test_only_the_holder_reads_the_dossier_and_a_conflict_keeps_the_juror_away(jury):
+    jury.submit("app-1", BESANCON)
+    jury.submit("app-2", GRENOBLE)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    held = jury.desk().claim(ada, YEAR)
+    assert jury.desk().dossier(ada, held["id"])["application"]["collectivite"]["name"] == BESANCON["name"]
+    with pytest.raises(Forbidden):
+        jury.desk().dossier(bob, held["id"])
+    with pytest.raises(NotFound):
+        jury.desk().dossier(ada, "nope:1")
+
+    declared = jury.desk().declare_conflict(ada, held["id"])
+    code = str(BESANCON["insee_code"]).upper()
+    assert code in declared["conflicts"] and declared["state"] == "open"
+    # Never again a task of that collectivité for Ada; Bob takes it.
+    again = jury.desk().claim(ada, YEAR)
+    assert again["application_id"] == "app-2"
+    assert jury.desk().claim(bob, YEAR)["application_id"] == held["application_id"]
