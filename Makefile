@@ -6,7 +6,7 @@ export GATEWAY_PORT ?= 8000
 PYTEST_ARGS ?=
 export PYTEST_ARGS
 
-.PHONY: help setup venv rabbitmq ferretdb up run down status test unit lint bench clean
+.PHONY: help setup venv rabbitmq ferretdb up run down status test unit lint mails bench clean
 
 help:
 	@echo "make run     set up, then run RabbitMQ, FerretDB, SMTP capture and the five services in the foreground (Ctrl-C stops)"
@@ -17,6 +17,7 @@ help:
 	@echo "             e.g. make test PYTEST_ARGS='tests/e2e/test_pipes.py -x'"
 	@echo "make unit    the fast tests only (tests/unit: pure logic and use cases, no backing service)"
 	@echo "make lint    ruff (lint + format check) and mypy"
+	@echo "make mails   every email rendered from sample events into docs/mails/ (text and HTML)"
 	@echo "make setup   .venv, RabbitMQ package, FerretDB build (idempotent)"
 	@echo "make bench   run tests/bench/*.py"
 
@@ -48,6 +49,10 @@ test:
 
 unit: venv
 	@.venv/bin/pytest -q tests/unit
+
+mails: venv
+	@rm -f docs/mails/*.txt docs/mails/*.html
+	@.venv/bin/python -m tests.support.mail_samples docs/mails >/dev/null && ls docs/mails
 
 lint: venv
 	@.venv/bin/ruff check .
