@@ -9,7 +9,13 @@ knowing nothing of nameko.
 import time
 from collections.abc import Container, Iterable, Mapping, Sequence
 
-from services.awards.palmares import palmares_entries, public_collectivite, public_entry, statistics
+from services.awards.palmares import (
+    current_shape,
+    palmares_entries,
+    public_collectivite,
+    public_entry,
+    statistics,
+)
 from services.awards.release import ReleaseProtocol
 from services.common import contracts
 from services.common.clock import isoformat, parse
@@ -341,7 +347,7 @@ class Awards(ReleaseProtocol):
             "ceremony_place": campaign.get("ceremony_place"),
             "title": campaign.get("title"),
             "labelled": [public_entry(e) for e in entries],
-            "stats": release["stats"],
+            "stats": current_shape(release["stats"]),
         }
 
     def released_campaigns(self):

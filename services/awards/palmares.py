@@ -10,7 +10,9 @@ from typing import Any
 from services.common.french import PROGRESSION_LABELS, sort_key
 from services.common.types import Doc
 
-CATEGORY_KEYS = {"ville": "villes", "village": "villages", "territoire": "territoires"}
+CATEGORIES = ("ville", "village", "territoire")
+# Statistics stored by releases before by_category took the API's category values.
+_OLD_CATEGORY_KEYS = {"villes": "ville", "villages": "village", "territoires": "territoire"}
 
 
 PROGRESSIONS = ("new", "kept", "gained", "lost")
@@ -77,21 +79,20 @@ def statistics(entries: Sequence[Doc]) -> Doc:
     """Counts by arobases, category and region, the communes the labelled
     territoires group (distinct INSEE codes), mentions and progression."""
     by_arobases = {str(level): 0 for level in range(1, 6)}
-    by_category = {"villes": 0, "villages": 0, "territoires": 0}
+    by_category = {category: 0 for category in CATEGORIES}
     regions: Counter[str] = Counter()
     mentions: Counter[str] = Counter()
     progressions = {key: 0 for key in PROGRESSIONS}
     communes: set[str] = set()
     for entry in entries:
         by_arobases[str(entry["arobases"])] += 1
-        by_category[CATEGORY_KEYS[entry["category"]]] += 1
+        by_category[entry["category"]] += 1
         regions[entry["region"]] += 1
         progressions[entry["progression"]] += 1
         for mention in entry["mentions"]:
             mentions[mention["code"]] += 1
         if entry["category"] == "territoire":
             communes.update(entry.get("member_communes") or ())
-    by_category["territoires_communes"] = len(communes)
     by_region = dict(sorted(regions.items(), key=lambda item: (-item[1], sort_key(item[0]))))
     return {
         "labelled_count": len(entries),
@@ -102,6 +103,14 @@ def statistics(entries: Sequence[Doc]) -> Doc:
         "by_mention": dict(sorted(mentions.items())),
         "progression": progressions,
     }
+
+
+def current_shape(stats: Doc) -> Doc:
+    """Statistics as the API shows them now, whatever release stored them:
+    by_category keyed ville / village / territoire, territoires_communes beside it."""
+    by_category = {_OLD_CATEGORY_KEYS.get(key, key): n for key, n in stats.get("by_category", {}).items()}
+    communes = by_category.pop("territoires_communes", stats.get("territoires_communes", 0))
+    return dict(stats, by_category=by_category, territoires_communes=communes)
 
 
 def public_entry(entry: Doc) -> Doc:

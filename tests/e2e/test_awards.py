@@ -243,12 +243,8 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
     for token in callers.values():
         palmares = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares", token=token))
         assert palmares["released_at"] == first.json()["released_at"]
-        assert palmares["stats"]["by_category"] == {
-            "villes": 2,
-            "villages": 1,
-            "territoires": 1,
-            "territoires_communes": 6,
-        }
+        assert palmares["stats"]["by_category"] == {"ville": 2, "village": 1, "territoire": 1}
+        assert palmares["stats"]["territoires_communes"] == 6
         assert palmares["stats"]["by_region"] == {REGION: 4}
         levels = {row["collectivite"]["name"]: row["arobases"] for row in palmares["labelled"]}
         assert levels == {"Saint-Denis": 4, "Saint-Paul": 2, "Entre-Deux": 3, "CIREST": 3}

@@ -432,6 +432,13 @@ def test_a_link_serves_once_a_form_needs_its_csrf_token_and_sign_out_ends_the_se
     assert replay.status_code == 303 and replay.headers["Location"].startswith("/connexion")
 
 
+def test_campaigns_and_their_grid_are_readable_without_a_token(stack, campaign):
+    listed = ok(requests.get(f"{stack.api}/campaigns", timeout=10))
+    assert YEAR in [c["year"] for c in listed]
+    grid = ok(requests.get(f"{stack.api}/campaigns/{YEAR}", timeout=10))["grid"]
+    assert grid == campaign["grid"]
+
+
 def test_a_role_sees_only_its_own_space(stack, jurors):
     session = requests.Session()
     address = JUROR_PARIS["email"]

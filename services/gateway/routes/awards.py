@@ -39,9 +39,9 @@ def palmares_charts(stats):
         ),
         "category": charts.horizontal_bars(
             [
-                ("Villes", by_category["villes"]),
-                ("Villages", by_category["villages"]),
-                ("Territoires", by_category["territoires"]),
+                ("Villes", by_category["ville"]),
+                ("Villages", by_category["village"]),
+                ("Territoires", by_category["territoire"]),
             ],
             "Collectivités labellisées par catégorie",
         ),

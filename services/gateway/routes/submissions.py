@@ -6,7 +6,6 @@ decides (validation, ownership, states), these handlers only translate.
 
 from services.gateway.http import api, read_json
 
-ANY_ROLE = None
 ORGANISER = ("organiser",)
 COLLECTIVITE = ("collectivite",)
 APPLICANT_OR_ORGANISER = ("collectivite", "organiser")
@@ -19,11 +18,12 @@ class SubmissionsRoutes:
     def create_campaign(self, request, principal):
         return 201, self.submissions.create_campaign(read_json(request))
 
-    @api("GET", "/api/v1/campaigns", roles=ANY_ROLE)
+    # Public: a collectivité reads the campaign and its grid before it signs up.
+    @api("GET", "/api/v1/campaigns", public=True)
     def list_campaigns(self, request, principal):
         return self.submissions.list_campaigns()
 
-    @api("GET", "/api/v1/campaigns/<year>", roles=ANY_ROLE)
+    @api("GET", "/api/v1/campaigns/<year>", public=True)
     def get_campaign(self, request, principal, year):
         return self.submissions.get_campaign(year)
 

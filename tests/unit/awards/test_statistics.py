@@ -29,12 +29,8 @@ def test_statistics_equal_the_2019_table():
     stats = palmares.statistics(entries)
 
     assert stats["labelled_count"] == 233
-    assert stats["by_category"] == {
-        "villes": 167,
-        "villages": 53,
-        "territoires": 13,
-        "territoires_communes": 287,
-    }
+    # Keyed by the category values of the API, the communes of the territoires beside.
+    assert stats["by_category"] == {"ville": 167, "village": 53, "territoire": 13}
     assert stats["territoires_communes"] == 287
     assert stats["by_arobases"] == {"1": 48, "2": 60, "3": 70, "4": 25, "5": 30}
     assert list(stats["by_region"].items())[:5] == [
@@ -151,7 +147,8 @@ def test_progression_and_small_table():
         "d": "new",
     }
     stats = palmares.statistics(entries)
-    assert stats["by_category"] == {"villes": 2, "villages": 1, "territoires": 1, "territoires_communes": 2}
+    assert stats["by_category"] == {"ville": 2, "village": 1, "territoire": 1}
+    assert stats["territoires_communes"] == 2
     assert stats["by_region"] == {"Bretagne": 2, "Normandie": 2}
 
 
@@ -192,3 +189,14 @@ def test_csv_rows():
     assert rows[0][:3] == ["annee", "code_insee", "collectivite"]
     # Progression in French, like every cell a reader sees.
     assert rows[1] == [2019, "68278", "Rixheim", "ville", "Grand Est", "68", 5, "Télétravail", "maintenu", 5]
+
+
+def test_statistics_stored_by_an_older_release_read_in_the_current_shape():
+    old = {
+        "by_category": {"villes": 2, "villages": 1, "territoires": 1, "territoires_communes": 6},
+        "labelled_count": 4,
+    }
+    assert palmares.current_shape(old)["by_category"] == {"ville": 2, "village": 1, "territoire": 1}
+    assert palmares.current_shape(old)["territoires_communes"] == 6
+    current = palmares.statistics([])
+    assert palmares.current_shape(current) == current
