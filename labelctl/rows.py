@@ -10,7 +10,7 @@ import re
 from services.common.reference import is_email, normalise_code, region_name, region_of_department
 
 REQUIRED_COLUMNS = ("COM", "LIBELLE", "DEP", "REG", "PTOT", "EMAIL")
-OPTIONAL_COLUMNS = ("KIND", "MEMBERS")
+OPTIONAL_COLUMNS = ("KIND", "MEMBERS", "TNCC")
 KINDS = ("commune", "epci")
 
 # A commune's INSEE code starts with its department: 2 digits (2A/2B in
@@ -143,6 +143,12 @@ def parse_row(row):
     if bad_members:
         reasons.append("MEMBERS : codes INSEE invalides " + ", ".join(f"« {m} »" for m in bad_members))
 
+    tncc = get("TNCC")
+    if tncc and not (tncc.isdigit() and 0 <= int(tncc) <= 8):
+        reasons.append(
+            f"TNCC : type de nom « {tncc} » invalide (0 à 8, code officiel géographique de l'INSEE)"
+        )
+
     if reasons:
         raise RowRejected(reasons)
     payload = {
@@ -156,6 +162,8 @@ def parse_row(row):
     }
     if kind == "epci":
         payload["member_communes"] = members
+    if tncc:
+        payload["tncc"] = int(tncc)  # which article the name takes: "du Mans", "aux Lilas"
     return payload
 
 

@@ -169,3 +169,12 @@ def test_the_local_system_gets_its_dev_token_and_no_other_url_does():
     )
     assert settings_from_env({"LABEL_ADMIN_TOKEN": "a", "LABEL_TOKEN": "t"})[1] == "t"
     assert settings_from_env({"LABEL_ADMIN_TOKEN": "a"})[1] == "a"
+
+
+def test_the_optional_tncc_column_says_which_article_the_name_takes():
+    le_mans = dict(GOOD, COM="72181", LIBELLE="Le Mans", DEP="72", REG="52", TNCC="2")
+    assert parse_row(le_mans)["tncc"] == 2
+    assert "tncc" not in parse_row(GOOD)  # absent: read from the name
+    assert reasons(dict(GOOD, TNCC="9")) == [
+        "TNCC : type de nom « 9 » invalide (0 à 8, code officiel géographique de l'INSEE)"
+    ]
