@@ -15,8 +15,10 @@ step is decided by a uniquely keyed insert.
   the winner of that slot's ledger insert sends `first_claim: true`.
 """
 
+import logging
 import random
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from services.common import contracts
@@ -39,7 +41,10 @@ from services.jury.eligibility import (
 # Application review states (deliberation view).
 REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_review", "reviewed", "withdrawn"
 
+log = logging.getLogger(__name__)
+
 REFRESH_ON_EMPTY = 2.0  # seconds
+CONSOLIDATION_GRACE = timedelta(seconds=10)
 
 
 # --- use cases -------------------------------------------------------------
@@ -489,12 +494,34 @@ class JuryDesk:
         )
         # Decided by the change `tasks:<id>:<version+1>`: a claimer who saw the lease
         # run out and took the task first makes this a 409.
+        # The consolidation this review owes, recorded first: a crash after the
+        # review leaves it to the sweep (sweep_consolidations), never lost.
+        self.repos.pending_consolidations.mark(task["application_id"], self.now)
         done = self.outbox.update(
             "tasks", task, {"state": DONE, "review": review}, events=[event], conflict=NOT_HOLDER
         )
         self._remember(done)
-        self._retry(lambda: self.consolidate(task["application_id"]))
+        self._consolidate_owed(task["application_id"])
         return task_view(done, self.now, juror_id)
+
+    def _consolidate_owed(self, app_id):
+        """Run the consolidation a review owes; on failure the marker stays for the sweep."""
+        try:
+            self._retry(lambda: self.consolidate(app_id))
+        except Exception:
+            log.warning("consolidation of %s left to the sweep", app_id, exc_info=True)
+            return False
+        self.repos.pending_consolidations.clear(app_id)
+        return True
+
+    def sweep_consolidations(self, grace=CONSOLIDATION_GRACE):
+        """Consolidations owed and not done (older than `grace`, so as not to race
+        the reviewer's own call): run each until it has happened, once in effect."""
+        return sum(
+            1
+            for app_id in self.repos.pending_consolidations.due(self.now - grace)
+            if self._consolidate_owed(app_id)
+        )
 
     # -- consolidation ------------------------------------------------------
 

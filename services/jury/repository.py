@@ -162,6 +162,25 @@ class Digests:
         self.collection.update_one({"_id": f"{juror_id}:{year}"}, {"$set": {"newest": newest}}, upsert=True)
 
 
+class PendingConsolidations:
+    """`<application id>`: a review was written and the consolidation it owes
+    may not have happened yet (a crash, a database error, too many conflicts).
+    Set before the review is written, cleared once consolidate() has run;
+    the sweep runs what is left. A small collection: only work in flight."""
+
+    def __init__(self, db):
+        self.collection = db["consolidations_pending"]
+
+    def mark(self, app_id, now):
+        self.collection.update_one({"_id": app_id}, {"$set": {"at": now}}, upsert=True)
+
+    def due(self, before, limit=200):
+        return [doc["_id"] for doc in self.collection.find({"at": {"$lte": before}}, {"_id": 1}).limit(limit)]
+
+    def clear(self, app_id):
+        self.collection.delete_one({"_id": app_id})
+
+
 class Repositories:
     def __init__(self, db):
         self.jurors = Jurors(db)
@@ -171,6 +190,7 @@ class Repositories:
         self.assignments = Assignments(db)
         self.review_starts = ReviewStarts(db)
         self.digests = Digests(db)
+        self.pending_consolidations = PendingConsolidations(db)
 
 
 class TaskSnapshots:

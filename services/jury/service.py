@@ -3,7 +3,7 @@ consolidated proposal per application. Entrypoints only translate; the rules
 are in logic.py."""
 
 from nameko.rpc import rpc
-from nameko.timer import Timer
+from nameko.timer import Timer, timer
 
 from services.common import contracts, tokens
 from services.common.clock import utcnow
@@ -31,6 +31,9 @@ class DigestTimer(Timer):
 
 
 digest_timer = DigestTimer.decorator
+
+# A consolidation owed and not done (a crash after a review) is run again this often.
+CONSOLIDATION_SWEEP_SECONDS = 10
 
 
 class JuryService(HealthRpc):
@@ -124,7 +127,11 @@ class JuryService(HealthRpc):
     def on_application_withdrawn(self, data):
         self._use_cases().application_withdrawn(data)
 
-    # -- timer --------------------------------------------------------------
+    # -- timers -------------------------------------------------------------
+
+    @timer(interval=CONSOLIDATION_SWEEP_SECONDS)
+    def sweep_consolidations(self):
+        return self._use_cases().sweep_consolidations()
 
     @digest_timer
     def send_digests(self):

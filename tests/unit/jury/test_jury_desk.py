@@ -314,3 +314,48 @@ def test_only_the_holder_reads_the_dossier_and_a_conflict_keeps_the_juror_away(j
     again = jury.desk().claim(ada, YEAR)
     assert again["application_id"] == "app-2"
     assert jury.desk().claim(bob, YEAR)["application_id"] == held["application_id"]
+
+
+# -- a consolidation owed is never lost ----------------------------------------------
+
+
+def test_a_consolidation_that_failed_after_the_last_review_is_done_by_the_sweep(jury, monkeypatch):
+    jury.submit("app-1", BESANCON)
+    broken = JuryDesk.consolidate
+
+    def crash(self, app_id):
+        raise RuntimeError("database gone for a moment")
+
+    monkeypatch.setattr(JuryDesk, "consolidate", crash)
+    review_both(jury, "app-1", 3, 3)  # both reviews accepted: the juror sees no error
+    assert jury.out.payloads("application_reviewed") == []
+    monkeypatch.setattr(JuryDesk, "consolidate", broken)
+
+    assert jury.desk(T0 + timedelta(seconds=5)).sweep_consolidations() == 0  # within the grace: not yet
+    assert jury.desk(T0 + timedelta(seconds=11)).sweep_consolidations() == 1
+    (reviewed,) = jury.out.payloads("application_reviewed")
+    assert reviewed["proposal"]["arobases"] == 3
+    assert jury.desk(T0 + timedelta(minutes=1)).sweep_consolidations() == 0  # done once: nothing left
+    assert len(jury.out.payloads("application_reviewed")) == 1
+
+
+def test_a_crash_between_the_extra_task_and_the_application_is_finished_by_the_sweep(jury, monkeypatch):
+    jury.submit("app-1", BESANCON)
+    session = jury.out.session
+    real_update = session.update
+
+    def update(collection, current, fields, *args, **kwargs):
+        if collection == "applications" and fields.get("state") == WAITING_EXTRA:
+            raise RuntimeError("crash after the extra task, before the application")
+        return real_update(collection, current, fields, *args, **kwargs)
+
+    monkeypatch.setattr(session, "update", update)
+    review_both(jury, "app-1", 1, 4)
+    assert jury.repos.tasks.get("app-1:3")["state"] == OPEN
+    assert jury.repos.applications.get("app-1")["state"] != WAITING_EXTRA
+    monkeypatch.setattr(session, "update", real_update)
+
+    assert jury.desk(T0 + timedelta(seconds=11)).sweep_consolidations() == 1
+    app = jury.repos.applications.get("app-1")
+    assert (app["state"], app["expected"], app["extra_review"]) == (WAITING_EXTRA, 3, True)
+    assert jury.repos.tasks.get("app-1:4") is None  # one extra task, not two
