@@ -7,10 +7,14 @@ import json
 import click
 
 from labelctl.base import (
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    fail,
     handle_api_errors,
     pass_api,
 )
 from labelctl.client import ApiError
+from labelctl.past_palmares import parse_past_palmares
 from services.common import csvsafe
 
 
@@ -43,3 +47,24 @@ def palmares_export(api, year, fmt, output):
         # written again through the formula-safe writer (a gateway older than that may not be)
         rows = csv.reader(io.StringIO(response.text, newline=""))
         csvsafe.writer(output, lineterminator="\r\n").writerows(rows)
+
+
+@palmares.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@pass_api
+@handle_api_errors
+def palmares_import(api, file):
+    """Importer un palmarès passé (CSV : annee, code, nom, arobases, mentions) :
+    l'historique des niveaux, pour la progression des campagnes suivantes."""
+    try:
+        rows, rejected = parse_past_palmares(file)
+    except ValueError as exc:
+        fail(f"Fichier refusé : {exc}.", EXIT_USAGE)
+    for start in range(0, len(rows), 500):
+        api.post("/palmares/history", {"rows": rows[start : start + 500]})
+    click.echo(f"{len(rows)} ligne{'s' if len(rows) > 1 else ''} importée{'s' if len(rows) > 1 else ''}, "
+               f"{len(rejected)} refusée{'s' if len(rejected) > 1 else ''}.")  # fmt: skip
+    for line, reasons in rejected:
+        click.echo(f"  ligne {line} : " + " ; ".join(reasons), err=True)
+    if rejected:
+        raise SystemExit(EXIT_PARTIAL)

@@ -221,13 +221,18 @@ class Awards(ReleaseProtocol):
         decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
         return active_applications(applications.values(), withdrawn), withdrawn, proposals, decisions
 
-    def _previous_by_insee(self, year):
-        previous = [r["_id"] for r in self.repo.releases() if r["_id"] < year and r.get("complete")]
-        if not previous:
-            return {}
-        return {
-            e["collectivite"]["insee_code"]: e["arobases"] for e in self.repo.palmares_entries(max(previous))
-        }
+    def _history(self, labelled):
+        """Each applicant's labels over the years (released here or imported)."""
+        return self.repo.levels_of({app["collectivite"]["insee_code"] for app, _ in labelled})
+
+    def import_history(self, rows):
+        """Past palmarès (labelctl palmares import): [{year, code, arobases}], validated."""
+        by_year: dict[int, list[tuple[str, int]]] = {}
+        for row in rows:
+            by_year.setdefault(row["year"], []).append((row["code"], row["arobases"]))
+        for year, levels in by_year.items():
+            self.repo.record_levels(year, levels, "imported")
+        return {"imported": len(rows)}
 
     def _draft(self, year, as_of=None):
         campaign = self._campaign(year)
@@ -236,7 +241,7 @@ class Awards(ReleaseProtocol):
             applications, {k: v["proposal"] for k, v in proposals.items()}, decisions
         )
         labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
-        entries = palmares_entries(labelled, self._previous_by_insee(year), labels)
+        entries = palmares_entries(labelled, self._history(labelled), labels, year)
         return campaign, labelled, pending, entries
 
     def deliberation(self, year):

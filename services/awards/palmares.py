@@ -15,7 +15,7 @@ CATEGORIES = ("ville", "village", "territoire")
 _OLD_CATEGORY_KEYS = {"villes": "ville", "villages": "village", "territoires": "territoire"}
 
 
-PROGRESSIONS = ("new", "kept", "gained", "lost")
+PROGRESSIONS = ("new", "kept", "gained", "lost", "back")
 
 
 # Fields of a collectivité that may appear on a public page (never its email).
@@ -31,9 +31,19 @@ PUBLIC_COLLECTIVITE_FIELDS = (
 )
 
 
-def progression(arobases: int, previous_arobases: int | None) -> str:
+def last_label(history: Mapping[int, int], year: int) -> tuple[int, int] | None:
+    """(year, arobases) of the collectivité's last label before `year`, if any."""
+    earlier = [y for y in history if y < year]
+    return (max(earlier), history[max(earlier)]) if earlier else None
+
+
+def progression(arobases: int, previous_arobases: int | None, years_absent: int = 0) -> str:
+    """new (never labelled), back (labelled before, absent the year before),
+    else gained / lost / kept against the last label."""
     if previous_arobases is None:
         return "new"
+    if years_absent > 0:
+        return "back"
     if arobases > previous_arobases:
         return "gained"
     if arobases < previous_arobases:
@@ -47,15 +57,19 @@ def public_collectivite(collectivite: Doc) -> Doc:
 
 def palmares_entries(
     labelled: Iterable[tuple[Doc, Doc]],
-    previous_by_insee: Mapping[str, int],
+    history_by_code: Mapping[str, Mapping[int, int]],
     mention_labels: Mapping[str, str],
+    year: int = 0,
 ) -> list[Doc]:
     """One palmarès line per labelled collectivité, sorted by region then name
-    (the palmarès is not a ranking)."""
+    (the palmarès is not a ranking); its progression against its last label
+    before `year`, however long ago."""
     entries = []
     for app, outcome in labelled:
         collectivite = app["collectivite"]
-        previous = previous_by_insee.get(collectivite["insee_code"])
+        last = last_label(history_by_code.get(collectivite["insee_code"], {}), year)
+        previous, previous_year = (last[1], last[0]) if last else (None, None)
+        absent = year - previous_year - 1 if previous_year else 0
         entries.append(
             {
                 "application_id": app["_id"],
@@ -67,8 +81,9 @@ def palmares_entries(
                 "mentions": [
                     {"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]
                 ],
-                "progression": progression(outcome["arobases"], previous),
+                "progression": progression(outcome["arobases"], previous, absent),
                 "previous_arobases": previous,
+                "previous_year": previous_year,
             }
         )
     entries.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))

@@ -46,6 +46,7 @@ def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
         "mentions": entry["mentions"],
         "progression": entry["progression"],
         "previous_arobases": entry["previous_arobases"],
+        "previous_year": entry.get("previous_year"),
         "ceremony_at": campaign["ceremony_at"],
         "ceremony_place": campaign["ceremony_place"],
     }
@@ -163,6 +164,10 @@ class ReleaseProtocol:
         chunks = batches(entries)
         for index, chunk in enumerate(chunks):
             self.repo.save_palmares_chunk(year, index, chunk)
+        # The label's history, for the progression of later campaigns.
+        self.repo.record_levels(
+            year, [(e["collectivite"]["insee_code"], e["arobases"]) for e in entries], "released"
+        )
         doc = {
             "_id": year,
             "released_at": released["released_at"],

@@ -117,6 +117,28 @@ class AwardsRepository:
     def releases(self):
         return list(self.db.releases.find({}, {"stats": 0}))
 
+    # levels: each collectivité's labels over the years (`_id` its INSEE code or SIREN)
+
+    def levels_of(self, codes):
+        """{code: {year: arobases}} for these codes (released or imported years)."""
+        found = {}
+        codes = list(codes)
+        for start in range(0, len(codes), 1000):
+            for doc in self.db.levels.find({"_id": {"$in": codes[start : start + 1000]}}):
+                found[doc["_id"]] = {
+                    int(year): level["arobases"] for year, level in doc.get("years", {}).items()
+                }
+        return found
+
+    def record_levels(self, year, rows, source):
+        """rows: [(code, arobases)]; idempotent (the same year written again is the same)."""
+        for code, arobases in rows:
+            self.db.levels.update_one(
+                {"_id": code},
+                {"$set": {f"years.{year}": {"arobases": arobases, "source": source}}},
+                upsert=True,
+            )
+
     def palmares_entries(self, year):
         release = self.release(year)
         if not release:

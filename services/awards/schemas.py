@@ -13,6 +13,25 @@ class DecisionSchema(StrictSchema):
     reason = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=4000))
 
 
+class PastLevel(StrictSchema):
+    """One line of a past palmarès (labelctl palmares import)."""
+
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(1999, 2999))
+    code = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^(?:[0-9][0-9AB][0-9]{3}|[0-9]{9})$", error="Code INSEE ou SIREN attendu."
+        ),
+    )
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    arobases = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
+    mentions = fields.List(fields.String(validate=validate.Length(max=200)), load_default=list)
+
+
+class PastPalmares(StrictSchema):
+    rows = fields.List(fields.Nested(PastLevel), required=True, validate=validate.Length(1, 1000))
+
+
 class ReleaseSchema(StrictSchema):
     force = fields.Boolean(load_default=False)
     # Required to force a release before the submissions close.

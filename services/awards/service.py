@@ -6,7 +6,7 @@ from nameko.timer import timer
 from services.awards import logic, palmares
 from services.awards.release import release_view
 from services.awards.repository import AwardsRepository, ensure_indexes
-from services.awards.schemas import DecisionSchema, ReleaseSchema
+from services.awards.schemas import DecisionSchema, PastPalmares, ReleaseSchema
 from services.common import contracts
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
@@ -90,6 +90,10 @@ class AwardsService(HealthRpc):
     def palmares_rows(self, year, role=None):
         """The palmarès as CSV rows (header first), embargo as for `palmares`."""
         return palmares.csv_rows(self._use_cases().palmares(int(year), role))
+
+    @rpc
+    def import_history(self, data):
+        return self._use_cases().import_history(load(PastPalmares(), data)["rows"])
 
     @rpc
     def release_record(self, year):

@@ -205,8 +205,11 @@ class AwardDecided(EventSchema):
     collectivite = fields.Nested(CollectiviteRef, required=True)
     arobases = fields.Integer(required=True, validate=validate.Range(1, 5))
     mentions = fields.List(fields.Nested(CodeLabel), required=True)
-    progression = fields.String(required=True, validate=validate.OneOf(["new", "kept", "gained", "lost"]))
+    progression = fields.String(
+        required=True, validate=validate.OneOf(["new", "kept", "gained", "lost", "back"])
+    )
     previous_arobases = fields.Integer(allow_none=True, load_default=None)
+    previous_year = fields.Integer(allow_none=True, load_default=None)  # of the last label before
     ceremony_at = fields.String(required=True)
     ceremony_place = fields.String(required=True)
 

@@ -24,7 +24,13 @@ CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territ
 # An application's state, as a sentence says it ("la candidature est déposée").
 APPLICATION_STATE_LABELS = {"draft": "brouillon", "submitted": "déposée", "withdrawn": "retirée"}
 # A labelled collectivité against its previous label.
-PROGRESSION_LABELS = {"new": "Nouveau", "kept": "Maintenu", "gained": "En progression", "lost": "En recul"}
+PROGRESSION_LABELS = {
+    "new": "Nouveau",
+    "kept": "Maintenu",
+    "gained": "En progression",
+    "lost": "En recul",
+    "back": "De retour",
+}
 
 
 def sort_key(text: str) -> tuple[str, str]:

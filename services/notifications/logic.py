@@ -52,19 +52,47 @@ def email_id(event_id: str, template: str, recipient: str) -> str:
     return f"m{digest[:31]}"
 
 
-def progression_text(place: Doc, progression: str, arobases: int, previous: int | None) -> str:
-    """The result letter's sentence on the level; `place` is the collectivité
-    (name, kind, tncc: its name's grammar, see services/common/placenames.py)."""
+YEARS_IN_WORDS = {1: "un an", 2: "deux ans", 3: "trois ans", 4: "quatre ans", 5: "cinq ans", 6: "six ans"}
+
+
+def _arobases(n: int) -> str:
+    return f"{n} arobase{'s' if n > 1 else ''}"
+
+
+def progression_text(
+    place: Doc,
+    progression: str,
+    arobases: int,
+    previous: int | None,
+    previous_year: int | None = None,
+    year: int | None = None,
+) -> str:
+    """The result letter's sentence on the level, against the collectivité's last
+    label however long ago; `place` is the collectivité (name, kind, tncc: its
+    name's grammar, see services/common/placenames.py)."""
     name = placenames.subject(place)
     plural = placenames.is_are(place) == "sont"
+    since = f"par rapport à {previous_year}" if previous_year else "par rapport à son dernier label"
+    if progression == "back" and previous and previous_year and year:
+        absent = year - previous_year - 1
+        span = YEARS_IN_WORDS.get(absent, f"{absent} ans")
+        verb = "retrouvent" if plural else "retrouve"
+        return (
+            f"{name} {verb} le label après {span} d'absence, avec {_arobases(arobases)} "
+            f"({_arobases(previous)} en {previous_year})."
+        )
     if progression == "gained" and previous:
-        return f"{name} {'progressent' if plural else 'progresse'} : de {previous} à {arobases} arobases."
+        gained = arobases - previous
+        verb = "gagnent" if plural else "gagne"
+        step = "une @" if gained == 1 else f"{gained} @"
+        return f"{name} {verb} {step} {since} : de {previous} à {_arobases(arobases)}."
     if progression == "lost" and previous:
         verb = "passent" if plural else "passe"
-        return f"{name} {verb} de {previous} à {arobases} arobase{'s' if arobases > 1 else ''} cette année."
+        return f"{name} {verb} de {previous} à {_arobases(arobases)} {since}."
     if progression == "kept":
         verb = "conservent leur" if plural else "conserve son"
-        return f"{name} {verb} niveau de l'an dernier ({arobases} arobase{'s' if arobases > 1 else ''})."
+        level = f"de {previous_year}" if previous_year else "de son dernier label"
+        return f"{name} {verb} niveau {level} ({_arobases(arobases)})."
     return (
         f"C'est la première labellisation {placenames.de(place)} : "
         "bienvenue dans le réseau des Territoires, Villes et Villages Internet !"
@@ -364,7 +392,12 @@ class Notifications:
                     "progression": data["progression"],
                     "previous_arobases": data.get("previous_arobases"),
                     "progression_text": progression_text(
-                        col, data["progression"], data["arobases"], data.get("previous_arobases")
+                        col,
+                        data["progression"],
+                        data["arobases"],
+                        data.get("previous_arobases"),
+                        data.get("previous_year"),
+                        data["campaign_year"],
                     ),
                     "ceremony_date": french_date(data["ceremony_at"]),
                     # Written at release time: a ceremony already held is told in the past.

@@ -149,6 +149,7 @@ def sample_events(notifications: Notifications) -> None:
             mentions=[{"code": "gouvernement_ouvert", "label": "Gouvernement ouvert"}],
             progression="gained",
             previous_arobases=3,
+            previous_year=2025,
             ceremony_at="2027-12-09T17:00:00+00:00",
             ceremony_place="Lille Grand Palais",
         )

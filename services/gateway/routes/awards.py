@@ -76,6 +76,12 @@ class AwardsRoutes:
     def put_decision(self, request, principal, application_id):
         return self.awards.decide(application_id, read_json(request), principal.subject)
 
+    @api("POST", "/api/v1/palmares/history", roles=ORGANISER)
+    def import_past_palmares(self, request, principal):
+        """Past palmarès (labelctl palmares import): each collectivité's levels
+        before the system ran, so that progression reads its whole history."""
+        return self.awards.import_history(read_json(request))
+
     @api("GET", "/api/v1/campaigns/<int:year>/release/preview", roles=ORGANISER)
     def get_release_preview(self, request, principal, year):
         return self.awards.release_preview(year)

@@ -216,3 +216,35 @@ def test_after_the_release_no_proposal_changes(awards):
     awards.awards.application_reviewed(late)
     rows = {row["application_id"]: row for row in awards.awards.deliberation(YEAR)}
     assert rows["app-2"]["proposal"]["arobases"] == 3
+
+
+def test_labelled_in_n_absent_in_n_plus_1_back_in_n_plus_2(awards):
+    """Labelled through the system in 2017, absent in 2018, applying in 2019: back."""
+    awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
+    awards.awards.release(YEAR, "admin")
+    awards.awards.campaign_opened(
+        {"year": 2019, "title": "Label 2019", "submissions_close_at": "2019-06-30T22:00:00+00:00",
+         "ceremony_at": "2019-12-12T17:00:00+00:00", "ceremony_place": "Lille", "mentions": []}
+    )  # fmt: skip
+    besancon = collectivite("25056", "Besançon")
+    awards.awards.application_submitted(
+        {"application_id": "2019-1", "campaign_year": 2019, "collectivite": besancon, "submitted_at": "x"}
+    )
+    awards.awards.decide("2019-1", {"arobases": 3, "mentions": [], "reason": "vu sur place"}, "admin")
+    [entry] = awards.awards.palmares(2019, logic.ORGANISER)["labelled"]
+    assert (entry["progression"], entry["previous_arobases"], entry["previous_year"]) == ("back", 4, 2017)
+
+
+def test_an_imported_past_palmares_is_the_history_before_the_system(awards):
+    assert awards.awards.import_history(
+        [{"year": 2014, "code": "38185", "name": "Grenoble", "arobases": 4, "mentions": []},
+         {"year": 2016, "code": "38185", "name": "Grenoble", "arobases": 2, "mentions": []}]
+    ) == {"imported": 2}  # fmt: skip
+    entries = {e["application_id"]: e for e in awards.awards.palmares(YEAR, logic.ORGANISER)["labelled"]}
+    grenoble, besancon = entries["app-2"], entries["app-1"]
+    assert (grenoble["progression"], grenoble["previous_arobases"], grenoble["previous_year"]) == (
+        "gained",
+        2,
+        2016,
+    )
+    assert besancon["progression"] == "new"

@@ -14,7 +14,8 @@ def palmares_of_generated():
     applications, proposals, decisions, withdrawn, previous = campaign.generate()
     active = logic.active_applications(applications, withdrawn)
     labelled, pending = logic.outcomes(active, proposals, decisions)
-    entries = palmares.palmares_entries(labelled, previous, MENTION_LABELS)
+    history = {code: {2018: level} for code, level in previous.items()}  # labelled the year before
+    entries = palmares.palmares_entries(labelled, history, MENTION_LABELS, 2019)
     return labelled, pending, entries
 
 
@@ -55,7 +56,7 @@ def test_statistics_equal_the_2019_table():
         "Centre-Val de Loire": 4,
     }
     assert stats["by_mention"] == {"accessibility": 25, "opengov": 35, "telework": 12}
-    assert stats["progression"] == {"new": 168, "kept": 25, "gained": 30, "lost": 10}
+    assert stats["progression"] == {"new": 168, "kept": 25, "gained": 30, "lost": 10, "back": 0}
     assert len(pending) == 20
 
 
@@ -137,14 +138,15 @@ def test_progression_and_small_table():
                 {"arobases": 2, "mentions": []},
             ),
         ],
-        {"1": 3, "2": 2, "3": 5},
+        {"1": {2018: 3}, "2": {2016: 4, 2018: 2}, "3": {2018: 5}, "4": {2019: 5}},
         {},
+        2019,
     )
     assert {e["application_id"]: e["progression"] for e in entries} == {
         "a": "kept",
-        "b": "gained",
+        "b": "gained",  # against its last label (2018), not an older one
         "c": "lost",
-        "d": "new",
+        "d": "new",  # a level of the campaign itself is not history
     }
     stats = palmares.statistics(entries)
     assert stats["by_category"] == {"ville": 2, "village": 1, "territoire": 1}
@@ -200,3 +202,23 @@ def test_statistics_stored_by_an_older_release_read_in_the_current_shape():
     assert palmares.current_shape(old)["territoires_communes"] == 6
     current = palmares.statistics([])
     assert palmares.current_shape(current) == current
+
+
+def test_back_after_years_of_absence_against_the_last_label_however_old():
+    besancon = {
+        "id": "c1",
+        "insee_code": "25056",
+        "name": "Besançon",
+        "category": "ville",
+        "region": "Grand Est",
+    }
+    app = {"_id": "a", "collectivite": besancon}
+    [entry] = palmares.palmares_entries(
+        [(app, {"arobases": 4, "mentions": []})], {"25056": {2016: 3, 2019: 5}}, {}, 2023
+    )
+    assert (entry["progression"], entry["previous_arobases"], entry["previous_year"]) == ("back", 5, 2019)
+    [entry] = palmares.palmares_entries(
+        [(app, {"arobases": 4, "mentions": []})], {"25056": {2022: 3}}, {}, 2023
+    )
+    assert (entry["progression"], entry["previous_year"]) == ("gained", 2022)
+    assert palmares.statistics([entry])["progression"]["back"] == 0

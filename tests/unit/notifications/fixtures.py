@@ -31,7 +31,7 @@ def envelope(event, **payload):
     return dict(payload, event_id=f"ev-{next(_ids)}", event=event, occurred_at="2017-06-01T10:00:00+00:00")
 
 
-def award(year=2017, collectivite=BESANCON, arobases=4, progression="gained", previous=3):
+def award(year=2017, collectivite=BESANCON, arobases=4, progression="gained", previous=3, previous_year=2016):
     return envelope(
         "award_decided",
         campaign_year=year,
@@ -41,6 +41,7 @@ def award(year=2017, collectivite=BESANCON, arobases=4, progression="gained", pr
         mentions=[{"code": "gouvernement_ouvert", "label": "Gouvernement ouvert"}],
         progression=progression,
         previous_arobases=previous,
+        previous_year=previous_year,
         ceremony_at="2017-12-12T17:00:00+00:00",
         ceremony_place="Lille Grand Palais",
     )

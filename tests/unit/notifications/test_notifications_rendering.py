@@ -159,7 +159,7 @@ def test_result_email_after_release():
             "4 arobases",
             "@@@@",
             "Gouvernement ouvert",
-            "progresse : de 3 à 4",
+            "gagne une @ par rapport à 2016 : de 3 à 4 arobases",
             "12 décembre 2017 à 18 h 00",
             "Lille Grand Palais",
         ],
@@ -277,11 +277,15 @@ def place(name, tncc, kind="commune"):
     [
         (
             place("Le Mans", 2),
-            ["Le Mans est labellisé avec", "toutes les équipes du Mans !", "Le Mans progresse"],
+            [
+                "Le Mans est labellisé avec",
+                "toutes les équipes du Mans !",
+                "Le Mans gagne une @ par rapport à 2016",
+            ],
         ),
         (
             place("Les Lilas", None),
-            ["Les Lilas sont labellisés avec", "équipes des Lilas !", "Les Lilas progressent"],
+            ["Les Lilas sont labellisés avec", "équipes des Lilas !", "Les Lilas gagnent une @"],
         ),
         (place("Arras", 1), ["Arras est labellisée avec", "toutes les équipes d'Arras !"]),
         (
@@ -356,3 +360,16 @@ def test_the_acknowledgement_lists_services_by_their_labels_grouped_by_enjeu():
     text = repos.emails.get(ack)["text"]
     assert "* Accès au numérique : Wi-Fi public, EPN\n  * Démocratie locale : Budget participatif" in text
     assert "S01" not in text and "S17" not in text
+
+
+def test_a_collectivite_back_after_years_of_absence_is_told_so():
+    repos, notifications = make()
+    notifications.on_results_released(released(2023))
+    [result] = notifications.on_award_decided(
+        award(year=2023, arobases=4, progression="back", previous=5, previous_year=2019)
+    )
+    text = repos.emails.get(result)["text"]
+    assert (
+        "Besançon retrouve le label après trois ans d'absence, avec 4 arobases (5 arobases en 2019)." in text
+    )
+    assert "première labellisation" not in text
