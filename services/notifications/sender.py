@@ -36,6 +36,8 @@ from services.notifications import mail
 from services.notifications.logic import EmailState, backoff, failed_payload, sent_payload
 
 log = logging.getLogger(__name__)
+# Waits between tries of recording an accepted email (seconds).
+RECORD_RETRY_DELAYS = (0, 0.2, 1, 3)
 
 
 class Sender:
@@ -164,13 +166,18 @@ class Sender:
                 log.critical("fault injection: dying after SMTP accepted %s", email["_id"])
                 os._exit(71)
         # The crash window closes with the first write below: retry it rather than resend.
-        for delay in (0, 0.2, 1, 3):
+        for delay in RECORD_RETRY_DELAYS:
             time.sleep(delay)
             try:
                 self._record(f"email-sent:{email['_id']}", contracts.EMAIL_SENT, sent_payload(email))
                 break
             except Exception:
                 log.warning("recording %s as sent failed, retrying", email["_id"], exc_info=True)
+        else:
+            # Never "sent" without its record and its event: this run stops as a
+            # crash would, and the email's lease hands it to a later run (the
+            # same message, byte for byte: the crash window of the module doc).
+            raise RuntimeError(f"email {email['_id']} accepted by SMTP but not recorded; left to its lease")
         self.repos.emails.mark_sent(email["_id"], attempt, self.clock())
 
     def record_failure(self, email, attempt, verdict, reason):

@@ -169,3 +169,19 @@ def test_an_email_sent_but_not_marked_is_rolled_forward_not_resent(mail):
     assert mail.sender().run()["sent"] == 0
     assert mail.smtp.accepted == []
     assert (mail.email(email_id)["state"], mail.email(email_id)["attempts"]) == ("sent", attempt)
+
+
+def test_an_accepted_email_whose_record_fails_is_never_marked_sent(mail, monkeypatch):
+    email_id = mail.welcome()
+    monkeypatch.setattr(sender, "RECORD_RETRY_DELAYS", (0, 0))
+    outbox = mail.sender()
+
+    def database_down(*args, **kwargs):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(outbox, "_record", database_down)
+    with pytest.raises(RuntimeError, match="not recorded"):
+        outbox.run()
+    assert len(mail.smtp.accepted) == 1  # the SMTP server has it
+    assert mail.email(email_id)["state"] != "sent"  # but it is not "sent" without its record
+    assert mail.out.payloads("email_sent") == []
