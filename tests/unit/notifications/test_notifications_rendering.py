@@ -373,3 +373,14 @@ def test_a_collectivite_back_after_years_of_absence_is_told_so():
         "Besançon retrouve le label après trois ans d'absence, avec 4 arobases (5 arobases en 2019)." in text
     )
     assert "première labellisation" not in text
+
+
+def test_organisers_emails_agree_in_number():
+    repos, notifications = make()
+    [ready, _] = notifications.on_deliberation_ready(
+        envelope("deliberation_ready", campaign_year=2017, application_count=1)
+    )
+    assert "La candidature du label 2017 a sa proposition" in repos.emails.get(ready)["text"]
+    [published, _] = notifications.on_results_released(dict(released(), labelled_count=1))
+    doc = repos.emails.get(published)
+    assert "1 collectivité labellisée" in doc["subject"] and "1 collectivités" not in doc["text"]
