@@ -114,6 +114,7 @@ class Awards(ReleaseProtocol):
                 "campaign_year": data["campaign_year"],
                 "collectivite": data["collectivite"],
                 "submitted_at": data["submitted_at"],
+                "declared_previous_arobases": data.get("declared_previous_arobases"),
                 "received_at": self.now,
             }
         )

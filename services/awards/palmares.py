@@ -69,6 +69,10 @@ def palmares_entries(
         collectivite = app["collectivite"]
         last = last_label(history_by_code.get(collectivite["insee_code"], {}), year)
         previous, previous_year = (last[1], last[0]) if last else (None, None)
+        # No history: the level the applicant declared, marked as declared.
+        declared = last is None and app.get("declared_previous_arobases") is not None
+        if declared:
+            previous = app["declared_previous_arobases"]
         absent = year - previous_year - 1 if previous_year else 0
         entries.append(
             {
@@ -84,6 +88,7 @@ def palmares_entries(
                 "progression": progression(outcome["arobases"], previous, absent),
                 "previous_arobases": previous,
                 "previous_year": previous_year,
+                "previous_declared": declared,
             }
         )
     entries.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))

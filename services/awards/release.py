@@ -47,6 +47,7 @@ def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
         "progression": entry["progression"],
         "previous_arobases": entry["previous_arobases"],
         "previous_year": entry.get("previous_year"),
+        "previous_declared": entry.get("previous_declared", False),
         "ceremony_at": campaign["ceremony_at"],
         "ceremony_place": campaign["ceremony_place"],
     }

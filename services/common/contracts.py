@@ -122,6 +122,8 @@ class ApplicationSubmitted(EventSchema):
     enjeux = fields.List(fields.String(), required=True)
     mentions = fields.List(fields.String(), required=True)
     submitted_at = fields.String(required=True)
+    # The level the applicant says it had (used when the label's history has none).
+    declared_previous_arobases = fields.Integer(allow_none=True, load_default=None)
 
 
 class ApplicationWithdrawn(EventSchema):
@@ -210,6 +212,7 @@ class AwardDecided(EventSchema):
     )
     previous_arobases = fields.Integer(allow_none=True, load_default=None)
     previous_year = fields.Integer(allow_none=True, load_default=None)  # of the last label before
+    previous_declared = fields.Boolean(load_default=False)  # previous_arobases as the applicant declared it
     ceremony_at = fields.String(required=True)
     ceremony_place = fields.String(required=True)
 

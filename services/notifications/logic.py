@@ -66,13 +66,20 @@ def progression_text(
     previous: int | None,
     previous_year: int | None = None,
     year: int | None = None,
+    declared: bool = False,
 ) -> str:
     """The result letter's sentence on the level, against the collectivité's last
     label however long ago; `place` is the collectivité (name, kind, tncc: its
     name's grammar, see services/common/placenames.py)."""
     name = placenames.subject(place)
     plural = placenames.is_are(place) == "sont"
-    since = f"par rapport à {previous_year}" if previous_year else "par rapport à son dernier label"
+    since = (
+        f"par rapport à {previous_year}"
+        if previous_year
+        else "par rapport au niveau déclaré dans sa candidature"
+        if declared
+        else "par rapport à son dernier label"
+    )
     if progression == "back" and previous and previous_year and year:
         absent = year - previous_year - 1
         span = YEARS_IN_WORDS.get(absent, f"{absent} ans")
@@ -91,7 +98,13 @@ def progression_text(
         return f"{name} {verb} de {previous} à {_arobases(arobases)} {since}."
     if progression == "kept":
         verb = "conservent leur" if plural else "conserve son"
-        level = f"de {previous_year}" if previous_year else "de son dernier label"
+        level = (
+            f"de {previous_year}"
+            if previous_year
+            else "déclaré dans sa candidature"
+            if declared
+            else "de son dernier label"
+        )
         return f"{name} {verb} niveau {level} ({_arobases(arobases)})."
     return (
         f"C'est la première labellisation {placenames.de(place)} : "
@@ -398,6 +411,7 @@ class Notifications:
                         data.get("previous_arobases"),
                         data.get("previous_year"),
                         data["campaign_year"],
+                        data.get("previous_declared", False),
                     ),
                     "ceremony_date": french_date(data["ceremony_at"]),
                     # Written at release time: a ceremony already held is told in the past.

@@ -351,6 +351,7 @@ class Submissions:
                 "enjeux": [enjeu["code"] for enjeu in campaign["grid"]["enjeux"]],
                 "mentions": [mention["code"] for mention in campaign["mentions"]],
                 "submitted_at": isoformat(self.now),
+                "declared_previous_arobases": application.get("previous_arobases"),
             },
         )
         application = self.outbox.update(

@@ -222,3 +222,19 @@ def test_back_after_years_of_absence_against_the_last_label_however_old():
     )
     assert (entry["progression"], entry["previous_year"]) == ("gained", 2022)
     assert palmares.statistics([entry])["progression"]["back"] == 0
+
+
+def test_without_history_the_declared_level_is_used_and_marked_as_declared():
+    town = {"id": "c1", "insee_code": "25056", "name": "Besançon", "category": "ville", "region": "Grand Est"}
+    app = {"_id": "a", "collectivite": town, "declared_previous_arobases": 3}
+    [entry] = palmares.palmares_entries([(app, {"arobases": 4, "mentions": []})], {}, {}, 2023)
+    assert (entry["progression"], entry["previous_arobases"], entry["previous_declared"]) == (
+        "gained",
+        3,
+        True,
+    )
+    # History, when there is some, wins over what is declared.
+    [entry] = palmares.palmares_entries(
+        [(app, {"arobases": 4, "mentions": []})], {"25056": {2021: 4}}, {}, 2023
+    )
+    assert (entry["progression"], entry["previous_declared"]) == ("back", False)

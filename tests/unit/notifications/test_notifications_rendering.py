@@ -384,3 +384,11 @@ def test_organisers_emails_agree_in_number():
     [published, _] = notifications.on_results_released(dict(released(), labelled_count=1))
     doc = repos.emails.get(published)
     assert "1 collectivité labellisée" in doc["subject"] and "1 collectivités" not in doc["text"]
+
+
+def test_a_declared_previous_level_is_said_to_be_declared():
+    repos, notifications = make()
+    notifications.on_results_released(released())
+    event = dict(award(previous=3, previous_year=None), previous_declared=True)
+    [result] = notifications.on_award_decided(event)
+    assert "gagne une @ par rapport au niveau déclaré dans sa candidature" in repos.emails.get(result)["text"]
