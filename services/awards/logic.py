@@ -323,11 +323,14 @@ class Awards(ReleaseProtocol):
     def palmares(self, year, role):
         release = self.repo.release(year)
         if not (release and release.get("complete")):
-            step = self.repo.release_step(year)
-            if step is not None:  # decided but not yet written out (a crash): finish it
-                self._complete_release(year, step)
-                release = self.repo.release(year)
-            elif role != ORGANISER:
+            if self.repo.release_step(year) is not None:
+                # Decided, being written out: readers wait, they never trigger the work
+                # (the releaser, or the recovery timer, completes it).
+                raise Conflict(
+                    f"Le palmarès {year} est en cours de publication : revenez dans un instant.",
+                    "release_in_progress",
+                )
+            if role != ORGANISER:
                 raise embargoed()
             else:
                 campaign, _, pending, entries = self._draft(year)

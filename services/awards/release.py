@@ -5,7 +5,9 @@ retry after a crash writes exactly the same events; then the palmarès is
 written out. `ReleaseProtocol` is the part of `logic.Awards` that runs it.
 """
 
+import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from services.awards.palmares import statistics
@@ -17,6 +19,9 @@ from services.common.reference import is_email
 from services.common.types import Doc
 
 RELEASE_BATCH_SIZE = 500
+# A completer that died leaves the release to another after this long (the
+# recovery timer); a national release is written out well within it.
+COMPLETION_LEASE = timedelta(minutes=3)
 
 
 def preview(labelled: Sequence[tuple[Doc, Doc]], pending: Sequence[str], released: bool) -> Doc:
@@ -64,6 +69,17 @@ def release_key(year: int) -> str:
 
 def batch_key(year: int, index: int) -> str:
     return f"release:{year}:batch:{index}"
+
+
+def step_view(year: int, released: Doc) -> Doc:
+    """A release decided and still being written out (by another completer)."""
+    return {
+        "year": year,
+        "released_at": released["released_at"],
+        "released_by": released["released_by"],
+        "labelled_count": released["labelled_count"],
+        "pending": released.get("pending", []),
+    }
 
 
 def release_view(doc: Doc) -> Doc:
@@ -139,11 +155,14 @@ class ReleaseProtocol:
 
     def _complete_release(self, year, step, draft=None):
         """Write (again) everything the release record decided; idempotent, so
-        a retry after a crash finishes the job with the same keys."""
+        a retry after a crash finishes the job with the same keys. One completer
+        at a time (a lease): another caller gets the decided release, unwritten."""
         released = step["events"][0]["payload"]
         existing = self.repo.release(year)
         if existing and existing.get("complete"):
             return release_view(existing)
+        if not self.repo.take_completion(year, uuid.uuid4().hex, self.now, self.now + COMPLETION_LEASE):
+            return step_view(year, released)
         campaign, labelled, pending, entries = draft or self._draft(
             year, as_of=parse(released["released_at"])
         )
@@ -194,8 +213,9 @@ class ReleaseProtocol:
                 continue
             step = self.repo.release_step(year)
             if step is not None:
-                self._complete_release(year, step)
-                finished.append(year)
+                self._complete_release(year, step)  # skipped while another completer holds it
+                if (self.repo.release(year) or {}).get("complete"):
+                    finished.append(year)
         return finished
 
     def _publish(self, change):

@@ -114,6 +114,21 @@ class AwardsRepository:
     def release(self, year):
         return self.db.releases.find_one({"_id": year})
 
+    def take_completion(self, year, owner, now, until):
+        """True for the one completer of a release (a uniquely keyed insert
+        decides); a lease left by a dead completer is taken over once expired."""
+        key = f"complete:{year}"
+        lease = self.db.completion_leases.find_one({"_id": key})
+        if lease is not None and lease["until"] > now:
+            return lease["owner"] == owner
+        if lease is not None:  # expired: of the completers that see it, one takes it over
+            self.db.completion_leases.delete_one({"_id": key, "owner": lease["owner"]})
+        try:
+            self.db.completion_leases.insert_one({"_id": key, "owner": owner, "until": until})
+            return True
+        except DuplicateKeyError:
+            return False
+
     def releases(self):
         return list(self.db.releases.find({}, {"stats": 0}))
 

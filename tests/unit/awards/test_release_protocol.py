@@ -142,6 +142,17 @@ def test_a_release_that_died_midway_is_finished_with_the_same_events(awards, mon
     ids_before = [e["payload"]["event_id"] for e in awards.out.publisher.events]
     monkeypatch.undo()
 
+    # While the dead completer's lease runs, nobody else writes it out; readers
+    # are told it is being published and trigger nothing.
+    assert awards.awards.finish_interrupted_releases() == []
+    for role in (None, logic.ORGANISER):
+        with pytest.raises(Conflict) as reading:
+            awards.awards.palmares(YEAR, role)
+        assert reading.value.code == "release_in_progress"
+    again = awards.awards.release(YEAR, "someone-else", force=True)
+    assert again["released_by"] == "admin" and awards.repo.release(YEAR) is None
+    awards.clock.advance(minutes=4)  # the lease ran out: the recovery timer takes over
+
     assert awards.awards.finish_interrupted_releases() == [YEAR]
     assert awards.repo.release(YEAR)["complete"] is True
     # Nothing published twice: every event of the records was already out.
