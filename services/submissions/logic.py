@@ -363,12 +363,15 @@ class Submissions:
         )
         return application_view(application)
 
-    def withdraw_application(self, application_id, principal_role, principal_subject):
+    def withdraw_application(self, application_id, principal_role, principal_subject, released=None):
+        """`released(year)`: asks the awards service, which decides the release,
+        so that a withdrawal never slips in before its event reaches us (the
+        release wins: the application stays in the palmarès, no "retirée" email)."""
         application = self._owned(application_id, principal_role, principal_subject)
         if application["state"] == WITHDRAWN:
             raise Conflict("La candidature est déjà retirée.", "already_withdrawn")
         campaign = self._campaign(application["campaign_year"])
-        if campaign.get("released_at"):
+        if campaign.get("released_at") or (released is not None and released(campaign["year"])):
             raise Conflict(
                 "Le palmarès est publié : la candidature ne peut plus être retirée.", "results_released"
             )

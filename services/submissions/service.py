@@ -5,7 +5,7 @@ Entrypoints only translate; the rules are in logic.py.
 
 import logging
 
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from services.common import contracts
@@ -34,6 +34,7 @@ class SubmissionsService(HealthRpc):
     outbox = Outbox(contracts.SUBMISSIONS)
     inbox = Inbox(contracts.SUBMISSIONS)
     startup = StartupChecks()  # no default or short secret outside local mode
+    awards = RpcProxy(contracts.AWARDS)  # who decides the release (withdrawals)
     closed_years = PerProcess(lambda config: ClosedYears())
 
     def _use_cases(self):
@@ -99,7 +100,12 @@ class SubmissionsService(HealthRpc):
 
     @rpc
     def withdraw_application(self, application_id, principal_role, principal_subject):
-        return self._use_cases().withdraw_application(application_id, principal_role, principal_subject)
+        return self._use_cases().withdraw_application(
+            application_id,
+            principal_role,
+            principal_subject,
+            released=lambda year: self.awards.release_record(year) is not None,
+        )
 
     # -- events and timers ---------------------------------------------------
 

@@ -6,6 +6,7 @@ decision and the publish."""
 from datetime import timedelta
 
 import pytest
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
@@ -53,6 +54,17 @@ class ProbeNotifications:
         RECEIVED.append(("reminder", data["event_id"], data["application_id"]))
 
 
+class ProbeAwards:
+    """The awards service as submissions asks it before a withdrawal."""
+
+    name = "awards"
+    released_years: set = set()
+
+    @rpc
+    def release_record(self, year):
+        return {"year": year} if year in self.released_years else None
+
+
 @pytest.fixture
 def config(rabbit_config, mongodb_uri, db_prefix):
     topology.declare_all(rabbit_config["AMQP_URI"])
@@ -74,7 +86,8 @@ def running(container_factory, config):
     service = container_factory(SubmissionsService, config)
     jury = container_factory(ProbeJury, config)
     notifications = container_factory(ProbeNotifications, config)
-    for container in (service, jury, notifications):
+    awards = container_factory(ProbeAwards, config)
+    for container in (service, jury, notifications, awards):
         container.start()
     return service, jury, notifications
 
