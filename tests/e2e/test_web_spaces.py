@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.support.api import ok, poll
-from tests.support.browser import assert_accessible, screenshot
+from tests.support.browser import DESKTOP, PHONE, assert_accessible, screenshot
 from tests.support.mail import Mailbox
 
 pytestmark = pytest.mark.e2e
@@ -193,6 +193,12 @@ def test_collectivite_signs_up_drafts_over_two_visits_and_submits(stack, campaig
     assert page.locator("[aria-current=step]").inner_text().startswith("Déposée")
     checked(page, "tableau de bord (déposée)")
     screenshot(page, "collectivite-tableau")
+    # On a phone: the same page, nothing wider than the screen, and still accessible.
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    checked(page, "tableau de bord (téléphone)")
+    screenshot(page, "collectivite-telephone", size=PHONE)
+    page.set_viewport_size(DESKTOP)
     # Withdrawing asks first; "Non" leaves the application as it is.
     page.get_by_role("link", name="Retirer ma candidature").click()
     checked(page, "retrait (confirmation)")
