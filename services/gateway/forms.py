@@ -6,7 +6,8 @@ these only read what a browser sends and name what is missing, in French.
 
 import re
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from services.common.reference import is_email
+
 NOT_APPLICABLE = "na"
 
 
@@ -35,7 +36,7 @@ def email_from_form(form) -> tuple[str, dict]:
     email = _text(form, "email")
     if not email:
         return email, {field_id("email"): ["Indiquez votre adresse électronique."]}
-    if len(email) > 254 or not EMAIL_RE.match(email):
+    if len(email) > 254 or not is_email(email):
         return email, {field_id("email"): ["Adresse électronique invalide (exemple : mairie@commune.fr)."]}
     return email, {}
 

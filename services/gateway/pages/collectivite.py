@@ -7,32 +7,16 @@ services decide everything; these handlers translate forms and errors.
 """
 
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.french import sort_key
+from services.common.reference import REGION_NAMES
 from services.gateway.accounts import Account
 from services.gateway.forms import application_from_form, collectivite_from_form, form_errors
 from services.gateway.web import page, redirect, render
 
 COLLECTIVITE = ("collectivite",)
 RECENT_CAMPAIGNS = 5
-REGIONS = (
-    "Auvergne-Rhône-Alpes",
-    "Bourgogne-Franche-Comté",
-    "Bretagne",
-    "Centre-Val de Loire",
-    "Corse",
-    "Grand Est",
-    "Guadeloupe",
-    "Guyane",
-    "Hauts-de-France",
-    "Île-de-France",
-    "La Réunion",
-    "Martinique",
-    "Mayotte",
-    "Normandie",
-    "Nouvelle-Aquitaine",
-    "Occitanie",
-    "Pays de la Loire",
-    "Provence-Alpes-Côte d'Azur",
-)
+# The regions' official names, in French alphabetical order (the sign-up's select).
+REGIONS = tuple(sorted(REGION_NAMES, key=sort_key))
 # Error keys of the sign-up shown by another input (see forms.form_errors).
 SIGN_UP_INPUTS = {"siren": "insee_code", "member_communes": "member_communes", "_schema": "insee_code"}
 STEPS = (

@@ -13,15 +13,15 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from services.common import deadletters
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.french import APPLICATION_STATE_LABELS
+from services.common.reference import is_email
 from services.gateway import console
-from services.gateway.forms import EMAIL_RE, form_errors
+from services.gateway.forms import form_errors
 from services.gateway.pages.collectivite import REGIONS
 from services.gateway.pages.jure import dossier_sections
 from services.gateway.repository import Replays
 from services.gateway.web import page, redirect, render
 
 ORGANISER = ("organiser",)
-STATE_LABELS = APPLICATION_STATE_LABELS
 MAIL_STATES = {"queued": "en attente", "sent": "envoyé", "failed": "en échec"}
 
 
@@ -50,7 +50,7 @@ class OrganiserPages:
             applications=self.submissions.application_counts(year),
             reviews=self.jury.campaign_progress(year),
             mail=self.notifications.campaign_mail(year),
-            state_labels=STATE_LABELS,
+            state_labels=APPLICATION_STATE_LABELS,
             mail_states=MAIL_STATES,
         )
 
@@ -126,9 +126,6 @@ class OrganiserPages:
 
     # -- people ------------------------------------------------------------------
 
-    def _people_page(self, template, visitor, status=200, **context):
-        return render(template, visitor, status=status, **context)
-
     @page("GET", "/organisation/jures", roles=ORGANISER)
     def jurors_page(self, request, visitor):
         return self._jurors(visitor, {}, {})
@@ -174,7 +171,7 @@ class OrganiserPages:
     @page("POST", "/organisation/organisateurs", roles=ORGANISER)
     def invite_organiser_page(self, request, visitor):
         form = {key: _text(request.form, key) for key in ("name", "email")}
-        if not EMAIL_RE.match(form["email"]):
+        if not is_email(form["email"]):
             return self._organisers(
                 visitor, form, {"f-email": ["Adresse électronique invalide."]}, status=422
             )
@@ -268,7 +265,7 @@ class OrganiserPages:
             filters=filters,
             query=query,
             regions=REGIONS,
-            state_labels=STATE_LABELS,
+            state_labels=APPLICATION_STATE_LABELS,
         )
 
     def _application_page(self, visitor, application_id, status=200, errors=None, form=None):
@@ -292,7 +289,7 @@ class OrganiserPages:
             decided_by=team.name_of(row["decision"]["decided_by"]) if row and row.get("decision") else None,
             errors=errors or {},
             form=form or {},
-            state_labels=STATE_LABELS,
+            state_labels=APPLICATION_STATE_LABELS,
         )
 
     @page("GET", "/organisation/candidatures/<application_id>", roles=ORGANISER)
