@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc, utcnow
 from services.common.ledger import ensure_ledger_indexes, find_step
@@ -222,26 +222,15 @@ class AttemptRepository:
         except DuplicateKeyError:
             return False
 
-    def claim_many(self, keys, owner, now):
-        """Claim (email id, attempt) pairs in one insert_many; returns the pairs already taken."""
-        docs = [
-            {"_id": f"{email_id}:{attempt}", "email_id": email_id, "owner": owner, "claimed_at": now}
-            for email_id, attempt in keys
-        ]
-        if not docs:
-            return set()
-        try:
-            self.col.insert_many(docs, ordered=False)
-            return set()
-        except BulkWriteError as exc:
-            dup = [err["index"] for err in exc.details.get("writeErrors", []) if err.get("code") == 11000]
-            other = [err for err in exc.details.get("writeErrors", []) if err.get("code") != 11000]
-            if other:
-                raise
-            return {tuple(keys[i]) for i in dup}
-
     def get(self, email_id, attempt):
         return self.col.find_one({"_id": f"{email_id}:{attempt}"})
+
+    def renew(self, email_id, attempt, owner, now):
+        """The owner's attempt still in progress: its lease starts again at `now`."""
+        self.col.update_one(
+            {"_id": f"{email_id}:{attempt}", "owner": owner, "outcome": {"$exists": False}},
+            {"$set": {"claimed_at": now}},
+        )
 
     def record_outcome(self, email_id, attempt, outcome, error=None):
         self.col.update_one(

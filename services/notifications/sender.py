@@ -4,11 +4,13 @@ Per batch (SMTP_BATCH_SIZE emails, one SMTP connection):
 0. connect first: while the server is unreachable nothing is claimed and no
    email spends an attempt; the sender backs off (doubling, capped) and an
    email still unsent after SMTP_GIVE_UP_HOURS of outage is marked failed;
-1. claim: insert `send_attempts/<email id>:<n>` for every email (one
-   insert_many); the insert that succeeds owns attempt n, so two sender
-   replicas never send the same email. The claim is the "sending" record:
-   an email is `sending` while its attempt's claim has no outcome;
-2. SMTP transaction for each claimed email, on the batch's connection;
+1. claim each email just before its SMTP transaction: insert
+   `send_attempts/<email id>:<n>`; the insert that succeeds owns attempt n,
+   so two sender replicas never send the same email. The claim is the
+   "sending" record and a lease of its own (SENDING_LEASE_SECONDS, renewed
+   every third of it while the transaction runs): a long batch never leaves
+   its tail claimed but unsent, where another replica would take it over;
+2. SMTP transaction for the claimed email, on the batch's connection;
 3. record the outcome at once: `sent` / `failed` through the ledger (one
    uniquely keyed insert decides, then email_sent / email_failed are
    published), or back to `queued` with a backoff for a transient error.
@@ -26,7 +28,9 @@ Message-ID. At most one message per sender process is ever in that window
 import logging
 import os
 import socket
+import threading
 import time
+from contextlib import contextmanager
 from email.policy import SMTP as SMTP_POLICY  # CRLF line endings on the wire
 
 from services.common import contracts
@@ -80,19 +84,23 @@ class Sender:
             self._outage(mail.classify(exc)[1], batch, counts)
             return counts, True
         self.state.recovered()
-        claimed = self.claim(batch)
-        counts["skipped"] = len(batch) - len(claimed)
         try:
-            for email, attempt in claimed:
+            for queued in batch:
+                claimed = self.claim_one(queued, self.clock())
+                if claimed is None:
+                    counts["skipped"] += 1
+                    continue
+                email, attempt = claimed
                 try:
                     message = self.message(email)
                     if client is None:
                         client = self.connect(self.settings.smtp)
-                    client.sendmail(
-                        message["From"].addresses[0].addr_spec,
-                        [email["recipient"]],
-                        message.as_bytes(policy=SMTP_POLICY),
-                    )
+                    with self.renewing(email["_id"], attempt):
+                        client.sendmail(
+                            message["From"].addresses[0].addr_spec,
+                            [email["recipient"]],
+                            message.as_bytes(policy=SMTP_POLICY),
+                        )
                 except Exception as exc:  # classified: retry later or fail for good
                     verdict, reason = mail.classify(exc)
                     if not isinstance(exc, (mail.InvalidHeader, mail.smtplib.SMTPResponseException)):
@@ -106,25 +114,47 @@ class Sender:
             mail.close_quietly(client)
         return counts, False
 
+    @contextmanager
+    def renewing(self, email_id, attempt):
+        """Keeps the attempt's lease fresh while a (slow) SMTP transaction runs."""
+        stop = threading.Event()
+        period = max(self.settings.lease.total_seconds() / 3, 0.05)
+
+        def beat():
+            while not stop.wait(period):
+                try:
+                    self.repos.attempts.renew(email_id, attempt, self.owner, self.clock())
+                except Exception:  # the lease may lapse; the send itself goes on
+                    log.warning("renewing the lease of %s failed", email_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def claim(self, batch):
-        """[(email, attempt)] this sender now owns, decided by one insert_many."""
-        now = self.clock()
-        wanted = [(email, email.get("attempts", 0) + 1) for email in batch]
-        taken = self.repos.attempts.claim_many([(e["_id"], n) for e, n in wanted], self.owner, now)
-        owned = []
-        for email, attempt in wanted:
-            if (email["_id"], attempt) not in taken:
-                owned.append((email, attempt))
-            elif self.repos.decided(f"email-sent:{email['_id']}"):
-                # sent, then the sender died before updating the document: roll forward
-                self.repos.emails.mark_sent(email["_id"], attempt, now)
-            elif self._lost(email, attempt, now):
-                # the claimer died (or hung past the lease) mid-send: record that
-                # attempt as lost and take the next one; the resend is the same message
-                self.repos.emails.mark_retry(email["_id"], now, "tentative interrompue", attempts=attempt)
-                if self.repos.attempts.claim(email["_id"], attempt + 1, self.owner, now):
-                    owned.append((dict(email, attempts=attempt), attempt + 1))
-        return owned
+        """[(email, attempt)] this sender now owns (one claim per email)."""
+        owned = (self.claim_one(email, self.clock()) for email in batch)
+        return [claimed for claimed in owned if claimed is not None]
+
+    def claim_one(self, email, now):
+        """(email, attempt) if this sender now owns the email's next attempt, else None."""
+        attempt = email.get("attempts", 0) + 1
+        if self.repos.attempts.claim(email["_id"], attempt, self.owner, now):
+            return email, attempt
+        if self.repos.decided(f"email-sent:{email['_id']}"):
+            # sent, then the sender died before updating the document: roll forward
+            self.repos.emails.mark_sent(email["_id"], attempt, now)
+        elif self._lost(email, attempt, now):
+            # the claimer died (or hung past the lease) mid-send: record that
+            # attempt as lost and take the next one; the resend is the same message
+            self.repos.emails.mark_retry(email["_id"], now, "tentative interrompue", attempts=attempt)
+            if self.repos.attempts.claim(email["_id"], attempt + 1, self.owner, now):
+                return dict(email, attempts=attempt), attempt + 1
+        return None
 
     def _lost(self, email, attempt, now):
         claim = self.repos.attempts.get(email["_id"], attempt)

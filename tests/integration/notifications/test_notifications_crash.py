@@ -38,8 +38,8 @@ def start_service(config, smtp, tmp_path, **extra):
         OUTBOX_SWEEP_SECONDS="0.5",
         SMTP_BATCH_SIZE="50",
         LOG_LEVEL="INFO",
-        **{k: str(v) for k, v in extra.items()},
     )
+    env.update({k: str(v) for k, v in extra.items()})  # a test's own values win
     log = open(tmp_path / "notifications.log", "ab")
     proc = subprocess.Popen(
         [
