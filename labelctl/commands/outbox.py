@@ -108,3 +108,8 @@ def dead_letters_replay(api, limit):
     """Republier les messages en échec (les services qui les ont déjà traités les ignorent)."""
     result = api.post("/dead-letters/replay", params={"limit": limit}) or {}
     click.echo(f"{result.get('replayed', 0)} message(s) republié(s).")
+    kept = result.get("kept") or []
+    for reason in kept:
+        click.echo(reason, err=True)
+    if kept:
+        raise SystemExit(1)  # some letters stayed in the queue: a script must notice

@@ -3,6 +3,7 @@ inspected and replayed by an organiser, never dropped silently."""
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from kombu import Connection, Exchange, Queue
@@ -88,24 +89,57 @@ def peek(amqp_uri: str, limit: int = 100) -> list[Doc]:
     return found
 
 
-def replay(amqp_uri: str, limit: int = 100) -> list[Doc]:
+@dataclass
+class ReplayOutcome:
+    """What a replay did: letters republished (and removed from the queue),
+    and letters kept in the queue, each with `reason`, a French sentence."""
+
+    replayed: list[Doc] = field(default_factory=list)
+    kept: list[Doc] = field(default_factory=list)
+
+
+def _not_replayed(letter: Doc, cause: str) -> Doc:
+    handler = f"{letter.get('consumer') or '?'}.{letter.get('handler') or '?'}"
+    reason = (
+        f"L'événement « {letter.get('event') or '?'} » n'a pas pu être renvoyé à {handler} : "
+        f"{cause}. Il reste dans les lettres mortes."
+    )
+    return dict(letter, reason=reason)
+
+
+def replay(amqp_uri: str, limit: int = 100) -> ReplayOutcome:
     """Send dead letters back to the handler that gave up on each (its own
     queue, through the default exchange), not to every consumer of the event.
-    Returns what was replayed."""
-    replayed = []
+    A letter leaves the queue only once the broker confirmed that it routed
+    the republished copy (mandatory + publisher confirms); one it returns
+    (no such queue) or refuses stays, with the reason."""
+    outcome = ReplayOutcome()
+    returned: list[str] = []
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
         channel = connection.channel()
+        # without this callback py-amqp raises the return inside the confirm wait
+        channel.events["basic_return"].add(lambda exc, exchange, key, message: returned.append(key))
         producer = connection.Producer(channel)
         for message in _dead_letters(channel, limit):
             letter = _describe(message)
-            producer.publish(
-                letter["payload"],
-                exchange="",
-                routing_key=consumer_queue(letter),
-                serializer="json",
-                delivery_mode=2,
-            )
-            message.ack()  # only once the broker confirmed the republish
-            replayed.append(letter)
-        channel.close()
-    return replayed
+            queue = consumer_queue(letter)
+            returned.clear()
+            try:
+                producer.publish(
+                    letter["payload"],
+                    exchange="",
+                    routing_key=queue,
+                    serializer="json",
+                    delivery_mode=2,
+                    mandatory=True,
+                )
+            except Exception as exc:  # nacked or connection trouble: the letter stays unacked
+                outcome.kept.append(_not_replayed(letter, f"le serveur de messages l'a refusé ({exc})"))
+                continue
+            if returned:  # the broker confirms a returned message too: it was not routed
+                outcome.kept.append(_not_replayed(letter, f"la file « {queue} » n'existe pas"))
+                continue
+            message.ack()  # routed and confirmed: only now does the letter leave the queue
+            outcome.replayed.append(letter)
+        channel.close()  # the kept letters, unacknowledged, go back to the queue
+    return outcome

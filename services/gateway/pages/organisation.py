@@ -384,6 +384,17 @@ class OrganiserPages:
 
     @page("POST", "/organisation/lettres-mortes", roles=ORGANISER)
     def replay_page(self, request, visitor):
-        replayed = deadletters.replay(self.config[AMQP_URI_CONFIG_KEY], 100)
-        self.record_replay(self._by(visitor), len(replayed))
+        outcome = deadletters.replay(self.config[AMQP_URI_CONFIG_KEY], 100)
+        self.record_replay(self._by(visitor), len(outcome.replayed))
+        if outcome.kept:  # the organiser must see which letters stayed, and why
+            letters = deadletters.peek(self.config[AMQP_URI_CONFIG_KEY], 50)
+            replays = Replays(self.db).recent()
+            return render(
+                "orga_lettres_mortes.html",
+                visitor,
+                status=409,
+                letters=letters,
+                replays=replays,
+                kept=outcome.kept,
+            )
         return redirect("/organisation/lettres-mortes", "replayed")

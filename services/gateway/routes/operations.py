@@ -21,6 +21,7 @@ class OperationsRoutes:
 
     @api("POST", "/api/v1/dead-letters/replay", roles=("organiser",))
     def replay_dead_letters(self, request, principal):
-        replayed = deadletters.replay(self.config[AMQP_URI_CONFIG_KEY], _limit(request))
-        self.record_replay(principal.subject, len(replayed))
-        return 202, {"replayed": len(replayed)}
+        outcome = deadletters.replay(self.config[AMQP_URI_CONFIG_KEY], _limit(request))
+        self.record_replay(principal.subject, len(outcome.replayed))
+        # a letter the broker could not route stays in the queue, with why
+        return 202, {"replayed": len(outcome.replayed), "kept": [k["reason"] for k in outcome.kept]}

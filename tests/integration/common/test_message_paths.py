@@ -168,12 +168,42 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_and_can_be_r
     assert "cannot handle this one" in letter["error"]
     assert letter["payload"]["application_id"] == "poison-1"
 
-    replayed = deadletters.replay(config["AMQP_URI"])
-    assert [item["payload"]["event_id"] for item in replayed] == ["applications:poison-1:2:0"]
+    outcome = deadletters.replay(config["AMQP_URI"])
+    assert [item["payload"]["event_id"] for item in outcome.replayed] == ["applications:poison-1:2:0"]
+    assert outcome.kept == []
     # Replayed to the handler that failed it (its own queue); it tries again
     # (3 more attempts), then it is dead-lettered again: never dropped.
     assert wait_until(lambda: HANDLED.count("applications:poison-1:2:0") == 6)
     assert wait_until(lambda: len(deadletters.peek(config["AMQP_URI"])) == 1)
+
+
+def test_a_replay_the_broker_cannot_route_stays_in_the_dead_letter_queue(config):
+    """The handler's queue is gone (a renamed consumer): the broker returns the
+    republished copy, so the letter is not acked; the organiser reads why."""
+    with Connection(config["AMQP_URI"], transport_options={"confirm_publish": True}) as connection:
+        deadletters.dead_letter(
+            connection.Producer(),
+            {"event_id": "applications:orphan:1:0", "application_id": "orphan"},
+            source="submissions",
+            event="application_withdrawn",
+            consumer="retired_service",
+            handler="on_application_withdrawn",
+            error="RuntimeError: boom",
+            attempts=3,
+        )
+    assert wait_until(lambda: len(deadletters.peek(config["AMQP_URI"])) == 1)
+
+    outcome = deadletters.replay(config["AMQP_URI"])
+    # still there: never acked for a copy that went nowhere
+    still = deadletters.peek(config["AMQP_URI"])
+    assert [letter["payload"]["event_id"] for letter in still] == ["applications:orphan:1:0"]
+    assert outcome.replayed == []
+    [kept] = outcome.kept
+    assert kept["reason"] == (
+        "L'événement « application_withdrawn » n'a pas pu être renvoyé "
+        "à retired_service.on_application_withdrawn : "
+        f"la file « {deadletters.consumer_queue(kept)} » n'existe pas. Il reste dans les lettres mortes."
+    )
 
 
 def test_queues_exist_before_any_consumer_started(container_factory, config):
