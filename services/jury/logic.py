@@ -75,9 +75,15 @@ class JuryDesk:
     # -- jurors ---------------------------------------------------------
 
     def register_juror(self, data):
+        taken = Conflict("Un juré est déjà inscrit avec cette adresse.", "juror_exists")
         juror_id = uuid.uuid4().hex
         if not self.repos.assignments.reserve_email(data["email"], juror_id):
-            raise Conflict("Un juré est déjà inscrit avec cette adresse.", "juror_exists")
+            # The reservation names its juror. A registration that died between
+            # its two writes left no juror: this one completes it under that id
+            # (the ledger's create decides if two try at once, or if it was done).
+            juror_id = self.repos.assignments.juror_of_email(data["email"])
+            if juror_id is None or self.repos.jurors.get(juror_id) is not None:
+                raise taken
         token = self.token_for(juror_id)
         doc = {
             "_id": juror_id,
@@ -95,7 +101,7 @@ class JuryDesk:
                 "access_token": token,
             },
         )
-        self.outbox.create("jurors", doc, events=[event])
+        self.outbox.create("jurors", doc, events=[event], conflict=taken)
         return {"id": juror_id, "token": token}
 
     def juror(self, juror_id, cached=False):

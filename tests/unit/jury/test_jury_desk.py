@@ -92,6 +92,23 @@ def test_a_juror_registers_once_per_address(jury):
     assert [p["juror"]["name"] for p in jury.out.payloads("juror_registered")] == ["Ada"]
 
 
+def test_a_registration_that_died_between_its_two_writes_does_not_block_the_address(jury, monkeypatch):
+    def crash(*args, **kwargs):
+        raise ConnectionError("database gone")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(jury.out.session, "create", crash)
+        with pytest.raises(ConnectionError):
+            jury.juror("Ada")  # the address reserved, no juror written
+    ada = jury.juror("Ada")  # the same address again: completes the orphaned reservation
+    assert jury.repos.jurors.get(ada)["name"] == "Ada"
+    assert jury.desk().jurors_by_email("ada@jury.fr") == [{"id": ada, "name": "Ada"}]
+    with pytest.raises(Conflict) as refused:
+        jury.juror("Ada")
+    assert refused.value.code == "juror_exists"
+    assert [p["juror"]["id"] for p in jury.out.payloads("juror_registered")] == [ada]
+
+
 # -- claims --------------------------------------------------------------------
 
 
