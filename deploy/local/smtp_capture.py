@@ -11,6 +11,7 @@ order: ``<UTC timestamp with microseconds>-<uuid>.eml``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import re
@@ -30,8 +31,12 @@ log = logging.getLogger("smtp_capture")
 
 
 class CaptureHandler:
-    def __init__(self, directory: Path, refuse_once: str = ""):
+    def __init__(self, directory: Path, refuse_once: str = "", refuse_while: str = "", delay: float = 0.0):
         self.directory = directory
+        # Fault tests: every message gets a transient 451 while this file exists;
+        # each DATA is slowed by `delay` seconds (a slow server).
+        self.refuse_while = Path(refuse_while) if refuse_while else None
+        self.delay = delay
         self.directory.mkdir(parents=True, exist_ok=True)
         # Tests: the first message whose "<recipient> <subject>" matches this
         # pattern bounces (550), later ones are accepted, as a mailbox that was full.
@@ -41,10 +46,14 @@ class CaptureHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list
     ) -> str:
+        if self.refuse_while is not None and self.refuse_while.exists():
+            return "451 4.3.2 Service temporairement indisponible (refus de test)"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
@@ -92,12 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("SMTP_CAPTURE_REFUSE_ONCE", ""),
         help='regex on "<recipient> <subject>": the first matching message is refused with 550 (tests)',
     )
+    parser.add_argument("--refuse-while", default="", help="a file: while it exists, RCPT gets 451 (tests)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each DATA (tests)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(
         level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    handler = CaptureHandler(Path(args.dir).resolve(), args.refuse_once)
+    handler = CaptureHandler(Path(args.dir).resolve(), args.refuse_once, args.refuse_while, args.delay)
     controller = Controller(
         handler,
         hostname=args.host,

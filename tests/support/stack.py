@@ -58,6 +58,7 @@ class Stack:
         rabbit_api: str = "http://127.0.0.1:15672",
         extra_env: dict | None = None,
         start_timeout: float = 60,
+        smtp_args: tuple[str, ...] = (),
     ):
         self.run_id = secrets.token_hex(4)
         self.vhost = f"e2e_{self.run_id}"
@@ -74,6 +75,7 @@ class Stack:
         self.api = f"{self.base_url}/api/v1"
         self.admin_token = f"e2e-admin-{secrets.token_hex(8)}"
         self.start_timeout = start_timeout
+        self.smtp_args = tuple(smtp_args)  # more options of deploy/local/smtp_capture.py
 
         stamp = time.strftime("%Y%m%d-%H%M%S")
         runs = ROOT / "var" / "e2e"
@@ -226,6 +228,7 @@ class Stack:
                 # A bounce to resend from the console (tests/e2e/test_console.py).
                 "--refuse-once",
                 r"^rebond@\S+ Label \d{4} :",
+                *self.smtp_args,
             ],
             cwd=ROOT,
             env=self.env,
