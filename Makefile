@@ -6,7 +6,7 @@ export GATEWAY_PORT ?= 8000
 PYTEST_ARGS ?=
 export PYTEST_ARGS
 
-.PHONY: help setup venv rabbitmq ferretdb up run down status test unit lint mails bench clean
+.PHONY: help setup venv rabbitmq ferretdb up run down status test unit lint mails bench faults clean
 
 help:
 	@echo "make run     set up, then run RabbitMQ, FerretDB, SMTP capture and the five services in the foreground (Ctrl-C stops)"
@@ -20,6 +20,8 @@ help:
 	@echo "make mails   every email rendered from sample events into docs/mails/ (text and HTML)"
 	@echo "make setup   .venv, RabbitMQ package, FerretDB build (idempotent)"
 	@echo "make bench   run tests/bench/*.py"
+	@echo "make faults  the fault suite (tests/faults): every scenario, 200 applications each, on its own"
+	@echo "             RabbitMQ node and FerretDB; prints one table (make test runs a short form)"
 
 setup: venv rabbitmq ferretdb
 
@@ -63,6 +65,9 @@ bench: venv
 	@shopt -s nullglob; files=(tests/bench/*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "bench: no tests/bench/*.py yet"; exit 0; fi; \
 	for f in "$${files[@]}"; do echo "== $$f"; .venv/bin/python "$$f" || exit $$?; done
+
+faults: venv rabbitmq ferretdb
+	@FAULTS_FULL=1 LABEL_LOCAL_MODE=1 .venv/bin/pytest -q -p no:cacheprovider tests/faults $(PYTEST_ARGS)
 
 clean: down
 	rm -rf var

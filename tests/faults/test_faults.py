@@ -11,13 +11,17 @@ applications; `make test` a short form (fewer applications, shorter outages).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from kombu import Connection, Exchange
 
 from deploy.local import procs
 from tests.faults.conftest import FULL
@@ -39,6 +43,38 @@ ENV = {
     "ORGANISER_EMAILS": "orga@pannes.example.fr",
     "LOG_LEVEL": "INFO",
 }
+
+
+class Supervisor:
+    """Restarts a service process that exited on its own, as supervisord
+    (deploy/local/procs.py: autorestart) and docker compose (restart:
+    unless-stopped) do in deployment: nameko stops a container whose worker
+    could not send its RPC reply while the broker was gone. Counts restarts."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.restarts: Counter = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=120)
+
+    def _watch(self):
+        while not self._stop.wait(0.5):
+            for name, proc in list(self.stack._procs.items()):
+                if proc.poll() is not None and self.stack._procs.get(name) is proc:
+                    self.restarts[name] += 1
+                    self.stack._procs.pop(name, None)
+                    try:
+                        self.stack.start(name)
+                    except Exception:  # tried again at the next round, as supervisord would
+                        pass
 
 
 class Fault:
@@ -69,7 +105,10 @@ class Fault:
         self.repaired_at = time.monotonic()
 
 
-def run_scenario(name, backends, table, inject, stack_options=None, extra_env=None, year=2101):
+def run_scenario(
+    name, backends, table, inject, stack_options=None, extra_env=None, year=2101, check=None, close_in=None
+):
+    """`check(stack, workload)`, if given, adds its own {"lost": {...}, "duplicated": {...}}."""
     stack = Stack(
         backends.rabbit.amqp_uri,
         backends.ferret.uri,
@@ -80,7 +119,7 @@ def run_scenario(name, backends, table, inject, stack_options=None, extra_env=No
     stack.start_all()
     extra: list[subprocess.Popen] = []
     try:
-        workload = Workload(stack, COUNT, year=year)
+        workload = Workload(stack, COUNT, year=year, close_in=close_in)
         workload.setup()
         fault = Fault(stack, workload, backends)
         fault.extra = extra
@@ -95,16 +134,21 @@ def run_scenario(name, backends, table, inject, stack_options=None, extra_env=No
                     fault.repaired()
 
         thread = threading.Thread(target=body, daemon=True)
-        thread.start()
-        workload.run()
-        thread.join(timeout=600)
-        if fault.error is not None:
-            raise fault.error
-        outcome = workload.wait_converged(timeout=400)
-        recover = max(time.monotonic() - fault.repaired_at, 0.0) if outcome.lost_total == 0 else float("nan")
-        # a last look after the dust settles: nothing arrives twice late
-        time.sleep(3)
-        outcome = workload.check()
+        with Supervisor(stack) as supervisor:
+            thread.start()
+            workload.run()
+            thread.join(timeout=600)
+            if fault.error is not None:
+                raise fault.error
+            outcome = workload.wait_converged(timeout=400)
+            recover = time.monotonic() - fault.repaired_at if outcome.lost_total == 0 else float("nan")
+            # a last look after the dust settles: nothing arrives twice late
+            time.sleep(3)
+            outcome = workload.check()
+        if check is not None:
+            more = check(stack, workload)
+            outcome.lost.update(more.get("lost", {}))
+            outcome.duplicated.update(more.get("duplicated", {}))
     finally:
         for proc in extra:
             _kill(proc)
@@ -112,7 +156,7 @@ def run_scenario(name, backends, table, inject, stack_options=None, extra_env=No
     table.append(
         {
             "scenario": name,
-            "work": outcome.work(),
+            "work": outcome.work() + _restarts(supervisor.restarts),
             "lost": outcome.lost_total,
             "duplicated": outcome.duplicated_total,
             "recover": recover,
@@ -121,8 +165,15 @@ def run_scenario(name, backends, table, inject, stack_options=None, extra_env=No
     assert outcome.lost == {k: 0 for k in outcome.lost}, outcome
     assert outcome.duplicated == {k: 0 for k in outcome.duplicated}, outcome
     assert outcome.early == 0
-    assert outcome.done["applications"] == outcome.done["proposals"] == COUNT
-    assert outcome.done["mails"] == 3 * COUNT
+    accepted = COUNT - outcome.done["refused"]
+    assert outcome.done["applications"] == outcome.done["proposals"] == accepted
+    assert outcome.done["mails"] == 3 * accepted
+
+
+def _restarts(restarts):
+    if not restarts:
+        return ""
+    return " · restarted by the supervisor: " + ", ".join(f"{n}×{k}" for k, n in sorted(restarts.items()))
 
 
 def spawn_replica(stack, name):
@@ -231,3 +282,173 @@ def test_the_database_stopped_30_s_and_restarted(backends, table):
         fault.repaired()
 
     run_scenario("database stopped 30 s, restarted", backends, table, inject, year=2103)
+
+
+@pytest.mark.skipif(not FULL, reason="make faults")
+def test_every_event_delivered_again_twice_and_shuffled(backends, table):
+    """Every event the services ever published, republished twice in a random
+    order (a result before its release, a submission after its review...)
+    while the release mails go out: each consumer handles each event once."""
+
+    def inject(fault):
+        fault.release_mails(COUNT // 4)
+        events = []
+        for service in ("submissions", "jury", "awards", "notifications"):
+            changes = fault.stack.mongo(service)["changes"].find(
+                {"events.0": {"$exists": True}}, {"events": 1}
+            )
+            events.extend(event for change in changes for event in change["events"])
+        doubled = events * 2
+        random.Random(6).shuffle(doubled)
+        with Connection(fault.stack.amqp_uri, transport_options={"confirm_publish": True}) as connection:
+            producer = connection.Producer()
+            for event in doubled:
+                producer.publish(
+                    event["payload"],
+                    exchange=Exchange(f"{event['source']}.events", type="topic", durable=True),
+                    routing_key=event["name"],
+                    serializer="json",
+                    delivery_mode=2,
+                )
+        fault.republished = len(doubled)
+        fault.repaired()
+
+    run_scenario("every event twice, shuffled", backends, table, inject, year=2106)
+
+
+@pytest.mark.skipif(not FULL, reason="make faults")
+def test_fifty_claimers_when_the_leases_expire(backends, table):
+    """50 more jurors each claim a task and walk away; at the moment their
+    leases run out they all claim again at once, with the workload's jurors
+    still reviewing; then they review what they hold. One review per task,
+    one proposal per application."""
+    lease = 12
+
+    def inject(fault):
+        wl = fault.workload
+        idle = [
+            wl.call(
+                "POST",
+                "/api/v1/jurors",
+                token=wl.admin,
+                json={
+                    "name": f"Juré absent {n}",
+                    "email": f"absent{n}@pannes.example.fr",
+                    "department": "75",
+                },
+                accept=(201,),
+            ).json()
+            for n in range(50)
+        ]
+        fault.submitted(0.8)
+
+        def claim(juror):
+            return wl.call(
+                "POST",
+                "/api/v1/review-tasks/claim",
+                token=juror["token"],
+                json={"campaign_year": wl.year},
+                accept=(200, 404),
+            )
+
+        def claim_and_review(juror):
+            response = claim(juror)
+            if response.status_code == 200:
+                task = response.json()
+                wl.call(
+                    "POST",
+                    f"/api/v1/review-tasks/{task['id']}/review",
+                    token=juror["token"],
+                    json={
+                        "scores": {e["code"]: 3 for e in wl.grid["enjeux"]},
+                        "arobases": wl.level(task["application_id"]),
+                        "mentions": [],
+                        "comment": "Revenu à temps.",
+                    },
+                    settle=lambda r: r if r.status_code == 409 else None,
+                )
+
+        with ThreadPoolExecutor(50) as pool:
+            list(pool.map(claim, idle))
+        time.sleep(lease)  # the 50 leases run out together
+        with ThreadPoolExecutor(50) as pool:
+            list(pool.map(claim_and_review, idle))
+        fault.repaired()
+
+    def one_review_per_application(stack, workload):
+        done = Counter(
+            task["application_id"]
+            for task in stack.mongo("jury")["tasks"].find({"campaign_year": workload.year, "state": "done"})
+        )
+        return {"duplicated": {"reviews": sum(n - 1 for n in done.values())}}
+
+    run_scenario(
+        "50 claimers when the leases expire",
+        backends,
+        table,
+        inject,
+        extra_env={"CLAIM_LEASE_SECONDS": str(lease)},
+        year=2107,
+        check=one_review_per_application,
+    )
+
+
+@pytest.mark.skipif(not FULL, reason="make faults")
+def test_two_releases_at_once_while_visitors_read_the_palmares(backends, table):
+    """At the release, a second organiser's call at the same instant and
+    visitors reading the palmarès (JSON, CSV, page) without pause: one release,
+    readers see the embargo, "in progress", or the whole palmarès, never a part."""
+    partial = []
+
+    def inject(fault):
+        wl = fault.workload
+        fault.when(lambda: wl.released_at is not None, "the release")
+        stop = threading.Event()
+
+        def second_release():
+            wl.release()
+
+        def read(path):
+            while not stop.is_set():
+                response = fault.stack.http("GET", path.format(year=wl.year), timeout=30)
+                if response.status_code == 200 and path.endswith("palmares"):
+                    if len(response.json()["labelled"]) != COUNT:
+                        partial.append(len(response.json()["labelled"]))
+                elif response.status_code not in (200, 409):
+                    partial.append(response.status_code)
+
+        paths = [
+            "/api/v1/campaigns/{year}/palmares",
+            "/api/v1/campaigns/{year}/palmares.csv",
+            "/palmares/{year}",
+        ]
+        readers = [threading.Thread(target=read, args=(paths[n % 3],), daemon=True) for n in range(24)]
+        for reader in readers:
+            reader.start()
+        second_release()
+        fault.release_mails(COUNT)
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=60)
+        fault.repaired()
+
+    run_scenario(
+        "two releases at once + readers",
+        backends,
+        table,
+        inject,
+        year=2109,
+        check=lambda stack, workload: {"lost": {"partial_reads": len(partial)}},
+    )
+
+
+@pytest.mark.skipif(not FULL, reason="make faults")
+def test_submissions_at_the_deadline_second(backends, table):
+    """Every collectivité submits at the closing second: each submission is
+    either accepted and goes all the way, or refused (deadline_passed) and
+    leaves a draft with nothing downstream (no task, no email)."""
+
+    def inject(fault):
+        fault.repaired()  # no outage: the deadline itself is the fault
+
+    run_scenario("submissions at the deadline second", backends, table, inject, year=2108, close_in=150)

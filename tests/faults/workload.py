@@ -64,11 +64,21 @@ class Outcome:
 
     def work(self) -> str:
         d = self.done
-        return f"{d.get('applications', 0)} app. · {d.get('proposals', 0)} prop. · {d.get('mails', 0)} mails"
+        text = f"{d.get('applications', 0)} app. · {d.get('proposals', 0)} prop. · {d.get('mails', 0)} mails"
+        return text + (f" · {d['refused']} refused" if d.get("refused") else "")
 
 
 class Workload:
-    def __init__(self, stack, count: int, year: int = 2101, jurors: int = 6, workers: int = 6, seed: int = 1):
+    def __init__(
+        self,
+        stack,
+        count: int,
+        year: int = 2101,
+        jurors: int = 6,
+        workers: int = 6,
+        seed: int = 1,
+        close_in: float | None = None,
+    ):
         self.stack = stack
         self.count = count
         self.year = year
@@ -83,6 +93,11 @@ class Workload:
         self.calls = Counter()
         self.progress = Counter()  # what the workload has done: the faults' moments
         self._stop = threading.Event()
+        # close_in: the submissions close that many seconds after setup() began, and
+        # every collectivité submits at that very second (see run())
+        self.close_in = close_in
+        self.closes_at: datetime | None = None
+        self.refused: set[str] = set()  # application ids refused for the deadline
 
     # -- HTTP with the patience of a user ----------------------------------------
 
@@ -118,6 +133,8 @@ class Workload:
     def setup(self) -> None:
         """A campaign open for submissions, the collectivités signed up, the jurors registered."""
         now = datetime.now(UTC)
+        close = now + (timedelta(seconds=self.close_in) if self.close_in else timedelta(hours=6))
+        self.closes_at = close
         self.call(
             "POST",
             "/api/v1/campaigns",
@@ -126,7 +143,7 @@ class Workload:
                 "year": self.year,
                 "title": f"Label {self.year} (pannes)",
                 "submissions_open_at": iso(now - timedelta(hours=1)),
-                "submissions_close_at": iso(now + timedelta(hours=6)),
+                "submissions_close_at": iso(close),
                 "ceremony_at": iso(now + timedelta(days=30)),
                 "ceremony_place": "Lille",
                 "reviews_per_application": 1,
@@ -175,6 +192,10 @@ class Workload:
         self._parallel(self._apply, self.applicants)
 
     def _apply(self, a: Applicant) -> None:
+        self._draft(a)
+        self._submit(a)
+
+    def _draft(self, a: Applicant) -> None:
         enjeu = self.grid["enjeux"][a.number % len(self.grid["enjeux"])]
         a.application_id = f"{self.year}:{a.collectivite_id}"
 
@@ -196,9 +217,13 @@ class Workload:
             settle=exists,
         )
 
+    def _submit(self, a: Applicant) -> None:
         def already(response):
             if response.status_code != 409:
                 return None
+            if _error_code(response) == "deadline_passed":
+                self.refused.add(a.application_id)
+                return response
             current = self.call("GET", f"/api/v1/applications/{a.application_id}", token=a.token).json()
             return response if current["state"] == "submitted" else None
 
@@ -221,7 +246,7 @@ class Workload:
                         accept=(200, 404),
                     )
                     if response.status_code == 404:
-                        if self.proposals() >= self.count:
+                        if self.proposals() >= self.expected_count:
                             return
                         time.sleep(0.5)
                         continue
@@ -251,8 +276,28 @@ class Workload:
             t.join()
         if errors:
             raise errors[0]
-        if self.proposals() < self.count:
-            raise WorkloadError(f"{self.proposals()}/{self.count} proposals within {timeout}s")
+        if self.proposals() < self.expected_count:
+            raise WorkloadError(f"{self.proposals()}/{self.expected_count} proposals within {timeout}s")
+
+    @property
+    def expected_count(self) -> int:
+        """Applications that should go all the way (the deadline refuses some)."""
+        return self.count - len(self.refused)
+
+    def submit_at_the_deadline(self) -> None:
+        """Every draft written, then every submission fired together, half a
+        second either side of the closing second."""
+        self._parallel(self._draft, self.applicants)
+        assert self.closes_at is not None
+        wait = (self.closes_at - datetime.now(UTC)).total_seconds() - 0.5
+        if wait < 0:
+            raise WorkloadError(f"the drafts took too long: the deadline passed {-wait:.0f} s ago")
+        time.sleep(wait)
+        with ThreadPoolExecutor(len(self.applicants)) as pool:
+            for future in [pool.submit(self._submit, a) for a in self.applicants]:
+                future.result()
+        if not self.refused or len(self.refused) == self.count:
+            raise WorkloadError(f"{len(self.refused)} of {self.count} refused: not at the deadline second")
 
     def level(self, application_id: str) -> int:
         return sum(map(ord, application_id)) % 5 + 1
@@ -268,7 +313,10 @@ class Workload:
         )
 
     def run(self) -> None:
-        self.apply_all()
+        if self.close_in:
+            self.submit_at_the_deadline()
+        else:
+            self.apply_all()
         self.review_all()
         self.release()
 
@@ -297,7 +345,16 @@ class Workload:
                 {"campaign_year": self.year}, {"state": 1}
             )
         }
-        submitted = sum(1 for a in self.applicants if apps.get(a.application_id) == "submitted")
+        accepted = [a for a in self.applicants if a.application_id not in self.refused]
+        refused = [a for a in self.applicants if a.application_id in self.refused]
+        submitted = sum(1 for a in accepted if apps.get(a.application_id) == "submitted")
+        # a refusal leaves a draft, and nothing downstream
+        wrongly = sum(1 for a in refused if apps.get(a.application_id) != "draft")
+        jury_apps = {
+            doc["_id"]
+            for doc in self.stack.mongo("jury")["applications"].find({"campaign_year": self.year}, {"_id": 1})
+        }
+        wrongly += sum(1 for a in refused if a.application_id in jury_apps)
         proposals = self.proposals()
         release = self.stack.mongo("awards")["releases"].find_one({"_id": self.year}) or {}
         emails = {
@@ -325,22 +382,25 @@ class Workload:
                     early += 1  # the capture names files by arrival time (UTC)
         delivered_expected = 0
         lost_mail = 0
-        for a in self.applicants:
+        for a in accepted:
             for template in EXPECTED_TEMPLATES:
                 if per_kind.get((template, a.email)):
                     delivered_expected += 1
                 else:
                     lost_mail += 1
+        for a in refused:
+            wrongly += sum(len(per_kind.get((template, a.email), ())) for template in EXPECTED_TEMPLATES)
         letters = deadletters.peek(self.stack.amqp_uri, 1000)
         out.done = {
             "applications": submitted,
             "proposals": proposals,
             "mails": delivered_expected,
             "released": bool(release.get("complete")),
+            "refused": len(refused),
         }
         out.lost = {
-            "applications": self.count - submitted,
-            "proposals": max(self.count - proposals, 0),
+            "applications": len(accepted) - submitted,
+            "proposals": max(len(accepted) - proposals, 0),
             "mails": lost_mail,
             "dead_letters": len(letters),
             "release": 0 if release.get("complete") else 1,
@@ -349,6 +409,7 @@ class Workload:
             "copies": sum(n - 1 for n in copies.values()),
             "emails": sum(len(mids) - 1 for mids in per_kind.values()),
             "applications": max(len(apps) - self.count, 0),
+            "refused_but_processed": wrongly,
         }
         out.early = early
         return out
