@@ -471,6 +471,8 @@ class Notifications:
             doc = self.render_email(event_id, draft)
             if doc["state"] == EmailState.FAILED:
                 self._insert_unsendable(doc)
+                if doc["kind"] == "result":  # no collectivité goes without its result unnoticed
+                    self.queue_failure_alert(doc)
             elif self.repos.emails.insert_new(doc):
                 queued.append(doc["_id"])
         return queued
@@ -478,7 +480,13 @@ class Notifications:
     def render_email(self, event_id, draft):
         now = self.now
         doc_id = email_id(event_id, draft.template, draft.recipient)
-        subject, text, html = self.renderer.render(draft.template, draft.context)
+        refused = None
+        try:
+            subject, text, html = self.renderer.render(draft.template, draft.context)
+        except Exception as exc:  # one recipient's data breaks the template: that email fails, not the event
+            log.error("email %s (%s) cannot be rendered: %s", doc_id, draft.template, exc)
+            subject, text, html = f"(modèle « {draft.template} » en échec)", "", ""
+            refused = f"modèle « {draft.template} » impossible à rendre : {exc}"
         doc = {
             "_id": doc_id,
             "event_id": event_id,
@@ -511,6 +519,9 @@ class Notifications:
             "created_at": now,
             "version": 1,
         }
+        if refused is not None:
+            doc.update(state=EmailState.FAILED, last_error=refused, failed_at=now, next_attempt_at=None)
+            return doc
         try:  # refuse header injection before anything is stored as sendable
             parse_address(draft.recipient, draft.name)
             check_header_text(subject, "sujet")

@@ -1,5 +1,7 @@
 """No result email can exist before the campaign's release."""
 
+import jinja2
+
 from services.common.clock import utcnow
 from services.notifications import logic
 from tests.unit.notifications.fixtures import BESANCON, SETTINGS, FakeRepos, award, released
@@ -53,3 +55,30 @@ def test_collectivite_without_email_gets_nothing():
     repos, notifications = make()
     notifications.on_results_released(released())
     assert notifications.on_award_decided(award(collectivite=dict(BESANCON, email=None))) == []
+
+
+def test_a_template_failing_for_one_recipient_fails_that_email_only():
+    """The release queues every held result in one handler: one email that
+    cannot be rendered is stored failed (the organisers see it and are
+    alerted), the others are queued; the event is handled, not retried."""
+    broken = dict(BESANCON, id="col-39198", insee_code="39198", name="Dole", email="mairie@dole.fr")
+
+    class BrokenForDole(logic.Renderer):
+        def render(self, template, context):
+            if (context.get("collectivite") or {}).get("email") == broken["email"]:
+                raise jinja2.TemplateError("'dict object' has no attribute 'tncc'")
+            return super().render(template, context)
+
+    repos = FakeRepos()
+    notifications = logic.Notifications(repos, BrokenForDole(), SETTINGS, utcnow())
+    notifications.on_award_decided(dict(award(collectivite=broken), application_id="app-2017-39198"))
+    notifications.on_award_decided(award())
+    notifications.on_results_released(released())
+
+    by_recipient = {d["recipient"]: d for d in result_emails(repos)}
+    assert by_recipient[BESANCON["email"]]["state"] == "queued"
+    failed = by_recipient[broken["email"]]
+    assert failed["state"] == "failed"
+    assert failed["last_error"].startswith("modèle « result » impossible à rendre")
+    alerts = [d for d in repos.emails.docs.values() if d["template"] == "result_failed_alert"]
+    assert {d["recipient"] for d in alerts} == set(SETTINGS.organisers)
