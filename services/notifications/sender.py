@@ -40,8 +40,11 @@ from services.notifications import mail
 from services.notifications.logic import EmailState, backoff, failed_payload, sent_payload
 
 log = logging.getLogger(__name__)
-# Waits between tries of recording an accepted email (seconds).
+# Waits between tries of recording an accepted email (seconds), then one try
+# every RECORD_RETRY_EVERY while the attempt's lease holds: a database outage
+# shorter than the lease resends nothing.
 RECORD_RETRY_DELAYS = (0, 0.2, 1, 3)
+RECORD_RETRY_EVERY = 5.0
 
 
 class Sender:
@@ -196,19 +199,33 @@ class Sender:
                 log.critical("fault injection: dying after SMTP accepted %s", email["_id"])
                 os._exit(71)
         # The crash window closes with the first write below: retry it rather than resend.
-        for delay in RECORD_RETRY_DELAYS:
+        for delay in self._record_delays():
             time.sleep(delay)
             try:
                 self._record(f"email-sent:{email['_id']}", contracts.EMAIL_SENT, sent_payload(email))
                 break
             except Exception:
                 log.warning("recording %s as sent failed, retrying", email["_id"], exc_info=True)
+                try:  # still ours: keep the lease while the database lets us
+                    self.repos.attempts.renew(email["_id"], attempt, self.owner, self.clock())
+                except Exception:
+                    pass
         else:
             # Never "sent" without its record and its event: this run stops as a
             # crash would, and the email's lease hands it to a later run (the
             # same message, byte for byte: the crash window of the module doc).
             raise RuntimeError(f"email {email['_id']} accepted by SMTP but not recorded; left to its lease")
         self.repos.emails.mark_sent(email["_id"], attempt, self.clock())
+
+    def _record_delays(self):
+        """RECORD_RETRY_DELAYS, then RECORD_RETRY_EVERY until 80 % of the lease
+        (renewed last when the SMTP transaction ended) is spent: past the lease,
+        another sender may take the attempt over."""
+        yield from RECORD_RETRY_DELAYS
+        budget = 0.8 * self.settings.lease.total_seconds() - sum(RECORD_RETRY_DELAYS)
+        while budget >= RECORD_RETRY_EVERY:
+            budget -= RECORD_RETRY_EVERY
+            yield RECORD_RETRY_EVERY
 
     def record_failure(self, email, attempt, verdict, reason):
         self.repos.attempts.record_outcome(email["_id"], attempt, verdict, reason)

@@ -174,6 +174,7 @@ def test_an_email_sent_but_not_marked_is_rolled_forward_not_resent(mail):
 def test_an_accepted_email_whose_record_fails_is_never_marked_sent(mail, monkeypatch):
     email_id = mail.welcome()
     monkeypatch.setattr(sender, "RECORD_RETRY_DELAYS", (0, 0))
+    monkeypatch.setattr(sender.time, "sleep", lambda seconds: None)  # the retries, without the waits
     outbox = mail.sender()
 
     def database_down(*args, **kwargs):
@@ -185,3 +186,24 @@ def test_an_accepted_email_whose_record_fails_is_never_marked_sent(mail, monkeyp
     assert len(mail.smtp.accepted) == 1  # the SMTP server has it
     assert mail.email(email_id)["state"] != "sent"  # but it is not "sent" without its record
     assert mail.out.payloads("email_sent") == []
+
+
+def test_a_database_outage_shorter_than_the_lease_does_not_resend(mail, monkeypatch):
+    """The SMTP server accepted it, the database is down for ~20 s (within the
+    120 s lease): the sender keeps trying to record it, and records it once back."""
+    email_id = mail.welcome()
+    waited = []
+    monkeypatch.setattr(sender.time, "sleep", waited.append)
+    outbox = mail.sender()
+    record = outbox._record
+
+    def down_for_20_seconds(*args, **kwargs):
+        if sum(waited) < 20:
+            raise RuntimeError("database down")
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "_record", down_for_20_seconds)
+    assert outbox.run()["sent"] == 1
+    assert len(mail.smtp.accepted) == 1
+    assert mail.email(email_id)["state"] == "sent"
+    assert [p["email_id"] for p in mail.out.payloads("email_sent")] == [email_id]
