@@ -482,6 +482,8 @@ class Notifications:
         doc_id = email_id(event_id, draft.template, draft.recipient)
         refused = None
         try:
+            if f"{draft.template}:{draft.recipient}" == self.settings.template_fails_for:
+                raise jinja2.TemplateError("fault injection (FAULT_TEMPLATE_FAILS_FOR)")
             subject, text, html = self.renderer.render(draft.template, draft.context)
         except Exception as exc:  # one recipient's data breaks the template: that email fails, not the event
             log.error("email %s (%s) cannot be rendered: %s", doc_id, draft.template, exc)

@@ -27,6 +27,8 @@ class NotificationsSettings:
     # Test-only fault injection: the process dies right after the Nth message
     # of its life was accepted by the SMTP server (the crash window).
     crash_after_accepted: int | None = None
+    # Test-only: "<template>:<recipient>", an email whose rendering fails.
+    template_fails_for: str | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> "NotificationsSettings":
@@ -50,6 +52,7 @@ class NotificationsSettings:
             lease=timedelta(seconds=float(required(config, "SENDING_LEASE_SECONDS"))),
             give_up=timedelta(hours=float(required(config, "SMTP_GIVE_UP_HOURS"))),
             crash_after_accepted=int(crash) if crash is not None else None,
+            template_fails_for=optional(config, "FAULT_TEMPLATE_FAILS_FOR") or None,
         )
 
 
