@@ -221,9 +221,11 @@ class Sender:
         """RECORD_RETRY_DELAYS, then RECORD_RETRY_EVERY until 80 % of the lease
         (renewed last when the SMTP transaction ended) is spent: past the lease,
         another sender may take the attempt over."""
+        started = time.monotonic()
+        limit = 0.8 * self.settings.lease.total_seconds()
         yield from RECORD_RETRY_DELAYS
-        budget = 0.8 * self.settings.lease.total_seconds() - sum(RECORD_RETRY_DELAYS)
-        while budget >= RECORD_RETRY_EVERY:
+        budget = limit - sum(RECORD_RETRY_DELAYS)  # a try itself may wait for the database too:
+        while budget >= RECORD_RETRY_EVERY and time.monotonic() - started + RECORD_RETRY_EVERY < limit:
             budget -= RECORD_RETRY_EVERY
             yield RECORD_RETRY_EVERY
 
