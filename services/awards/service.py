@@ -6,7 +6,7 @@ from nameko.timer import timer
 from services.awards import logic, palmares
 from services.awards.release import release_view
 from services.awards.repository import AwardsRepository, ensure_indexes
-from services.awards.schemas import DecisionSchema, PastPalmares, ReleaseSchema
+from services.awards.schemas import DecisionSchema, ModerationSchema, PastPalmares, ReleaseSchema
 from services.common import contracts
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
@@ -72,6 +72,16 @@ class AwardsService(HealthRpc):
     @rpc
     def decide(self, application_id, data, by):
         return self._use_cases().decide(str(application_id), load(DecisionSchema(), data), by)
+
+    @rpc
+    def comments(self, application_id):
+        return self._use_cases().comments(str(application_id))
+
+    @rpc
+    def moderate_comment(self, application_id, review_id, data, by):
+        return self._use_cases().moderate_comment(
+            str(application_id), str(review_id), load(ModerationSchema(), data), by
+        )
 
     @rpc
     def release_preview(self, year):
