@@ -57,3 +57,38 @@ def horizontal_bars(items, title):
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def paired_bars(items, title, first, second, peak):
+    """`items`: [(label, value, other)]: per row two bars on a 0..`peak` scale,
+    `first` and `second` naming them (a legend; a None value draws no bar and
+    reads "n. a."). The figures are also printed, and pages give them in a table."""
+    width, row, label_w = 320, 46, 0
+    height = max(len(items), 1) * row + 26
+    span = width - 40
+    colours = (PALETTE[0], PALETTE[4])
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
+        f'<g class="legend" font-size="12"><rect x="0" y="2" width="12" height="12" fill="{colours[0]}"/>'
+        f'<text x="16" y="12">{escape(first)}</text>'
+        f'<rect x="{width / 2:.0f}" y="2" width="12" height="12" fill="{colours[1]}"/>'
+        f'<text x="{width / 2 + 16:.0f}" y="12">{escape(second)}</text></g>',
+    ]
+    for index, (label, value, other) in enumerate(items):
+        y = index * row + 24
+        parts.append(f'<g class="bar"><text x="{label_w}" y="{y + 11}" font-size="12">{escape(label)}</text>')
+        for offset, (name, number, colour) in enumerate(
+            ((first, value, colours[0]), (second, other, colours[1]))
+        ):
+            bar = 0 if number is None else max(span * number / peak, 1 if number else 0)
+            shown = "n. a." if number is None else f"{number}".replace(".", ",")
+            top = y + 15 + offset * 13
+            parts.append(
+                f'<rect x="0" y="{top}" width="{bar:.1f}" height="11" rx="2" fill="{colour}">'
+                f"<title>{escape(label)}, {escape(name)} : {shown}</title></rect>"
+                f'<text x="{bar + 5:.1f}" y="{top + 10}" font-size="11">{shown}</text>'
+            )
+        parts.append("</g>")
+    parts.append("</svg>")
+    return Markup("".join(parts))

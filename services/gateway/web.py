@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from services.common import placenames, tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.common.french import CATEGORY_LABELS, french_date
+from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
 from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
 
@@ -52,6 +52,7 @@ MESSAGES = {
     "sessions_ended": "Les sessions de cette personne sont fermées.",
     "account_revoked": "Le compte est révoqué : ses jetons et ses liens n'ouvrent plus rien.",
     "decision_saved": "La décision est enregistrée, à votre nom.",
+    "comment_saved": "Le commentaire est modéré ; la collectivité le lira tel quel après la publication.",
     "released": "Le palmarès est publié : les courriels de résultat partent.",
     "email_resent": "Le courriel est remis dans la file d'envoi.",
     "replayed": "Les lettres mortes sont renvoyées à leur destinataire.",
@@ -66,7 +67,12 @@ pages = Environment(
 )
 pages.filters["french_date"] = lambda text: french_date(text, with_time=False) if text else ""
 pages.filters["french_datetime"] = lambda text: french_date(text) if text else ""
-pages.globals.update(category_labels=CATEGORY_LABELS, role_names=ROLE_NAMES, csrf_field=CSRF_FIELD)
+pages.globals.update(
+    category_labels=CATEGORY_LABELS,
+    category_plurals=CATEGORY_PLURALS,
+    role_names=ROLE_NAMES,
+    csrf_field=CSRF_FIELD,
+)
 pages.filters.update(de=placenames.de, a=placenames.a)
 
 

@@ -7,8 +7,9 @@ services decide everything; these handlers translate forms and errors.
 """
 
 from services.common.errors import Conflict, NotFound, ValidationFailed
-from services.common.french import sort_key
+from services.common.french import CATEGORY_PLURALS, sort_key
 from services.common.reference import REGION_NAMES
+from services.gateway import charts
 from services.gateway.accounts import Account
 from services.gateway.forms import application_from_form, collectivite_from_form, form_errors
 from services.gateway.web import page, redirect, render
@@ -191,4 +192,22 @@ class CollectivitePages:
             return render(
                 "resultat.html", visitor, status=409, campaign=campaign, result=None, embargo=exc.message
             )
-        return render("resultat.html", visitor, campaign=campaign, result=result, embargo=None)
+        feedback = result.get("feedback")
+        chart = None
+        if feedback and feedback["scores"]:
+            chart = charts.paired_bars(
+                [(s["label"], s["score"], s["category_average"]) for s in feedback["scores"]],
+                "Vos notes par enjeu comparées à la moyenne de votre catégorie (sur 4)",
+                "Votre collectivité",
+                f"Moyenne des {CATEGORY_PLURALS.get(feedback['category'], feedback['category'])}",
+                4,
+            )
+        return render(
+            "resultat.html",
+            visitor,
+            campaign=campaign,
+            result=result,
+            embargo=None,
+            feedback=feedback,
+            chart=chart,
+        )

@@ -278,6 +278,7 @@ class OrganiserPages:
         ]
         team = self.team()
         row = rows[0] if rows else None
+        comments = self.awards.comments(application_id) if row else []
         return render(
             "orga_candidature.html",
             visitor,
@@ -290,6 +291,8 @@ class OrganiserPages:
             errors=errors or {},
             form=form or {},
             state_labels=APPLICATION_STATE_LABELS,
+            comments=comments,
+            released=campaign["state"] == "released",
         )
 
     @page("GET", "/organisation/candidatures/<application_id>", roles=ORGANISER)
@@ -310,6 +313,18 @@ class OrganiserPages:
             return self._application_page(visitor, application_id, 422, form_errors(exc.fields), form)
         year = application_id.split(":", 1)[0]
         return redirect(f"/organisation/campagnes/{year}/deliberation", "decision_saved")
+
+    @page("POST", "/organisation/candidatures/<application_id>/commentaires/<review_id>", roles=ORGANISER)
+    def moderate_comment_page(self, request, visitor, application_id, review_id):
+        form = request.form
+        data = {"state": _text(form, "state"), "text": _text(form, "text") or None}
+        try:
+            self.awards.moderate_comment(application_id, review_id, data, self._by(visitor))
+        except ValidationFailed as exc:
+            numbers = {c["review_id"]: c["number"] for c in self.awards.comments(application_id)}
+            errors = {f"f-comment-{numbers.get(review_id, 0)}": [m for ms in exc.fields.values() for m in ms]}
+            return self._application_page(visitor, application_id, 422, errors)
+        return redirect(f"/organisation/candidatures/{application_id}#commentaires", "comment_saved")
 
     # -- deliberation and release ---------------------------------------------------------
 

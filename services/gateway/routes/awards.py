@@ -76,6 +76,15 @@ class AwardsRoutes:
     def put_decision(self, request, principal, application_id):
         return self.awards.decide(application_id, read_json(request), principal.subject)
 
+    @api("GET", "/api/v1/applications/<application_id>/comments", roles=ORGANISER)
+    def get_comments(self, request, principal, application_id):
+        """The jurors' comments on an application, anonymised, with their moderation."""
+        return self.awards.comments(application_id)
+
+    @api("PUT", "/api/v1/applications/<application_id>/comments/<review_id>", roles=ORGANISER)
+    def put_comment_moderation(self, request, principal, application_id, review_id):
+        return self.awards.moderate_comment(application_id, review_id, read_json(request), principal.subject)
+
     @api("POST", "/api/v1/palmares/history", roles=ORGANISER)
     def import_past_palmares(self, request, principal):
         """Past palmarès (labelctl palmares import): each collectivité's levels
