@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from services.common import placenames, tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date
+from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date, french_score
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
 from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
 
@@ -73,7 +73,7 @@ pages.globals.update(
     role_names=ROLE_NAMES,
     csrf_field=CSRF_FIELD,
 )
-pages.filters.update(de=placenames.de, a=placenames.a)
+pages.filters.update(de=placenames.de, a=placenames.a, score=french_score)
 
 
 @dataclass

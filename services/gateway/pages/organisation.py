@@ -324,7 +324,9 @@ class OrganiserPages:
             numbers = {c["review_id"]: c["number"] for c in self.awards.comments(application_id)}
             errors = {f"f-comment-{numbers.get(review_id, 0)}": [m for ms in exc.fields.values() for m in ms]}
             return self._application_page(visitor, application_id, 422, errors)
-        return redirect(f"/organisation/candidatures/{application_id}#commentaires", "comment_saved")
+        response = redirect(f"/organisation/candidatures/{application_id}", "comment_saved")
+        response.headers["Location"] += "#commentaires"  # back where the organiser was
+        return response
 
     # -- deliberation and release ---------------------------------------------------------
 
