@@ -16,9 +16,10 @@ from services.common.types import Doc
 
 PENDING, APPROVED, EDITED, HIDDEN = "pending", "approved", "edited", "hidden"
 MODERATION_STATES = (APPROVED, EDITED, HIDDEN)  # what an organiser may set
-# Bounds a comment as released (the mail and the stored palmarès carry it).
-MAX_COMMENT_CHARS = 3000
-MAX_COMMENTS = 10
+# Bounds of the comments released: a palmarès chunk (500 lines) and an award_decided
+# batch carry them, so 500 × 5 × 2,000 characters stays well under 16 MB.
+MAX_COMMENT_CHARS = 2000
+MAX_COMMENTS = 5
 
 
 def application_scores(reviews: Sequence[Doc]) -> dict[str, float]:

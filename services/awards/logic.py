@@ -303,6 +303,17 @@ class Awards(ReleaseProtocol):
             raise ValidationFailed(
                 {"text": ["Obligatoire : saisissez le commentaire tel qu'il sera publié."]}
             )
+        too_long = len(reviews[review_id]["comment"].strip()) > feedback.MAX_COMMENT_CHARS
+        if data["state"] == feedback.APPROVED and too_long:
+            limit = f"{feedback.MAX_COMMENT_CHARS:,}".replace(",", "\u202f")
+            raise ValidationFailed(
+                {
+                    "state": [
+                        f"Ce commentaire dépasse {limit} caractères : "
+                        "modifiez-le pour le raccourcir avant de le transmettre."
+                    ]
+                }
+            )
         entry = {
             "state": data["state"],
             "text": text if data["state"] == feedback.EDITED else None,

@@ -251,3 +251,13 @@ def test_moderation_rejects_an_unknown_comment_and_an_empty_edit(desk):
         desk.awards.moderate_comment("2017:a", "r1", {"state": "edited", "text": "  "}, "orga-1")
     assert "text" in error.value.fields
     assert [c["state"] for c in desk.awards.comments("2017:a")] == ["pending"] * 3
+
+
+def test_a_comment_too_long_to_release_must_be_shortened(desk):
+    long = "Très long commentaire. " * 100  # 2,300 characters
+    desk.reviewed("2017:d", collectivite("29039", "Concarneau"), [review("r6", {"acces": 2}, long)])
+    with pytest.raises(ValidationFailed) as error:
+        desk.awards.moderate_comment("2017:d", "r6", {"state": "approved"}, "orga-1")
+    assert "raccourcir" in error.value.fields["state"][0]
+    shorter = {"state": "edited", "text": long[:500]}
+    assert desk.awards.moderate_comment("2017:d", "r6", shorter, "orga-1")["state"] == "edited"
