@@ -292,6 +292,7 @@ class Demo:
         for year in sorted(years.values()):  # in order: a year's progression reads the years before
             mine = {k: a for k, a in applications.items() if a["campaign_year"] == year}
             self.decide(year, mine)
+            self.moderate(year, mine)
             before = self.outbox_ids()
             self.release(year)
             palmares[year] = self.wait_palmares(year)
@@ -636,6 +637,33 @@ class Demo:
                 self.problem(f"décision sur {app['collectivite']['name']} refusée : {exc.french()}")
         self.say(f"Délibération : {decided} décisions des organisateurs sur des désaccords")
 
+    def moderate_one(self, app_id):
+        """The organisers' reading of the jurors' comments: the juror's name taken
+        out (the collectivité never learns who reviewed it), the rest approved."""
+        done = 0
+        for comment in self.api.get(f"/applications/{app_id}/comments") or []:
+            text = comment.get("comment") or ""
+            prefix, _, rest = text.partition(" : ")
+            if prefix.startswith("Évaluation de ") and rest:
+                body = {"state": "edited", "text": rest[:1].upper() + rest[1:]}
+            else:
+                body = {"state": "approved"}
+            self.api.put(f"/applications/{app_id}/comments/{comment['review_id']}", body)
+            done += 1
+        return done
+
+    def moderate(self, year, applications):
+        def one(app_id):
+            try:
+                return self.moderate_one(app_id)
+            except ApiError as exc:
+                self.problem(f"modération des commentaires de {app_id} refusée : {exc.french()}")
+                return 0
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            count = sum(pool.map(one, sorted(applications)))
+        self.say(f"Commentaires des jurés relus en {year} : {count} (sans le nom des jurés)")
+
     # release and mail
 
     def outbox_ids(self):
@@ -765,7 +793,8 @@ class Demo:
                 )
         self.say("")
         self.say(
-            f"* {invented} niveaux ou mentions inventés par la démo : les articles ne les donnent pas "
+            f"* {invented} lignes dont le niveau ou une mention est inventé par la démo : "
+            "les articles ne les donnent pas "
             "(les autres sont ceux que rapportent les articles ; "
             "les collectivités générées sont toutes inventées)."
         )
