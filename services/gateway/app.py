@@ -9,6 +9,7 @@ this class only gathers them and their dependencies.
 import eventlet
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
+from nameko.timer import timer
 from nameko.web.handlers import http
 
 from services.common.clock import utcnow
@@ -22,9 +23,11 @@ from services.gateway.pages.connexion import SignInPages
 from services.gateway.pages.jure import JurorPages
 from services.gateway.pages.organisation import OrganiserPages
 from services.gateway.pages.static import StaticFiles
+from services.gateway.ratelimit import Limits, RateLimiter
 from services.gateway.repository import (
     ApiTokens,
     Organisers,
+    RateSlots,
     Replays,
     Revocations,
     Sessions,
@@ -39,6 +42,7 @@ from services.gateway.routes.operations import OperationsRoutes
 from services.gateway.routes.submissions import SubmissionsRoutes
 
 HEALTH_TIMEOUT_SECONDS = 3
+RATE_SLOTS_PURGE_SECONDS = 600
 
 
 class GatewayService(
@@ -82,6 +86,15 @@ class GatewayService(
                 "Le jeton d'amorçage ne sert qu'à créer le premier organisateur ; "
                 "utilisez votre jeton personnel (console des organisateurs, « Mes jetons d'API »)."
             )
+
+    def rate_limit(self, request, recipient, trusted=False):
+        """Before a request sends mail: RateLimited (429) past the configured limits."""
+        limiter = RateLimiter(RateSlots(self.db), Limits.from_config(self.config), utcnow())
+        limiter.check(request.remote_addr, recipient if isinstance(recipient, str) else None, trusted)
+
+    @timer(interval=RATE_SLOTS_PURGE_SECONDS)
+    def purge_rate_slots(self):
+        RateSlots(self.db).purge(utcnow())
 
     def record_replay(self, by, count):
         Replays(self.db).record(by, utcnow(), count)

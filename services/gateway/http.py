@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 from services.common import tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.gateway.accounts import BOOTSTRAP_SUBJECT, PERSONAL_TOKEN_PREFIX
+from services.gateway.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,9 @@ class AccessRules:
     def check_bootstrap(self, method, path):
         return None
 
+    def rate_limit(self, request, recipient, trusted=False):
+        return None
+
 
 def _to_response(result):
     if isinstance(result, Response):
@@ -204,6 +208,10 @@ def api(method, path, roles=None, public=False):
                     return _to_response(fn(self, request, principal, **params))
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.fields)
+            except RateLimited as exc:
+                response = error_response(429, "rate_limited", exc.message)
+                response.headers["Retry-After"] = str(exc.retry_after)
+                return response
             except RequestEntityTooLarge:  # the capped read went past the limit
                 exc = payload_too_large(max_body_bytes(self.config))
                 return error_response(exc.status, exc.code, exc.message)

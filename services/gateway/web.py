@@ -25,6 +25,7 @@ from services.common.errors import Conflict, Forbidden, NotFound, ValidationFail
 from services.common.french import CATEGORY_LABELS, french_date
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
 from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
+from services.gateway.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,9 @@ def page(method, path, roles=None):
                 response = _guarded(self, fn, request, visitor, method, roles, params, secret, csrf_cookie)
             except PageError as exc:
                 response = error_page(visitor, exc.status, exc.title, exc.message)
+            except RateLimited as exc:
+                response = error_page(visitor, 429, "Trop de demandes", exc.message)
+                response.headers["Retry-After"] = str(exc.retry_after)
             except RequestEntityTooLarge:  # a body that grew past the limit while read
                 response = error_page(
                     visitor, 413, "Formulaire trop volumineux", "Ce formulaire dépasse la taille autorisée."

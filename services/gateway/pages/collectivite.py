@@ -83,6 +83,7 @@ class CollectivitePages:
     def collectivite_sign_up(self, request, visitor):
         data, errors = collectivite_from_form(request.form)
         if not errors:
+            self.rate_limit(request, data["email"])
             try:
                 created = self.submissions.register_collectivite(data)
             except ValidationFailed as exc:

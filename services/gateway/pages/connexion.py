@@ -75,6 +75,7 @@ class SignInPages:
         suite = safe_next(request.form.get("suite"), "")
         if errors:
             return render("connexion.html", visitor, status=422, email=email, errors=errors, suite=suite)
+        self.rate_limit(request, email)  # known address or not: the same limit, nothing told
         accounts = self.accounts_of(email)
         if accounts:
             self.send_sign_in_links(email, accounts, suite=suite)

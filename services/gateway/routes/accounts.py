@@ -26,8 +26,9 @@ def organiser_view(doc):
 
 
 class AccountRoutes:
-    def invite_organiser(self, data, by):
+    def invite_organiser(self, request, data, by):
         data = load(OrganiserInvite(), data)
+        self.rate_limit(request, data["email"], trusted=True)
         try:
             organiser = self.team().invite(data["name"], data["email"], by)
         except AccountExists as exc:
@@ -38,7 +39,7 @@ class AccountRoutes:
 
     @api("POST", "/api/v1/organisers", roles=ORGANISER)
     def create_organiser(self, request, principal):
-        return 201, self.invite_organiser(read_json(request), principal.subject)
+        return 201, self.invite_organiser(request, read_json(request), principal.subject)
 
     @api("GET", "/api/v1/organisers", roles=ORGANISER)
     def list_organisers(self, request, principal):

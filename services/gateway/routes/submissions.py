@@ -37,7 +37,11 @@ class SubmissionsRoutes:
 
     @api("POST", "/api/v1/collectivites", public=True)
     def register_collectivite(self, request, principal):
-        return 201, self.submissions.register_collectivite(read_json(request))
+        data = read_json(request)
+        # An organiser's (labelctl import, the demo) is trusted: no limit.
+        if principal is None or principal.role != "organiser":
+            self.rate_limit(request, data.get("email"))
+        return 201, self.submissions.register_collectivite(data)
 
     @api("GET", "/api/v1/collectivites/<collectivite_id>", roles=APPLICANT_OR_ORGANISER)
     def get_collectivite(self, request, principal, collectivite_id):
