@@ -32,6 +32,7 @@ from services.gateway.repository import (
     Revocations,
     Sessions,
     SignInLinks,
+    TokenRevocations,
     ensure_indexes,
 )
 from services.gateway.routes.accounts import AccountRoutes
@@ -100,7 +101,10 @@ class GatewayService(
         Replays(self.db).record(by, utcnow(), count)
 
     def is_revoked(self, principal):
-        """A bearer token of a revoked account opens nothing (the bootstrap token excepted)."""
+        """A token revoked by its id, or any of a revoked account (the bootstrap token
+        excepted), opens nothing."""
+        if principal.token_id is not None and TokenRevocations(self.db).is_revoked(principal.token_id):
+            return True
         return principal.subject != "admin" and self.team().is_revoked(principal.role, principal.subject)
 
     @http("GET", "/health")

@@ -24,6 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common import tokens
+from services.common.clock import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.gateway.accounts import BOOTSTRAP_SUBJECT, PERSONAL_TOKEN_PREFIX
 from services.gateway.ratelimit import RateLimited
@@ -46,6 +47,14 @@ class ApiError(Exception):
 
 def unauthorized():
     return ApiError(401, "unauthorized", "Jeton d'accès manquant ou invalide.")
+
+
+def token_expired():
+    return ApiError(
+        401,
+        "token_expired",
+        "Ce jeton d'accès a expiré : demandez-en un nouveau (connexion par lien depuis votre espace).",
+    )
 
 
 def forbidden(message="Vous n'avez pas accès à cette ressource."):
@@ -126,7 +135,7 @@ def read_json(request):
     return body
 
 
-def authenticate(config, request, personal=None):
+def authenticate(config, request, personal=None, now=None):
     """The Principal behind the request's bearer token, None when it carries none.
     `personal(token)`: (role, subject) of an organiser's personal token, or None."""
     header = request.headers.get("Authorization", "")
@@ -144,7 +153,10 @@ def authenticate(config, request, personal=None):
         if found is None:
             raise unauthorized()
         return tokens.Principal(*found)
-    principal = tokens.verify(config["LABEL_SECRET_KEY"], token)
+    try:
+        principal = tokens.verify(config["LABEL_SECRET_KEY"], token, now or utcnow())
+    except tokens.TokenExpired:
+        raise token_expired() from None
     if principal is None:
         raise unauthorized()
     return principal

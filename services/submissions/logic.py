@@ -242,13 +242,13 @@ class Submissions:
             "created_at": self.now,
         }
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
-        token = tokens.issue(self.settings.secret_key, "collectivite", code)
+        token = tokens.issue(
+            self.settings.secret_key, "collectivite", code, self.now, self.settings.token_lifetime
+        )
+        # The token is in the response only: never in the event (ledger, outbox, dead letters).
         event = (
             contracts.COLLECTIVITE_REGISTERED,
-            {
-                "collectivite": collectivite_ref(collectivite, category),
-                "access_token": token,
-            },
+            {"collectivite": collectivite_ref(collectivite, category)},
         )
         self.outbox.create(
             COLLECTIVITES,

@@ -1,6 +1,7 @@
 """The submissions service's settings (defaults in deploy/config.yaml)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from services.common.settings import Config, required
 
@@ -9,12 +10,14 @@ from services.common.settings import Config, required
 class SubmissionsSettings:
     secret_key: str  # signs the collectivités' bearer tokens (LABEL_SECRET_KEY)
     reminder_days_before_deadline: float
+    token_lifetime: timedelta  # API_TOKEN_DAYS
 
     @classmethod
     def from_config(cls, config: Config) -> "SubmissionsSettings":
         return cls(
             secret_key=str(required(config, "LABEL_SECRET_KEY")),
             reminder_days_before_deadline=float(required(config, "REMINDER_DAYS_BEFORE_DEADLINE")),
+            token_lifetime=timedelta(days=float(required(config, "API_TOKEN_DAYS"))),
         )
 
 

@@ -12,7 +12,9 @@ from tests.unit.fakes import MemoryOutbox
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SETTINGS = SubmissionsSettings(
-    secret_key="unit-secret-0123456789-0123456789", reminder_days_before_deadline=7
+    secret_key="unit-secret-0123456789-0123456789",
+    reminder_days_before_deadline=7,
+    token_lifetime=timedelta(days=90),
 )
 
 
