@@ -96,6 +96,11 @@ class SignInPages:
     @page("POST", LINK_PATH)
     def use_sign_in_link(self, request, visitor):
         try:
+            link = self.sign_in().check(request.form.get("jeton", ""))
+            if (
+                link["role"] == "collectivite"
+            ):  # a link sent to its address, followed: the address is confirmed
+                self.submissions.confirm_collectivite(link["subject"])
             session_token, session = self.sign_in().follow(request.form.get("jeton", ""))
         except LinkRefused as refused:
             return refused_link_page(visitor, refused)
