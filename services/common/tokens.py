@@ -24,6 +24,7 @@ class Principal:
     subject: str
     token_id: str | None = None  # None: not a signed bearer token (bootstrap, personal, session)
     expires_at: datetime | None = None
+    issued_ms: int = 0  # when it was issued (ms since the epoch): a reassigned account refuses older ones
 
 
 class TokenExpired(Exception):
@@ -33,7 +34,13 @@ class TokenExpired(Exception):
 def issue(secret: str, role: str, subject: str, now: datetime, lifetime: timedelta) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role}")
-    payload = {"r": role, "s": subject, "i": secrets.token_hex(8), "x": int((now + lifetime).timestamp())}
+    payload = {
+        "r": role,
+        "s": subject,
+        "i": secrets.token_hex(8),
+        "t": int(now.timestamp() * 1000),
+        "x": int((now + lifetime).timestamp()),
+    }
     return URLSafeSerializer(secret, salt=_SALT).dumps(payload)
 
 
@@ -53,4 +60,5 @@ def verify(secret: str, token: str, now: datetime) -> Principal | None:
     expires_at = datetime.fromtimestamp(expiry, tz=now.tzinfo)
     if expires_at <= now:
         raise TokenExpired(token_id)
-    return Principal(data["r"], data["s"], token_id, expires_at)
+    issued = data.get("t")
+    return Principal(data["r"], data["s"], token_id, expires_at, issued if isinstance(issued, int) else 0)

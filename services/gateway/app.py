@@ -10,7 +10,6 @@ import eventlet
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
-from nameko.web.handlers import http
 
 from services.common.clock import utcnow
 from services.common.contracts import GATEWAY, SERVICES
@@ -32,6 +31,7 @@ from services.gateway.repository import (
     Revocations,
     Sessions,
     SignInLinks,
+    TokenFloors,
     TokenRevocations,
     ensure_indexes,
 )
@@ -41,6 +41,7 @@ from services.gateway.routes.jury import JuryRoutes
 from services.gateway.routes.mail import MailRoutes
 from services.gateway.routes.operations import OperationsRoutes
 from services.gateway.routes.submissions import SubmissionsRoutes
+from services.gateway.server import http
 
 HEALTH_TIMEOUT_SECONDS = 3
 RATE_SLOTS_PURGE_SECONDS = 600
@@ -103,8 +104,11 @@ class GatewayService(
     def is_revoked(self, principal):
         """A token revoked by its id, or any of a revoked account (the bootstrap token
         excepted), opens nothing."""
-        if principal.token_id is not None and TokenRevocations(self.db).is_revoked(principal.token_id):
-            return True
+        if principal.token_id is not None:
+            if TokenRevocations(self.db).is_revoked(principal.token_id):
+                return True
+            if TokenFloors(self.db).refuses(principal.role, principal.subject, principal.issued_ms):
+                return True
         return principal.subject != "admin" and self.team().is_revoked(principal.role, principal.subject)
 
     @http("GET", "/health")

@@ -19,7 +19,6 @@ import json
 import logging
 
 import eventlet
-from nameko.web.handlers import http
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -28,6 +27,7 @@ from services.common.clock import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.gateway.accounts import BOOTSTRAP_SUBJECT, PERSONAL_TOKEN_PREFIX
 from services.gateway.ratelimit import RateLimited
+from services.gateway.server import http
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ REPLAYS = "dead_letter_replays"
 API_TOKENS = "api_tokens"
 RATE_SLOTS = "rate_slots"
 TOKEN_REVOCATIONS = "token_revocations"
+TOKEN_FLOORS = "token_floors"
 
 
 def ensure_indexes(db):
@@ -188,3 +189,22 @@ class TokenRevocations:
 
     def is_revoked(self, token_id):
         return self.collection.find_one({"_id": token_id}, {"_id": 1}) is not None
+
+
+class TokenFloors:
+    """`<role>:<subject>`: tokens of this account issued before `not_before_ms`
+    open nothing (its address was handed to someone else)."""
+
+    def __init__(self, db):
+        self.collection = db[TOKEN_FLOORS]
+
+    def raise_to(self, role, subject, not_before_ms, by, at):
+        self.collection.replace_one(
+            {"_id": f"{role}:{subject}"},
+            {"not_before_ms": not_before_ms, "by": by, "at": at},
+            upsert=True,
+        )
+
+    def refuses(self, role, subject, issued_ms):
+        floor = self.collection.find_one({"_id": f"{role}:{subject}"})
+        return floor is not None and issued_ms < floor["not_before_ms"]

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 import eventlet
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from nameko.web.handlers import http
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -26,6 +25,7 @@ from services.common.french import CATEGORY_LABELS, french_date
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
 from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
 from services.gateway.ratelimit import RateLimited
+from services.gateway.server import http
 
 log = logging.getLogger(__name__)
 

@@ -271,22 +271,26 @@ class Submissions:
         confirm_by = collectivite.get("confirm_by")
         return bool(confirm_by) and not collectivite.get("confirmed_at") and as_utc(confirm_by) <= self.now
 
-    def confirm_collectivite(self, collectivite_id):
-        """Its address proved (a sign-in link sent there was followed): it may act, welcome."""
+    def confirm_collectivite(self, collectivite_id, email=None):
+        """Its address proved (a sign-in link sent there was followed): it may act, welcome.
+        `email`: where the link went; a link sent before a reassignment opens nothing."""
         collectivite = self.collectivites.get(collectivite_id)
         if collectivite is None:
             raise NotFound("Collectivité introuvable.", "collectivite_not_found")
-        if collectivite.get("confirmed_at") or not collectivite.get("confirm_by"):
-            return {
-                "id": collectivite_id,
-                "confirmed": True,
-            }  # already, or signed up before confirmation existed
         if self._lapsed(collectivite):
             raise Conflict(
                 "Cette inscription n'a pas été confirmée à temps et a expiré : "
                 "inscrivez la collectivité à nouveau.",
                 "sign_up_expired",
             )
+        if email is not None and email.strip().lower() != collectivite["email"].strip().lower():
+            raise Forbidden(
+                "Ce lien a été envoyé à une adresse qui n'est plus celle de la collectivité.",
+                "address_changed",
+            )
+        if collectivite.get("confirmed_at") or not collectivite.get("confirm_by"):
+            # Already, or signed up before confirmation existed.
+            return {"id": collectivite_id, "confirmed": True}
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
         event = (
             contracts.COLLECTIVITE_REGISTERED,
@@ -299,6 +303,21 @@ class Submissions:
         except Conflict:
             pass  # a concurrent click confirmed it (or the timer expired it: the next action says so)
         return {"id": collectivite_id, "confirmed": True}
+
+    def reassign_collectivite(self, collectivite_id, email):
+        """(Organiser) The code goes to `email`, which must confirm it like a new sign-up."""
+        collectivite = self.collectivites.get(collectivite_id)
+        if collectivite is None:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        fields = {
+            "email": email.strip(),
+            "confirmed_at": None,
+            "confirm_by": self.now + self.settings.unconfirmed_lifetime,
+            "expired_at": None,
+            "reassigned_at": self.now,
+        }
+        self.outbox.update(COLLECTIVITES, collectivite, fields)
+        return {"id": collectivite_id, "email": fields["email"], "confirmed": False}
 
     def expire_unconfirmed(self, limit=100):
         """(Timer) Unconfirmed sign-ups past their delay forget their address:

@@ -62,8 +62,12 @@ class SubmissionsService(HealthRpc):
         return self._use_cases().register_collectivite(data, bool(trusted))
 
     @rpc
-    def confirm_collectivite(self, collectivite_id):
-        return self._use_cases().confirm_collectivite(collectivite_id)
+    def reassign_collectivite(self, collectivite_id, email):
+        return self._use_cases().reassign_collectivite(collectivite_id, email)
+
+    @rpc
+    def confirm_collectivite(self, collectivite_id, email=None):
+        return self._use_cases().confirm_collectivite(collectivite_id, email)
 
     @rpc
     def collectivites_by_email(self, email):

@@ -9,6 +9,7 @@ before and after). This module's campaign year: 2801; INSEE codes 09001-09009.""
 import hashlib
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,6 +25,7 @@ YEAR = 2801
 SERVICE = "acces-wifi-public-gratuit"
 # Counters by design: a refused sign-up still counts against its sender's rate limit.
 NOT_STATE = {("gateway", "rate_slots")}
+QUIET_SECONDS = 6  # > OUTBOX_SWEEP_SECONDS (5)
 
 
 def commune(insee, **over):
@@ -288,16 +290,17 @@ def send(stack, world, method, path, token_key, body):
 
 
 def stable_snapshot(stack):
-    """Wait for the services to be quiet (earlier tests' events handled)."""
+    """Wait for the services to be quiet (earlier tests' emails sent, events
+    handled): the same state over longer than the sender's and the sweep's periods."""
     found = []
 
     def quiet():
         first = snapshot(stack)
-        wait_until(lambda: True, timeout=1)
+        time.sleep(QUIET_SECONDS)
         found[:] = [snapshot(stack)]
         return first == found[0]
 
-    wait_until(quiet, timeout=60, interval=1, what="quiet databases")
+    wait_until(quiet, timeout=120, interval=0.5, what="quiet databases")
     return found[0]
 
 

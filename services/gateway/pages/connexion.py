@@ -100,7 +100,7 @@ class SignInPages:
             if (
                 link["role"] == "collectivite"
             ):  # a link sent to its address, followed: the address is confirmed
-                self.submissions.confirm_collectivite(link["subject"])
+                self.submissions.confirm_collectivite(link["subject"], link["email"])
             session_token, session = self.sign_in().follow(request.form.get("jeton", ""))
         except LinkRefused as refused:
             return refused_link_page(visitor, refused)

@@ -12,8 +12,8 @@ from services.common.errors import Conflict, ValidationFailed
 from services.common.validation import load
 from services.gateway.accounts import Account, AccountExists
 from services.gateway.http import api, read_json
-from services.gateway.repository import TokenRevocations
-from services.gateway.schemas import AccountRef, OrganiserInvite
+from services.gateway.repository import TokenFloors, TokenRevocations
+from services.gateway.schemas import AccountRef, OrganiserInvite, Reassignment
 
 ORGANISER = ("organiser",)
 MAX_TOKEN_LENGTH = 1000
@@ -75,6 +75,25 @@ class AccountRoutes:
             found.token_id, found.role, found.subject, by, utcnow(), found.expires_at
         )
         return {"revoked": True, "id": found.token_id}
+
+    # A code squatted by someone else goes back to the right address: the
+    # squatter's sessions and tokens end; the address gets a confirmation link.
+    @api("POST", "/api/v1/collectivites/<collectivite_id>/reassign", roles=ORGANISER)
+    def reassign_collectivite(self, request, principal, collectivite_id):
+        email = load(Reassignment(), read_json(request))["email"]
+        self.rate_limit(request, email, trusted=True)
+        now = utcnow()
+        done = self.submissions.reassign_collectivite(collectivite_id, email)
+        # Every token issued until now is refused, from the next millisecond.
+        TokenFloors(self.db).raise_to(
+            "collectivite", collectivite_id, int(now.timestamp() * 1000) + 1, principal.subject, now
+        )
+        ended = self.team().end_sessions("collectivite", collectivite_id)
+        account = Account(
+            "collectivite", collectivite_id, f"Espace de la collectivité (code {collectivite_id})"
+        )
+        self.send_sign_in_links(done["email"], [account], purpose="confirm")
+        return dict(done, sessions_ended=ended)
 
     @api("POST", "/api/v1/accounts/revoke", roles=ORGANISER)
     def revoke_account(self, request, principal):

@@ -92,3 +92,17 @@ def test_an_unconfirmed_sign_up_expires_its_address_is_forgotten_and_the_code_is
     assert doc["email"] == "mairie@besancon.example.fr" and doc["expired_at"] is None
     at(out, later).confirm_collectivite("25056")
     at(out, later).create_application("25056", APPLICATION)
+
+
+def test_a_reassigned_code_waits_for_its_new_address_and_an_old_link_opens_nothing(out):
+    at(out, NOW).register_collectivite(town(email="squatteur@example.fr"))
+    at(out, NOW).confirm_collectivite("25056", "squatteur@example.fr")
+    at(out, NOW).create_application("25056", APPLICATION)
+    done = at(out, NOW).reassign_collectivite("25056", " mairie@besancon.example.fr ")
+    assert done == {"id": "25056", "email": "mairie@besancon.example.fr", "confirmed": False}
+    with pytest.raises(Forbidden) as old_link:
+        at(out, NOW).confirm_collectivite("25056", "squatteur@example.fr")
+    assert old_link.value.code == "address_changed"
+    assert at(out, NOW).collectivites_by_email("squatteur@example.fr") == []
+    at(out, NOW).confirm_collectivite("25056", "Mairie@Besancon.example.fr")
+    assert out.db.collectivites.find_one({"_id": "25056"})["confirmed_at"] is not None
