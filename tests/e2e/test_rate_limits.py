@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.support.api import ok
+from tests.support.browser import assert_accessible
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +55,7 @@ def sent_to(stack, address):
     return [m for m in stack.mail.messages() if address in str(m["To"])]
 
 
-def test_mail_sending_requests_are_limited_per_recipient_and_per_client(small_limits):
+def test_mail_sending_requests_are_limited_per_recipient_and_per_client(small_limits, page):
     stack = small_limits
     # Per recipient: two sign-ups with one address, the third is refused and stores nothing.
     ok(
@@ -93,14 +94,23 @@ def test_mail_sending_requests_are_limited_per_recipient_and_per_client(small_li
     for n in range(3):
         address = f"agent{n}@lozere.rate.example.fr"
         ok(session.post(stack.base_url + "/connexion", data={"email": address, "csrf_token": form_token}))
-    page = refused(
+    html = refused(
         session.post(
             stack.base_url + "/connexion",
             data={"email": "autre@lozere.rate.example.fr", "csrf_token": form_token},
         )
     )
-    assert "text/html" in page.headers["Content-Type"]
-    assert "Trop de demandes" in page.text and "depuis votre adresse réseau" in page.text
+    assert "text/html" in html.headers["Content-Type"]
+    assert "Trop de demandes" in html.text and "depuis votre adresse réseau" in html.text
+
+    # The same refusal in Chromium: a French page, accessible.
+    page.goto(stack.base_url + "/connexion")
+    page.get_by_label("Adresse électronique").fill("navigateur@lozere.rate.example.fr")
+    with page.expect_response(lambda r: r.url.endswith("/connexion") and r.request.method == "POST") as sent:
+        page.get_by_role("button", name="Recevoir mon lien de connexion").click()
+    assert sent.value.status == 429 and sent.value.headers["retry-after"]
+    assert page.get_by_role("heading", name="Trop de demandes").is_visible()
+    assert_accessible(page, "trop de demandes")
 
     api = refused(
         stack.http("POST", "/api/v1/collectivites", json=commune("48005", "neuf@lozere.rate.example.fr"))
