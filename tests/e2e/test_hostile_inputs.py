@@ -359,3 +359,21 @@ def test_hostile_inputs_get_their_status_and_change_nothing(stack, world):
         if before.get(key) != after.get(key)
     }
     assert not changed, changed
+
+
+def test_no_token_is_stored_logged_or_mailed(stack, world):
+    """A bearer token is shown once, in the response that issues it: no
+    database (ledger, outbox, dead letters), log or email holds it."""
+    secrets_shown = [world[key] for key in ("a", "b", "revoked", "juror")]
+    # The signature part alone would do to recognise a copy.
+    needles = secrets_shown + [token.rsplit(".", 1)[-1] for token in secrets_shown]
+    for service in ("submissions", "jury", "awards", "notifications", "gateway"):
+        db = stack.mongo(service)
+        for name in db.list_collection_names():
+            text = "\n".join(json_util.dumps(doc) for doc in db[name].find({}))
+            assert not [n for n in needles if n in text], (service, name)
+        assert not [n for n in needles if n in stack.log(service)], service
+    for message in stack.mail.messages():
+        assert not [n for n in needles if n in message.as_string()], message["Subject"]
+    dead = stack.http("GET", "/api/v1/dead-letters", token=world["admin"])
+    assert dead.status_code == 200 and not [n for n in needles if n in dead.text]
