@@ -97,9 +97,8 @@ class SignInPages:
     def use_sign_in_link(self, request, visitor):
         try:
             link = self.sign_in().check(request.form.get("jeton", ""))
-            if (
-                link["role"] == "collectivite"
-            ):  # a link sent to its address, followed: the address is confirmed
+            # A link sent to a collectivité's address, followed: that address is confirmed.
+            if link["role"] == "collectivite":
                 self.submissions.confirm_collectivite(link["subject"], link["email"])
             session_token, session = self.sign_in().follow(request.form.get("jeton", ""))
         except LinkRefused as refused:
