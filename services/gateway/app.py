@@ -11,6 +11,7 @@ from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
+from services.common import tokens
 from services.common.clock import utcnow
 from services.common.contracts import GATEWAY, SERVICES
 from services.common.mongo import MongoDatabase
@@ -93,6 +94,17 @@ class GatewayService(
         """Before a request sends mail: RateLimited (429) past the configured limits."""
         limiter = RateLimiter(RateSlots(self.db), Limits.from_config(self.config), utcnow())
         limiter.check(request.remote_addr, recipient if isinstance(recipient, str) else None, trusted)
+
+    def signed_up(self, created):
+        """After a sign-up that took over a lapsed one's code: the former
+        holder's tokens (issued before this one) open nothing."""
+        if created.get("replaced"):
+            principal = tokens.verify(str(self.config["LABEL_SECRET_KEY"]), created["token"], utcnow())
+            floor = principal.issued_ms if principal is not None else int(utcnow().timestamp() * 1000)
+            TokenFloors(self.db).raise_to("collectivite", created["id"], floor, "sign_up", utcnow())
+            self.team().end_sessions("collectivite", created["id"])
+        created.pop("replaced", None)
+        return created
 
     @timer(interval=RATE_SLOTS_PURGE_SECONDS)
     def purge_rate_slots(self):

@@ -179,6 +179,9 @@ class AccessRules:
     def rate_limit(self, request, recipient, trusted=False):
         return None
 
+    def signed_up(self, created):
+        return created
+
 
 def _to_response(result):
     if isinstance(result, Response):

@@ -257,7 +257,8 @@ class Submissions:
         events = [(contracts.COLLECTIVITE_REGISTERED, {"collectivite": ref})] if trusted else []
         taken = Conflict(f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered")
         stale = self.collectivites.get(code)
-        if stale is not None and self._lapsed(stale):
+        replaced = stale is not None and self._lapsed(stale)
+        if replaced:
             # An unconfirmed sign-up past its delay: the code goes to the new one (the ledger's next version).
             fields = {k: v for k, v in collectivite.items() if k != "_id"}
             self.outbox.update(
@@ -265,7 +266,8 @@ class Submissions:
             )
         else:
             self.outbox.create(COLLECTIVITES, collectivite, events=events, conflict=taken)
-        return {"id": code, "token": token, "category": category, "confirmed": trusted}
+        created = {"id": code, "token": token, "category": category, "confirmed": trusted}
+        return dict(created, replaced=True) if replaced else created
 
     def _lapsed(self, collectivite):
         confirm_by = collectivite.get("confirm_by")

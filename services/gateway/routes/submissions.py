@@ -43,7 +43,7 @@ class SubmissionsRoutes:
         trusted = principal is not None and principal.role == "organiser"
         if not trusted:
             self.rate_limit(request, data.get("email"))
-        created = self.submissions.register_collectivite(data, trusted)
+        created = self.signed_up(self.submissions.register_collectivite(data, trusted))
         if not trusted:  # the same confirmation link as the web sign-up's; nothing else is sent
             account = Account(
                 "collectivite", created["id"], f"Espace de la collectivité (code {created['id']})"

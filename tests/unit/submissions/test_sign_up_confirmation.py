@@ -87,7 +87,7 @@ def test_an_unconfirmed_sign_up_expires_its_address_is_forgotten_and_the_code_is
         at(out, later).confirm_collectivite("25056")
     assert late.value.code == "sign_up_expired"
     again = at(out, later).register_collectivite(town(email="mairie@besancon.example.fr"))
-    assert again["id"] == "25056"
+    assert again["id"] == "25056" and again["replaced"] is True  # the gateway refuses the former tokens
     doc = out.db.collectivites.find_one({"_id": "25056"})
     assert doc["email"] == "mairie@besancon.example.fr" and doc["expired_at"] is None
     at(out, later).confirm_collectivite("25056")
