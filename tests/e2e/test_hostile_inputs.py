@@ -254,6 +254,30 @@ CASES = [
     ),
     ("bad outbox state", "GET", "/api/v1/outbox?state=%24ne", "admin", None, 422),
     ("bad dead-letter limit", "GET", "/api/v1/dead-letters?limit=abc", "admin", None, 200),
+    (
+        "reassign: operator as email",
+        "POST",
+        "/api/v1/collectivites/09002/reassign",
+        "admin",
+        {"email": {"$ne": ""}},
+        422,
+    ),
+    (
+        "reassign: no such code",
+        "POST",
+        "/api/v1/collectivites/09999/reassign",
+        "admin",
+        {"email": "a@b.fr"},
+        404,
+    ),
+    (
+        "reassign by a juror",
+        "POST",
+        "/api/v1/collectivites/09002/reassign",
+        "juror",
+        {"email": "a@b.fr"},
+        403,
+    ),
     ("resend of no email", "POST", "/api/v1/outbox/nope/resend", "admin", None, 404),
 ]
 
