@@ -109,7 +109,6 @@ class CampaignOpened(EventSchema):
 
 class CollectiviteRegistered(EventSchema):
     collectivite = fields.Nested(CollectiviteRef, required=True)
-    access_token = fields.String(required=True)
 
 
 class ApplicationSubmitted(EventSchema):
@@ -153,7 +152,6 @@ class SubmissionsClosed(EventSchema):
 class JurorRegistered(EventSchema):
     juror = fields.Nested(PersonRef, required=True)
     department = fields.String(required=True)
-    access_token = fields.String(required=True)
 
 
 class ReviewTaskClaimed(EventSchema):

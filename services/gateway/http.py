@@ -19,13 +19,15 @@ import json
 import logging
 
 import eventlet
-from nameko.web.handlers import http
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common import tokens
+from services.common.clock import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.gateway.accounts import BOOTSTRAP_SUBJECT, PERSONAL_TOKEN_PREFIX
+from services.gateway.ratelimit import RateLimited
+from services.gateway.server import http
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,14 @@ class ApiError(Exception):
 
 def unauthorized():
     return ApiError(401, "unauthorized", "Jeton d'accès manquant ou invalide.")
+
+
+def token_expired():
+    return ApiError(
+        401,
+        "token_expired",
+        "Ce jeton d'accès a expiré : demandez-en un nouveau (connexion par lien depuis votre espace).",
+    )
 
 
 def forbidden(message="Vous n'avez pas accès à cette ressource."):
@@ -125,7 +135,7 @@ def read_json(request):
     return body
 
 
-def authenticate(config, request, personal=None):
+def authenticate(config, request, personal=None, now=None):
     """The Principal behind the request's bearer token, None when it carries none.
     `personal(token)`: (role, subject) of an organiser's personal token, or None."""
     header = request.headers.get("Authorization", "")
@@ -143,7 +153,10 @@ def authenticate(config, request, personal=None):
         if found is None:
             raise unauthorized()
         return tokens.Principal(*found)
-    principal = tokens.verify(config["LABEL_SECRET_KEY"], token)
+    try:
+        principal = tokens.verify(config["LABEL_SECRET_KEY"], token, now or utcnow())
+    except tokens.TokenExpired:
+        raise token_expired() from None
     if principal is None:
         raise unauthorized()
     return principal
@@ -162,6 +175,12 @@ class AccessRules:
 
     def check_bootstrap(self, method, path):
         return None
+
+    def rate_limit(self, request, recipient, trusted=False):
+        return None
+
+    def signed_up(self, created):
+        return created
 
 
 def _to_response(result):
@@ -204,6 +223,10 @@ def api(method, path, roles=None, public=False):
                     return _to_response(fn(self, request, principal, **params))
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.fields)
+            except RateLimited as exc:
+                response = error_response(429, "rate_limited", exc.message)
+                response.headers["Retry-After"] = str(exc.retry_after)
+                return response
             except RequestEntityTooLarge:  # the capped read went past the limit
                 exc = payload_too_large(max_body_bytes(self.config))
                 return error_response(exc.status, exc.code, exc.message)

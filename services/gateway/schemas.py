@@ -19,3 +19,11 @@ class OrganiserInvite(StrictSchema):
 class AccountRef(StrictSchema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES, error="Rôle inconnu."))
     subject = fields.String(required=True, validate=validate.Length(1, 254))
+
+
+class Reassignment(StrictSchema):
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=254),
+        error_messages={"invalid": "Adresse électronique invalide."},
+    )

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 import eventlet
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from nameko.web.handlers import http
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -25,6 +24,8 @@ from services.common.errors import Conflict, Forbidden, NotFound, ValidationFail
 from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date, french_score
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
 from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
+from services.gateway.ratelimit import RateLimited
+from services.gateway.server import http
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,9 @@ def page(method, path, roles=None):
                 response = _guarded(self, fn, request, visitor, method, roles, params, secret, csrf_cookie)
             except PageError as exc:
                 response = error_page(visitor, exc.status, exc.title, exc.message)
+            except RateLimited as exc:
+                response = error_page(visitor, 429, "Trop de demandes", exc.message)
+                response.headers["Retry-After"] = str(exc.retry_after)
             except RequestEntityTooLarge:  # a body that grew past the limit while read
                 response = error_page(
                     visitor, 413, "Formulaire trop volumineux", "Ce formulaire dépasse la taille autorisée."

@@ -48,13 +48,13 @@ class JuryService(HealthRpc):
     snapshots = PerProcess(lambda config: TaskSnapshots(JurySettings.from_config(config).snapshot_seconds))
 
     def _use_cases(self):
-        secret = self.settings.secret_key
+        secret, lifetime, now = self.settings.secret_key, self.settings.token_lifetime, utcnow()
         return JuryDesk(
             Repositories(self.db),
             self.outbox,
             self.settings.claim_lease,
-            utcnow(),
-            token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id),
+            now,
+            token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id, now, lifetime),
             snapshots=self.snapshots,
         )
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.common import contracts, tokens
-from services.common.clock import isoformat
+from services.common.clock import as_utc, isoformat
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.french import APPLICATION_STATE_LABELS
 from services.common.types import Doc
@@ -225,7 +225,11 @@ class Submissions:
         latest = self.campaigns.latest()
         return latest["village_max_population"] if latest else DEFAULT_VILLAGE_MAX_POPULATION
 
-    def register_collectivite(self, data):
+    def register_collectivite(self, data, trusted=False):
+        """`trusted`: created by an organiser (import, demo): confirmed at once.
+        Otherwise the address must be confirmed (the gateway sends the link)
+        before `confirm_by`: until then no welcome email, no application, and
+        past it the code is free again."""
         data = load(schemas.CollectiviteSchema(), data)
         code = data["siren"] or data["insee_code"] if data["kind"] == "epci" else data["insee_code"]
         collectivite = {
@@ -240,25 +244,96 @@ class Submissions:
             "member_communes": data["member_communes"],
             "tncc": data["tncc"],
             "created_at": self.now,
+            "confirmed_at": self.now if trusted else None,
+            "confirm_by": None if trusted else self.now + self.settings.unconfirmed_lifetime,
         }
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
-        token = tokens.issue(self.settings.secret_key, "collectivite", code)
+        token = tokens.issue(
+            self.settings.secret_key, "collectivite", code, self.now, self.settings.token_lifetime
+        )
+        # The token is in the response only: never in the event (ledger, outbox, dead letters).
+        # The welcome email (it carries the name the requester wrote) only to a confirmed address.
+        ref = collectivite_ref(collectivite, category)
+        events = [(contracts.COLLECTIVITE_REGISTERED, {"collectivite": ref})] if trusted else []
+        taken = Conflict(f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered")
+        stale = self.collectivites.get(code)
+        replaced = stale is not None and self._lapsed(stale)
+        if replaced:
+            # An unconfirmed sign-up past its delay: the code goes to the new one (the ledger's next version).
+            fields = {k: v for k, v in collectivite.items() if k != "_id"}
+            self.outbox.update(
+                COLLECTIVITES, stale, dict(fields, expired_at=None), events=events, conflict=taken
+            )
+        else:
+            self.outbox.create(COLLECTIVITES, collectivite, events=events, conflict=taken)
+        created = {"id": code, "token": token, "category": category, "confirmed": trusted}
+        return dict(created, replaced=True) if replaced else created
+
+    def _lapsed(self, collectivite):
+        confirm_by = collectivite.get("confirm_by")
+        return bool(confirm_by) and not collectivite.get("confirmed_at") and as_utc(confirm_by) <= self.now
+
+    def confirm_collectivite(self, collectivite_id, email=None):
+        """Its address proved (a sign-in link sent there was followed): it may act, welcome.
+        `email`: where the link went; a link sent before a reassignment opens nothing."""
+        collectivite = self.collectivites.get(collectivite_id)
+        if collectivite is None:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        if self._lapsed(collectivite):
+            raise Conflict(
+                "Cette inscription n'a pas été confirmée à temps et a expiré : "
+                "inscrivez la collectivité à nouveau.",
+                "sign_up_expired",
+            )
+        if email is not None and email.strip().lower() != collectivite["email"].strip().lower():
+            raise Forbidden(
+                "Ce lien a été envoyé à une adresse qui n'est plus celle de la collectivité.",
+                "address_changed",
+            )
+        if collectivite.get("confirmed_at") or not collectivite.get("confirm_by"):
+            # Already, or signed up before confirmation existed.
+            return {"id": collectivite_id, "confirmed": True}
+        category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
         event = (
             contracts.COLLECTIVITE_REGISTERED,
-            {
-                "collectivite": collectivite_ref(collectivite, category),
-                "access_token": token,
-            },
+            {"collectivite": collectivite_ref(collectivite, category)},
         )
-        self.outbox.create(
-            COLLECTIVITES,
-            collectivite,
-            events=[event],
-            conflict=Conflict(
-                f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered"
-            ),
-        )
-        return {"id": code, "token": token, "category": category}
+        try:
+            self.outbox.update(
+                COLLECTIVITES, collectivite, {"confirmed_at": self.now, "confirm_by": None}, events=[event]
+            )
+        except Conflict:
+            pass  # a concurrent click confirmed it (or the timer expired it: the next action says so)
+        return {"id": collectivite_id, "confirmed": True}
+
+    def reassign_collectivite(self, collectivite_id, email):
+        """(Organiser) The code goes to `email`, which must confirm it like a new sign-up."""
+        collectivite = self.collectivites.get(collectivite_id)
+        if collectivite is None:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        fields = {
+            "email": email.strip(),
+            "confirmed_at": None,
+            "confirm_by": self.now + self.settings.unconfirmed_lifetime,
+            "expired_at": None,
+            "reassigned_at": self.now,
+        }
+        self.outbox.update(COLLECTIVITES, collectivite, fields)
+        return {"id": collectivite_id, "email": fields["email"], "confirmed": False}
+
+    def expire_unconfirmed(self, limit=100):
+        """(Timer) Unconfirmed sign-ups past their delay forget their address:
+        no link reaches it any more, and the code is free for a new sign-up."""
+        expired = []
+        for collectivite in self.collectivites.unconfirmed(limit):
+            if not self._lapsed(collectivite) or collectivite.get("expired_at"):
+                continue
+            try:
+                self.outbox.update(COLLECTIVITES, collectivite, {"email": "", "expired_at": self.now})
+                expired.append(collectivite["_id"])
+            except Conflict:
+                pass  # confirmed or taken over meanwhile
+        return expired
 
     def collectivites_by_email(self, email):
         """Who may sign in with this address (sign-in by email link)."""
@@ -282,6 +357,12 @@ class Submissions:
         collectivite = self.collectivites.get(collectivite_id)
         if collectivite is None:
             raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        if collectivite.get("confirm_by") and not collectivite.get("confirmed_at"):
+            raise Forbidden(
+                "L'adresse électronique de la collectivité n'est pas encore confirmée : "
+                "suivez d'abord le lien que nous y avons envoyé.",
+                "address_unconfirmed",
+            )
         campaign = self.campaigns.get(data["campaign_year"])
         if campaign is None:
             raise ValidationFailed({"campaign_year": [f"Campagne inconnue : {data['campaign_year']}."]})

@@ -47,6 +47,10 @@ class Collectivites:
     def get(self, collectivite_id):
         return self.collection.find_one({"_id": collectivite_id})
 
+    def unconfirmed(self, limit=100):
+        """Sign-ups still waiting for their address's confirmation (a scan: a timer's, not a request's)."""
+        return list(self.collection.find({"confirm_by": {"$ne": None}}).limit(limit))
+
     def with_email(self, email, limit=20):
         """Collectivités registered with this address, any case (one person may
         apply for several)."""

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 REMINDER_TIMER_SECONDS = 60
 CLOSING_TIMER_SECONDS = 5
+EXPIRY_TIMER_SECONDS = 30
 
 
 class SubmissionsService(HealthRpc):
@@ -57,8 +58,16 @@ class SubmissionsService(HealthRpc):
     # -- collectivités -------------------------------------------------------
 
     @rpc
-    def register_collectivite(self, data):
-        return self._use_cases().register_collectivite(data)
+    def register_collectivite(self, data, trusted=False):
+        return self._use_cases().register_collectivite(data, bool(trusted))
+
+    @rpc
+    def reassign_collectivite(self, collectivite_id, email):
+        return self._use_cases().reassign_collectivite(collectivite_id, email)
+
+    @rpc
+    def confirm_collectivite(self, collectivite_id, email=None):
+        return self._use_cases().confirm_collectivite(collectivite_id, email)
 
     @rpc
     def collectivites_by_email(self, email):
@@ -116,6 +125,10 @@ class SubmissionsService(HealthRpc):
     @timer(interval=REMINDER_TIMER_SECONDS)
     def remind_drafts(self):
         return self._use_cases().send_reminders(self.settings.reminder_days_before_deadline)
+
+    @timer(interval=EXPIRY_TIMER_SECONDS)
+    def expire_unconfirmed(self):
+        return self._use_cases().expire_unconfirmed()
 
     @timer(interval=CLOSING_TIMER_SECONDS)
     def close_submissions(self):

@@ -84,8 +84,9 @@ class CollectivitePages:
     def collectivite_sign_up(self, request, visitor):
         data, errors = collectivite_from_form(request.form)
         if not errors:
+            self.rate_limit(request, data["email"])
             try:
-                created = self.submissions.register_collectivite(data)
+                created = self.signed_up(self.submissions.register_collectivite(data))
             except ValidationFailed as exc:
                 errors = form_errors(exc.fields, SIGN_UP_INPUTS)
             except Conflict as exc:

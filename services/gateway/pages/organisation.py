@@ -144,6 +144,7 @@ class OrganiserPages:
             "department": form["department"].upper(),
             "conflicts": [code.upper() for code in form["conflicts"].replace(",", " ").split()],
         }
+        self.rate_limit(request, data["email"], trusted=True)
         try:
             self.jury.register_juror(data)
         except ValidationFailed as exc:
@@ -176,7 +177,7 @@ class OrganiserPages:
                 visitor, form, {"f-email": ["Adresse électronique invalide."]}, status=422
             )
         try:
-            self.invite_organiser(form, self._by(visitor))
+            self.invite_organiser(request, form, self._by(visitor))
         except ValidationFailed as exc:
             return self._organisers(visitor, form, form_errors(exc.fields), status=422)
         except Conflict as exc:
@@ -390,6 +391,7 @@ class OrganiserPages:
 
     @page("POST", "/organisation/courriels/<email_id>/renvoi", roles=ORGANISER)
     def resend_page(self, request, visitor, email_id):
+        self.rate_limit(request, f"outbox:{email_id}", trusted=True)
         self.notifications.resend(email_id, self._by(visitor))
         return redirect(f"/organisation/courriels/{email_id}", "email_resent")
 

@@ -8,7 +8,9 @@ from services.gateway.http import api, read_json
 class JuryRoutes:
     @api("POST", "/api/v1/jurors", roles=("organiser",))
     def register_juror(self, request, principal):
-        return 201, self.jury.register_juror(read_json(request))
+        data = read_json(request)
+        self.rate_limit(request, data.get("email"), trusted=True)
+        return 201, self.jury.register_juror(data)
 
     @api("GET", "/api/v1/jurors", roles=("organiser",))
     def list_jurors(self, request, principal):

@@ -18,4 +18,5 @@ class MailRoutes:
 
     @api("POST", "/api/v1/outbox/<string:email_id>/resend", roles=("organiser",))
     def resend_outbox_email(self, request, principal, email_id):
+        self.rate_limit(request, f"outbox:{email_id}", trusted=True)
         return 202, self.notifications.resend(email_id, principal.subject)

@@ -12,7 +12,10 @@ from tests.unit.fakes import MemoryOutbox
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SETTINGS = SubmissionsSettings(
-    secret_key="unit-secret-0123456789-0123456789", reminder_days_before_deadline=7
+    secret_key="unit-secret-0123456789-0123456789",
+    reminder_days_before_deadline=7,
+    token_lifetime=timedelta(days=90),
+    unconfirmed_lifetime=timedelta(hours=48),
 )
 
 
@@ -48,7 +51,7 @@ def desk():
         ("38185", "Grenoble", "38", "Auvergne-Rhône-Alpes", 158000),
         ("79048", "Bressuire", "79", "Nouvelle-Aquitaine", 2000),
     ]:
-        created = desk.register_collectivite(town(*args))
+        created = desk.register_collectivite(town(*args), trusted=True)
         desk.create_application(created["id"], {"campaign_year": 2027, "services": [], "initiatives": []})
     return desk
 
