@@ -203,6 +203,8 @@ class Submissions:
             year = int(year)
         except (TypeError, ValueError):
             raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found") from None
+        if not 0 <= year <= 9999:  # nor a year, nor an int MongoDB can store
+            raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found")
         campaign = self.campaigns.get(year)
         if campaign is None:
             raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found")

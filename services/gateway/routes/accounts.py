@@ -10,6 +10,7 @@ from services.common.errors import Conflict
 from services.common.validation import load
 from services.gateway.accounts import Account, AccountExists
 from services.gateway.http import api, read_json
+from services.gateway.paging import paged
 from services.gateway.schemas import AccountRef, OrganiserInvite
 
 ORGANISER = ("organiser",)
@@ -42,7 +43,7 @@ class AccountRoutes:
 
     @api("GET", "/api/v1/organisers", roles=ORGANISER)
     def list_organisers(self, request, principal):
-        return [organiser_view(doc) for doc in self.team().members()]
+        return paged(request, [organiser_view(doc) for doc in self.team().members()], lambda o: [o["id"]])
 
     @api("POST", "/api/v1/accounts/end-sessions", roles=ORGANISER)
     def end_account_sessions(self, request, principal):

@@ -5,6 +5,7 @@ decides (validation, ownership, states), these handlers only translate.
 """
 
 from services.gateway.http import api, read_json
+from services.gateway.paging import paged
 
 ORGANISER = ("organiser",)
 COLLECTIVITE = ("collectivite",)
@@ -21,7 +22,7 @@ class SubmissionsRoutes:
     # Public: a collectivité reads the campaign and its grid before it signs up.
     @api("GET", "/api/v1/campaigns", public=True)
     def list_campaigns(self, request, principal):
-        return self.submissions.list_campaigns()
+        return paged(request, self.submissions.list_campaigns(), lambda c: [c["year"]], descending=True)
 
     @api("GET", "/api/v1/campaigns/<year>", public=True)
     def get_campaign(self, request, principal, year):
@@ -29,9 +30,10 @@ class SubmissionsRoutes:
 
     @api("GET", "/api/v1/campaigns/<year>/applications", roles=APPLICANT_OR_ORGANISER)
     def list_applications(self, request, principal, year):
-        return self.submissions.list_applications(
+        rows = self.submissions.list_applications(
             year, principal.role, principal.subject, request.args.get("state") or None
         )
+        return paged(request, rows, lambda row: [row["id"]])
 
     # -- collectivités -------------------------------------------------------
 
