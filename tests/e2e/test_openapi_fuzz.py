@@ -24,13 +24,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.api import ok
+from tests.support.api import ok, poll
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
 
 YEAR = 2390
-MAX_EXAMPLES = 6
+MAX_EXAMPLES = 8
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -42,7 +42,8 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def world(stack):
-    """A campaign, a collectivité with a draft, a juror: real ids for the path parameters."""
+    """A campaign, a collectivité with a submitted application, a juror holding
+    one of its review tasks, an email: real ids for the path parameters."""
     admin = stack.admin_token
     now = datetime.now(UTC)
     ok(
@@ -102,6 +103,15 @@ def world(stack):
         ),
         201,
     )
+    # submitted, so that review tasks exist; the juror holds one
+    ok(stack.http("POST", f"/api/v1/applications/{application['id']}/submit", token=signup["token"]))
+    task = poll(
+        lambda: stack.http(
+            "POST", "/api/v1/review-tasks/claim", token=juror["token"], json={"campaign_year": YEAR}
+        ),
+        lambda response: response.status_code == 200,
+    ).json()
+    email_id = ok(stack.http("GET", "/api/v1/outbox", token=admin, params={"limit": 1}))[0]["id"]
     return {
         "tokens": {
             "anonymous": None,
@@ -113,8 +123,8 @@ def world(stack):
             "year": YEAR,
             "application_id": application["id"],
             "collectivite_id": signup["id"],
-            "task_id": "t-unknown",
-            "email_id": "e-unknown",
+            "task_id": task["id"],
+            "email_id": email_id,
         },
     }
 
