@@ -60,6 +60,8 @@ class Operation:
     query: dict = field(default_factory=dict)  # name → JSON schema
     errors: tuple = ()  # beyond COMMON_ERRORS and those the roles imply
     paginated: bool = False
+    # OpenAPI links (stateful testing): parameter → (body field of this response, operations using it)
+    links: dict = field(default_factory=dict)
     body_optional: bool = False
     content_type: str = "application/json"
 
@@ -70,9 +72,37 @@ def _enum(*values):
 
 YEAR_QUERY = {"type": "integer", "minimum": 2000, "maximum": 2999}
 
+CAMPAIGN_LINKS = {
+    "year": (
+        "year",
+        ("get_campaign", "list_applications", "get_deliberation", "get_release_preview", "get_palmares"),
+    )
+}
+APPLICATION_LINKS = {
+    "application_id": (
+        "id",
+        (
+            "get_application",
+            "update_application",
+            "submit_application",
+            "withdraw_application",
+            "get_application_result",
+            "put_decision",
+        ),
+    )
+}
+TASK_LINKS = {
+    "task_id": (
+        "id",
+        ("review_task", "review_task_application", "declare_review_task_conflict", "release_review_task"),
+    )
+}
+
 OPERATIONS: dict[str, Operation] = {
     # -- submissions --
-    "create_campaign": Operation("Créer une campagne", r.Campaign, 201, CampaignSchema, errors=(409, 422)),
+    "create_campaign": Operation(
+        "Créer une campagne", r.Campaign, 201, CampaignSchema, errors=(409, 422), links=CAMPAIGN_LINKS
+    ),
     "list_campaigns": Operation("Campagnes, la plus récente d'abord", [r.Campaign], paginated=True),
     "get_campaign": Operation("Une campagne, sa grille et ses mentions", r.Campaign, errors=(404, 422)),
     "list_applications": Operation(
@@ -83,7 +113,12 @@ OPERATIONS: dict[str, Operation] = {
         paginated=True,
     ),
     "register_collectivite": Operation(
-        "Inscription d'une collectivité", r.CollectiviteCreated, 201, CollectiviteSchema, errors=(409, 422)
+        "Inscription d'une collectivité",
+        r.CollectiviteCreated,
+        201,
+        CollectiviteSchema,
+        errors=(409, 422),
+        links={"collectivite_id": ("id", ("get_collectivite",))},
     ),
     "get_collectivite": Operation("Une collectivité", r.Collectivite, errors=(404,)),
     "create_application": Operation(
@@ -92,6 +127,7 @@ OPERATIONS: dict[str, Operation] = {
         201,
         ApplicationCreateSchema,
         errors=(404, 409, 422),
+        links=APPLICATION_LINKS,
     ),
     "get_application": Operation("Une candidature", r.Application, errors=(404,)),
     "update_application": Operation(
@@ -113,7 +149,7 @@ OPERATIONS: dict[str, Operation] = {
         paginated=True,
     ),
     "claim_review_task": Operation(
-        "Prendre la prochaine tâche", r.Task, body=ClaimRequest, errors=(404, 409, 422)
+        "Prendre la prochaine tâche", r.Task, body=ClaimRequest, errors=(404, 409, 422), links=TASK_LINKS
     ),
     "review_task": Operation("Rendre une évaluation", r.Task, body=Review, errors=(404, 409, 422)),
     "review_task_application": Operation("Le dossier d'une tâche", r.Dossier, errors=(404, 409)),
@@ -201,6 +237,12 @@ def _operation(route: Route, op: Operation, path_params: list) -> dict:
         success["content"] = {op.content_type: {"schema": {"type": "string"}}}
     if op.paginated:
         success["headers"] = PAGE_HEADERS
+    if op.links:
+        success["links"] = {
+            f"{target}.{param}": {"operationId": target, "parameters": {param: f"$response.body#/{source}"}}
+            for param, (source, targets) in op.links.items()
+            for target in targets
+        }
     spec: dict = {
         "operationId": route.name,
         "summary": op.summary,

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 YEAR = 2390
 MAX_EXAMPLES = 8
+STATEFUL_EXAMPLES = 40
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -183,3 +184,38 @@ def test_no_5xx_and_every_response_matches_the_spec(stack, world):
     log.warning(summary)
     assert counter["requests"] > 1000, summary
     assert not failures, f"{summary}; {len(failures)} failures:\n" + "\n".join(failures[:40])
+
+
+def test_stateful_sequences_follow_the_links_without_5xx_or_mismatch(stack, world):
+    """Sequences along the spec's links (a campaign created, then read, its
+    applications, deliberation…; an application created, then patched, submitted,
+    withdrawn), as organiser and as collectivité."""
+    schema = schemathesis.openapi.from_url(f"{stack.api}/openapi.json")
+    counter = {"requests": 0}
+    for role in ("organiser", "collectivite"):
+        headers = {"Authorization": f"Bearer {world['tokens'][role]}"}
+
+        class Sequences(schema.as_state_machine()):
+            auth = headers
+
+            def get_call_kwargs(self, case):
+                return {"headers": self.auth, "timeout": 30}
+
+            def validate_response(self, response, case, additional_checks=None, **kwargs):
+                counter["requests"] += 1
+                case.validate_response(response, checks=CHECKS)
+
+        Sequences.run(
+            settings=settings(
+                max_examples=STATEFUL_EXAMPLES,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    summary = f"schemathesis (stateful): {counter['requests']} requests"
+    print(summary)
+    log.warning(summary)
+    assert counter["requests"] > 50, summary
