@@ -181,7 +181,7 @@ OPERATIONS: dict[str, Operation] = {
         paginated=True,
     ),
     "get_outbox_email": Operation("Un courriel rendu", r.EmailDetail, errors=(404, 422)),
-    "resend_outbox_email": Operation("Renvoyer un courriel en échec", r.Resent, 202, errors=(404, 409, 422)),
+    "resend_outbox_email": Operation("Renvoyer un courriel en échec", r.Email, 202, errors=(404, 409, 422)),
     # -- operations --
     "list_dead_letters": Operation("Messages en lettres mortes", [r.DeadLetter], paginated=True),
     "replay_dead_letters": Operation(

@@ -159,11 +159,16 @@ class Palmares(Body):
 
 
 class ApplicationResult(Body):
-    pass
+    application_id = fields.String(required=True)
+    campaign_year = fields.Integer(required=True)
+    labelled = fields.Boolean(required=True)
+    released_at = fields.String(allow_none=True)
+    arobases = fields.Integer()
+    mentions = fields.List(fields.String())
 
 
 class HistoryImported(Body):
-    pass
+    imported = fields.Integer(required=True)
 
 
 class Email(Body):
@@ -179,12 +184,13 @@ class EmailDetail(Email):
     html = _nullable_text()
 
 
-class Resent(Body):
-    pass
-
-
 class DeadLetter(Body):
-    pass
+    source = fields.String(allow_none=True)
+    event = fields.String(allow_none=True)
+    handler = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    attempts = fields.Integer(allow_none=True)
+    payload = fields.Raw(required=True)
 
 
 class Replayed(Body):

@@ -219,3 +219,19 @@ def test_stateful_sequences_follow_the_links_without_5xx_or_mismatch(stack, worl
     print(summary)
     log.warning(summary)
     assert counter["requests"] > 50, summary
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nowhere",
+        "/api/v1/campaigns/deux-mille/deliberation",  # <int:year> not a number: no route matched
+        "/api/v1/campaigns/55003326113371101314119498727424/deliberation",  # past MongoDB's int64
+        "/api/v1/campaigns/55003326113371101314119498727424",
+    ],
+)
+def test_what_the_fuzz_found_gets_a_json_404_not_html_nor_500(stack, path):
+    response = stack.http("GET", path, token=stack.admin_token)
+    assert response.status_code == 404, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] in ("not_found", "campaign_not_found")
