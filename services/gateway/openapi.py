@@ -20,6 +20,7 @@ from services.gateway import responses as r
 from services.gateway.http import ROUTES, Route
 from services.gateway.schemas import AccountRef, OrganiserInvite
 from services.jury.schemas import ClaimRequest, JurorRegistration, Review
+from services.notifications.logic import STATES as EMAIL_STATES
 from services.submissions.schemas import (
     ApplicationCreateSchema,
     ApplicationPatchSchema,
@@ -176,7 +177,7 @@ OPERATIONS: dict[str, Operation] = {
     "list_outbox": Operation(
         "Courriels de la file d'envoi",
         [r.Email],
-        query={"state": {"type": "string"}},
+        query={"state": _enum(*EMAIL_STATES)},
         errors=(422,),
         paginated=True,
     ),
