@@ -4,7 +4,7 @@ import schemathesis
 
 from services.gateway import openapi
 from services.gateway.app import GatewayService  # noqa: F401  (declares every route)
-from services.gateway.http import ROUTES
+from services.gateway.http import ROUTES, Route
 
 
 def spec():
@@ -71,3 +71,11 @@ def test_the_document_is_valid_openapi_3_1():
 def test_html_pages_are_not_api_operations():
     pages = [route for route in ROUTES if not route.path.startswith("/api/")]
     assert pages and all(openapi._path(p)[0] not in spec()["paths"] for p in pages)
+
+
+def test_a_route_not_yet_described_still_gets_its_path_and_roles(monkeypatch):
+    # GET /api/v1/openapi.json must not fail because a new route lacks its OPERATIONS entry
+    extra = Route("POST", "/api/v1/things/<thing_id>/poke", ("organiser",), False, "poke_thing")
+    monkeypatch.setattr("services.gateway.openapi.ROUTES", [*ROUTES, extra])
+    operation = spec()["paths"]["/api/v1/things/{thing_id}/poke"]["post"]
+    assert operation["x-roles"] == ["organiser"] and "404" in operation["responses"]
