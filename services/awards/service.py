@@ -12,6 +12,7 @@ from services.common.clock import utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
+from services.common.reference import campaign_year
 from services.common.relay import Outbox
 from services.common.startup import StartupChecks
 from services.common.validation import load
@@ -63,11 +64,11 @@ class AwardsService(HealthRpc):
 
     @rpc
     def deliberation(self, year):
-        return self._use_cases().deliberation(int(year))
+        return self._use_cases().deliberation(campaign_year(year))
 
     @rpc
     def decisions(self, year):
-        return self._use_cases().decisions(int(year))
+        return self._use_cases().decisions(campaign_year(year))
 
     @rpc
     def decide(self, application_id, data, by):
@@ -85,21 +86,23 @@ class AwardsService(HealthRpc):
 
     @rpc
     def release_preview(self, year):
-        return self._use_cases().release_preview(int(year))
+        return self._use_cases().release_preview(campaign_year(year))
 
     @rpc
     def release(self, year, by, data=None):
         options = load(ReleaseSchema(), data or {})
-        return self._use_cases().release(int(year), by, force=options["force"], reason=options["reason"])
+        return self._use_cases().release(
+            campaign_year(year), by, force=options["force"], reason=options["reason"]
+        )
 
     @rpc
     def palmares(self, year, role=None):
-        return self._use_cases().palmares(int(year), role)
+        return self._use_cases().palmares(campaign_year(year), role)
 
     @rpc
     def palmares_rows(self, year, role=None):
         """The palmarès as CSV rows (header first), embargo as for `palmares`."""
-        return palmares.csv_rows(self._use_cases().palmares(int(year), role))
+        return palmares.csv_rows(self._use_cases().palmares(campaign_year(year), role))
 
     @rpc
     def import_history(self, data):
@@ -108,7 +111,7 @@ class AwardsService(HealthRpc):
     @rpc
     def release_record(self, year):
         """Who released the campaign and when (organisers), or None before the release."""
-        record = AwardsRepository(self.db).release(int(year))
+        record = AwardsRepository(self.db).release(campaign_year(year))
         return release_view(record) if record else None
 
     @rpc

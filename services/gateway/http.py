@@ -17,6 +17,7 @@ import functools
 import hmac
 import json
 import logging
+from typing import NamedTuple
 
 import eventlet
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -192,11 +193,25 @@ def _to_response(result):
     return json_response(result)
 
 
+class Route(NamedTuple):
+    method: str
+    path: str
+    roles: tuple | None
+    public: bool
+    name: str
+
+
+# Every @api route, as declared: the OpenAPI spec (openapi.py) is built from it.
+ROUTES: list[Route] = []
+
+
 def api(method, path, roles=None, public=False):
     """Declare an API route. `roles`: the roles allowed (None: any signed-in
     role); `public=True`: no token needed (the principal may still be given)."""
 
     def decorator(fn):
+        ROUTES.append(Route(method, path, tuple(roles) if roles else None, public, fn.__name__))
+
         @functools.wraps(fn)
         def entry(self, request, **params):
             try:

@@ -27,3 +27,9 @@ class Reassignment(StrictSchema):
         validate=validate.Length(max=254),
         error_messages={"invalid": "Adresse électronique invalide."},
     )
+
+
+class TokenRef(StrictSchema):
+    """A token its holder revokes (POST /api/v1/tokens/revoke)."""
+
+    token = fields.String(required=True, validate=validate.Length(max=1000))

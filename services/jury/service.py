@@ -10,6 +10,7 @@ from services.common.clock import utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
+from services.common.reference import campaign_year
 from services.common.relay import Outbox
 from services.common.settings import PerProcess, Settings
 from services.common.startup import StartupChecks
@@ -107,7 +108,7 @@ class JuryService(HealthRpc):
 
     @rpc
     def deliberation(self, year):
-        return self._use_cases().deliberation(int(year))
+        return self._use_cases().deliberation(campaign_year(year))
 
     # -- events -----------------------------------------------------------
 

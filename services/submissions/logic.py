@@ -203,6 +203,8 @@ class Submissions:
             year = int(year)
         except (TypeError, ValueError):
             raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found") from None
+        if not 0 <= year <= 9999:  # nor a year, nor an int MongoDB can store
+            raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found")
         campaign = self.campaigns.get(year)
         if campaign is None:
             raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found")
@@ -474,14 +476,20 @@ class Submissions:
         )
         return application_view(application)
 
-    def list_applications(self, year, principal_role, principal_subject, state=None):
-        """Organisers: every application of the campaign; a collectivité: its own."""
+    def list_applications(self, year, principal_role, principal_subject, state=None, after=None, limit=None):
+        """Organisers: every application of the campaign; a collectivité: its own.
+        With `limit`: at most that many, by id, those after the id `after` (a page)."""
         campaign = self._campaign(year)
         if principal_role == "collectivite":
             application = self.applications.get(Applications.key(campaign["year"], principal_subject))
-            return [application_view(application)] if application else []
+            if application is None or (after is not None and application["_id"] <= after):
+                return []
+            return [application_view(application)]
         if principal_role != "organiser":
             raise Forbidden("Réservé aux organisateurs.")
+        if limit is not None:
+            rows = self.applications.page_of_campaign(campaign["year"], state, after, int(limit))
+            return [application_view(a) for a in rows]
         return [application_view(a) for a in self.applications.of_campaign(campaign["year"], state)]
 
     def search_applications(self, year: int | str, filters: dict, page: int = 1, per_page: int = 50) -> dict:

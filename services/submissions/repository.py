@@ -76,5 +76,12 @@ class Applications:
             query["state"] = state
         return list(self.collection.find(query, projection).sort("_id", DESCENDING))
 
+    def page_of_campaign(self, year, state, after, limit):
+        """By _id ("<year>:<collectivite>"), those after `after`: a range read, not a skip."""
+        query = {"campaign_year": year, "_id": {"$gt": after or ""}}
+        if state:
+            query["state"] = state
+        return list(self.collection.find(query).sort("_id", ASCENDING).limit(limit))
+
     def count(self, year, state):
         return self.collection.count_documents({"campaign_year": year, "state": state})

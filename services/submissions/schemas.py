@@ -106,7 +106,10 @@ class CampaignSchema(StrictSchema):
 
     @validates("mentions")
     def _unique_mentions(self, value, **kwargs):
-        codes = [mention["code"] for mention in value or []]
+        # marshmallow runs this even when an item failed (a mention without code): skip those
+        codes = [
+            mention["code"] for mention in value or [] if isinstance(mention, dict) and "code" in mention
+        ]
         if len(codes) != len(set(codes)):
             raise ValidationError("Code de mention en double.")
 

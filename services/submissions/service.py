@@ -88,8 +88,10 @@ class SubmissionsService(HealthRpc):
         return self._use_cases().get_application(application_id, principal_role, principal_subject)
 
     @rpc
-    def list_applications(self, year, principal_role, principal_subject, state=None):
-        return self._use_cases().list_applications(year, principal_role, principal_subject, state)
+    def list_applications(self, year, principal_role, principal_subject, state=None, after=None, limit=None):
+        return self._use_cases().list_applications(
+            year, principal_role, principal_subject, state, after, limit
+        )
 
     @rpc
     def search_applications(self, year, filters, page=1):

@@ -12,11 +12,11 @@ from services.common.errors import Conflict, ValidationFailed
 from services.common.validation import load
 from services.gateway.accounts import Account, AccountExists
 from services.gateway.http import api, read_json
+from services.gateway.paging import paged
 from services.gateway.repository import TokenFloors, TokenRevocations
-from services.gateway.schemas import AccountRef, OrganiserInvite, Reassignment
+from services.gateway.schemas import AccountRef, OrganiserInvite, Reassignment, TokenRef
 
 ORGANISER = ("organiser",)
-MAX_TOKEN_LENGTH = 1000
 
 
 def organiser_view(doc):
@@ -47,7 +47,7 @@ class AccountRoutes:
 
     @api("GET", "/api/v1/organisers", roles=ORGANISER)
     def list_organisers(self, request, principal):
-        return [organiser_view(doc) for doc in self.team().members()]
+        return paged(request, [organiser_view(doc) for doc in self.team().members()], lambda o: [o["id"]])
 
     @api("POST", "/api/v1/accounts/end-sessions", roles=ORGANISER)
     def end_account_sessions(self, request, principal):
@@ -58,13 +58,11 @@ class AccountRoutes:
     # an organiser revokes a whole account with /accounts/revoke.
     @api("POST", "/api/v1/tokens/revoke", public=True)
     def revoke_token(self, request, principal):
-        text = read_json(request).get("token")
-        found = None
-        if isinstance(text, str) and len(text) <= MAX_TOKEN_LENGTH:
-            try:
-                found = tokens.verify(str(self.config["LABEL_SECRET_KEY"]), text, utcnow())
-            except tokens.TokenExpired:
-                return {"revoked": True, "expired": True}  # opens nothing already
+        text = load(TokenRef(), read_json(request))["token"]
+        try:
+            found = tokens.verify(str(self.config["LABEL_SECRET_KEY"]), text, utcnow())
+        except tokens.TokenExpired:
+            return {"revoked": True, "expired": True}  # opens nothing already
         if found is None or found.token_id is None:
             raise ValidationFailed(
                 {"token": ["Jeton inconnu : ce n'est pas un jeton d'accès émis par ce site."]},

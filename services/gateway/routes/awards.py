@@ -14,6 +14,7 @@ from services.common.errors import Conflict, NotFound
 from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, sort_key
 from services.gateway import charts
 from services.gateway.http import api, read_json
+from services.gateway.paging import paged
 
 ORGANISER = ("organiser",)
 
@@ -68,9 +69,11 @@ class AwardsRoutes:
         except (UnknownService, MethodNotFound):
             rows = None  # the jury service is away: the awards copy of its proposals
         if rows is None:
-            return self.awards.deliberation(year)
-        decisions = self.awards.decisions(year)
-        return [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
+            rows = self.awards.deliberation(year)
+        else:
+            decisions = self.awards.decisions(year)
+            rows = [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
+        return paged(request, rows, lambda row: [row["application_id"]])
 
     @api("PUT", "/api/v1/applications/<application_id>/decision", roles=ORGANISER)
     def put_decision(self, request, principal, application_id):
