@@ -253,7 +253,9 @@ CASES = [
         404,
     ),
     ("bad outbox state", "GET", "/api/v1/outbox?state=%24ne", "admin", None, 422),
-    ("bad dead-letter limit", "GET", "/api/v1/dead-letters?limit=abc", "admin", None, 200),
+    ("bad dead-letter limit", "GET", "/api/v1/dead-letters?limit=abc", "admin", None, 400),
+    ("forged outbox cursor", "GET", "/api/v1/outbox?cursor=%7B%22%24gt%22%3A%22%22%7D", "admin", None, 400),
+    ("page size above the maximum", "GET", "/api/v1/outbox?limit=100000", "admin", None, 400),
     (
         "reassign: operator as email",
         "POST",
