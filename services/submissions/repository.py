@@ -74,3 +74,46 @@ class Applications:
 
     def count(self, year, state):
         return self.collection.count_documents({"campaign_year": year, "state": state})
+
+
+BAROMETRES = "barometres"
+ATLAAS = "atlaas"
+ATLAAS_BATCH = 1000
+
+
+class Barometres:
+    """One baromètre document per released campaign (`_id` = year), computed
+    at the release: derived data, rewritten whole by a replayed computation."""
+
+    def __init__(self, db):
+        self.collection = db[BAROMETRES]
+
+    def get(self, year):
+        return self.collection.find_one({"_id": str(year)})
+
+    def years(self):
+        # One small document per campaign year: sorted here.
+        return sorted((doc["year"] for doc in self.collection.find({}, {"year": 1})), reverse=True)
+
+    def save(self, document):
+        self.collection.replace_one({"_id": document["_id"]}, document, upsert=True)
+
+
+class Atlaas:
+    """The directory's entries: the initiatives published with their collectivité's
+    consent, of released campaigns only (written at the release)."""
+
+    def __init__(self, db):
+        self.collection = db[ATLAAS]
+
+    def replace_year(self, year, entries):
+        # A replayed computation starts over: same entries, same _ids.
+        self.collection.delete_many({"year": year})
+        for start in range(0, len(entries), ATLAAS_BATCH):
+            self.collection.insert_many(entries[start : start + ATLAAS_BATCH], ordered=False)
+
+    def page(self, query, cursor, limit):
+        if cursor:
+            query = dict(query, _id={"$lt": cursor})
+        found = self.collection.find(query, {"terms": 0}).sort("_id", DESCENDING).limit(limit + 1)
+        return list(found)
