@@ -10,7 +10,16 @@ finished but some rows or steps failed (listed in the report).
 import click
 
 from labelctl.client import Api, settings_from_env
-from labelctl.commands import campaigns, deliberation, demo, importing, jurors, outbox, palmares
+from labelctl.commands import (
+    campaigns,
+    deliberation,
+    demo,
+    importing,
+    jurors,
+    outbox,
+    palmares,
+    prediagnostic,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +49,7 @@ for command in (
     outbox.outbox,
     outbox.dead_letters,
     demo.demo,
+    prediagnostic.prediagnostic,
 ):
     cli.add_command(command)
 

@@ -21,6 +21,7 @@ from services.gateway.pages.collectivite import CollectivitePages
 from services.gateway.pages.connexion import SignInPages
 from services.gateway.pages.jure import JurorPages
 from services.gateway.pages.organisation import OrganiserPages
+from services.gateway.pages.prediagnostic import PrediagnosticPages
 from services.gateway.pages.static import StaticFiles
 from services.gateway.repository import (
     ApiTokens,
@@ -33,6 +34,7 @@ from services.gateway.repository import (
 )
 from services.gateway.routes.accounts import AccountRoutes
 from services.gateway.routes.awards import AwardsRoutes
+from services.gateway.routes.barometre import BarometreRoutes
 from services.gateway.routes.jury import JuryRoutes
 from services.gateway.routes.mail import MailRoutes
 from services.gateway.routes.operations import OperationsRoutes
@@ -45,6 +47,7 @@ class GatewayService(
     SubmissionsRoutes,
     JuryRoutes,
     AwardsRoutes,
+    BarometreRoutes,
     MailRoutes,
     OperationsRoutes,
     AccountRoutes,
@@ -52,6 +55,7 @@ class GatewayService(
     CollectivitePages,
     JurorPages,
     OrganiserPages,
+    PrediagnosticPages,
     StaticFiles,
     AccessRules,
 ):

@@ -216,20 +216,6 @@ def public_view(document: Doc, previous: Doc | None = None) -> Doc:
     }
 
 
-def csv_rows(view: Doc) -> list[list]:
-    """The baromètre as one table: section, code, label, figures."""
-    rows: list[list] = [["section", "code", "libelle", "effectif", "part_pourcent", "evolution_points"]]
-    for row in view["enjeux"]:
-        rows.append(["enjeu", row["code"], row["label"], row["initiatives"], row["share"], row["change"]])
-    for row in view["services"]:
-        rows.append(["service", row["code"], row["label"], row["collectivites"], row["share"], row["change"]])
-    for section in ("bands", "categories", "regions"):
-        for row in view[section]:
-            name = {"bands": "tranche", "categories": "categorie", "regions": "region"}[section]
-            rows.append([name, row["code"], row["label"], row["collectivites"], row["mean_services"], None])
-    return rows
-
-
 def prediagnostic(application: Doc, grid: Doc, document: Doc) -> Doc:
     """A collectivité's application against the collectivités of its population
     band and category in a released baromètre; withheld under MIN_GROUP of them."""
