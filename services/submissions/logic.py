@@ -272,19 +272,28 @@ class Submissions:
         """The Atlaas directory: consented initiatives of released campaigns,
         filtered, newest first, `limit` per page from `cursor` (the last id seen)."""
         filters = load(schemas.InitiativeSearchSchema(), filters)
-        query: Doc = {}
-        for key in ("enjeu", "region", "band", "year"):
-            if filters[key]:
-                query[key] = filters[key]
-        words = barometre.terms(filters["q"])
-        if words:
-            query["terms"] = {"$all": words[:10]}
-        found = self.atlaas.page(query, filters["cursor"], filters["limit"])
-        items = found[: filters["limit"]]
-        for item in items:
-            item["id"] = item.pop("_id")
-        more = len(found) > filters["limit"]
-        return {"items": items, "next_cursor": items[-1]["id"] if more else None, "limit": filters["limit"]}
+        keys = [(key, filters[key]) for key in ("enjeu", "region", "band") if filters[key]]
+        keys += [("term", word) for word in barometre.terms(filters["q"])[:10]]
+        limit, cursor = filters["limit"], filters["cursor"]
+        years = [filters["year"]] if filters["year"] else self.barometres.years()
+        ids: list[str] = []
+        for year in years:
+            if self.barometres.get(year) is None:
+                continue  # not released (or not computed yet): nothing of it is shown
+            if cursor and str(year) > cursor:
+                continue  # ids start with the year: those are all above the cursor
+            matching = self.atlaas.matching(year, keys)
+            ids += [i for i in matching if not cursor or i < cursor][: limit + 1 - len(ids)]
+            if len(ids) > limit:
+                break
+        items = []
+        for entry_id in ids[:limit]:
+            item = self.atlaas.get(entry_id)
+            if item is not None:
+                item["id"] = item.pop("_id")
+                items.append(item)
+        more = len(ids) > limit
+        return {"items": items, "next_cursor": ids[limit - 1] if more else None, "limit": limit}
 
     def prediagnostic(self, collectivite_id, principal_role, principal_subject):
         """A collectivité's current draft or last application against similar
@@ -305,7 +314,8 @@ class Submissions:
                 "Aucune candidature de cette collectivité : le pré-diagnostic part de votre brouillon.",
                 "application_not_found",
             )
-        years = self.barometres.years()
+        # The latest baromètre up to the application's year: never one of a later campaign.
+        years = [y for y in self.barometres.years() if y <= campaign["year"]]
         if not years:
             raise NotFound("Aucun baromètre n'est encore publié.", "barometre_not_found")
         document = self.barometres.get(years[0])

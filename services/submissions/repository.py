@@ -78,6 +78,7 @@ class Applications:
 
 BAROMETRES = "barometres"
 ATLAAS = "atlaas"
+ATLAAS_POSTINGS = "atlaas_postings"
 ATLAAS_BATCH = 1000
 
 
@@ -101,19 +102,54 @@ class Barometres:
 
 class Atlaas:
     """The directory's entries: the initiatives published with their collectivité's
-    consent, of released campaigns only (written at the release)."""
+    consent, of released campaigns only (written at the release), and their
+    postings: per year, the ids (newest first) of each enjeu, region, population
+    band and search term, so that a search reads a few documents by `_id` (the
+    one lookup FerretDB-SQLite answers without scanning) rather than the entries."""
 
     def __init__(self, db):
         self.collection = db[ATLAAS]
+        self.postings = db[ATLAAS_POSTINGS]
+
+    @staticmethod
+    def posting_key(year, field, value=""):
+        return f"{year}|{field}|{value}"
 
     def replace_year(self, year, entries):
         # A replayed computation starts over: same entries, same _ids.
         self.collection.delete_many({"year": year})
-        for start in range(0, len(entries), ATLAAS_BATCH):
-            self.collection.insert_many(entries[start : start + ATLAAS_BATCH], ordered=False)
+        self.postings.delete_many({"year": year})
+        postings: dict[str, list[str]] = {}
+        for entry in sorted(entries, key=lambda e: e["_id"], reverse=True):
+            keys = [
+                ("all", ""),
+                ("enjeu", entry["enjeu"]),
+                ("region", entry["region"]),
+                ("band", entry["band"]),
+            ]
+            keys += [("term", term) for term in entry["terms"]]
+            for field, value in keys:
+                postings.setdefault(self.posting_key(year, field, value), []).append(entry["_id"])
+        docs = [{"_id": key, "year": year, "ids": ids} for key, ids in postings.items()]
+        for batch in (entries, docs):
+            target = self.collection if batch is entries else self.postings
+            for start in range(0, len(batch), ATLAAS_BATCH):
+                target.insert_many(batch[start : start + ATLAAS_BATCH], ordered=False)
 
-    def page(self, query, cursor, limit):
-        if cursor:
-            query = dict(query, _id={"$lt": cursor})
-        found = self.collection.find(query, {"terms": 0}).sort("_id", DESCENDING).limit(limit + 1)
-        return list(found)
+    def matching(self, year, keys):
+        """Ids of the year's entries matching every (field, value), newest first."""
+        wanted = [self.posting_key(year, field, value) for field, value in keys] or [
+            self.posting_key(year, "all")
+        ]
+        lists = []
+        for key in wanted:
+            doc = self.postings.find_one({"_id": key})
+            if doc is None:
+                return []
+            lists.append(doc["ids"])
+        lists.sort(key=len)
+        found = set(lists[0]).intersection(*lists[1:]) if len(lists) > 1 else lists[0]
+        return sorted(found, reverse=True)
+
+    def get(self, entry_id):
+        return self.collection.find_one({"_id": entry_id}, {"terms": 0})

@@ -37,12 +37,13 @@ SERVICES = [s["code"] for e in GRID["enjeux"] for s in e["services"]]
 
 def applications(count, initiatives_per_app=4, seed=16, consent_every=3, first_number=0):
     """`count` applications as [{collectivite (sign-up data), services, initiatives}];
-    count * initiatives_per_app must be a multiple of 400 for exact shares. Every
+    count * initiatives_per_app a multiple of 400 gives the exact shares. Every
     `consent_every`-th initiative is published (consent ticked), the others not."""
     rng = random.Random(seed)
     total = count * initiatives_per_app
-    assert total % 400 == 0, "the shares are exact on multiples of 400 initiatives"
-    enjeux = [code for code, n in PER_400.items() for _ in range(n * total // 400)]
+    # The shares are exact on multiples of 400 initiatives (otherwise only close).
+    units = -(-total // 400)
+    enjeux = [code for code, n in PER_400.items() for _ in range(n * units)]
     rng.shuffle(enjeux)
     out = []
     for index in range(count):
