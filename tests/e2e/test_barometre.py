@@ -115,7 +115,7 @@ def test_nothing_before_the_release_then_the_seeds_shares(stack, campaign, page)
     assert page.get_by_role("heading", name=f"Baromètre {YEAR}").is_visible()
     row = page.get_by_role("row", name="Communication et information").first
     assert "18,5 %" in row.inner_text()
-    assert page.locator("svg[role=img] title").first.inner_text().startswith("Part des initiatives")
+    assert page.locator("svg[role=img] > title").first.text_content().startswith("Part des initiatives")
     assert_accessible(page, "baromètre")
     screenshot(page, "barometre", size=PHONE)
     page.goto(f"{stack.base_url}/barometre")
