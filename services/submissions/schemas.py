@@ -262,7 +262,10 @@ class InitiativeSearchSchema(StrictSchema):
     region = fields.String(load_default="", validate=validate.Length(max=60))
     band = fields.String(
         load_default="",
-        validate=validate.OneOf(["", "moins_3500", "3500_20000", "20000_100000", "plus_100000"]),
+        validate=validate.OneOf(
+            ["", "moins_3500", "3500_20000", "20000_100000", "plus_100000"],
+            error="Tranche de population inconnue : moins_3500, 3500_20000, 20000_100000 ou plus_100000.",
+        ),
     )
     year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(2000, 2999))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))

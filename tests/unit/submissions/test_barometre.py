@@ -170,6 +170,9 @@ def test_the_directorys_filters_are_checked(desk):
     with pytest.raises(ValidationFailed) as refused:
         desk.search_initiatives({"limit": 1000, "band": "huge", "cursor": "$where"})
     assert set(refused.value.fields) == {"limit", "band", "cursor"}
+    assert refused.value.fields["band"] == [
+        "Tranche de population inconnue : moins_3500, 3500_20000, 20000_100000 ou plus_100000."
+    ]
 
 
 def test_the_prediagnostic_compares_with_five_or_more_similar_collectivites(desk):
