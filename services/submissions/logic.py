@@ -278,12 +278,11 @@ class Submissions:
         years = [filters["year"]] if filters["year"] else self.barometres.years()
         ids: list[str] = []
         for year in years:
-            if self.barometres.get(year) is None:
+            if not self.barometres.exists(year):
                 continue  # not released (or not computed yet): nothing of it is shown
             if cursor and str(year) > cursor:
                 continue  # ids start with the year: those are all above the cursor
-            matching = self.atlaas.matching(year, keys)
-            ids += [i for i in matching if not cursor or i < cursor][: limit + 1 - len(ids)]
+            ids += self.atlaas.matching(year, keys, cursor, limit + 1 - len(ids))
             if len(ids) > limit:
                 break
         items = []

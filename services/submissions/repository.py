@@ -80,6 +80,7 @@ BAROMETRES = "barometres"
 ATLAAS = "atlaas"
 ATLAAS_POSTINGS = "atlaas_postings"
 ATLAAS_BATCH = 1000
+POSTING_CHUNK = 500
 
 
 class Barometres:
@@ -91,6 +92,9 @@ class Barometres:
 
     def get(self, year):
         return self.collection.find_one({"_id": str(year)})
+
+    def exists(self, year):
+        return self.collection.find_one({"_id": str(year)}, {"year": 1}) is not None
 
     def years(self):
         # One small document per campaign year: sorted here.
@@ -104,8 +108,9 @@ class Atlaas:
     """The directory's entries: the initiatives published with their collectivité's
     consent, of released campaigns only (written at the release), and their
     postings: per year, the ids (newest first) of each enjeu, region, population
-    band and search term, so that a search reads a few documents by `_id` (the
-    one lookup FerretDB-SQLite answers without scanning) rather than the entries."""
+    band and search term, in chunks of POSTING_CHUNK ids under a head document
+    listing each chunk's first id. A search reads a few small documents by `_id`
+    (the one lookup FerretDB-SQLite answers without scanning), never the entries."""
 
     def __init__(self, db):
         self.collection = db[ATLAAS]
@@ -130,26 +135,75 @@ class Atlaas:
             keys += [("term", term) for term in entry["terms"]]
             for field, value in keys:
                 postings.setdefault(self.posting_key(year, field, value), []).append(entry["_id"])
-        docs = [{"_id": key, "year": year, "ids": ids} for key, ids in postings.items()]
-        for batch in (entries, docs):
-            target = self.collection if batch is entries else self.postings
+        docs = []
+        for key, ids in postings.items():
+            chunks = [ids[start : start + POSTING_CHUNK] for start in range(0, len(ids), POSTING_CHUNK)]
+            docs.append({"_id": key, "year": year, "count": len(ids), "firsts": [c[0] for c in chunks]})
+            docs += [{"_id": f"{key}|{n:05d}", "year": year, "ids": c} for n, c in enumerate(chunks)]
+        for batch, target in ((entries, self.collection), (docs, self.postings)):
             for start in range(0, len(batch), ATLAAS_BATCH):
                 target.insert_many(batch[start : start + ATLAAS_BATCH], ordered=False)
 
-    def matching(self, year, keys):
-        """Ids of the year's entries matching every (field, value), newest first."""
-        wanted = [self.posting_key(year, field, value) for field, value in keys] or [
-            self.posting_key(year, "all")
-        ]
-        lists = []
-        for key in wanted:
-            doc = self.postings.find_one({"_id": key})
-            if doc is None:
+    def matching(self, year, keys, cursor, wanted):
+        """Up to `wanted` ids of the year's entries below `cursor` matching every
+        (field, value), newest first: the shortest posting drives, the others
+        are probed chunk by chunk."""
+        postings = []
+        for field, value in keys or [("all", "")]:
+            head = self.postings.find_one({"_id": self.posting_key(year, field, value)})
+            if head is None:
                 return []
-            lists.append(doc["ids"])
-        lists.sort(key=len)
-        found = set(lists[0]).intersection(*lists[1:]) if len(lists) > 1 else lists[0]
-        return sorted(found, reverse=True)
+            postings.append(_Posting(self.postings, head))
+        postings.sort(key=lambda posting: posting.count)
+        driver, others = postings[0], postings[1:]
+        found: list[str] = []
+        for entry_id in driver.ids_below(cursor):
+            if all(other.contains(entry_id) for other in others):
+                found.append(entry_id)
+                if len(found) >= wanted:
+                    break
+        return found
 
     def get(self, entry_id):
         return self.collection.find_one({"_id": entry_id}, {"terms": 0})
+
+
+class _Posting:
+    """One posting list read lazily, a chunk at a time (ids in descending order)."""
+
+    def __init__(self, collection, head):
+        self.collection = collection
+        self.key = head["_id"]
+        self.count = head["count"]
+        self.firsts = head["firsts"]
+        self.chunks: dict[int, list[str]] = {}
+        self.sets: dict[int, set[str]] = {}
+
+    def chunk(self, n):
+        if n not in self.chunks:
+            doc = self.collection.find_one({"_id": f"{self.key}|{n:05d}"})
+            self.chunks[n] = doc["ids"] if doc else []
+        return self.chunks[n]
+
+    def chunk_of(self, entry_id):
+        """The chunk that holds `entry_id` if any: the last whose first id is >= it."""
+        index = 0
+        for n, first in enumerate(self.firsts):
+            if first < entry_id:
+                break
+            index = n
+        return index
+
+    def ids_below(self, cursor):
+        for n in range(self.chunk_of(cursor) if cursor else 0, len(self.firsts)):
+            for entry_id in self.chunk(n):
+                if not cursor or entry_id < cursor:
+                    yield entry_id
+
+    def contains(self, entry_id):
+        if not self.firsts or entry_id > self.firsts[0]:
+            return False
+        n = self.chunk_of(entry_id)
+        if n not in self.sets:
+            self.sets[n] = set(self.chunk(n))
+        return entry_id in self.sets[n]

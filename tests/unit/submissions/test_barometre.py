@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.common.errors import Conflict, NotFound, ValidationFailed
-from services.submissions import barometre
+from services.submissions import barometre, repository
 from services.submissions.logic import Submissions
 from services.submissions.settings import SubmissionsSettings
 from tests.support import barometre_data
@@ -195,3 +195,23 @@ def test_the_prediagnostic_is_withheld_when_fewer_than_five_are_similar():
     document = barometre.compute(CAMPAIGN, apps[:12], "x")[0]  # two of each population
     result = barometre.prediagnostic(apps[0], barometre_data.GRID, document)
     assert result["withheld"] and "services" not in result and "suggestions" not in result
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"enjeu": "culture", "region": "Bretagne"}, {"q": "médiathèques écoles", "band": "3500_20000"}],
+)
+def test_the_postings_in_small_chunks_give_every_match_once_newest_first(desk, monkeypatch, filters):
+    monkeypatch.setattr(repository, "POSTING_CHUNK", 4)  # many chunk boundaries
+    release(desk)
+    expected = sorted(
+        (
+            entry["_id"]
+            for entry in desk.atlaas.collection.find({})
+            if all(entry[key] == value for key, value in filters.items() if key != "q")
+        ),
+        reverse=True,
+    )
+    assert expected
+    assert [item["id"] for item in every_page(desk, filters, limit=7)] == expected
+    assert [item["id"] for item in every_page(desk, filters, limit=1)] == expected
