@@ -140,6 +140,8 @@ class Atlaas:
             chunks = [ids[start : start + POSTING_CHUNK] for start in range(0, len(ids), POSTING_CHUNK)]
             docs.append({"_id": key, "year": year, "count": len(ids), "firsts": [c[0] for c in chunks]})
             docs += [{"_id": f"{key}|{n:05d}", "year": year, "ids": c} for n, c in enumerate(chunks)]
+        # The terms live in the postings only: the entries stay small.
+        entries = [{key: value for key, value in entry.items() if key != "terms"} for entry in entries]
         for batch, target in ((entries, self.collection), (docs, self.postings)):
             for start in range(0, len(batch), ATLAAS_BATCH):
                 target.insert_many(batch[start : start + ATLAAS_BATCH], ordered=False)
@@ -165,7 +167,7 @@ class Atlaas:
         return found
 
     def get(self, entry_id):
-        return self.collection.find_one({"_id": entry_id}, {"terms": 0})
+        return self.collection.find_one({"_id": entry_id})
 
 
 class _Posting:
