@@ -215,3 +215,16 @@ def test_the_postings_in_small_chunks_give_every_match_once_newest_first(desk, m
     assert expected
     assert [item["id"] for item in every_page(desk, filters, limit=7)] == expected
     assert [item["id"] for item in every_page(desk, filters, limit=1)] == expected
+
+
+def test_a_crash_between_the_release_and_the_barometre_is_made_good_by_the_replay(desk):
+    release(desk)
+    directory = every_page(desk, {}, limit=100)
+    # As if the process died after recording the release but before the baromètre
+    # document (written last): the replayed event computes it all again, once.
+    desk.barometres.collection.delete_many({})
+    with pytest.raises(Conflict):
+        desk.barometre(2027)
+    release(desk)
+    assert desk.barometre(2027)["applications"] == 80
+    assert every_page(desk, {}, limit=100) == directory
