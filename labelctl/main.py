@@ -19,6 +19,7 @@ from labelctl.commands import (
     jurors,
     outbox,
     palmares,
+    prediagnostic,
 )
 
 
@@ -50,6 +51,7 @@ for command in (
     outbox.outbox,
     outbox.dead_letters,
     demo.demo,
+    prediagnostic.prediagnostic,
 ):
     cli.add_command(command)
 

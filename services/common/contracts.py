@@ -64,6 +64,8 @@ class InitiativeRef(_Nested):
     enjeu = fields.String(required=True)
     description = fields.String(required=True)
     url = fields.String(allow_none=True, load_default=None)
+    # Consent to the public directory (Atlaas) after the release; absent in older events.
+    publish = fields.Boolean(load_default=False)
 
 
 class Proposal(_Nested):

@@ -22,6 +22,7 @@ from services.gateway.pages.collectivite import CollectivitePages
 from services.gateway.pages.connexion import SignInPages
 from services.gateway.pages.jure import JurorPages
 from services.gateway.pages.organisation import OrganiserPages
+from services.gateway.pages.prediagnostic import PrediagnosticPages
 from services.gateway.pages.static import StaticFiles
 from services.gateway.ratelimit import Limits, RateLimiter
 from services.gateway.repository import (
@@ -38,6 +39,7 @@ from services.gateway.repository import (
 )
 from services.gateway.routes.accounts import AccountRoutes
 from services.gateway.routes.awards import AwardsRoutes
+from services.gateway.routes.barometre import BarometreRoutes
 from services.gateway.routes.jury import JuryRoutes
 from services.gateway.routes.mail import MailRoutes
 from services.gateway.routes.operations import OperationsRoutes
@@ -52,6 +54,7 @@ class GatewayService(
     SubmissionsRoutes,
     JuryRoutes,
     AwardsRoutes,
+    BarometreRoutes,
     MailRoutes,
     OperationsRoutes,
     AccountRoutes,
@@ -59,6 +62,7 @@ class GatewayService(
     CollectivitePages,
     JurorPages,
     OrganiserPages,
+    PrediagnosticPages,
     StaticFiles,
     AccessRules,
 ):

@@ -9,6 +9,8 @@ PALETTE = ("#1b5e9b", "#2e86c1", "#48a9a6", "#7cb518", "#f4a261", "#e76f51", "#8
 
 
 def _fmt(value):
+    if isinstance(value, float):  # a share or a mean: French decimal comma
+        return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
     return f"{value:,}".replace(",", "\u202f")  # French thousands separator
 
 
@@ -39,7 +41,7 @@ def vertical_bars(items, title, unit=""):
     return Markup("".join(parts))
 
 
-def horizontal_bars(items, title):
+def horizontal_bars(items, title, unit=""):
     """`items`: [(label, value)]; one row per item, the label above its bar."""
     width, row = 320, 34
     height = max(len(items), 1) * row + 4
@@ -54,8 +56,9 @@ def horizontal_bars(items, title):
         parts.append(
             f'<g class="bar"><text x="0" y="{y + 11}" font-size="12">{escape(label)}</text>'
             f'<rect x="0" y="{y + 15}" width="{bar:.1f}" height="14" rx="3" '
-            f'fill="{PALETTE[index % len(PALETTE)]}"><title>{escape(label)} : {value}</title></rect>'
-            f'<text x="{bar + 6:.1f}" y="{y + 27}" font-size="12">{_fmt(value)}</text></g>'
+            f'fill="{PALETTE[index % len(PALETTE)]}">'
+            f"<title>{escape(label)} : {_fmt(value)}{unit}</title></rect>"
+            f'<text x="{bar + 6:.1f}" y="{y + 27}" font-size="12">{_fmt(value)}{unit}</text></g>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

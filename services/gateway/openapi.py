@@ -185,6 +185,29 @@ OPERATIONS: dict[str, Operation] = {
     "get_application_result": Operation(
         "Le résultat d'une candidature", r.ApplicationResult, errors=(404, 409)
     ),
+    # -- baromètre, Atlaas, pré-diagnostic (computed by submissions at the release) --
+    "get_barometre_years": Operation("Années dont le baromètre est publié", r.BarometreYears),
+    "get_barometre": Operation("Le baromètre d'une année", r.Barometre, errors=(404, 409)),
+    "get_barometre_csv": Operation("Le baromètre en CSV", None, errors=(404, 409), content_type="text/csv"),
+    "get_initiatives": Operation(
+        "L'Atlaas : initiatives publiées avec l'accord de leur collectivité (curseur dans next_cursor)",
+        r.InitiativesPage,
+        query={
+            "q": {"type": "string", "maxLength": 200},
+            "enjeu": {"type": "string"},
+            "region": {"type": "string"},
+            "band": _enum("moins_3500", "3500_20000", "20000_100000", "plus_100000"),
+            "year": YEAR_QUERY,
+            "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+            "cursor": {"type": "string"},
+        },
+        errors=(422,),
+    ),
+    "get_prediagnostic": Operation(
+        "Le pré-diagnostic d'une collectivité (agrégats de 5 collectivités au moins)",
+        r.Prediagnostic,
+        errors=(404,),
+    ),
     # -- mail --
     "list_outbox": Operation(
         "Courriels de la file d'envoi",

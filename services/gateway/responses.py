@@ -234,3 +234,22 @@ class Reassigned(Body):
     email = fields.String(required=True)
     confirmed = fields.Boolean(required=True)
     sessions_ended = fields.Integer(required=True)
+
+
+class BarometreYears(Body):
+    years = fields.List(fields.Integer(), required=True)
+
+
+class Barometre(Body):
+    year = fields.Integer(required=True)
+    enjeux = fields.List(fields.Dict(), required=True)
+    services = fields.List(fields.Dict(), required=True)
+
+
+class InitiativesPage(Body):
+    items = fields.List(fields.Dict(), required=True)
+    next_cursor = _nullable_text()
+
+
+class Prediagnostic(Body):
+    withheld = fields.Boolean(required=True)

@@ -7,6 +7,7 @@ change that owes an event is one ledger change carrying it.
 
 import json
 import logging
+import time
 import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,12 +18,14 @@ from services.common.errors import Conflict, Forbidden, NotFound, ValidationFail
 from services.common.french import APPLICATION_STATE_LABELS
 from services.common.types import Doc
 from services.common.validation import load
-from services.submissions import schemas
+from services.submissions import barometre, schemas
 from services.submissions.repository import (
     APPLICATIONS,
     CAMPAIGNS,
     COLLECTIVITES,
     Applications,
+    Atlaas,
+    Barometres,
     Campaigns,
     Collectivites,
 )
@@ -146,6 +149,15 @@ def application_view(application: Doc) -> Doc:
     return view
 
 
+def _yielding(items, every=500):
+    """Pass `items` on, sleeping 0 s every `every` of them: under eventlet's monkey
+    patching that lets the service's other workers run during a long computation."""
+    for index, item in enumerate(items):
+        if index % every == every - 1:
+            time.sleep(0)
+        yield item
+
+
 class Submissions:
     def __init__(self, db, outbox, settings, now):
         self.outbox = outbox
@@ -154,6 +166,8 @@ class Submissions:
         self.campaigns = Campaigns(db)
         self.collectivites = Collectivites(db)
         self.applications = Applications(db)
+        self.barometres = Barometres(db)
+        self.atlaas = Atlaas(db)
 
     # -- campaigns -----------------------------------------------------------
 
@@ -216,10 +230,107 @@ class Submissions:
         if campaign is None:
             log.warning("results_released for unknown campaign %s, ignored", year)
             return None
-        if campaign.get("released_at"):
-            return campaign_view(campaign, self.now)
-        campaign = self.outbox.update(CAMPAIGNS, campaign, {"released_at": released_at})
+        if not campaign.get("released_at"):
+            campaign = self.outbox.update(CAMPAIGNS, campaign, {"released_at": released_at})
+        if self.barometres.get(year) is None:
+            # Also after a crash that came between the update and this: the event is replayed.
+            self.publish_barometre(campaign)
         return campaign_view(campaign, self.now)
+
+    # -- baromètre, Atlaas, pré-diagnostic (issue 16) ----------------------------
+
+    def publish_barometre(self, campaign):
+        """At the release only: the baromètre and the directory's entries from the
+        campaign's submitted applications (never a draft); the baromètre document
+        is written last, so that its presence says the whole computation is done."""
+        year = campaign["year"]
+        applications = self.applications.collection.find(
+            {"campaign_year": year, "state": SUBMITTED},
+            {"collectivite": 1, "services": 1, "initiatives": 1, "state": 1},
+        )
+        document, entries = barometre.compute(
+            campaign,
+            _yielding(app for app in applications if app["state"] == SUBMITTED),
+            isoformat(campaign["released_at"]),
+        )
+        self.atlaas.replace_year(year, entries)
+        document["computed_at"] = isoformat(self.now)
+        self.barometres.save(document)
+        log.info(
+            "barometre %s: %s applications, %s published initiatives",
+            year,
+            document["applications"],
+            len(entries),
+        )
+        return document
+
+    def barometre_years(self):
+        return self.barometres.years()
+
+    def barometre(self, year):
+        """The public baromètre of a released campaign; 409 before its release."""
+        campaign = self._campaign(year)
+        document = self.barometres.get(campaign["year"])
+        if document is None:
+            raise Conflict(
+                f"Le baromètre {campaign['year']} sera publié avec le palmarès, le jour de la cérémonie.",
+                "results_embargoed",
+            )
+        earlier = [y for y in self.barometres.years() if y < campaign["year"]]
+        previous = self.barometres.get(earlier[0]) if earlier else None
+        return barometre.public_view(document, previous)
+
+    def search_initiatives(self, filters):
+        """The Atlaas directory: consented initiatives of released campaigns,
+        filtered, newest first, `limit` per page from `cursor` (the last id seen)."""
+        filters = load(schemas.InitiativeSearchSchema(), filters)
+        keys = [(key, filters[key]) for key in ("enjeu", "region", "band") if filters[key]]
+        keys += [("term", word) for word in barometre.terms(filters["q"])[:10]]
+        limit, cursor = filters["limit"], filters["cursor"]
+        years = [filters["year"]] if filters["year"] else self.barometres.years()
+        ids: list[str] = []
+        for year in years:
+            if not self.barometres.exists(year):
+                continue  # not released (or not computed yet): nothing of it is shown
+            if cursor and str(year) > cursor:
+                continue  # ids start with the year: those are all above the cursor
+            ids += self.atlaas.matching(year, keys, cursor, limit + 1 - len(ids))
+            if len(ids) > limit:
+                break
+        items = []
+        for entry_id in ids[:limit]:
+            item = self.atlaas.get(entry_id)
+            if item is not None:
+                item["id"] = item.pop("_id")
+                items.append(item)
+        more = len(ids) > limit
+        return {"items": items, "next_cursor": ids[limit - 1] if more else None, "limit": limit}
+
+    def prediagnostic(self, collectivite_id, principal_role, principal_subject):
+        """A collectivité's current draft or last application against similar
+        collectivités of the latest baromètre."""
+        if principal_role == "collectivite" and principal_subject != collectivite_id:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        if principal_role not in ("collectivite", "organiser"):
+            raise Forbidden("Réservé à la collectivité et aux organisateurs.")
+        application, campaign = None, None
+        for candidate in self.campaigns.all():
+            application = self.applications.get(Applications.key(candidate["year"], collectivite_id))
+            if application is not None and application["state"] != WITHDRAWN:
+                campaign = candidate
+                break
+            application = None
+        if application is None or campaign is None:
+            raise NotFound(
+                "Aucune candidature de cette collectivité : le pré-diagnostic part de votre brouillon.",
+                "application_not_found",
+            )
+        # The latest baromètre up to the application's year: never one of a later campaign.
+        years = [y for y in self.barometres.years() if y <= campaign["year"]]
+        if not years:
+            raise NotFound("Aucun baromètre n'est encore publié.", "barometre_not_found")
+        document = self.barometres.get(years[0])
+        return barometre.prediagnostic(application, campaign["grid"], document)
 
     # -- collectivités -------------------------------------------------------
 

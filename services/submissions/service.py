@@ -118,6 +118,24 @@ class SubmissionsService(HealthRpc):
             released=lambda year: self.awards.release_record(year) is not None,
         )
 
+    # -- baromètre, Atlaas, pré-diagnostic ------------------------------------
+
+    @rpc
+    def barometre_years(self):
+        return self._use_cases().barometre_years()
+
+    @rpc
+    def barometre(self, year):
+        return self._use_cases().barometre(year)
+
+    @rpc
+    def search_initiatives(self, filters):
+        return self._use_cases().search_initiatives(filters)
+
+    @rpc
+    def prediagnostic(self, collectivite_id, principal_role, principal_subject):
+        return self._use_cases().prediagnostic(collectivite_id, principal_role, principal_subject)
+
     # -- events and timers ---------------------------------------------------
 
     @consumes(contracts.RESULTS_RELEASED)

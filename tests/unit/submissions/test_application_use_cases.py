@@ -7,16 +7,10 @@ import pytest
 
 from services.common.errors import Conflict
 from services.submissions.logic import Submissions
-from services.submissions.settings import SubmissionsSettings
-from tests.unit.fakes import MemoryOutbox
+from tests.unit.fakes import SUBMISSIONS_SETTINGS, MemoryOutbox
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
-SETTINGS = SubmissionsSettings(
-    secret_key="unit-secret-0123456789-0123456789",
-    reminder_days_before_deadline=7,
-    token_lifetime=timedelta(days=90),
-    unconfirmed_lifetime=timedelta(hours=48),
-)
+SETTINGS = SUBMISSIONS_SETTINGS
 
 
 def town(code, name, department, region, population=8000, kind="commune"):
