@@ -57,7 +57,9 @@ def campaign(stack):
     tokens = {}
     for generated, submit in [(GENERATED, True), (DRAFTS, False)]:
         for app in generated:
-            signup = ok(stack.http("POST", "/api/v1/collectivites", json=app["collectivite"]), 201)
+            signup = ok(
+                stack.http("POST", "/api/v1/collectivites", json=app["collectivite"], token=admin), 201
+            )
             tokens[signup["id"]] = signup["token"]
             initiatives = app["initiatives"]
             if not submit:
