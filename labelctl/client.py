@@ -69,6 +69,11 @@ class ApiError(Exception):
 # against that default local URL, never sent elsewhere.
 LOCAL_DEV_ADMIN_TOKEN = "admin-dev-token"
 
+# Paginated lists: the gateway's largest page, and a bound on the pages followed.
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+PAGE_LIMIT = 200
+MAX_PAGES = 1000
+
 
 def settings_from_env(env=None):
     env = os.environ if env is None else env
@@ -123,7 +128,10 @@ class Api:
 
     def call(self, method, path, json=None, params=None, token=None):
         """The decoded JSON body of a 2xx answer; ApiError otherwise."""
-        response = self.raw(method, path, json=json, params=params, token=token)
+        return self._body(self.raw(method, path, json=json, params=params, token=token))
+
+    @staticmethod
+    def _body(response):
         if response.status_code >= 400:
             raise ApiError.from_response(response)
         if not response.content:
@@ -131,8 +139,21 @@ class Api:
         ctype = response.headers.get("Content-Type", "")
         return response.json() if "json" in ctype else response.text
 
-    def get(self, path, **kw):
-        return self.call("GET", path, **kw)
+    def get(self, path, params=None, token=None):
+        """The body; a list the API pages (`X-Next-Cursor`) comes whole, page after page."""
+        params = dict(params or {})
+        items = []
+        for _ in range(MAX_PAGES):
+            response = self.raw("GET", path, params=params, token=token)
+            body = self._body(response)
+            cursor = response.headers.get(NEXT_CURSOR_HEADER)
+            if not isinstance(body, list):
+                return body
+            items.extend(body)
+            if not cursor:
+                return items
+            params.update(cursor=cursor, limit=PAGE_LIMIT)
+        return items
 
     def post(self, path, json=None, **kw):
         return self.call("POST", path, json={} if json is None else json, **kw)

@@ -1,7 +1,14 @@
-"""`labelctl demo`: plays a whole campaign on the running system, through the
-public API only: campaign, sign-ups (the collectivités of the seed articles
-plus generated ones), applications, jurors claiming and reviewing, the
-organisers' decisions, the release, and the result emails.
+"""`labelctl demo`: plays the seed articles' campaigns on the running system,
+through the public API only: one campaign per year the articles report
+(2016, 2017, 2019: kept apart, never mixed), sign-ups (the collectivités the
+articles name, plus generated ones), applications, jurors claiming and
+reviewing, the organisers' decisions, the releases in year order, and the
+result emails.
+
+A collectivité applies in each year an article names it, with the level and
+mentions the article reports; what no article reports (most levels, a few
+mentions) is invented and said so, in the data (`arobases_reported`,
+`mentions_reported`) and in the demo's output.
 
 Collectivités are unique by INSEE code across campaigns, so a second demo
 finds them already signed up (409) and needs their tokens: the demo keeps
@@ -74,6 +81,8 @@ GENERATED_DEPARTMENTS = [
     "974",
 ]
 POLL_SECONDS = 1.0
+# What a collectivité's application takes from its seed year (seed_campaigns).
+SEED_YEAR_FIELDS = ("seed_year", "source", "arobases", "arobases_reported", "mentions", "mentions_reported")
 
 
 class DemoFailed(Exception):
@@ -110,6 +119,55 @@ def slug(text):
 def load_seed_collectivites():
     data = resources.files("labelctl.data").joinpath("demo_collectivites.json").read_text("utf-8")
     return json.loads(data)["collectivites"]
+
+
+def seed_years(collectivites):
+    """The years the seed articles report, in order."""
+    return sorted({campaign["year"] for c in collectivites for campaign in c["campaigns"]})
+
+
+def seed_campaigns(collectivites):
+    """{seed year: [the collectivité as it applies that year: arobases, mentions,
+    source, arobases_reported, mentions_reported]}: one campaign per seed year."""
+    plan = {year: [] for year in seed_years(collectivites)}
+    for c in collectivites:
+        base = {k: v for k, v in c.items() if k != "campaigns"}
+        for campaign in c["campaigns"]:
+            plan[campaign["year"]].append(
+                dict(
+                    base,
+                    seed_year=campaign["year"],
+                    source=campaign["source"],
+                    arobases=campaign["arobases"],
+                    arobases_reported=campaign["arobases_reported"],
+                    mentions=list(campaign["mentions"]),
+                    mentions_reported=campaign["mentions_reported"],
+                )
+            )
+    return plan
+
+
+def campaign_years(years, first=None, used=()):
+    """{seed year: campaign year}. With `first`, the first seed year becomes
+    `first` and the others keep their distance (2016, 2017, 2019 → Y, Y+1, Y+3);
+    without, the seed years themselves when free, else the first free block."""
+    if not years:
+        return {}
+    start = first if first is not None else years[0]
+    if first is None:
+        while any(start + (y - years[0]) in used for y in years):
+            start += 1
+    return {y: start + (y - years[0]) for y in years}
+
+
+def invented_note(c):
+    """What the demo invents for this collectivité and year ('' when all is reported)."""
+    parts = []
+    if not c.get("arobases_reported", False):
+        parts.append("niveau inventé")
+    if c.get("mentions") and not c.get("mentions_reported", False):
+        parts.append("mention inventée")
+    return ", ".join(parts)
 
 
 def default_state_dir():
@@ -200,29 +258,67 @@ class Demo:
     def run(self):
         started = self.started = time.monotonic()
         self.check_health()
-        year = self.year or self.next_free_year()
-        campaign = self.create_campaign(year)
-        enjeux = (campaign.get("grid") or {}).get("enjeux") or []
-        mentions = campaign.get("mentions") or []
-        if not enjeux:
-            raise DemoFailed(f"la campagne {year} n'a pas de grille d'évaluation (grid.enjeux vide)")
-        collectivites = self.sign_up_all()
-        applications = self.apply_all(year, collectivites, enjeux, mentions)
+        seeds = [c for c in load_seed_collectivites() if c["insee_code"] not in self.exclude]
+        plan = seed_campaigns(seeds)
+        years = self.campaign_years(sorted(plan))
+        campaigns = {seed: self.create_campaign(year, seed) for seed, year in years.items()}
+        for seed, campaign in campaigns.items():
+            if not (campaign.get("grid") or {}).get("enjeux"):
+                raise DemoFailed(
+                    f"la campagne {years[seed]} n'a pas de grille d'évaluation (grid.enjeux vide)"
+                )
+        signed = {c["insee_code"]: c for c in self.sign_up_all(seeds)}
+        applications = {}
+        for seed, year in years.items():
+            campaign = campaigns[seed]
+            enjeux, mentions = campaign["grid"]["enjeux"], campaign.get("mentions") or []
+            taking_part = [
+                dict(signed[c["insee_code"]], **{k: c[k] for k in SEED_YEAR_FIELDS})
+                for c in plan[seed]
+                if c["insee_code"] in signed
+            ]
+            # Generated collectivités are shared out between the campaigns.
+            generated = [c for c in signed.values() if c.get("generated")]
+            index = sorted(years).index(seed)
+            taking_part += [dict(c, seed_year=seed) for c in generated[index :: len(years)]]
+            found = self.apply_all(year, taking_part, enjeux, mentions)
+            applications.update(found)
         if not applications:
             raise DemoFailed("aucune candidature n'a pu être déposée")
-        jurors = self.register_jurors(year)
-        self.review_all(year, jurors, applications, enjeux)
-        self.decide(year, applications)
-        before = self.outbox_ids()
-        self.release(year)
-        palmares = self.wait_palmares(year)
-        self.wait_result_emails(year, applications, before)
-        self.conclude(year, palmares, applications, time.monotonic() - started)
+        jurors = self.register_jurors(years[min(years)])
+        enjeux_by_year = {year: campaigns[seed]["grid"]["enjeux"] for seed, year in years.items()}
+        self.review_all(list(years.values()), jurors, applications, enjeux_by_year)
+        palmares = {}
+        for year in sorted(years.values()):  # in order: a year's progression reads the years before
+            mine = {k: a for k, a in applications.items() if a["campaign_year"] == year}
+            self.decide(year, mine)
+            self.moderate(year, mine)
+            before = self.outbox_ids()
+            self.release(year)
+            palmares[year] = self.wait_palmares(year)
+            self.wait_result_emails(year, mine, before)
+        self.conclude(years, palmares, applications, time.monotonic() - started)
         if self.problems:
             raise DemoFailed(
-                f"{len(self.problems)} incidents (voir ci-dessus) ; le palmarès {year} est publié"
+                f"{len(self.problems)} incidents (voir ci-dessus) ; "
+                f"palmarès {', '.join(str(y) for y in sorted(palmares))} publiés"
             )
-        return {"year": year, "palmares": palmares, "applications": applications, "problems": self.problems}
+        return {
+            "years": years,
+            "palmares": palmares,
+            "applications": applications,
+            "problems": self.problems,
+        }
+
+    def campaign_years(self, seeds):
+        used = {
+            int(c.get("year")) for c in (self.api.get("/campaigns") or []) if str(c.get("year", "")).isdigit()
+        }
+        years = campaign_years(seeds, self.year, used)
+        taken = sorted(y for y in years.values() if y in used)
+        if taken:
+            raise DemoFailed(f"les campagnes {', '.join(map(str, taken))} existent déjà : choisissez --year")
+        return years
 
     def check_health(self):
         def healthy():
@@ -241,20 +337,13 @@ class Demo:
                 f"le système n'est pas en bonne santé : {response.status_code} {response.text[:300]}"
             ) from None
 
-    def next_free_year(self):
-        used = {
-            int(c.get("year")) for c in (self.api.get("/campaigns") or []) if str(c.get("year", "")).isdigit()
-        }
-        year = datetime.now(UTC).year
-        while year in used:
-            year += 1
-        return year
-
-    def create_campaign(self, year):
+    def create_campaign(self, year, seed_year=None):
         now = datetime.now(UTC).replace(microsecond=0)
+        seed_year = seed_year or year
         body = {
             "year": year,
-            "title": f"Label Territoires, Villes et Villages Internet {year} (démonstration)",
+            "title": f"Label Territoires, Villes et Villages Internet {year} "
+            f"(démonstration, d'après les articles de {seed_year})",
             "submissions_open_at": (now - timedelta(minutes=1)).isoformat(),
             "submissions_close_at": (now + timedelta(seconds=self.close_in)).isoformat(),
             "ceremony_at": (now + timedelta(seconds=self.ceremony_in)).isoformat(),
@@ -265,7 +354,8 @@ class Demo:
             campaign = self.api.get(f"/campaigns/{year}")
         enjeux = (campaign.get("grid") or {}).get("enjeux") or []
         self.say(
-            f"Campagne de démonstration : {year} (candidatures jusqu'à {body['submissions_close_at']}, "
+            f"Campagne de démonstration {year}, d'après les articles de {seed_year} "
+            f"(candidatures jusqu'à {body['submissions_close_at']}, "
             f"cérémonie {body['ceremony_at']} à Lille ; grille de {len(enjeux)} enjeux, "
             f"{len(campaign.get('mentions') or [])} mentions)"
         )
@@ -298,6 +388,9 @@ class Demo:
                 "mentions": [],
                 "initiatives": [],
                 "generated": True,
+                "arobases_reported": False,
+                "mentions_reported": False,
+                "source": None,
             }
 
     def sign_up(self, c):
@@ -313,7 +406,8 @@ class Demo:
         }
         if c["kind"] == "epci":
             payload["member_communes"] = c.get("member_communes", [])
-        response = self.api.raw("POST", "/collectivites", json=payload, token="")
+        # As an organiser: trusted, so no rate limit (and the token still comes back).
+        response = self.api.raw("POST", "/collectivites", json=payload)
         if response.status_code == 201:
             body = response.json()
             self.store.put(c["insee_code"], {"id": body.get("id"), "token": body.get("token")})
@@ -331,8 +425,7 @@ class Demo:
         self.problem(f"inscription de {c['name']} refusée : {ApiError.from_response(response).french()}")
         return None
 
-    def sign_up_all(self):
-        seeds = [c for c in load_seed_collectivites() if c["insee_code"] not in self.exclude]
+    def sign_up_all(self, seeds):
         with ThreadPoolExecutor(self.workers) as pool:
             done = [c for c in pool.map(self.sign_up, seeds) if c]
         generated = []
@@ -403,6 +496,7 @@ class Demo:
             self.problem(f"candidature de {c['name']} dans l'état {submitted.get('state')}")
         return {
             "application_id": app["id"],
+            "campaign_year": year,
             "collectivite": c,
             "mentions": self.mention_codes(c.get("mentions") or [], mentions),
             "arobases": c["arobases"],
@@ -411,7 +505,7 @@ class Demo:
     def apply_all(self, year, collectivites, enjeux, mentions):
         with ThreadPoolExecutor(self.workers) as pool:
             apps = [a for a in pool.map(lambda c: self.apply(year, c, enjeux, mentions), collectivites) if a]
-        self.say(f"Candidatures déposées : {len(apps)}")
+        self.say(f"Candidatures déposées en {year} : {len(apps)}")
         return {a["application_id"]: a for a in apps}
 
     # jury
@@ -449,13 +543,18 @@ class Demo:
             f"{['débutante', 'en progrès', 'solide', 'avancée', 'exemplaire'][arobases - 1]}.",
         }
 
-    def juror_loop(self, year, juror, applications, enjeux, stop, counts):
+    def juror_loop(self, years, juror, applications, enjeux_by_year, stop, counts):
+        turn = 0
         while not stop.is_set():
+            year = years[turn % len(years)]
+            turn += 1
+            enjeux = enjeux_by_year[year]
             try:
                 task = self.api.post("/review-tasks/claim", {"campaign_year": year}, token=juror["token"])
             except ApiError as exc:
                 if exc.status == 404:
-                    stop.wait(POLL_SECONDS)
+                    if turn % len(years) == 0:  # nothing in any campaign: wait a little
+                        stop.wait(POLL_SECONDS)
                     continue
                 self.problem(f"{juror['name']} ne peut pas prendre de tâche : {exc.french()}")
                 stop.wait(POLL_SECONDS * 3)
@@ -481,14 +580,14 @@ class Demo:
             row.get("application_id"): row for row in self.api.get(f"/campaigns/{year}/deliberation") or []
         }
 
-    def review_all(self, year, jurors, applications, enjeux):
+    def review_all(self, years, jurors, applications, enjeux_by_year):
         stop, counts = threading.Event(), {}
         threads = [
             threading.Thread(
                 target=self.juror_loop,
                 name=f"juror-{j['index']}",
                 daemon=True,
-                args=(year, j, applications, enjeux, stop, counts),
+                args=(years, j, applications, enjeux_by_year, stop, counts),
             )
             for j in jurors
         ]
@@ -497,7 +596,9 @@ class Demo:
         missing = set(applications)
 
         def all_proposed():
-            rows = self.deliberation(year)
+            rows = {}
+            for year in years:
+                rows.update(self.deliberation(year))
             missing.clear()
             missing.update(a for a in applications if not (rows.get(a) or {}).get("proposal"))
             return not missing
@@ -536,6 +637,33 @@ class Demo:
             except ApiError as exc:
                 self.problem(f"décision sur {app['collectivite']['name']} refusée : {exc.french()}")
         self.say(f"Délibération : {decided} décisions des organisateurs sur des désaccords")
+
+    def moderate_one(self, app_id):
+        """The organisers' reading of the jurors' comments: the juror's name taken
+        out (the collectivité never learns who reviewed it), the rest approved."""
+        done = 0
+        for comment in self.api.get(f"/applications/{app_id}/comments") or []:
+            text = comment.get("comment") or ""
+            prefix, _, rest = text.partition(" : ")
+            if prefix.startswith("Évaluation de ") and rest:
+                body = {"state": "edited", "text": rest[:1].upper() + rest[1:]}
+            else:
+                body = {"state": "approved"}
+            self.api.put(f"/applications/{app_id}/comments/{comment['review_id']}", body)
+            done += 1
+        return done
+
+    def moderate(self, year, applications):
+        def one(app_id):
+            try:
+                return self.moderate_one(app_id)
+            except ApiError as exc:
+                self.problem(f"modération des commentaires de {app_id} refusée : {exc.french()}")
+                return 0
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            count = sum(pool.map(one, sorted(applications)))
+        self.say(f"Commentaires des jurés relus en {year} : {count} (sans le nom des jurés)")
 
     # release and mail
 
@@ -631,37 +759,52 @@ class Demo:
         sent = len(emails) - len(state["waiting"])
         self.say(f"Courriels de résultats envoyés : {sent} sur {len(emails)}")
 
-    def conclude(self, year, palmares, applications, seconds):
-        labelled = palmares.get("labelled") or []
-        by = {}
-        for entry in labelled:
-            by[entry.get("arobases")] = by.get(entry.get("arobases"), 0) + 1
+    def conclude(self, years, palmares, applications, seconds):
+        """Each campaign's palmarès; every collectivité of the articles with the
+        article its level and mentions come from, or what the demo invented."""
+        by_code = {
+            (a["campaign_year"], a["collectivite"]["insee_code"]): a["collectivite"]
+            for a in applications.values()
+        }
+        invented = 0
+        for seed, year in sorted(years.items()):
+            labelled = (palmares.get(year) or {}).get("labelled") or []
+            by = {}
+            for entry in labelled:
+                by[entry.get("arobases")] = by.get(entry.get("arobases"), 0) + 1
+            self.say("")
+            self.say(
+                f"Palmarès {year} (articles de {seed}) : {len(labelled)} collectivités labellisées ("
+                + ", ".join(f"{n} × {a} @" for a, n in sorted(by.items(), key=lambda kv: -(kv[0] or 0)))
+                + ")"
+            )
+            for entry in labelled:
+                c = entry.get("collectivite") or {}
+                seed_row = by_code.get((year, c.get("insee_code")))
+                if not seed_row or seed_row.get("generated"):
+                    continue
+                labels = [m.get("label", m.get("code")) for m in entry.get("mentions") or []]
+                note = invented_note(seed_row)
+                invented += bool(note)
+                self.say(
+                    f"  {'@' * int(entry.get('arobases') or 0):<5} {c.get('name')}"
+                    + (f" — mention {', '.join(labels)}" if labels else "")
+                    + f"  [{note + ' ; ' if note else ''}article {seed_row.get('source')}]"
+                    + (" *" if note else "")
+                )
         self.say("")
         self.say(
-            f"Palmarès {year} : {len(labelled)} collectivités labellisées ("
-            + ", ".join(f"{n} × {a} @" for a, n in sorted(by.items(), key=lambda kv: -(kv[0] or 0)))
-            + ")"
+            f"* {invented} lignes dont le niveau ou une mention est inventé par la démo : "
+            "les articles ne les donnent pas "
+            "(les autres sont ceux que rapportent les articles ; "
+            "les collectivités générées sont toutes inventées)."
         )
-        for entry in labelled:
-            c = entry.get("collectivite")
-            name = c.get("name") if isinstance(c, dict) else c
-            seeds = {
-                a["collectivite"]["name"]
-                for a in applications.values()
-                if not a["collectivite"].get("generated")
-            }
-            if name in seeds:
-                mentions = entry.get("mentions") or []
-                labels = [m.get("label", m.get("code")) if isinstance(m, dict) else m for m in mentions]
-                self.say(
-                    f"  {'@' * int(entry.get('arobases') or 0):<5} {name}"
-                    + (f" — mention {', '.join(labels)}" if labels else "")
-                )
         mail_dir = Path("var/mail")
         self.say("")
         self.say(f"Démo terminée en {seconds:.0f} s. Où regarder :")
-        self.say(f"  palmarès (page) : {self.api.base_url}/palmares/{year}")
-        self.say(f"  palmarès (API)  : {self.api.base_url}/api/v1/campaigns/{year}/palmares")
+        for year in sorted(years.values()):
+            self.say(f"  palmarès {year} (page) : {self.api.base_url}/palmares/{year}")
+            self.say(f"  palmarès {year} (API)  : {self.api.base_url}/api/v1/campaigns/{year}/palmares")
         self.say(
             f"  courriels capturés : {mail_dir.resolve() if mail_dir.is_dir() else 'var/mail/'}"
             " (un fichier .eml par courriel ; `labelctl outbox list`)"

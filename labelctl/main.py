@@ -10,7 +10,17 @@ finished but some rows or steps failed (listed in the report).
 import click
 
 from labelctl.client import Api, settings_from_env
-from labelctl.commands import campaigns, deliberation, demo, importing, jurors, outbox, palmares
+from labelctl.commands import (
+    campaigns,
+    collectivites,
+    deliberation,
+    demo,
+    importing,
+    jurors,
+    outbox,
+    palmares,
+    prediagnostic,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +42,7 @@ def cli(ctx, url, token, timeout):
 for command in (
     campaigns.campaign,
     jurors.juror,
+    collectivites.collectivite,
     importing.import_,
     deliberation.deliberation,
     deliberation.decide,
@@ -40,6 +51,7 @@ for command in (
     outbox.outbox,
     outbox.dead_letters,
     demo.demo,
+    prediagnostic.prediagnostic,
 ):
     cli.add_command(command)
 

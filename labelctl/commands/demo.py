@@ -11,7 +11,13 @@ from labelctl.base import (
 
 
 @click.command()
-@click.option("--year", type=int, default=None, help="Année de la campagne (défaut : la prochaine libre).")
+@click.option(
+    "--year",
+    type=int,
+    default=None,
+    help="Année de la première campagne, celle des articles de 2016 ; les suivantes gardent leur écart "
+    "(2017 → +1, 2019 → +3). Défaut : les années des articles si elles sont libres, sinon les suivantes.",
+)
 @click.option(
     "--generated",
     default=12,
@@ -42,8 +48,10 @@ from labelctl.base import (
 @pass_api
 @handle_api_errors
 def demo(api, year, generated, juror_count, close_in, ceremony_in, step_timeout, state_dir, seed, exclude):
-    """Jouer une campagne entière sur le système lancé (make run) : inscriptions,
-    candidatures, jury, délibération, publication, courriels."""
+    """Jouer les campagnes des articles (une par année : 2016, 2017, 2019) sur le
+    système lancé (make run) : inscriptions, candidatures, jury, délibération,
+    publication, courriels. Niveaux et mentions sont ceux que rapportent les
+    articles ; ceux qu'ils ne donnent pas sont inventés, et signalés comme tels."""
     from labelctl.demo import Demo, DemoFailed
 
     try:

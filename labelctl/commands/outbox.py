@@ -81,13 +81,13 @@ def dead_letters():
 
 
 @dead_letters.command("list")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 200))
 @click.option("--json", "as_json", is_flag=True)
 @pass_api
 @handle_api_errors
 def dead_letters_list(api, limit, as_json):
     """Lister les messages en échec, sans les retirer de la file."""
-    letters = api.get("/dead-letters", params={"limit": limit}) or []
+    letters = api.call("GET", "/dead-letters", params={"limit": limit}) or []  # one page: the first ones
     if as_json:
         return echo_json(letters)
     if not letters:

@@ -9,6 +9,7 @@ knowing nothing of nameko.
 import time
 from collections.abc import Container, Iterable, Mapping, Sequence
 
+from services.awards import feedback
 from services.awards.palmares import (
     current_shape,
     palmares_entries,
@@ -104,6 +105,8 @@ class Awards(ReleaseProtocol):
                 "ceremony_at": data["ceremony_at"],
                 "ceremony_place": data["ceremony_place"],
                 "mentions": data["mentions"],
+                # The grid's enjeux, for the feedback's labels and order.
+                "enjeux": [{"code": e["code"], "label": e["label"]} for e in data.get("enjeux", [])],
             }
         )
 
@@ -245,6 +248,81 @@ class Awards(ReleaseProtocol):
         entries = palmares_entries(labelled, self._history(labelled), labels, year)
         return campaign, labelled, pending, entries
 
+    def feedback_entries(self, year, campaign, labelled, entries, as_of=None):
+        """The palmarès entries, each with its collectivité's feedback (feedback.py):
+        category averages over the labelled applications, comments as moderated by `as_of`."""
+        proposals = {
+            p["_id"]: p
+            for p in self.repo.proposals(year)
+            if as_of is None or p.get("received_at") is None or p["received_at"] <= as_of
+        }
+        reviews = {app["_id"]: proposals.get(app["_id"], {}).get("reviews", []) for app, _ in labelled}
+        categories = {app["_id"]: app["collectivite"]["category"] for app, _ in labelled}
+        averages = feedback.category_averages((categories[k], reviews[k]) for k in reviews)
+        moderations = self.repo.moderations(year)
+        labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
+        return [
+            dict(
+                entry,
+                feedback=feedback.feedback(
+                    categories[entry["application_id"]],
+                    reviews[entry["application_id"]],
+                    averages,
+                    campaign.get("enjeux") or [],
+                    labels,
+                    moderations.get(entry["application_id"], {}),
+                    as_of,
+                ),
+            )
+            for entry in entries
+        ]
+
+    # comment moderation (during the deliberation)
+
+    def comments(self, application_id):
+        """The jurors' comments on one application, anonymised, with their moderation."""
+        app = self.repo.application(application_id)
+        review = self.repo.proposal(application_id)
+        if app is None and review is None:
+            raise NotFound("Candidature inconnue.", "application_not_found")
+        return feedback.comments_for_moderation(
+            (review or {}).get("reviews", []), self.repo.moderation_of(application_id)
+        )
+
+    def moderate_comment(self, application_id, review_id, data, by):
+        """Approve, edit or hide one juror's comment; refused once the palmarès is released."""
+        review = self.repo.proposal(application_id)
+        reviews = {r["review_id"]: r for r in (review or {}).get("reviews", [])}
+        if review_id not in reviews or not (reviews[review_id].get("comment") or "").strip():
+            raise NotFound("Commentaire inconnu.", "comment_not_found")
+        year = review["campaign_year"]
+        if self.released(year):
+            raise Conflict("Le palmarès de cette campagne est déjà publié.", "results_released")
+        text = (data.get("text") or "").strip()
+        if data["state"] == feedback.EDITED and not text:
+            raise ValidationFailed(
+                {"text": ["Obligatoire : saisissez le commentaire tel qu'il sera publié."]}
+            )
+        too_long = len(reviews[review_id]["comment"].strip()) > feedback.MAX_COMMENT_CHARS
+        if data["state"] == feedback.APPROVED and too_long:
+            limit = f"{feedback.MAX_COMMENT_CHARS:,}".replace(",", "\u202f")
+            raise ValidationFailed(
+                {
+                    "state": [
+                        f"Ce commentaire dépasse {limit} caractères : "
+                        "modifiez-le pour le raccourcir avant de le transmettre."
+                    ]
+                }
+            )
+        entry = {
+            "state": data["state"],
+            "text": text if data["state"] == feedback.EDITED else None,
+            "by": by,
+            "at": self.now,
+        }
+        self.repo.add_moderation(application_id, year, review_id, entry)
+        return next(row for row in self.comments(application_id) if row["review_id"] == review_id)
+
     def deliberation(self, year):
         self._campaign(year)
         applications, _, proposals, decisions = self._inputs(year)
@@ -378,6 +456,7 @@ class Awards(ReleaseProtocol):
         if role != ORGANISER and not self.released(year):
             raise embargoed()
         palmares = self.palmares(year, role)
+        stored = self.repo.palmares_entry(year, application_id) if not palmares["draft"] else None
         for entry in palmares["labelled"]:
             if entry["application_id"] == application_id:
                 return {
@@ -388,6 +467,8 @@ class Awards(ReleaseProtocol):
                     "mentions": entry["mentions"],
                     "progression": entry["progression"],
                     "released_at": palmares["released_at"],
+                    # Only once released: the jury's feedback, as the release froze it.
+                    "feedback": (stored or {}).get("feedback"),
                 }
         return {
             "application_id": application_id,

@@ -133,8 +133,12 @@ def current_shape(stats: Doc) -> Doc:
     return dict(stats, by_category=by_category, territoires_communes=communes)
 
 
+# Stored with a palmarès line, never public: the feedback is its collectivité's alone.
+PRIVATE_ENTRY_FIELDS = ("member_communes", "feedback")
+
+
 def public_entry(entry: Doc) -> Doc:
-    return {key: value for key, value in entry.items() if key != "member_communes"}
+    return {key: value for key, value in entry.items() if key not in PRIVATE_ENTRY_FIELDS}
 
 
 def csv_rows(palmares: Doc) -> list[list[Any]]:

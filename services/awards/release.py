@@ -55,6 +55,7 @@ def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
         "previous_declared": entry.get("previous_declared", False),
         "ceremony_at": campaign["ceremony_at"],
         "ceremony_place": campaign["ceremony_place"],
+        "feedback": entry.get("feedback"),
     }
 
 
@@ -100,6 +101,11 @@ class ReleaseProtocol:
     now: Any
 
     def _draft(self, year: int, as_of: Any = None) -> Any:
+        raise NotImplementedError
+
+    def feedback_entries(
+        self, year: int, campaign: Doc, labelled: Any, entries: Any, as_of: Any = None
+    ) -> Any:
         raise NotImplementedError
 
     def released(self, year: int) -> bool:
@@ -163,9 +169,10 @@ class ReleaseProtocol:
             return release_view(existing)
         if not self.repo.take_completion(year, uuid.uuid4().hex, self.now, self.now + COMPLETION_LEASE):
             return step_view(year, released)
-        campaign, labelled, pending, entries = draft or self._draft(
-            year, as_of=parse(released["released_at"])
-        )
+        as_of = parse(released["released_at"])
+        campaign, labelled, pending, entries = draft or self._draft(year, as_of=as_of)
+        # Each line carries its collectivité's feedback, comments as moderated at the release.
+        entries = self.feedback_entries(year, campaign, labelled, entries, as_of)
         by_app = {app["_id"]: app for app, _ in labelled}
         # Each record is published as soon as it is written, well within the
         # relay sweep's grace period, so the sweep seldom publishes it a second

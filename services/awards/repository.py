@@ -6,6 +6,8 @@
 - withdrawals    {_id: application id} (from application_withdrawn)
 - proposals      {_id: application id}: the jury's consolidated proposal and reviews
 - decisions      {_id: application id}: the organiser's decision (ledger-versioned)
+- moderation     {_id: "<application id>|<review id>"}: an organiser's moderation of a juror's
+                 comment, its entries [{state, text, by, at}] (last one stands, feedback.py)
 - ready_state    {_id: year}: bookkeeping of the deliberation_ready check
 - releases       {_id: year}: the released palmarès' summary and statistics
 - palmares       {_id: "<year>:<chunk>"}: the released entries, 500 per document
@@ -81,6 +83,36 @@ class AwardsRepository:
     def decisions(self, year):
         return list(self.db.decisions.find({"campaign_year": year}))
 
+    # comment moderation (last writer wins: an organiser's later choice replaces the earlier)
+
+    def add_moderation(self, application_id, year, review_id, entry):
+        key = f"{application_id}|{review_id}"
+        current = self.db.moderation.find_one({"_id": key})
+        entries = (current or {}).get("entries", [])[-19:] + [entry]  # bounded history
+        self.db.moderation.replace_one(
+            {"_id": key},
+            {
+                "_id": key,
+                "application_id": application_id,
+                "campaign_year": year,
+                "review_id": review_id,
+                "entries": entries,
+            },
+            upsert=True,
+        )
+
+    def moderation_of(self, application_id):
+        """{review id: entries} of one application."""
+        docs = self.db.moderation.find({"application_id": application_id})
+        return {doc["review_id"]: doc["entries"] for doc in docs}
+
+    def moderations(self, year):
+        """{application id: {review id: entries}} of a campaign."""
+        found: dict = {}
+        for doc in self.db.moderation.find({"campaign_year": year}):
+            found.setdefault(doc["application_id"], {})[doc["review_id"]] = doc["entries"]
+        return found
+
     # deliberation_ready bookkeeping
 
     def bump_ready_seq(self, year):
@@ -153,6 +185,13 @@ class AwardsRepository:
                 {"$set": {f"years.{year}": {"arobases": arobases, "source": source}}},
                 upsert=True,
             )
+
+    def palmares_entry(self, year, application_id):
+        """One application's stored palmarès line (with its feedback), None if absent."""
+        for entry in self.palmares_entries(year):
+            if entry["application_id"] == application_id:
+                return entry
+        return None
 
     def palmares_entries(self, year):
         release = self.release(year)

@@ -2,6 +2,7 @@
 
 from marshmallow import fields, validate
 
+from services.awards.feedback import MAX_COMMENT_CHARS, MODERATION_STATES
 from services.common.validation import StrictSchema
 
 
@@ -11,6 +12,18 @@ class DecisionSchema(StrictSchema):
         fields.String(validate=validate.Length(1, 64)), load_default=list, validate=validate.Length(max=20)
     )
     reason = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=4000))
+
+
+class ModerationSchema(StrictSchema):
+    """An organiser's moderation of a juror's comment (feedback.py)."""
+
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            MODERATION_STATES, error="Choisissez : approuver, modifier ou masquer le commentaire."
+        ),
+    )
+    text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_COMMENT_CHARS))
 
 
 class PastLevel(StrictSchema):

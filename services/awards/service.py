@@ -6,12 +6,13 @@ from nameko.timer import timer
 from services.awards import logic, palmares
 from services.awards.release import release_view
 from services.awards.repository import AwardsRepository, ensure_indexes
-from services.awards.schemas import DecisionSchema, PastPalmares, ReleaseSchema
+from services.awards.schemas import DecisionSchema, ModerationSchema, PastPalmares, ReleaseSchema
 from services.common import contracts
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
+from services.common.reference import campaign_year
 from services.common.relay import Outbox
 from services.common.startup import StartupChecks
 from services.common.validation import load
@@ -63,33 +64,45 @@ class AwardsService(HealthRpc):
 
     @rpc
     def deliberation(self, year):
-        return self._use_cases().deliberation(int(year))
+        return self._use_cases().deliberation(campaign_year(year))
 
     @rpc
     def decisions(self, year):
-        return self._use_cases().decisions(int(year))
+        return self._use_cases().decisions(campaign_year(year))
 
     @rpc
     def decide(self, application_id, data, by):
         return self._use_cases().decide(str(application_id), load(DecisionSchema(), data), by)
 
     @rpc
+    def comments(self, application_id):
+        return self._use_cases().comments(str(application_id))
+
+    @rpc
+    def moderate_comment(self, application_id, review_id, data, by):
+        return self._use_cases().moderate_comment(
+            str(application_id), str(review_id), load(ModerationSchema(), data), by
+        )
+
+    @rpc
     def release_preview(self, year):
-        return self._use_cases().release_preview(int(year))
+        return self._use_cases().release_preview(campaign_year(year))
 
     @rpc
     def release(self, year, by, data=None):
         options = load(ReleaseSchema(), data or {})
-        return self._use_cases().release(int(year), by, force=options["force"], reason=options["reason"])
+        return self._use_cases().release(
+            campaign_year(year), by, force=options["force"], reason=options["reason"]
+        )
 
     @rpc
     def palmares(self, year, role=None):
-        return self._use_cases().palmares(int(year), role)
+        return self._use_cases().palmares(campaign_year(year), role)
 
     @rpc
     def palmares_rows(self, year, role=None):
         """The palmarès as CSV rows (header first), embargo as for `palmares`."""
-        return palmares.csv_rows(self._use_cases().palmares(int(year), role))
+        return palmares.csv_rows(self._use_cases().palmares(campaign_year(year), role))
 
     @rpc
     def import_history(self, data):
@@ -98,7 +111,7 @@ class AwardsService(HealthRpc):
     @rpc
     def release_record(self, year):
         """Who released the campaign and when (organisers), or None before the release."""
-        record = AwardsRepository(self.db).release(int(year))
+        record = AwardsRepository(self.db).release(campaign_year(year))
         return release_view(record) if record else None
 
     @rpc

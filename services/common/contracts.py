@@ -64,6 +64,8 @@ class InitiativeRef(_Nested):
     enjeu = fields.String(required=True)
     description = fields.String(required=True)
     url = fields.String(allow_none=True, load_default=None)
+    # Consent to the public directory (Atlaas) after the release; absent in older events.
+    publish = fields.Boolean(load_default=False)
 
 
 class Proposal(_Nested):
@@ -109,7 +111,6 @@ class CampaignOpened(EventSchema):
 
 class CollectiviteRegistered(EventSchema):
     collectivite = fields.Nested(CollectiviteRef, required=True)
-    access_token = fields.String(required=True)
 
 
 class ApplicationSubmitted(EventSchema):
@@ -153,7 +154,6 @@ class SubmissionsClosed(EventSchema):
 class JurorRegistered(EventSchema):
     juror = fields.Nested(PersonRef, required=True)
     department = fields.String(required=True)
-    access_token = fields.String(required=True)
 
 
 class ReviewTaskClaimed(EventSchema):
@@ -199,6 +199,22 @@ class DeliberationReady(EventSchema):
     application_count = fields.Integer(required=True)
 
 
+class ScoreAgainstCategory(_Nested):
+    enjeu = fields.String(required=True)
+    label = fields.String(required=True)
+    score = fields.Float(allow_none=True, load_default=None)  # None: no juror scored it
+    category_average = fields.Float(allow_none=True, load_default=None)
+
+
+class Feedback(_Nested):
+    """The jury's feedback to one collectivité (awards/feedback.py): never a juror's identity."""
+
+    category = fields.String(required=True)
+    scores = fields.List(fields.Nested(ScoreAgainstCategory), required=True)
+    proposed_mentions = fields.List(fields.Nested(CodeLabel), load_default=list)
+    comments = fields.List(fields.String(), load_default=list)  # approved by an organiser
+
+
 class AwardDecided(EventSchema):
     """One per labelled collectivité, emitted only by the release."""
 
@@ -215,6 +231,7 @@ class AwardDecided(EventSchema):
     previous_declared = fields.Boolean(load_default=False)  # previous_arobases as the applicant declared it
     ceremony_at = fields.String(required=True)
     ceremony_place = fields.String(required=True)
+    feedback = fields.Nested(Feedback, allow_none=True, load_default=None)
 
 
 class ResultsReleased(EventSchema):

@@ -21,6 +21,7 @@ MONTHS = (
     "décembre",
 )
 CATEGORY_LABELS = {"ville": "Ville", "village": "Village", "territoire": "Territoire"}
+CATEGORY_PLURALS = {"ville": "villes", "village": "villages", "territoire": "territoires"}
 # An application's state, as a sentence says it ("la candidature est déposée").
 APPLICATION_STATE_LABELS = {"draft": "brouillon", "submitted": "déposée", "withdrawn": "retirée"}
 # A labelled collectivité against its previous label.
@@ -52,3 +53,10 @@ def french_date(text: object, with_time: bool = True) -> str:
     if with_time:
         out += f" à {moment.hour} h {moment.minute:02d}"
     return out
+
+
+def french_score(value: float | None) -> str:
+    """A score as French writes it: "2,5"; None (no score) reads "n. a." (non applicable)."""
+    if value is None:
+        return "n. a."
+    return f"{value:g}".replace(".", ",")

@@ -137,16 +137,19 @@ class Ledger:
             "published": False,
             "created_at": now,
         }
+        marked = True
         try:  # the marker first: a change can never exist unseen by the sweep
             self.markers.insert_one({"_id": key, "created_at": now})
         except DuplicateKeyError:
-            pass  # a concurrent writer of the same version; the insert below decides
+            marked = False  # a concurrent writer of the same version; the insert below decides
         try:
             self.changes.insert_one(change)
         except DuplicateKeyError:
             existing = self.changes.find_one({"_id": key})
             if existing is not None:
                 self.apply(existing)  # the winner may have crashed before applying it
+                if marked and existing.get("published"):
+                    self.markers.delete_one({"_id": key})  # a refused writer leaves nothing behind
             raise (
                 conflict
                 or Conflict(

@@ -4,6 +4,8 @@ address must look like. One copy, imported where needed."""
 
 import re
 
+from services.common.errors import NotFound
+
 REGIONS: dict[str, str] = {
     "01": "Guadeloupe",
     "02": "Martinique",
@@ -76,3 +78,15 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 
 def is_email(text: object) -> bool:
     return isinstance(text, str) and bool(EMAIL.match(text.strip()))
+
+
+def campaign_year(value: object) -> int:
+    """A campaign year given to an RPC; NotFound for what no campaign has (and
+    MongoDB could not even store: an int past 8 bytes is a 500 otherwise)."""
+    try:
+        year = int(str(value))
+    except ValueError:
+        raise NotFound(f"Campagne inconnue : {str(value)[:20]}.", "campaign_not_found") from None
+    if not 0 <= year <= 9999:
+        raise NotFound(f"Campagne inconnue : {str(value)[:20]}.", "campaign_not_found")
+    return year

@@ -9,8 +9,9 @@ this class only gathers them and their dependencies.
 import eventlet
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
+from nameko.timer import timer
 
+from services.common import tokens
 from services.common.clock import utcnow
 from services.common.contracts import GATEWAY, SERVICES
 from services.common.mongo import MongoDatabase
@@ -21,30 +22,39 @@ from services.gateway.pages.collectivite import CollectivitePages
 from services.gateway.pages.connexion import SignInPages
 from services.gateway.pages.jure import JurorPages
 from services.gateway.pages.organisation import OrganiserPages
+from services.gateway.pages.prediagnostic import PrediagnosticPages
 from services.gateway.pages.static import StaticFiles
+from services.gateway.ratelimit import Limits, RateLimiter
 from services.gateway.repository import (
     ApiTokens,
     Organisers,
+    RateSlots,
     Replays,
     Revocations,
     Sessions,
     SignInLinks,
+    TokenFloors,
+    TokenRevocations,
     ensure_indexes,
 )
 from services.gateway.routes.accounts import AccountRoutes
 from services.gateway.routes.awards import AwardsRoutes
+from services.gateway.routes.barometre import BarometreRoutes
 from services.gateway.routes.jury import JuryRoutes
 from services.gateway.routes.mail import MailRoutes
 from services.gateway.routes.operations import OperationsRoutes
 from services.gateway.routes.submissions import SubmissionsRoutes
+from services.gateway.server import http
 
 HEALTH_TIMEOUT_SECONDS = 3
+RATE_SLOTS_PURGE_SECONDS = 600
 
 
 class GatewayService(
     SubmissionsRoutes,
     JuryRoutes,
     AwardsRoutes,
+    BarometreRoutes,
     MailRoutes,
     OperationsRoutes,
     AccountRoutes,
@@ -52,6 +62,7 @@ class GatewayService(
     CollectivitePages,
     JurorPages,
     OrganiserPages,
+    PrediagnosticPages,
     StaticFiles,
     AccessRules,
 ):
@@ -83,11 +94,37 @@ class GatewayService(
                 "utilisez votre jeton personnel (console des organisateurs, « Mes jetons d'API »)."
             )
 
+    def rate_limit(self, request, recipient, trusted=False):
+        """Before a request sends mail: RateLimited (429) past the configured limits."""
+        limiter = RateLimiter(RateSlots(self.db), Limits.from_config(self.config), utcnow())
+        limiter.check(request.remote_addr, recipient if isinstance(recipient, str) else None, trusted)
+
+    def signed_up(self, created):
+        """After a sign-up that took over a lapsed one's code: the former
+        holder's tokens (issued before this one) open nothing."""
+        if created.get("replaced"):
+            principal = tokens.verify(str(self.config["LABEL_SECRET_KEY"]), created["token"], utcnow())
+            floor = principal.issued_ms if principal is not None else int(utcnow().timestamp() * 1000)
+            TokenFloors(self.db).raise_to("collectivite", created["id"], floor, "sign_up", utcnow())
+            self.team().end_sessions("collectivite", created["id"])
+        created.pop("replaced", None)
+        return created
+
+    @timer(interval=RATE_SLOTS_PURGE_SECONDS)
+    def purge_rate_slots(self):
+        RateSlots(self.db).purge(utcnow())
+
     def record_replay(self, by, count):
         Replays(self.db).record(by, utcnow(), count)
 
     def is_revoked(self, principal):
-        """A bearer token of a revoked account opens nothing (the bootstrap token excepted)."""
+        """A token revoked by its id, or any of a revoked account (the bootstrap token
+        excepted), opens nothing."""
+        if principal.token_id is not None:
+            if TokenRevocations(self.db).is_revoked(principal.token_id):
+                return True
+            if TokenFloors(self.db).refuses(principal.role, principal.subject, principal.issued_ms):
+                return True
         return principal.subject != "admin" and self.team().is_revoked(principal.role, principal.subject)
 
     @http("GET", "/health")

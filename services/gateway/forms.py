@@ -96,6 +96,8 @@ def _initiative(form, prefix: str, enjeu: str) -> dict:
         "enjeu": enjeu,
         "description": _text(form, prefix + "description"),
         "url": _text(form, prefix + "url") or None,
+        # Consent to the public directory after the release: an unticked box says no.
+        "publish": form.get(prefix + "publish") == "1",
     }
 
 

@@ -17,15 +17,18 @@ import functools
 import hmac
 import json
 import logging
+from typing import NamedTuple
 
 import eventlet
-from nameko.web.handlers import http
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common import tokens
+from services.common.clock import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.gateway.accounts import BOOTSTRAP_SUBJECT, PERSONAL_TOKEN_PREFIX
+from services.gateway.ratelimit import RateLimited
+from services.gateway.server import http
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,14 @@ class ApiError(Exception):
 
 def unauthorized():
     return ApiError(401, "unauthorized", "Jeton d'accès manquant ou invalide.")
+
+
+def token_expired():
+    return ApiError(
+        401,
+        "token_expired",
+        "Ce jeton d'accès a expiré : demandez-en un nouveau (connexion par lien depuis votre espace).",
+    )
 
 
 def forbidden(message="Vous n'avez pas accès à cette ressource."):
@@ -125,7 +136,7 @@ def read_json(request):
     return body
 
 
-def authenticate(config, request, personal=None):
+def authenticate(config, request, personal=None, now=None):
     """The Principal behind the request's bearer token, None when it carries none.
     `personal(token)`: (role, subject) of an organiser's personal token, or None."""
     header = request.headers.get("Authorization", "")
@@ -143,7 +154,10 @@ def authenticate(config, request, personal=None):
         if found is None:
             raise unauthorized()
         return tokens.Principal(*found)
-    principal = tokens.verify(config["LABEL_SECRET_KEY"], token)
+    try:
+        principal = tokens.verify(config["LABEL_SECRET_KEY"], token, now or utcnow())
+    except tokens.TokenExpired:
+        raise token_expired() from None
     if principal is None:
         raise unauthorized()
     return principal
@@ -163,6 +177,12 @@ class AccessRules:
     def check_bootstrap(self, method, path):
         return None
 
+    def rate_limit(self, request, recipient, trusted=False):
+        return None
+
+    def signed_up(self, created):
+        return created
+
 
 def _to_response(result):
     if isinstance(result, Response):
@@ -173,11 +193,25 @@ def _to_response(result):
     return json_response(result)
 
 
+class Route(NamedTuple):
+    method: str
+    path: str
+    roles: tuple | None
+    public: bool
+    name: str
+
+
+# Every @api route, as declared: the OpenAPI spec (openapi.py) is built from it.
+ROUTES: list[Route] = []
+
+
 def api(method, path, roles=None, public=False):
     """Declare an API route. `roles`: the roles allowed (None: any signed-in
     role); `public=True`: no token needed (the principal may still be given)."""
 
     def decorator(fn):
+        ROUTES.append(Route(method, path, tuple(roles) if roles else None, public, fn.__name__))
+
         @functools.wraps(fn)
         def entry(self, request, **params):
             try:
@@ -204,6 +238,10 @@ def api(method, path, roles=None, public=False):
                     return _to_response(fn(self, request, principal, **params))
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.fields)
+            except RateLimited as exc:
+                response = error_response(429, "rate_limited", exc.message)
+                response.headers["Retry-After"] = str(exc.retry_after)
+                return response
             except RequestEntityTooLarge:  # the capped read went past the limit
                 exc = payload_too_large(max_body_bytes(self.config))
                 return error_response(exc.status, exc.code, exc.message)

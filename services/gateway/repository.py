@@ -13,6 +13,9 @@ ORGANISERS = "organisers"
 REVOCATIONS = "revocations"
 REPLAYS = "dead_letter_replays"
 API_TOKENS = "api_tokens"
+RATE_SLOTS = "rate_slots"
+TOKEN_REVOCATIONS = "token_revocations"
+TOKEN_FLOORS = "token_floors"
 
 
 def ensure_indexes(db):
@@ -140,3 +143,68 @@ class ApiTokens:
             return False
         self.collection.update_one({"_id": doc["_id"]}, {"$set": {"revoked_at": at}})
         return True
+
+
+class RateSlots:
+    """The rate limiter's slots (services/gateway/ratelimit.py): one uniquely keyed insert each."""
+
+    def __init__(self, db):
+        self.collection = db[RATE_SLOTS]
+
+    def take(self, slot_id, expires_at):
+        try:
+            self.collection.insert_one({"_id": slot_id, "expires_at": expires_at})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def taken(self, slot_id):
+        return self.collection.find_one({"_id": slot_id}, {"_id": 1}) is not None
+
+    def purge(self, now):
+        """Slots of windows that ended (no TTL index in FerretDB v1)."""
+        return self.collection.delete_many({"expires_at": {"$lte": now}}).deleted_count
+
+
+class TokenRevocations:
+    """Bearer tokens revoked one by one, keyed by the token's id (never the token)."""
+
+    def __init__(self, db):
+        self.collection = db[TOKEN_REVOCATIONS]
+
+    def revoke(self, token_id, role, subject, by, at, expires_at):
+        try:
+            self.collection.insert_one(
+                {
+                    "_id": token_id,
+                    "role": role,
+                    "subject": subject,
+                    "by": by,
+                    "at": at,
+                    "expires_at": expires_at,
+                }
+            )
+        except DuplicateKeyError:
+            pass  # revoked already
+
+    def is_revoked(self, token_id):
+        return self.collection.find_one({"_id": token_id}, {"_id": 1}) is not None
+
+
+class TokenFloors:
+    """`<role>:<subject>`: tokens of this account issued before `not_before_ms`
+    open nothing (its address was handed to someone else)."""
+
+    def __init__(self, db):
+        self.collection = db[TOKEN_FLOORS]
+
+    def raise_to(self, role, subject, not_before_ms, by, at):
+        self.collection.replace_one(
+            {"_id": f"{role}:{subject}"},
+            {"not_before_ms": not_before_ms, "by": by, "at": at},
+            upsert=True,
+        )
+
+    def refuses(self, role, subject, issued_ms):
+        floor = self.collection.find_one({"_id": f"{role}:{subject}"})
+        return floor is not None and issued_ms < floor["not_before_ms"]

@@ -16,15 +16,16 @@ from urllib.parse import urlencode
 
 import eventlet
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from nameko.web.handlers import http
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.common import placenames, tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.common.french import CATEGORY_LABELS, french_date
+from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date, french_score
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
 from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
+from services.gateway.ratelimit import RateLimited
+from services.gateway.server import http
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ MESSAGES = {
     "sessions_ended": "Les sessions de cette personne sont fermées.",
     "account_revoked": "Le compte est révoqué : ses jetons et ses liens n'ouvrent plus rien.",
     "decision_saved": "La décision est enregistrée, à votre nom.",
+    "comment_saved": "Le commentaire est modéré ; la collectivité le lira tel quel après la publication.",
     "released": "Le palmarès est publié : les courriels de résultat partent.",
     "email_resent": "Le courriel est remis dans la file d'envoi.",
     "replayed": "Les lettres mortes sont renvoyées à leur destinataire.",
@@ -66,8 +68,13 @@ pages = Environment(
 )
 pages.filters["french_date"] = lambda text: french_date(text, with_time=False) if text else ""
 pages.filters["french_datetime"] = lambda text: french_date(text) if text else ""
-pages.globals.update(category_labels=CATEGORY_LABELS, role_names=ROLE_NAMES, csrf_field=CSRF_FIELD)
-pages.filters.update(de=placenames.de, a=placenames.a)
+pages.globals.update(
+    category_labels=CATEGORY_LABELS,
+    category_plurals=CATEGORY_PLURALS,
+    role_names=ROLE_NAMES,
+    csrf_field=CSRF_FIELD,
+)
+pages.filters.update(de=placenames.de, a=placenames.a, score=french_score)
 
 
 @dataclass
@@ -149,6 +156,9 @@ def page(method, path, roles=None):
                 response = _guarded(self, fn, request, visitor, method, roles, params, secret, csrf_cookie)
             except PageError as exc:
                 response = error_page(visitor, exc.status, exc.title, exc.message)
+            except RateLimited as exc:
+                response = error_page(visitor, 429, "Trop de demandes", exc.message)
+                response.headers["Retry-After"] = str(exc.retry_after)
             except RequestEntityTooLarge:  # a body that grew past the limit while read
                 response = error_page(
                     visitor, 413, "Formulaire trop volumineux", "Ce formulaire dépasse la taille autorisée."

@@ -98,8 +98,7 @@ class JuryDesk:
             {
                 "juror": {"id": juror_id, "name": doc["name"], "email": doc["email"]},
                 "department": doc["department"],
-                "access_token": token,
-            },
+            },  # the token is in the response only
         )
         self.outbox.create("jurors", doc, events=[event], conflict=taken)
         return {"id": juror_id, "token": token}

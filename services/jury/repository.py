@@ -172,7 +172,12 @@ class PendingConsolidations:
         self.collection = db["consolidations_pending"]
 
     def mark(self, app_id, now):
-        self.collection.update_one({"_id": app_id}, {"$set": {"at": now}}, upsert=True)
+        try:
+            self.collection.update_one({"_id": app_id}, {"$set": {"at": now}}, upsert=True)
+        except DuplicateKeyError:
+            # Two reviews of one application at once: both upserts insert on FerretDB,
+            # the loser finds the marker set and refreshes it.
+            self.collection.update_one({"_id": app_id}, {"$set": {"at": now}})
 
     def due(self, before, limit=200):
         return [doc["_id"] for doc in self.collection.find({"at": {"$lte": before}}, {"_id": 1}).limit(limit)]

@@ -10,6 +10,7 @@ from services.common.clock import utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
 from services.common.mongo import MongoDatabase
+from services.common.reference import campaign_year
 from services.common.relay import Outbox
 from services.common.settings import PerProcess, Settings
 from services.common.startup import StartupChecks
@@ -48,13 +49,13 @@ class JuryService(HealthRpc):
     snapshots = PerProcess(lambda config: TaskSnapshots(JurySettings.from_config(config).snapshot_seconds))
 
     def _use_cases(self):
-        secret = self.settings.secret_key
+        secret, lifetime, now = self.settings.secret_key, self.settings.token_lifetime, utcnow()
         return JuryDesk(
             Repositories(self.db),
             self.outbox,
             self.settings.claim_lease,
-            utcnow(),
-            token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id),
+            now,
+            token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id, now, lifetime),
             snapshots=self.snapshots,
         )
 
@@ -107,7 +108,7 @@ class JuryService(HealthRpc):
 
     @rpc
     def deliberation(self, year):
-        return self._use_cases().deliberation(int(year))
+        return self._use_cases().deliberation(campaign_year(year))
 
     # -- events -----------------------------------------------------------
 

@@ -16,6 +16,7 @@ class JurySettings:
     digest_seconds: float  # REVIEW_DIGEST_SECONDS
     snapshot_seconds: float  # CLAIM_SNAPSHOT_SECONDS: age of the task list a claim may use
     claim_lease: timedelta  # CLAIM_LEASE_HOURS, or CLAIM_LEASE_SECONDS when set (tests)
+    token_lifetime: timedelta  # API_TOKEN_DAYS
 
     @classmethod
     def from_config(cls, config: Config) -> "JurySettings":
@@ -24,4 +25,5 @@ class JurySettings:
             digest_seconds=float(required(config, "REVIEW_DIGEST_SECONDS")),
             snapshot_seconds=float(optional(config, "CLAIM_SNAPSHOT_SECONDS") or DEFAULT_SNAPSHOT_SECONDS),
             claim_lease=lease_duration(config),
+            token_lifetime=timedelta(days=float(required(config, "API_TOKEN_DAYS"))),
         )

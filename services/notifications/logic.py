@@ -20,7 +20,7 @@ import jinja2
 from services.common import contracts, placenames
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict
-from services.common.french import CATEGORY_LABELS, french_date
+from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date, french_score
 from services.common.types import Doc
 from services.notifications.mail import (
     InvalidHeader,
@@ -140,6 +140,7 @@ class Renderer:
             subject=placenames.subject,
             is_are=placenames.is_are,
             agreed=placenames.agreed,
+            score=french_score,
         )
 
     def render(self, template, context):
@@ -417,6 +418,9 @@ class Notifications:
                     # Written at release time: a ceremony already held is told in the past.
                     "ceremony_past": parse(data["ceremony_at"]) <= self.now,
                     "ceremony_place": data["ceremony_place"],
+                    # The jury's feedback (scores, mentions proposed, approved comments), if any.
+                    "feedback": data.get("feedback"),
+                    "category_plural": CATEGORY_PLURALS.get(col["category"], col["category"]),
                 },
                 data["campaign_year"],
             ),

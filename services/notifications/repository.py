@@ -132,10 +132,19 @@ class EmailRepository:
             )
         }
 
-    def listing(self, state=None, limit=500):
+    def listing(self, state=None, limit=500, after=None):
+        """Newest first, by (created_at, _id); `after`: the (created_at, _id) of the
+        previous page's last email (a range read, not a skip)."""
         query = {"state": state} if state else {}
+        if after is not None:
+            created_at, email_id = after
+            query["$or"] = [
+                {"created_at": {"$lt": created_at}},
+                {"created_at": created_at, "_id": {"$lt": email_id}},
+            ]
         projection = {"text": 0, "html": 0}
-        return list(self.col.find(query, projection).sort("created_at", DESCENDING).limit(limit))
+        cursor = self.col.find(query, projection).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        return list(cursor.limit(limit))
 
     # Plain updates: each records what a uniquely keyed insert (the attempt
     # claim) already decided.

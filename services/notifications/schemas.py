@@ -9,6 +9,10 @@ from services.notifications.logic import STATES
 class ListOutbox(StrictSchema):
     state = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(STATES))
     limit = fields.Integer(load_default=500, validate=validate.Range(1, 5000))
+    # (created_at, id) of the previous page's last email
+    after = fields.Tuple(
+        (fields.AwareDateTime(), fields.String(validate=validate.Length(1, 64))), load_default=None
+    )
 
 
 class SignInLink(StrictSchema):

@@ -109,9 +109,9 @@ class NotificationsService(HealthRpc):
     # -- RPC (gateway: Mail routes) --------------------------------------------
 
     @rpc
-    def list_outbox(self, state=None, limit=500):
-        args = load(schemas.ListOutbox(), {"state": state, "limit": limit})
-        docs = Repositories(self.db).emails.listing(args["state"], args["limit"])
+    def list_outbox(self, state=None, limit=500, after=None):
+        args = load(schemas.ListOutbox(), {"state": state, "limit": limit, "after": after})
+        docs = Repositories(self.db).emails.listing(args["state"], args["limit"], args["after"])
         return [logic.summary(doc) for doc in docs]
 
     @rpc

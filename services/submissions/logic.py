@@ -7,22 +7,25 @@ change that owes an event is one ledger change carrying it.
 
 import json
 import logging
+import time
 import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.common import contracts, tokens
-from services.common.clock import isoformat
+from services.common.clock import as_utc, isoformat
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.french import APPLICATION_STATE_LABELS
 from services.common.types import Doc
 from services.common.validation import load
-from services.submissions import schemas
+from services.submissions import barometre, schemas
 from services.submissions.repository import (
     APPLICATIONS,
     CAMPAIGNS,
     COLLECTIVITES,
     Applications,
+    Atlaas,
+    Barometres,
     Campaigns,
     Collectivites,
 )
@@ -146,6 +149,15 @@ def application_view(application: Doc) -> Doc:
     return view
 
 
+def _yielding(items, every=500):
+    """Pass `items` on, sleeping 0 s every `every` of them: under eventlet's monkey
+    patching that lets the service's other workers run during a long computation."""
+    for index, item in enumerate(items):
+        if index % every == every - 1:
+            time.sleep(0)
+        yield item
+
+
 class Submissions:
     def __init__(self, db, outbox, settings, now):
         self.outbox = outbox
@@ -154,6 +166,8 @@ class Submissions:
         self.campaigns = Campaigns(db)
         self.collectivites = Collectivites(db)
         self.applications = Applications(db)
+        self.barometres = Barometres(db)
+        self.atlaas = Atlaas(db)
 
     # -- campaigns -----------------------------------------------------------
 
@@ -203,6 +217,8 @@ class Submissions:
             year = int(year)
         except (TypeError, ValueError):
             raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found") from None
+        if not 0 <= year <= 9999:  # nor a year, nor an int MongoDB can store
+            raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found")
         campaign = self.campaigns.get(year)
         if campaign is None:
             raise NotFound(f"Campagne inconnue : {year}.", "campaign_not_found")
@@ -214,10 +230,107 @@ class Submissions:
         if campaign is None:
             log.warning("results_released for unknown campaign %s, ignored", year)
             return None
-        if campaign.get("released_at"):
-            return campaign_view(campaign, self.now)
-        campaign = self.outbox.update(CAMPAIGNS, campaign, {"released_at": released_at})
+        if not campaign.get("released_at"):
+            campaign = self.outbox.update(CAMPAIGNS, campaign, {"released_at": released_at})
+        if self.barometres.get(year) is None:
+            # Also after a crash that came between the update and this: the event is replayed.
+            self.publish_barometre(campaign)
         return campaign_view(campaign, self.now)
+
+    # -- baromètre, Atlaas, pré-diagnostic (issue 16) ----------------------------
+
+    def publish_barometre(self, campaign):
+        """At the release only: the baromètre and the directory's entries from the
+        campaign's submitted applications (never a draft); the baromètre document
+        is written last, so that its presence says the whole computation is done."""
+        year = campaign["year"]
+        applications = self.applications.collection.find(
+            {"campaign_year": year, "state": SUBMITTED},
+            {"collectivite": 1, "services": 1, "initiatives": 1, "state": 1},
+        )
+        document, entries = barometre.compute(
+            campaign,
+            _yielding(app for app in applications if app["state"] == SUBMITTED),
+            isoformat(campaign["released_at"]),
+        )
+        self.atlaas.replace_year(year, entries)
+        document["computed_at"] = isoformat(self.now)
+        self.barometres.save(document)
+        log.info(
+            "barometre %s: %s applications, %s published initiatives",
+            year,
+            document["applications"],
+            len(entries),
+        )
+        return document
+
+    def barometre_years(self):
+        return self.barometres.years()
+
+    def barometre(self, year):
+        """The public baromètre of a released campaign; 409 before its release."""
+        campaign = self._campaign(year)
+        document = self.barometres.get(campaign["year"])
+        if document is None:
+            raise Conflict(
+                f"Le baromètre {campaign['year']} sera publié avec le palmarès, le jour de la cérémonie.",
+                "results_embargoed",
+            )
+        earlier = [y for y in self.barometres.years() if y < campaign["year"]]
+        previous = self.barometres.get(earlier[0]) if earlier else None
+        return barometre.public_view(document, previous)
+
+    def search_initiatives(self, filters):
+        """The Atlaas directory: consented initiatives of released campaigns,
+        filtered, newest first, `limit` per page from `cursor` (the last id seen)."""
+        filters = load(schemas.InitiativeSearchSchema(), filters)
+        keys = [(key, filters[key]) for key in ("enjeu", "region", "band") if filters[key]]
+        keys += [("term", word) for word in barometre.terms(filters["q"])[:10]]
+        limit, cursor = filters["limit"], filters["cursor"]
+        years = [filters["year"]] if filters["year"] else self.barometres.years()
+        ids: list[str] = []
+        for year in years:
+            if not self.barometres.exists(year):
+                continue  # not released (or not computed yet): nothing of it is shown
+            if cursor and str(year) > cursor:
+                continue  # ids start with the year: those are all above the cursor
+            ids += self.atlaas.matching(year, keys, cursor, limit + 1 - len(ids))
+            if len(ids) > limit:
+                break
+        items = []
+        for entry_id in ids[:limit]:
+            item = self.atlaas.get(entry_id)
+            if item is not None:
+                item["id"] = item.pop("_id")
+                items.append(item)
+        more = len(ids) > limit
+        return {"items": items, "next_cursor": ids[limit - 1] if more else None, "limit": limit}
+
+    def prediagnostic(self, collectivite_id, principal_role, principal_subject):
+        """A collectivité's current draft or last application against similar
+        collectivités of the latest baromètre."""
+        if principal_role == "collectivite" and principal_subject != collectivite_id:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        if principal_role not in ("collectivite", "organiser"):
+            raise Forbidden("Réservé à la collectivité et aux organisateurs.")
+        application, campaign = None, None
+        for candidate in self.campaigns.all():
+            application = self.applications.get(Applications.key(candidate["year"], collectivite_id))
+            if application is not None and application["state"] != WITHDRAWN:
+                campaign = candidate
+                break
+            application = None
+        if application is None or campaign is None:
+            raise NotFound(
+                "Aucune candidature de cette collectivité : le pré-diagnostic part de votre brouillon.",
+                "application_not_found",
+            )
+        # The latest baromètre up to the application's year: never one of a later campaign.
+        years = [y for y in self.barometres.years() if y <= campaign["year"]]
+        if not years:
+            raise NotFound("Aucun baromètre n'est encore publié.", "barometre_not_found")
+        document = self.barometres.get(years[0])
+        return barometre.prediagnostic(application, campaign["grid"], document)
 
     # -- collectivités -------------------------------------------------------
 
@@ -225,7 +338,11 @@ class Submissions:
         latest = self.campaigns.latest()
         return latest["village_max_population"] if latest else DEFAULT_VILLAGE_MAX_POPULATION
 
-    def register_collectivite(self, data):
+    def register_collectivite(self, data, trusted=False):
+        """`trusted`: created by an organiser (import, demo): confirmed at once.
+        Otherwise the address must be confirmed (the gateway sends the link)
+        before `confirm_by`: until then no welcome email, no application, and
+        past it the code is free again."""
         data = load(schemas.CollectiviteSchema(), data)
         code = data["siren"] or data["insee_code"] if data["kind"] == "epci" else data["insee_code"]
         collectivite = {
@@ -240,25 +357,96 @@ class Submissions:
             "member_communes": data["member_communes"],
             "tncc": data["tncc"],
             "created_at": self.now,
+            "confirmed_at": self.now if trusted else None,
+            "confirm_by": None if trusted else self.now + self.settings.unconfirmed_lifetime,
         }
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
-        token = tokens.issue(self.settings.secret_key, "collectivite", code)
+        token = tokens.issue(
+            self.settings.secret_key, "collectivite", code, self.now, self.settings.token_lifetime
+        )
+        # The token is in the response only: never in the event (ledger, outbox, dead letters).
+        # The welcome email (it carries the name the requester wrote) only to a confirmed address.
+        ref = collectivite_ref(collectivite, category)
+        events = [(contracts.COLLECTIVITE_REGISTERED, {"collectivite": ref})] if trusted else []
+        taken = Conflict(f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered")
+        stale = self.collectivites.get(code)
+        replaced = stale is not None and self._lapsed(stale)
+        if replaced:
+            # An unconfirmed sign-up past its delay: the code goes to the new one (the ledger's next version).
+            fields = {k: v for k, v in collectivite.items() if k != "_id"}
+            self.outbox.update(
+                COLLECTIVITES, stale, dict(fields, expired_at=None), events=events, conflict=taken
+            )
+        else:
+            self.outbox.create(COLLECTIVITES, collectivite, events=events, conflict=taken)
+        created = {"id": code, "token": token, "category": category, "confirmed": trusted}
+        return dict(created, replaced=True) if replaced else created
+
+    def _lapsed(self, collectivite):
+        confirm_by = collectivite.get("confirm_by")
+        return bool(confirm_by) and not collectivite.get("confirmed_at") and as_utc(confirm_by) <= self.now
+
+    def confirm_collectivite(self, collectivite_id, email=None):
+        """Its address proved (a sign-in link sent there was followed): it may act, welcome.
+        `email`: where the link went; a link sent before a reassignment opens nothing."""
+        collectivite = self.collectivites.get(collectivite_id)
+        if collectivite is None:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        if self._lapsed(collectivite):
+            raise Conflict(
+                "Cette inscription n'a pas été confirmée à temps et a expiré : "
+                "inscrivez la collectivité à nouveau.",
+                "sign_up_expired",
+            )
+        if email is not None and email.strip().lower() != collectivite["email"].strip().lower():
+            raise Forbidden(
+                "Ce lien a été envoyé à une adresse qui n'est plus celle de la collectivité.",
+                "address_changed",
+            )
+        if collectivite.get("confirmed_at") or not collectivite.get("confirm_by"):
+            # Already, or signed up before confirmation existed.
+            return {"id": collectivite_id, "confirmed": True}
+        category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
         event = (
             contracts.COLLECTIVITE_REGISTERED,
-            {
-                "collectivite": collectivite_ref(collectivite, category),
-                "access_token": token,
-            },
+            {"collectivite": collectivite_ref(collectivite, category)},
         )
-        self.outbox.create(
-            COLLECTIVITES,
-            collectivite,
-            events=[event],
-            conflict=Conflict(
-                f"Une collectivité est déjà inscrite avec le code {code}.", "already_registered"
-            ),
-        )
-        return {"id": code, "token": token, "category": category}
+        try:
+            self.outbox.update(
+                COLLECTIVITES, collectivite, {"confirmed_at": self.now, "confirm_by": None}, events=[event]
+            )
+        except Conflict:
+            pass  # a concurrent click confirmed it (or the timer expired it: the next action says so)
+        return {"id": collectivite_id, "confirmed": True}
+
+    def reassign_collectivite(self, collectivite_id, email):
+        """(Organiser) The code goes to `email`, which must confirm it like a new sign-up."""
+        collectivite = self.collectivites.get(collectivite_id)
+        if collectivite is None:
+            raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        fields = {
+            "email": email.strip(),
+            "confirmed_at": None,
+            "confirm_by": self.now + self.settings.unconfirmed_lifetime,
+            "expired_at": None,
+            "reassigned_at": self.now,
+        }
+        self.outbox.update(COLLECTIVITES, collectivite, fields)
+        return {"id": collectivite_id, "email": fields["email"], "confirmed": False}
+
+    def expire_unconfirmed(self, limit=100):
+        """(Timer) Unconfirmed sign-ups past their delay forget their address:
+        no link reaches it any more, and the code is free for a new sign-up."""
+        expired = []
+        for collectivite in self.collectivites.unconfirmed(limit):
+            if not self._lapsed(collectivite) or collectivite.get("expired_at"):
+                continue
+            try:
+                self.outbox.update(COLLECTIVITES, collectivite, {"email": "", "expired_at": self.now})
+                expired.append(collectivite["_id"])
+            except Conflict:
+                pass  # confirmed or taken over meanwhile
+        return expired
 
     def collectivites_by_email(self, email):
         """Who may sign in with this address (sign-in by email link)."""
@@ -282,6 +470,12 @@ class Submissions:
         collectivite = self.collectivites.get(collectivite_id)
         if collectivite is None:
             raise NotFound("Collectivité introuvable.", "collectivite_not_found")
+        if collectivite.get("confirm_by") and not collectivite.get("confirmed_at"):
+            raise Forbidden(
+                "L'adresse électronique de la collectivité n'est pas encore confirmée : "
+                "suivez d'abord le lien que nous y avons envoyé.",
+                "address_unconfirmed",
+            )
         campaign = self.campaigns.get(data["campaign_year"])
         if campaign is None:
             raise ValidationFailed({"campaign_year": [f"Campagne inconnue : {data['campaign_year']}."]})
@@ -393,14 +587,20 @@ class Submissions:
         )
         return application_view(application)
 
-    def list_applications(self, year, principal_role, principal_subject, state=None):
-        """Organisers: every application of the campaign; a collectivité: its own."""
+    def list_applications(self, year, principal_role, principal_subject, state=None, after=None, limit=None):
+        """Organisers: every application of the campaign; a collectivité: its own.
+        With `limit`: at most that many, by id, those after the id `after` (a page)."""
         campaign = self._campaign(year)
         if principal_role == "collectivite":
             application = self.applications.get(Applications.key(campaign["year"], principal_subject))
-            return [application_view(application)] if application else []
+            if application is None or (after is not None and application["_id"] <= after):
+                return []
+            return [application_view(application)]
         if principal_role != "organiser":
             raise Forbidden("Réservé aux organisateurs.")
+        if limit is not None:
+            rows = self.applications.page_of_campaign(campaign["year"], state, after, int(limit))
+            return [application_view(a) for a in rows]
         return [application_view(a) for a in self.applications.of_campaign(campaign["year"], state)]
 
     def search_applications(self, year: int | str, filters: dict, page: int = 1, per_page: int = 50) -> dict:

@@ -106,7 +106,10 @@ class CampaignSchema(StrictSchema):
 
     @validates("mentions")
     def _unique_mentions(self, value, **kwargs):
-        codes = [mention["code"] for mention in value or []]
+        # marshmallow runs this even when an item failed (a mention without code): skip those
+        codes = [
+            mention["code"] for mention in value or [] if isinstance(mention, dict) and "code" in mention
+        ]
         if len(codes) != len(set(codes)):
             raise ValidationError("Code de mention en double.")
 
@@ -227,6 +230,8 @@ class InitiativeSchema(StrictSchema):
         validate=validate.Length(max=500),
         error_messages={"invalid": "Adresse web invalide."},
     )
+    # Consent to show it in the public directory (Atlaas) after the release; off unless ticked.
+    publish = fields.Boolean(load_default=False, error_messages={"invalid": "Indiquez oui ou non."})
 
 
 class ApplicationCreateSchema(StrictSchema):
@@ -250,3 +255,24 @@ class ApplicationPatchSchema(StrictSchema):
     )
     initiatives = fields.List(fields.Nested(InitiativeSchema), validate=validate.Length(max=200))
     previous_arobases = fields.Integer(allow_none=True, strict=True, validate=validate.Range(1, 5))
+
+
+class InitiativeSearchSchema(StrictSchema):
+    """The directory's filters (empty: no filter) and its page."""
+
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    enjeu = fields.String(load_default="", validate=validate.Length(max=64))
+    region = fields.String(load_default="", validate=validate.Length(max=60))
+    band = fields.String(
+        load_default="",
+        validate=validate.OneOf(
+            ["", "moins_3500", "3500_20000", "20000_100000", "plus_100000"],
+            error="Tranche de population inconnue : moins_3500, 3500_20000, 20000_100000 ou plus_100000.",
+        ),
+    )
+    year = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(2000, 2999))
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    cursor = fields.String(
+        load_default="",
+        validate=validate.Regexp(r"^[0-9A-Za-z:]{0,80}$", error="Curseur invalide."),
+    )

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 REMINDER_TIMER_SECONDS = 60
 CLOSING_TIMER_SECONDS = 5
+EXPIRY_TIMER_SECONDS = 30
 
 
 class SubmissionsService(HealthRpc):
@@ -57,8 +58,16 @@ class SubmissionsService(HealthRpc):
     # -- collectivités -------------------------------------------------------
 
     @rpc
-    def register_collectivite(self, data):
-        return self._use_cases().register_collectivite(data)
+    def register_collectivite(self, data, trusted=False):
+        return self._use_cases().register_collectivite(data, bool(trusted))
+
+    @rpc
+    def reassign_collectivite(self, collectivite_id, email):
+        return self._use_cases().reassign_collectivite(collectivite_id, email)
+
+    @rpc
+    def confirm_collectivite(self, collectivite_id, email=None):
+        return self._use_cases().confirm_collectivite(collectivite_id, email)
 
     @rpc
     def collectivites_by_email(self, email):
@@ -79,8 +88,10 @@ class SubmissionsService(HealthRpc):
         return self._use_cases().get_application(application_id, principal_role, principal_subject)
 
     @rpc
-    def list_applications(self, year, principal_role, principal_subject, state=None):
-        return self._use_cases().list_applications(year, principal_role, principal_subject, state)
+    def list_applications(self, year, principal_role, principal_subject, state=None, after=None, limit=None):
+        return self._use_cases().list_applications(
+            year, principal_role, principal_subject, state, after, limit
+        )
 
     @rpc
     def search_applications(self, year, filters, page=1):
@@ -107,6 +118,24 @@ class SubmissionsService(HealthRpc):
             released=lambda year: self.awards.release_record(year) is not None,
         )
 
+    # -- baromètre, Atlaas, pré-diagnostic ------------------------------------
+
+    @rpc
+    def barometre_years(self):
+        return self._use_cases().barometre_years()
+
+    @rpc
+    def barometre(self, year):
+        return self._use_cases().barometre(year)
+
+    @rpc
+    def search_initiatives(self, filters):
+        return self._use_cases().search_initiatives(filters)
+
+    @rpc
+    def prediagnostic(self, collectivite_id, principal_role, principal_subject):
+        return self._use_cases().prediagnostic(collectivite_id, principal_role, principal_subject)
+
     # -- events and timers ---------------------------------------------------
 
     @consumes(contracts.RESULTS_RELEASED)
@@ -116,6 +145,10 @@ class SubmissionsService(HealthRpc):
     @timer(interval=REMINDER_TIMER_SECONDS)
     def remind_drafts(self):
         return self._use_cases().send_reminders(self.settings.reminder_days_before_deadline)
+
+    @timer(interval=EXPIRY_TIMER_SECONDS)
+    def expire_unconfirmed(self):
+        return self._use_cases().expire_unconfirmed()
 
     @timer(interval=CLOSING_TIMER_SECONDS)
     def close_submissions(self):

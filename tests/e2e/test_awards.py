@@ -74,6 +74,7 @@ def campaign(stack):
             stack.http(
                 "POST",
                 "/api/v1/collectivites",
+                token=stack.admin_token,  # trusted: confirmed at once
                 json=dict(
                     town, region=REGION, department="974", email=f"numerique@{town['insee_code']}.example.fr"
                 ),
@@ -308,6 +309,7 @@ def test_release_refused_while_undecided_unless_forced(stack):
         stack.http(
             "POST",
             "/api/v1/collectivites",
+            token=stack.admin_token,  # trusted: confirmed at once
             json={
                 "insee_code": "97613",
                 "name": "Sada",

@@ -1,7 +1,8 @@
-"""labelctl against the whole system: the CSV import report and the demo campaign.
+"""labelctl against the whole system: the CSV import report and the demo campaigns.
 
 Campaign years of this module: 2961-2969. INSEE codes: 48900-48949 (fictitious
-Lozère codes) for the import; the demo uses the seed articles' real codes.
+Lozère codes) for the import; the demo uses the seed articles' real codes and
+one campaign per seed year: 2961 (2016), 2962 (2017), 2964 (2019).
 """
 
 import json
@@ -74,7 +75,7 @@ def test_import_stops_on_a_bad_token_with_a_french_error(stack, tmp_path):
         "campaign",
         "create",
         "--year",
-        "2962",
+        "2969",
         "--close-at",
         "+1d",
         "--ceremony-at",
@@ -109,24 +110,49 @@ def test_demo_plays_a_whole_campaign_to_a_released_palmares_and_emails(stack, tm
         timeout=280,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"/palmares/{DEMO_YEAR}" in result.stdout and "var/mail" in result.stdout
+    # One campaign per seed year, kept apart: 2016 → 2961, 2017 → 2962, 2019 → 2964.
+    years = {2016: DEMO_YEAR, 2017: DEMO_YEAR + 1, 2019: DEMO_YEAR + 3}
+    for year in years.values():
+        assert f"/palmares/{year}" in result.stdout, result.stdout
+    assert "var/mail" in result.stdout
+    assert "niveau inventé" in result.stdout and "est inventé par la démo" in result.stdout
 
     seeds = json.loads((ROOT / "labelctl/data/demo_collectivites.json").read_text("utf-8"))["collectivites"]
     seeds = [c for c in seeds if c["insee_code"] not in OWNED_ELSEWHERE]
-    palmares = stack.http("GET", f"/api/v1/campaigns/{DEMO_YEAR}/palmares").json()  # public: released
-    labelled = {entry["collectivite"]["insee_code"]: entry for entry in palmares["labelled"]}
-    missing = [c["name"] for c in seeds if c["insee_code"] not in labelled]
-    assert not missing, missing
-    assert labelled["25056"]["arobases"] == 5  # Besançon, 5 @ in the 2017 article
+    for seed_year, year in years.items():
+        palmares = stack.http("GET", f"/api/v1/campaigns/{year}/palmares").json()  # public: released
+        labelled = {entry["collectivite"]["insee_code"]: entry for entry in palmares["labelled"]}
+        expected = {
+            c["insee_code"]: campaign
+            for c in seeds
+            for campaign in c["campaigns"]
+            if campaign["year"] == seed_year
+        }
+        missing = sorted(set(expected) - set(labelled))
+        assert not missing, (year, missing)
+        seeded = {code for code in labelled if code in {c["insee_code"] for c in seeds}}
+        assert seeded == set(expected), (year, seeded - set(expected))  # no seed year mixed into another
+        for code, campaign in expected.items():
+            if campaign["arobases_reported"]:  # the level the article reports
+                assert labelled[code]["arobases"] == campaign["arobases"], (year, code)
+    besancon = stack.http("GET", f"/api/v1/campaigns/{DEMO_YEAR + 1}/palmares").json()
+    [entry] = [e for e in besancon["labelled"] if e["collectivite"]["insee_code"] == "25056"]
+    assert entry["arobases"] == 5 and entry["previous_arobases"] is not None  # 2016's label, read in 2017
+    # The organisers took the jurors' names out of their comments before the release.
+    result_2017 = stack.http(
+        "GET", f"/api/v1/applications/{entry['application_id']}/result", token=stack.admin_token
+    ).json()
+    comments = result_2017["feedback"]["comments"]
+    assert comments and not any("Évaluation de" in text for text in comments), comments
 
-    # Each seed collectivité's result email ("Label 2961 : Besançon obtient 5 arobases") is captured.
+    # Each seed collectivité's result email ("Label 2962 : Besançon obtient 5 arobases") is captured.
     addresses = {c["email"] for c in seeds}
 
     def results_captured():
         return {
             parseaddr(str(m.get("To", "")))[1]
             for m in stack.mail.messages()
-            if str(m.get("Subject", "")).startswith(f"Label {DEMO_YEAR} :")
+            if any(str(m.get("Subject", "")).startswith(f"Label {year} :") for year in years.values())
             and "obtient" in str(m.get("Subject"))
         }
 

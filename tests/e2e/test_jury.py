@@ -48,6 +48,7 @@ def campaign(stack):
             stack.http(
                 "POST",
                 "/api/v1/collectivites",
+                token=stack.admin_token,  # trusted: confirmed at once
                 json={
                     "insee_code": insee,
                     "name": f"Commune {insee}",

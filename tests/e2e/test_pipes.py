@@ -44,6 +44,7 @@ def test_one_application_travels_to_its_result_email(stack):
         stack.http(
             "POST",
             "/api/v1/collectivites",
+            token=stack.admin_token,  # trusted: confirmed at once
             json={
                 "insee_code": "47001",
                 "name": "Agen",

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from services.common import tokens
+from services.common.clock import utcnow
 from services.common.ledger import find_step
 from tests.support.api import poll
 
@@ -80,7 +81,8 @@ def create_campaign(stack, year, **kw):
 
 
 def sign_up(stack, body):
-    return ok(stack.http("POST", "/api/v1/collectivites", json=body), 201)
+    # As an organiser: trusted, confirmed at once (a public sign-up must confirm its address first).
+    return ok(stack.http("POST", "/api/v1/collectivites", token=stack.admin_token, json=body), 201)
 
 
 def apply(stack, token, year, **extra):
@@ -199,7 +201,7 @@ def test_two_collectivites_cannot_touch_each_others_applications(stack):
     assert stack.http("POST", path + "/submit", token=b["token"]).status_code == 404
     assert stack.http("POST", path + "/withdraw", token=b["token"]).status_code == 404
     assert stack.http("GET", f"/api/v1/collectivites/{a['id']}", token=b["token"]).status_code == 404
-    juror = tokens.issue(stack.env["LABEL_SECRET_KEY"], "juror", "j-2115")
+    juror = tokens.issue(stack.env["LABEL_SECRET_KEY"], "juror", "j-2115", utcnow(), timedelta(days=1))
     assert stack.http("GET", path, token=juror).status_code == 403
     assert stack.http("GET", path).status_code == 401
     assert stack.http("GET", path, token="forged-token").status_code == 401

@@ -32,6 +32,10 @@ OTHER = {
 }
 JUROR_ISERE = {"name": "Claire Dupont", "email": "claire.dupont@jury.example.fr", "department": "38"}
 JUROR_PARIS = {"name": "Marc Lefèvre", "email": "marc.lefevre@jury.example.fr", "department": "75"}
+ISERE_COMMENT = "Belle dynamique citoyenne."
+EDITED_COMMENT = "Belle dynamique citoyenne ; la fabrique numérique mérite d'être mieux connue."
+PARIS_COMMENT = "Marc Lefèvre : remarque interne, à ne pas transmettre."
+ORGANISER = {"name": "Sophie Garnier", "email": "sophie.garnier@villes-internet.example.fr"}
 
 
 def sign_in_link(stack, address, after=0):
@@ -291,7 +295,7 @@ def test_jurors_read_the_dossier_review_and_declare_a_conflict(stack, campaign, 
         )
         group.get_by_label("Non applicable" if index == 0 else "3 – développé").check()
     isere.get_by_role("radio", name=re.compile("^@@@ 3 arobases")).check()
-    isere.get_by_label("Commentaire pour les organisateurs (facultatif)").fill("Belle dynamique citoyenne.")
+    isere.get_by_label("Commentaire pour les organisateurs (facultatif)").fill(ISERE_COMMENT)
     isere.get_by_role("button", name="Enregistrer mon avis").click()
     assert "Votre avis est enregistré" in isere.get_by_role("status").inner_text()
     assert TOWN["name"] in isere.get_by_role("table").inner_text()
@@ -319,6 +323,7 @@ def test_jurors_read_the_dossier_review_and_declare_a_conflict(stack, campaign, 
             "group", name=re.compile(f"^Note « {re.escape(campaign['grid']['enjeux'][index]['label'])} »")
         ).get_by_label("3 – développé").check()
     paris.get_by_role("radio", name=re.compile("^@@@ 3 arobases")).check()
+    paris.get_by_label("Commentaire pour les organisateurs (facultatif)").fill(PARIS_COMMENT)
     paris.get_by_role("button", name="Enregistrer mon avis").click()
     assert "Votre avis est enregistré" in paris.get_by_role("status").inner_text()
 
@@ -342,12 +347,63 @@ def test_jurors_read_the_dossier_review_and_declare_a_conflict(stack, campaign, 
     assert row["spread"][enjeux[0]] == {"min": 3, "max": 3, "spread": 0}
 
 
+def test_organiser_edits_one_comment_and_hides_another(stack, campaign, browser):
+    town_app = f"{YEAR}:{TOWN['insee']}"
+    ok(stack.http("POST", "/api/v1/organisers", token=stack.admin_token, json=ORGANISER), 201)
+    page = browser.new_context(locale="fr-FR").new_page()
+    follow_link(page, request_link(stack, page, ORGANISER["email"]), "organisatrice, commentaires")
+    page.goto(stack.base_url + f"/organisation/candidatures/{town_app}")
+    comments = page.get_by_role("region", name=re.compile("^Commentaire de l'avis"))
+    assert comments.count() == 2 and "non relu" in comments.first.inner_text()
+    checked(page, "candidature : commentaires à modérer")
+    by_text = {
+        ISERE_COMMENT: comments.filter(has_text=ISERE_COMMENT),
+        PARIS_COMMENT: comments.filter(has_text=PARIS_COMMENT),
+    }
+    # "Edited" with an empty text is refused, named, and changes nothing.
+    isere = by_text[ISERE_COMMENT]
+    isere.get_by_label("Transmettre le texte modifié ci-dessous").check()
+    isere.get_by_role("textbox").fill("")
+    isere.get_by_role("button", name=re.compile("^Enregistrer la modération")).click()
+    assert page.get_by_role("heading", name=re.compile("point à corriger")).is_visible()
+    checked(page, "candidature : modération (erreur)")
+    isere = page.get_by_role("region", name=re.compile("^Commentaire de l'avis")).filter(
+        has_text=ISERE_COMMENT
+    )
+    isere.get_by_label("Transmettre le texte modifié ci-dessous").check()
+    isere.get_by_role("textbox").fill(EDITED_COMMENT)
+    isere.get_by_role("button", name=re.compile("^Enregistrer la modération")).click()
+    assert "Le commentaire est modéré" in page.get_by_role("status").inner_text()
+    paris = page.get_by_role("region", name=re.compile("^Commentaire de l'avis")).filter(
+        has_text=PARIS_COMMENT
+    )
+    paris.get_by_label("Masquer").check()
+    paris.get_by_role("button", name=re.compile("^Enregistrer la modération")).click()
+    checked(page, "candidature : commentaires modérés")
+    screenshot(page, "organisation-commentaires")
+    stored = ok(stack.http("GET", f"/api/v1/applications/{town_app}/comments", token=stack.admin_token))
+    assert sorted((c["state"], c["text"]) for c in stored) == [("edited", EDITED_COMMENT), ("hidden", None)]
+    assert all(set(c) == {"review_id", "number", "comment", "state", "text", "moderated_by"} for c in stored)
+    # Bad input by the API: a French error naming the field, nothing stored.
+    refused = stack.http(
+        "PUT",
+        f"/api/v1/applications/{town_app}/comments/{stored[0]['review_id']}",
+        token=stack.admin_token,
+        json={"state": "publie"},
+    )
+    assert (
+        refused.status_code == 422
+        and "approuver, modifier ou masquer" in refused.json()["error"]["fields"]["state"][0]
+    )
+
+
 def test_collectivite_sees_its_result_after_the_release(stack, campaign, browser):
     town_app = f"{YEAR}:{TOWN['insee']}"
     page = browser.new_context(locale="fr-FR").new_page()
     follow_link(page, request_link(stack, page, TOWN["email"]), "collectivité, résultat")
     page.goto(stack.base_url + f"/collectivite/resultat/{YEAR}")
     assert "sera dévoilé lors de la cérémonie" in page.locator("main").inner_text()
+    assert EDITED_COMMENT not in page.locator("main").inner_text()  # nothing before the release
     checked(page, "résultat sous embargo")
 
     poll(
@@ -378,10 +434,53 @@ def test_collectivite_sees_its_result_after_the_release(stack, campaign, browser
     page.get_by_role("link", name="Voir mon résultat").click()
     result = page.locator("main").inner_text()
     assert "labellisée @@@ (3 arobases)" in result
+    # The jury's feedback: chart and table per enjeu, the edited comment, never the hidden one.
+    assert EDITED_COMMENT in result and ISERE_COMMENT not in result
+    assert PARIS_COMMENT not in result and JUROR_PARIS["name"] not in result
+    assert JUROR_ISERE["name"] not in result
+    chart = page.get_by_role(
+        "img", name="Vos notes par enjeu comparées à la moyenne de votre catégorie (sur 4)"
+    )
+    assert chart.count() == 1
+    table = page.get_by_role("table", name=re.compile("^Notes par enjeu")).inner_text()
+    first, second = campaign["grid"]["enjeux"][:2]
+    # Champagnole: enjeu 1 non applicable for one juror, 3 for the other → 3; enjeu 2: 3 and 3.
+    assert re.search(rf"{re.escape(first['label'])}\s+3\s+3", table), table
+    assert re.search(rf"{re.escape(second['label'])}\s+3\s+3", table), table
     checked(page, "résultat")
     screenshot(page, "collectivite-resultat")
     api_result = ok(stack.http("GET", f"/api/v1/applications/{town_app}/result", token=stack.admin_token))
     assert api_result["labelled"] and api_result["arobases"] == 3
+    feedback = api_result["feedback"]
+    assert feedback["comments"] == [EDITED_COMMENT] and feedback["category"] == "ville"
+    assert feedback["scores"][0] == {
+        "enjeu": first["code"],
+        "label": first["label"],
+        "score": 3.0,
+        "category_average": 3.0,
+    }
+    # The public palmarès never carries it; the result letter does.
+    palmares = ok(requests.get(f"{stack.api}/campaigns/{YEAR}/palmares", timeout=10))
+    assert all("feedback" not in entry for entry in palmares["labelled"])
+    letter = poll(
+        lambda: [
+            m.get_body(("plain",)).get_content()
+            for m in stack.mail.messages()
+            if Mailbox.to(TOWN["email"])(m) and "Le retour du jury" in m.get_body(("plain",)).get_content()
+        ],
+        bool,
+        timeout=60,
+    )[0]
+    assert EDITED_COMMENT in letter and PARIS_COMMENT not in letter and JUROR_ISERE["name"] not in letter
+    # After the release, no comment changes.
+    comment = ok(stack.http("GET", f"/api/v1/applications/{town_app}/comments", token=stack.admin_token))[0]
+    late = stack.http(
+        "PUT",
+        f"/api/v1/applications/{town_app}/comments/{comment['review_id']}",
+        token=stack.admin_token,
+        json={"state": "approved"},
+    )
+    assert late.status_code == 409
 
 
 def test_a_link_serves_once_a_form_needs_its_csrf_token_and_sign_out_ends_the_session(stack, jurors):

@@ -184,6 +184,7 @@ class Workload:
                 "department": a.department,
                 "email": a.email,
             },
+            token=self.stack.admin_token,  # trusted: confirmed at once, as labelctl import does
             accept=(201,),
         ).json()
         a.token, a.collectivite_id = body["token"], body["id"]

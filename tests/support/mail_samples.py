@@ -152,8 +152,25 @@ def sample_events(notifications: Notifications) -> None:
             previous_year=2025,
             ceremony_at="2027-12-09T17:00:00+00:00",
             ceremony_place="Lille Grand Palais",
+            feedback={
+                "category": "ville",
+                "scores": [
+                    {"enjeu": "acces", "label": "Accès au numérique", "score": 3.5, "category_average": 2.4},
+                    {"enjeu": "citoyennete", "label": "Citoyenneté", "score": 3.0, "category_average": 2.7},
+                    {"enjeu": "education", "label": "Éducation", "score": 2.0, "category_average": 2.6},
+                    {"enjeu": "tourisme", "label": "Tourisme", "score": None, "category_average": 1.8},
+                ],
+                "proposed_mentions": [
+                    {"code": "gouvernement_ouvert", "label": "Gouvernement ouvert"},
+                    {"code": "numerique_educatif", "label": "Numérique éducatif"},
+                ],
+                "comments": [
+                    "Une démarche de données ouvertes exemplaire, portée par les élus et les services.",
+                    "Les écoles gagneraient à partager leurs projets numériques avec les familles.",
+                ],
+            },
         )
-    )
+    )  # fmt: skip
     failed = dict(n.repos.emails.get(result), attempts=8, last_error="550 boîte inconnue")
     n.queue_failure_alert(failed)
     for purpose in ("confirm", "sign_in", "invite"):

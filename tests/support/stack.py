@@ -101,6 +101,10 @@ class Stack:
                 "LABEL_ADMIN_TOKEN": self.admin_token,
                 "LABEL_SECRET_KEY": secrets.token_hex(16),
                 "LABEL_LOCAL_MODE": "1",  # test secrets accepted, gateway on 127.0.0.1
+                # Every test client is 127.0.0.1: limits high enough for a whole run
+                # (tests/e2e/test_rate_limits.py restarts the gateway with small ones).
+                "RATE_LIMIT_PER_CLIENT": "100000",
+                "RATE_LIMIT_PER_RECIPIENT": "1000",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -27,6 +27,7 @@ from pymongo.database import Database
 from services.common.ledger import Ledger
 from services.common.relay import OutboxSession, Relay
 from services.common.types import Doc
+from services.submissions.settings import SubmissionsSettings
 
 
 def memory_database(name: str = "label_unit") -> Database[Doc]:
@@ -132,3 +133,12 @@ class SmtpServer:
 
 def refused(code: int, text: str = "refused") -> smtplib.SMTPRecipientsRefused:
     return smtplib.SMTPRecipientsRefused({"x": (code, text.encode())})
+
+
+# The submissions use cases' settings in every unit test: deploy/config.yaml's values.
+SUBMISSIONS_SETTINGS = SubmissionsSettings(
+    secret_key="unit-secret-0123456789-0123456789",
+    reminder_days_before_deadline=7,
+    token_lifetime=timedelta(days=90),
+    unconfirmed_lifetime=timedelta(hours=48),
+)

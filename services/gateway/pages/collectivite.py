@@ -7,8 +7,9 @@ services decide everything; these handlers translate forms and errors.
 """
 
 from services.common.errors import Conflict, NotFound, ValidationFailed
-from services.common.french import sort_key
+from services.common.french import CATEGORY_PLURALS, sort_key
 from services.common.reference import REGION_NAMES
+from services.gateway import charts
 from services.gateway.accounts import Account
 from services.gateway.forms import application_from_form, collectivite_from_form, form_errors
 from services.gateway.web import page, redirect, render
@@ -83,8 +84,9 @@ class CollectivitePages:
     def collectivite_sign_up(self, request, visitor):
         data, errors = collectivite_from_form(request.form)
         if not errors:
+            self.rate_limit(request, data["email"])
             try:
-                created = self.submissions.register_collectivite(data)
+                created = self.signed_up(self.submissions.register_collectivite(data))
             except ValidationFailed as exc:
                 errors = form_errors(exc.fields, SIGN_UP_INPUTS)
             except Conflict as exc:
@@ -191,4 +193,22 @@ class CollectivitePages:
             return render(
                 "resultat.html", visitor, status=409, campaign=campaign, result=None, embargo=exc.message
             )
-        return render("resultat.html", visitor, campaign=campaign, result=result, embargo=None)
+        feedback = result.get("feedback")
+        chart = None
+        if feedback and feedback["scores"]:
+            chart = charts.paired_bars(
+                [(s["label"], s["score"], s["category_average"]) for s in feedback["scores"]],
+                "Vos notes par enjeu comparées à la moyenne de votre catégorie (sur 4)",
+                "Votre collectivité",
+                f"Moyenne des {CATEGORY_PLURALS.get(feedback['category'], feedback['category'])}",
+                4,
+            )
+        return render(
+            "resultat.html",
+            visitor,
+            campaign=campaign,
+            result=result,
+            embargo=None,
+            feedback=feedback,
+            chart=chart,
+        )

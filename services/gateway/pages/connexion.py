@@ -75,6 +75,7 @@ class SignInPages:
         suite = safe_next(request.form.get("suite"), "")
         if errors:
             return render("connexion.html", visitor, status=422, email=email, errors=errors, suite=suite)
+        self.rate_limit(request, email)  # known address or not: the same limit, nothing told
         accounts = self.accounts_of(email)
         if accounts:
             self.send_sign_in_links(email, accounts, suite=suite)
@@ -95,6 +96,10 @@ class SignInPages:
     @page("POST", LINK_PATH)
     def use_sign_in_link(self, request, visitor):
         try:
+            link = self.sign_in().check(request.form.get("jeton", ""))
+            # A link sent to a collectivité's address, followed: that address is confirmed.
+            if link["role"] == "collectivite":
+                self.submissions.confirm_collectivite(link["subject"], link["email"])
             session_token, session = self.sign_in().follow(request.form.get("jeton", ""))
         except LinkRefused as refused:
             return refused_link_page(visitor, refused)

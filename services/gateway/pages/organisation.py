@@ -144,6 +144,7 @@ class OrganiserPages:
             "department": form["department"].upper(),
             "conflicts": [code.upper() for code in form["conflicts"].replace(",", " ").split()],
         }
+        self.rate_limit(request, data["email"], trusted=True)
         try:
             self.jury.register_juror(data)
         except ValidationFailed as exc:
@@ -176,7 +177,7 @@ class OrganiserPages:
                 visitor, form, {"f-email": ["Adresse électronique invalide."]}, status=422
             )
         try:
-            self.invite_organiser(form, self._by(visitor))
+            self.invite_organiser(request, form, self._by(visitor))
         except ValidationFailed as exc:
             return self._organisers(visitor, form, form_errors(exc.fields), status=422)
         except Conflict as exc:
@@ -278,6 +279,7 @@ class OrganiserPages:
         ]
         team = self.team()
         row = rows[0] if rows else None
+        comments = self.awards.comments(application_id) if row else []
         return render(
             "orga_candidature.html",
             visitor,
@@ -290,6 +292,8 @@ class OrganiserPages:
             errors=errors or {},
             form=form or {},
             state_labels=APPLICATION_STATE_LABELS,
+            comments=comments,
+            released=campaign["state"] == "released",
         )
 
     @page("GET", "/organisation/candidatures/<application_id>", roles=ORGANISER)
@@ -310,6 +314,20 @@ class OrganiserPages:
             return self._application_page(visitor, application_id, 422, form_errors(exc.fields), form)
         year = application_id.split(":", 1)[0]
         return redirect(f"/organisation/campagnes/{year}/deliberation", "decision_saved")
+
+    @page("POST", "/organisation/candidatures/<application_id>/commentaires/<review_id>", roles=ORGANISER)
+    def moderate_comment_page(self, request, visitor, application_id, review_id):
+        form = request.form
+        data = {"state": _text(form, "state"), "text": _text(form, "text") or None}
+        try:
+            self.awards.moderate_comment(application_id, review_id, data, self._by(visitor))
+        except ValidationFailed as exc:
+            numbers = {c["review_id"]: c["number"] for c in self.awards.comments(application_id)}
+            errors = {f"f-comment-{numbers.get(review_id, 0)}": [m for ms in exc.fields.values() for m in ms]}
+            return self._application_page(visitor, application_id, 422, errors)
+        response = redirect(f"/organisation/candidatures/{application_id}", "comment_saved")
+        response.headers["Location"] += "#commentaires"  # back where the organiser was
+        return response
 
     # -- deliberation and release ---------------------------------------------------------
 
@@ -373,6 +391,7 @@ class OrganiserPages:
 
     @page("POST", "/organisation/courriels/<email_id>/renvoi", roles=ORGANISER)
     def resend_page(self, request, visitor, email_id):
+        self.rate_limit(request, f"outbox:{email_id}", trusted=True)
         self.notifications.resend(email_id, self._by(visitor))
         return redirect(f"/organisation/courriels/{email_id}", "email_resent")
 

@@ -3,8 +3,9 @@ live progress); no front-end build step."""
 
 from pathlib import Path
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
+
+from services.gateway.server import http
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 STYLESHEET = (STATIC / "site.css").read_text(encoding="utf-8")

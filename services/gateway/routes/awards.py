@@ -14,6 +14,7 @@ from services.common.errors import Conflict, NotFound
 from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, sort_key
 from services.gateway import charts
 from services.gateway.http import api, read_json
+from services.gateway.paging import paged
 
 ORGANISER = ("organiser",)
 
@@ -68,13 +69,24 @@ class AwardsRoutes:
         except (UnknownService, MethodNotFound):
             rows = None  # the jury service is away: the awards copy of its proposals
         if rows is None:
-            return self.awards.deliberation(year)
-        decisions = self.awards.decisions(year)
-        return [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
+            rows = self.awards.deliberation(year)
+        else:
+            decisions = self.awards.decisions(year)
+            rows = [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
+        return paged(request, rows, lambda row: [row["application_id"]])
 
     @api("PUT", "/api/v1/applications/<application_id>/decision", roles=ORGANISER)
     def put_decision(self, request, principal, application_id):
         return self.awards.decide(application_id, read_json(request), principal.subject)
+
+    @api("GET", "/api/v1/applications/<application_id>/comments", roles=ORGANISER)
+    def get_comments(self, request, principal, application_id):
+        """The jurors' comments on an application, anonymised, with their moderation."""
+        return self.awards.comments(application_id)
+
+    @api("PUT", "/api/v1/applications/<application_id>/comments/<review_id>", roles=ORGANISER)
+    def put_comment_moderation(self, request, principal, application_id, review_id):
+        return self.awards.moderate_comment(application_id, review_id, read_json(request), principal.subject)
 
     @api("POST", "/api/v1/palmares/history", roles=ORGANISER)
     def import_past_palmares(self, request, principal):

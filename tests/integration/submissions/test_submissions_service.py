@@ -47,7 +47,7 @@ class ProbeNotifications:
 
     @consumes(contracts.COLLECTIVITE_REGISTERED)
     def on_collectivite_registered(self, data):
-        RECEIVED.append(("registered", data["event_id"], data["collectivite"]["id"], data["access_token"]))
+        RECEIVED.append(("registered", data["event_id"], data["collectivite"]["id"], sorted(data)))
 
     @consumes(contracts.APPLICATION_REMINDER_DUE)
     def on_application_reminder_due(self, data):
@@ -130,10 +130,10 @@ def test_sign_up_apply_submit_withdraw_each_event_once(running, config):
         created = rpc.create_campaign(campaign(2101))
         assert created["state"] == "open" and len(created["grid"]["enjeux"]) == 16
         with entrypoint_waiter(notifications, "on_collectivite_registered"):
-            signed = rpc.register_collectivite(commune("25901", 3500))
+            signed = rpc.register_collectivite(commune("25901", 3500), True)
         assert signed["category"] == "village" and signed["id"] == "25901"
         with pytest.raises(Conflict):
-            rpc.register_collectivite(commune("25901", 3500))
+            rpc.register_collectivite(commune("25901", 3500), True)
         application = rpc.create_application(
             "25901",
             {
@@ -160,7 +160,7 @@ def test_sign_up_apply_submit_withdraw_each_event_once(running, config):
     kinds = [item[0] for item in RECEIVED]
     assert kinds == ["registered", "submitted", "withdrawn"]
     assert RECEIVED[1][3] == "village"
-    assert RECEIVED[0][3]  # the welcome email's token travels with the event
+    assert "access_token" not in RECEIVED[0][3]  # a token never travels in an event (ledger, dead letters)
 
 
 def test_crash_between_decision_and_publish_delivers_once(running, config, monkeypatch):
@@ -170,7 +170,7 @@ def test_crash_between_decision_and_publish_delivers_once(running, config, monke
     service, jury, notifications = running
     with ServiceRpcProxy("submissions", config) as rpc:
         rpc.create_campaign(campaign(2102))
-        rpc.register_collectivite(commune("25903", 12000))
+        rpc.register_collectivite(commune("25903", 12000), True)
         application = rpc.create_application("25903", {"campaign_year": 2102})
 
     class Crash(BaseException):
@@ -211,7 +211,7 @@ def test_reminder_once_per_draft_and_submissions_closed_once(running, config):
     with ServiceRpcProxy("submissions", config) as rpc:
         rpc.create_campaign(campaign(2103, close_in=timedelta(days=3)))
         rpc.create_campaign(campaign(2104, close_in=timedelta(seconds=6)))
-        rpc.register_collectivite(commune("25904", 800))
+        rpc.register_collectivite(commune("25904", 800), True)
         draft = rpc.create_application("25904", {"campaign_year": 2103})
         submitted = rpc.create_application("25904", {"campaign_year": 2104})
         rpc.submit_application(submitted["id"], "collectivite", "25904")
@@ -236,7 +236,7 @@ def test_results_released_marks_the_campaign_and_blocks_withdrawal(running, conf
     service, jury, notifications = running
     with ServiceRpcProxy("submissions", config) as rpc:
         rpc.create_campaign(campaign(2105))
-        rpc.register_collectivite(commune("25905", 5000))
+        rpc.register_collectivite(commune("25905", 5000), True)
         application = rpc.create_application("25905", {"campaign_year": 2105})
         rpc.submit_application(application["id"], "collectivite", "25905")
         payload = {
@@ -262,7 +262,7 @@ def test_submission_before_the_window_opens_is_refused(running, config):
     with ServiceRpcProxy("submissions", config) as rpc:
         created = rpc.create_campaign(campaign(2106, submissions_open_at=isoformat(future)))
         assert created["state"] == "open" and created["accepting_submissions"] is False
-        rpc.register_collectivite(commune("25906", 2000))
+        rpc.register_collectivite(commune("25906", 2000), True)
         draft = rpc.create_application("25906", {"campaign_year": 2106})  # drafts may be prepared early
         with pytest.raises(Conflict) as info:
             rpc.submit_application(draft["id"], "collectivite", "25906")

@@ -5,6 +5,7 @@ nameko's plain `${VAR:default}` parses the substituted value as YAML
 "yes" a boolean); the text settings use `!raw_env_var`.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.common import tokens
+from services.common.clock import utcnow
 from services.common.config import load_config
 from services.gateway.http import ApiError, authenticate
 
@@ -50,9 +52,9 @@ def test_an_all_digit_secret_signs_and_verifies(monkeypatch):
     secret = "9" * 40
     monkeypatch.setenv("LABEL_SECRET_KEY", secret)
     config = load_config(CONFIG_PATH)
-    token = tokens.issue(config["LABEL_SECRET_KEY"], "juror", "j-1")
+    token = tokens.issue(config["LABEL_SECRET_KEY"], "juror", "j-1", utcnow(), timedelta(days=1))
     request = Request(EnvironBuilder(headers={"Authorization": f"Bearer {token}"}).get_environ())
-    assert authenticate(config, request) == tokens.Principal("juror", "j-1")
+    assert authenticate(config, request).subject == "j-1"
 
 
 def test_defaults_and_numbers_are_unchanged(monkeypatch):

@@ -14,7 +14,6 @@ def juror_registered(juror_id="j1"):
         {
             "juror": {"id": juror_id, "name": "Ada", "email": "ada@example.fr"},
             "department": "25",
-            "access_token": "t",
         },
     )
 
@@ -29,6 +28,7 @@ def test_create_twice_raises_conflict_and_publishes_once():
     assert out.db.jurors.find_one({"_id": "j1"})["name"] == "Ada"
     assert out.names() == ["juror_registered"]
     assert out.payloads("juror_registered")[0]["event_id"] == "jurors:j1:1:0"
+    assert out.db.outbox_pending.count_documents({}) == 0  # the refused writer left no marker
 
 
 def test_two_writers_of_the_same_version_one_wins_with_the_given_conflict():

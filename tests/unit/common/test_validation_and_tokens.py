@@ -1,4 +1,7 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from itsdangerous import URLSafeSerializer
 from marshmallow import fields
 
 from services.common import contracts, tokens
@@ -34,13 +37,33 @@ def test_flatten_errors_keeps_nested_paths():
     assert flatten_errors({"a": {"0": {"b": ["bad"]}}, "c": ["x"]}) == {"a.0.b": ["bad"], "c": ["x"]}
 
 
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
 def test_tokens_round_trip_and_reject_forgery():
-    token = tokens.issue("secret", "collectivite", "c-42")
-    assert tokens.verify("secret", token) == tokens.Principal("collectivite", "c-42")
-    assert tokens.verify("another-secret", token) is None
-    assert tokens.verify("secret", token[:-2] + "xx") is None
+    token = tokens.issue("secret", "collectivite", "c-42", NOW, timedelta(days=90))
+    found = tokens.verify("secret", token, NOW)
+    assert (found.role, found.subject, found.expires_at) == ("collectivite", "c-42", NOW + timedelta(days=90))
+    assert (
+        found.token_id
+        and found.token_id
+        != tokens.verify(
+            "secret", tokens.issue("secret", "collectivite", "c-42", NOW, timedelta(days=90)), NOW
+        ).token_id
+    )  # each token its own id: revoked one by one
+    assert tokens.verify("another-secret", token, NOW) is None
+    assert tokens.verify("secret", token[:-2] + "xx", NOW) is None
     with pytest.raises(ValueError):
-        tokens.issue("secret", "mayor", "c-42")
+        tokens.issue("secret", "mayor", "c-42", NOW, timedelta(days=90))
+
+
+def test_a_token_expires_and_one_without_expiry_opens_nothing():
+    token = tokens.issue("secret", "juror", "j-1", NOW, timedelta(days=90))
+    assert tokens.verify("secret", token, NOW + timedelta(days=89)) is not None
+    with pytest.raises(tokens.TokenExpired):
+        tokens.verify("secret", token, NOW + timedelta(days=90))
+    legacy = URLSafeSerializer("secret", salt="label-bearer-token").dumps({"r": "juror", "s": "j-1"})
+    assert tokens.verify("secret", legacy, NOW) is None
 
 
 def test_every_subscription_consumes_a_known_event_from_another_service():

@@ -40,6 +40,7 @@ def test_application_form_keeps_known_services_existing_rows_and_filled_new_rows
             ("new-culture-title", "Conseil en vidéo"),
             ("new-culture-description", "Diffusé"),
             ("new-culture-url", "https://ville.fr/video"),
+            ("new-culture-publish", "1"),
             ("new-acces-title", ""),
             ("new-acces-description", ""),
         ]
@@ -47,12 +48,20 @@ def test_application_form_keeps_known_services_existing_rows_and_filled_new_rows
     assert application_from_form(form, GRID) == {
         "services": ["wifi", "media"],
         "initiatives": [
-            {"title": "Fablab", "enjeu": "acces", "description": "Ouvert à tous", "url": None},
+            # No box ticked: not published (consent is off by default).
+            {
+                "title": "Fablab",
+                "enjeu": "acces",
+                "description": "Ouvert à tous",
+                "url": None,
+                "publish": False,
+            },
             {
                 "title": "Conseil en vidéo",
                 "enjeu": "culture",
                 "description": "Diffusé",
                 "url": "https://ville.fr/video",
+                "publish": True,
             },
         ],
     }

@@ -1,11 +1,13 @@
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from services.common import tokens
+from services.common.clock import utcnow
 from services.gateway.http import AccessRules, ApiError, authenticate, read_json
 
 CONFIG = {"LABEL_ADMIN_TOKEN": "admin-token", "LABEL_SECRET_KEY": "secret"}
@@ -25,10 +27,18 @@ def test_admin_token_is_an_organiser():
 
 
 def test_signed_token_names_its_role_and_subject():
-    token = tokens.issue("secret", "juror", "j-7")
-    assert authenticate(CONFIG, request({"Authorization": f"Bearer {token}"})) == tokens.Principal(
-        "juror", "j-7"
-    )
+    token = tokens.issue("secret", "juror", "j-7", utcnow(), timedelta(days=1))
+    principal = authenticate(CONFIG, request({"Authorization": f"Bearer {token}"}))
+    assert (principal.role, principal.subject) == ("juror", "j-7") and principal.token_id
+
+
+def test_an_expired_token_is_401_token_expired_in_french():
+    issued = utcnow() - timedelta(days=91)
+    token = tokens.issue("secret", "juror", "j-7", issued, timedelta(days=90))
+    with pytest.raises(ApiError) as caught:
+        authenticate(CONFIG, request({"Authorization": f"Bearer {token}"}))
+    assert (caught.value.status, caught.value.code) == (401, "token_expired")
+    assert "a expiré" in caught.value.message
 
 
 @pytest.mark.parametrize("header", ["Bearer nope", "Basic abc", "Bearer ", "token"])

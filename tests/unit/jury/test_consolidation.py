@@ -206,3 +206,32 @@ def test_a_non_applicable_score_is_left_out_of_the_spread():
         [{"E1": None, "E2": 1}, {"E1": 4, "E2": 3}, {"E1": None, "E2": None}], ["E1", "E2", "E3"]
     )
     assert spread == {"E1": {"min": 4, "max": 4, "spread": 0}, "E2": {"min": 1, "max": 3, "spread": 2}}
+
+
+def test_a_consolidation_marker_set_twice_at_once_does_not_fail_the_review():
+    """FerretDB applies two concurrent upserts of one _id as two inserts: the
+    loser gets DuplicateKeyError (seen in the e2e demo as a 500 on a review)."""
+    from datetime import UTC, datetime
+
+    from pymongo.errors import DuplicateKeyError
+
+    from services.jury.repository import PendingConsolidations
+    from tests.unit.fakes import memory_database
+
+    db = memory_database()
+    pending = PendingConsolidations(db)
+    real = pending.collection
+
+    class RacingCollection:
+        """The other review's upsert lands first: this one's insert collides."""
+
+        def update_one(self, query, update, upsert=False):
+            if upsert:
+                real.update_one(query, {"$set": {"at": "other"}}, upsert=True)
+                raise DuplicateKeyError("E11000 duplicate key error", 11000)
+            return real.update_one(query, update)
+
+    pending.collection = RacingCollection()
+    now = datetime(2017, 10, 1, tzinfo=UTC)
+    pending.mark("2017:25056", now)
+    assert real.find_one({"_id": "2017:25056"})["at"] == now

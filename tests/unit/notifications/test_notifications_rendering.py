@@ -392,3 +392,33 @@ def test_a_declared_previous_level_is_said_to_be_declared():
     event = dict(award(previous=3, previous_year=None), previous_declared=True)
     [result] = notifications.on_award_decided(event)
     assert "gagne une @ par rapport au niveau déclaré dans sa candidature" in repos.emails.get(result)["text"]
+
+
+FEEDBACK = {
+    "category": "ville",
+    "scores": [
+        {"enjeu": "acces", "label": "Accès au numérique", "score": 3.5, "category_average": 2.4},
+        {"enjeu": "tourisme", "label": "Tourisme", "score": None, "category_average": 1.8},
+    ],
+    "proposed_mentions": [{"code": "teletravail", "label": "Télétravail"}],
+    "comments": ["Un portail <b>exemplaire</b>."],
+}
+
+
+def test_the_result_letter_carries_the_jury_feedback():
+    repos, notifications = make()
+    notifications.on_results_released(released())
+    [result] = notifications.on_award_decided(dict(award(), feedback=FEEDBACK))
+    doc = repos.emails.get(result)
+    text, html = doc["text"], doc["html"]
+    assert "Accès au numérique : 3,5 (moyenne des villes : 2,4)" in text
+    assert "Tourisme : n. a. (moyenne des villes : 1,8)" in text
+    assert "pour la mention : Télétravail." in text
+    assert "« Un portail <b>exemplaire</b>. »" in text
+    assert '<th scope="row"' in html and "3,5" in html and "2,4" in html
+    assert "Un portail &lt;b&gt;exemplaire&lt;/b&gt;." in html  # a comment is escaped
+    # without feedback (an older release), the letter says nothing of it
+    repos, notifications = make()
+    notifications.on_results_released(released())
+    [plain] = notifications.on_award_decided(award())
+    assert "retour du jury" not in repos.emails.get(plain)["text"]

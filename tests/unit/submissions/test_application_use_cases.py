@@ -7,13 +7,10 @@ import pytest
 
 from services.common.errors import Conflict
 from services.submissions.logic import Submissions
-from services.submissions.settings import SubmissionsSettings
-from tests.unit.fakes import MemoryOutbox
+from tests.unit.fakes import SUBMISSIONS_SETTINGS, MemoryOutbox
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
-SETTINGS = SubmissionsSettings(
-    secret_key="unit-secret-0123456789-0123456789", reminder_days_before_deadline=7
-)
+SETTINGS = SUBMISSIONS_SETTINGS
 
 
 def town(code, name, department, region, population=8000, kind="commune"):
@@ -48,7 +45,7 @@ def desk():
         ("38185", "Grenoble", "38", "Auvergne-Rhône-Alpes", 158000),
         ("79048", "Bressuire", "79", "Nouvelle-Aquitaine", 2000),
     ]:
-        created = desk.register_collectivite(town(*args))
+        created = desk.register_collectivite(town(*args), trusted=True)
         desk.create_application(created["id"], {"campaign_year": 2027, "services": [], "initiatives": []})
     return desk
 
@@ -83,3 +80,17 @@ def test_a_withdrawal_after_the_release_is_refused_even_before_its_event_arrives
     assert desk.applications.get("2027:25056")["state"] == "submitted"
     withdrawn = desk.withdraw_application("2027:25056", "collectivite", "25056", released=lambda year: False)
     assert withdrawn["state"] == "withdrawn"
+
+
+def test_the_applications_list_pages_by_id_after_a_cursor(desk):
+    first = desk.list_applications(2027, "organiser", "o@x.fr", None, None, 3)
+    assert [a["id"] for a in first] == ["2027:25056", "2027:38185", "2027:79048"]
+    rest = desk.list_applications(2027, "organiser", "o@x.fr", None, first[-1]["id"], 3)
+    assert [a["id"] for a in rest] == ["2027:79202"]
+    desk.submit_application("2027:79202", "collectivite", "79202")
+    assert [a["id"] for a in desk.list_applications(2027, "organiser", "o", "submitted", None, 3)] == [
+        "2027:79202"
+    ]
+    # a collectivité sees its own, once
+    assert len(desk.list_applications(2027, "collectivite", "38185", None, None, 3)) == 1
+    assert desk.list_applications(2027, "collectivite", "38185", None, "2027:38185", 3) == []

@@ -162,3 +162,19 @@ def test_campaign_dates_in_order():
     assert "submissions_close_at" in errors
     naive = dict(data, submissions_open_at="2101-01-01T00:00:00")
     assert "submissions_open_at" in fields_of(schemas.CampaignSchema(), naive)
+
+
+def test_a_mention_without_code_is_a_field_error_not_a_crash():
+    # found by schemathesis: the duplicate check read mention["code"] of a mention that failed
+    campaign = {
+        "year": 2271,
+        "title": "Label 2271",
+        "submissions_open_at": "2271-01-01T00:00:00+00:00",
+        "submissions_close_at": "2271-02-01T00:00:00+00:00",
+        "ceremony_at": "2271-03-01T00:00:00+00:00",
+        "ceremony_place": "Lyon",
+        "mentions": [{"code": "a", "label": "A"}, {"label": "sans code"}],
+    }
+    with pytest.raises(ValidationFailed) as refused:
+        load(schemas.CampaignSchema(), campaign)
+    assert refused.value.fields == {"mentions.1.code": ["Champ obligatoire."]}

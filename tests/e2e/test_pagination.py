@@ -1,0 +1,147 @@
+"""Cursor pagination of the API's lists over the running stack: pages of
+`limit` items in a stable order, the next page's cursor in `X-Next-Cursor`,
+no item twice or missing; a bad `limit` or `cursor` gets 400 naming the field.
+Campaign years 2391-2397; INSEE codes 15x9x; jurors *@pagination.example.fr."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from labelctl.client import Api
+from tests.support.api import ok, poll
+
+pytestmark = pytest.mark.e2e
+
+YEARS = range(2391, 2398)
+
+
+def walk(stack, path, limit, **params):
+    """Every item of a list, page after page; and how many pages it took."""
+    items, pages, cursor = [], 0, None
+    while True:
+        query = dict(params, limit=limit) | ({"cursor": cursor} if cursor else {})
+        response = stack.http("GET", path, token=stack.admin_token, params=query)
+        page = ok(response)
+        assert len(page) <= limit
+        items += page
+        pages += 1
+        cursor = response.headers.get("X-Next-Cursor")
+        if not cursor:
+            return items, pages
+
+
+@pytest.fixture(scope="module")
+def campaigns(stack):
+    now = datetime.now(UTC)
+    for year in YEARS:
+        ok(
+            stack.http(
+                "POST",
+                "/api/v1/campaigns",
+                token=stack.admin_token,
+                json={
+                    "year": year,
+                    "title": f"Label {year}",
+                    "submissions_open_at": (now - timedelta(hours=1)).isoformat(),
+                    "submissions_close_at": (now + timedelta(days=2)).isoformat(),
+                    "ceremony_at": (now + timedelta(days=30)).isoformat(),
+                    "ceremony_place": "Aurillac",
+                },
+            ),
+            201,
+        )
+    return list(YEARS)
+
+
+def test_campaigns_come_page_by_page_newest_first(stack, campaigns):
+    items, pages = walk(stack, "/api/v1/campaigns", 3)
+    years = [c["year"] for c in items]
+    assert years == sorted(years, reverse=True) and len(years) == len(set(years))
+    assert set(campaigns) <= set(years)
+    assert pages >= 3
+    whole = ok(stack.http("GET", "/api/v1/campaigns", params={"limit": 200}))
+    assert [c["year"] for c in whole] == years
+
+
+def test_applications_jurors_and_outbox_are_paged_without_gap_or_repeat(stack, campaigns):
+    year = campaigns[0]
+    enjeu = ok(stack.http("GET", f"/api/v1/campaigns/{year}"))["grid"]["enjeux"][0]
+    for n in range(5):
+        insee = f"15{n}9{n}"
+        town = ok(
+            stack.http(
+                "POST",
+                "/api/v1/collectivites",
+                token=stack.admin_token,
+                json={
+                    "insee_code": insee,
+                    "name": f"Commune {insee}",
+                    "kind": "commune",
+                    "population": 900,
+                    "region": "Auvergne-Rhône-Alpes",
+                    "department": "15",
+                    "email": f"mairie-{insee}@pagination.example.fr",
+                },
+            ),
+            201,
+        )
+        ok(
+            stack.http(
+                "POST",
+                "/api/v1/applications",
+                token=town["token"],
+                json={
+                    "campaign_year": year,
+                    "services": [enjeu["services"][0]["code"]],
+                    "initiatives": [{"title": "Site", "enjeu": enjeu["code"], "description": "Refonte."}],
+                },
+            ),
+            201,
+        )
+        ok(
+            stack.http(
+                "POST",
+                "/api/v1/jurors",
+                token=stack.admin_token,
+                json={"name": f"Juré {n}", "email": f"jure-{n}@pagination.example.fr", "department": "63"},
+            ),
+            201,
+        )
+    applications, pages = walk(stack, f"/api/v1/campaigns/{year}/applications", 2)
+    ids = [a["id"] for a in applications]
+    assert len(ids) == 5 == len(set(ids)) and ids == sorted(ids) and pages == 3
+
+    jurors, _ = walk(stack, "/api/v1/jurors", 2)
+    emails = [j["email"] for j in jurors if j["email"].endswith("@pagination.example.fr")]
+    assert sorted(emails) == [f"jure-{n}@pagination.example.fr" for n in range(5)]
+    assert len({j["id"] for j in jurors}) == len(jurors)
+
+    # 10 welcome emails (5 towns, 5 jurors): the outbox, newest first, read by _id range
+    poll(lambda: walk(stack, "/api/v1/outbox", 3)[0], lambda rows: len(rows) >= 10)
+    rows, pages = walk(stack, "/api/v1/outbox", 3)
+    keys = [(row["created_at"], row["id"]) for row in rows]
+    assert keys == sorted(keys, reverse=True) and len(set(keys)) == len(keys)
+    whole = ok(stack.http("GET", "/api/v1/outbox", token=stack.admin_token, params={"limit": 200}))
+    assert [row["id"] for row in whole] == [row["id"] for row in rows]
+    # labelctl follows the cursors: the whole list, from a first page of 3
+    api = Api(stack.base_url, stack.admin_token)
+    assert [row["id"] for row in api.get("/outbox", params={"limit": 3})] == [row["id"] for row in rows]
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"limit": "dix"}, "limit"),
+        ({"cursor": "pas-un-jeton"}, "cursor"),
+        ({"cursor": "WyJ4Il0"}, "cursor"),  # ["x"]: a cursor of another list
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/campaigns", "/api/v1/outbox", "/api/v1/dead-letters"])
+def test_a_bad_limit_or_cursor_gets_400_naming_the_field(stack, params, field, path):
+    response = stack.http("GET", path, token=stack.admin_token, params=params)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_pagination" and list(error["fields"]) == [field]
+    assert f"« {field} »" in error["message"]
