@@ -58,6 +58,28 @@ def buffer_body(environ, limit, seconds):
     return True
 
 
+NOT_FOUND = json.dumps(
+    {"error": {"code": "not_found", "message": "Aucune ressource de l'API à cette adresse."}},
+    ensure_ascii=False,
+).encode()
+
+
+def _json_api_not_found(environ, start_response):
+    """werkzeug's HTML 404 for an API address no rule matches, even the
+    catch-all of routes/operations.py (`<path:…>` stops at a newline), becomes
+    the JSON error of API.md."""
+    if not environ.get("PATH_INFO", "").startswith("/api/"):
+        return start_response
+
+    def respond(status, headers, exc_info=None):
+        if status.startswith("404") and dict(headers).get("Content-Type", "").startswith("text/html"):
+            environ["lvi.not_found"] = True
+            headers = [("Content-Type", "application/json"), ("Content-Length", str(len(NOT_FOUND)))]
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+    return respond
+
+
 class GuardedWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
         config = self.server.container.config
@@ -72,7 +94,10 @@ class GuardedWsgiApp(WsgiApp):
                 ],
             )
             return [TOO_SLOW]
-        return super().__call__(environ, start_response)
+        body = super().__call__(environ, _json_api_not_found(environ, start_response))
+        if environ.get("lvi.not_found"):
+            return [NOT_FOUND]
+        return body
 
 
 class GuardedWebServer(WebServer):

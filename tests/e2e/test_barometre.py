@@ -4,14 +4,12 @@ shows before the release; after it the shares are found back, the directory
 holds only the consented initiatives of submitted applications, the pages pass
 axe-core in Chromium, and `labelctl prediagnostic` answers."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from tests.e2e.test_cli import labelctl
 from tests.e2e.test_web_spaces import follow_link, request_link
 from tests.support import barometre_data
-from tests.support.api import ok, poll
+from tests.support.api import ok, open_campaign, poll
 from tests.support.browser import PHONE, assert_accessible, screenshot
 
 pytestmark = pytest.mark.e2e
@@ -36,24 +34,7 @@ def campaign(stack):
     """40 submitted applications (400 initiatives in the seeds' shares, one in
     three published) and 5 drafts whose initiatives, all published, are on sport."""
     admin = stack.admin_token
-    now = datetime.now(UTC)
-    ok(
-        stack.http(
-            "POST",
-            "/api/v1/campaigns",
-            token=admin,
-            json={
-                "year": YEAR,
-                "title": f"Label {YEAR}",
-                "submissions_open_at": (now - timedelta(hours=1)).isoformat(),
-                "submissions_close_at": (now + timedelta(hours=2)).isoformat(),
-                "ceremony_at": (now + timedelta(days=30)).isoformat(),
-                "ceremony_place": "Brest",
-                "reviews_per_application": 1,
-            },
-        ),
-        201,
-    )
+    open_campaign(stack, YEAR, "Brest", reviews_per_application=1)
     tokens = {}
     for generated, submit in [(GENERATED, True), (DRAFTS, False)]:
         for app in generated:

@@ -17,7 +17,7 @@ import requests
 from bson import json_util
 
 from services.common import tokens
-from tests.support.api import ok, wait_until
+from tests.support.api import ok, open_campaign, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -56,22 +56,7 @@ def application(**over):
 def world(stack):
     admin = stack.admin_token
     moment = datetime.now(UTC)
-    ok(
-        stack.http(
-            "POST",
-            "/api/v1/campaigns",
-            token=admin,
-            json={
-                "year": YEAR,
-                "title": f"Label {YEAR}",
-                "submissions_open_at": (moment - timedelta(hours=1)).isoformat(),
-                "submissions_close_at": (moment + timedelta(days=30)).isoformat(),
-                "ceremony_at": (moment + timedelta(days=60)).isoformat(),
-                "ceremony_place": "Foix",
-            },
-        ),
-        201,
-    )
+    open_campaign(stack, YEAR, "Foix", closes_in=timedelta(days=30), ceremony_in=timedelta(days=60))
     a = ok(stack.http("POST", "/api/v1/collectivites", token=admin, json=commune("09001")), 201)
     b = ok(stack.http("POST", "/api/v1/collectivites", token=admin, json=commune("09002")), 201)
     c = ok(stack.http("POST", "/api/v1/collectivites", token=admin, json=commune("09003")), 201)

@@ -4,12 +4,11 @@ deliberation. Campaign years 2201-2299; INSEE codes <dd>95x (departments 01-12).
 
 import collections
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import eventlet
 import pytest
 
-from tests.support.api import ok, poll
+from tests.support.api import ok, open_campaign, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -20,24 +19,7 @@ YEAR = 2250
 def campaign(stack):
     """12 submitted applications x 2 reviews = 24 tasks; 10 jurors (departments 01-10)."""
     admin = stack.admin_token
-    now = datetime.now(UTC)
-    ok(
-        stack.http(
-            "POST",
-            "/api/v1/campaigns",
-            token=admin,
-            json={
-                "year": YEAR,
-                "title": f"Label {YEAR}",
-                "submissions_open_at": (now - timedelta(hours=1)).isoformat(),
-                "submissions_close_at": (now + timedelta(hours=2)).isoformat(),
-                "ceremony_at": (now + timedelta(days=30)).isoformat(),
-                "ceremony_place": "Lille",
-                "reviews_per_application": 2,
-            },
-        ),
-        201,
-    )
+    open_campaign(stack, YEAR, "Lille", reviews_per_application=2)
     detail = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}", token=admin))
     enjeu = detail["grid"]["enjeux"][0]
     applications = []

@@ -8,7 +8,7 @@ Campaign year 2390; INSEE codes 14x9x."""
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.api import ok, poll
+from tests.support.api import ok, open_campaign, poll
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
@@ -46,23 +46,7 @@ def world(stack):
     """A campaign, a collectivité with a submitted application, a juror holding
     one of its review tasks, an email: real ids for the path parameters."""
     admin = stack.admin_token
-    now = datetime.now(UTC)
-    ok(
-        stack.http(
-            "POST",
-            "/api/v1/campaigns",
-            token=admin,
-            json={
-                "year": YEAR,
-                "title": f"Label {YEAR}",
-                "submissions_open_at": (now - timedelta(hours=1)).isoformat(),
-                "submissions_close_at": (now + timedelta(days=2)).isoformat(),
-                "ceremony_at": (now + timedelta(days=30)).isoformat(),
-                "ceremony_place": "Caen",
-            },
-        ),
-        201,
-    )
+    open_campaign(stack, YEAR, "Caen", closes_in=timedelta(days=2))
     campaign = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}"))
     enjeu = campaign["grid"]["enjeux"][0]
     signup = ok(

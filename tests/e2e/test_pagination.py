@@ -121,11 +121,15 @@ def test_applications_jurors_and_outbox_are_paged_without_gap_or_repeat(stack, c
     rows, pages = walk(stack, "/api/v1/outbox", 3)
     keys = [(row["created_at"], row["id"]) for row in rows]
     assert keys == sorted(keys, reverse=True) and len(set(keys)) == len(keys)
-    whole = ok(stack.http("GET", "/api/v1/outbox", token=stack.admin_token, params={"limit": 200}))
-    assert [row["id"] for row in whole] == [row["id"] for row in rows]
-    # labelctl follows the cursors: the whole list, from a first page of 3
+
+    # Other tests share the stack and keep mailing: this test's ten emails are
+    # each on exactly one page, whether walked here or by labelctl's cursors.
+    def ours(found):
+        return sorted(r["recipient"] for r in found if r["recipient"].endswith("@pagination.example.fr"))
+
+    assert len(ours(rows)) == 10 == len(set(ours(rows)))
     api = Api(stack.base_url, stack.admin_token)
-    assert [row["id"] for row in api.get("/outbox", params={"limit": 3})] == [row["id"] for row in rows]
+    assert ours(api.get("/outbox", params={"limit": 3})) == ours(rows)
 
 
 @pytest.mark.parametrize(

@@ -35,3 +35,22 @@ def poll(fetch, accept, timeout=45, interval=0.3):
 
     wait_until(accepted, timeout=timeout, interval=interval, what="an accepted value")
     return found[0]
+
+
+def open_campaign(stack, year, place, *, closes_in=None, ceremony_in=None, **extra):
+    """Create campaign `year` as the organiser, open since an hour ago, closing
+    in `closes_in` (2 h), ceremony in `ceremony_in` (30 days); its detail."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    body = {
+        "year": year,
+        "title": f"Label {year}",
+        "submissions_open_at": (now - timedelta(hours=1)).isoformat(),
+        "submissions_close_at": (now + (closes_in or timedelta(hours=2))).isoformat(),
+        "ceremony_at": (now + (ceremony_in or timedelta(days=30))).isoformat(),
+        "ceremony_place": place,
+        **extra,
+    }
+    ok(stack.http("POST", "/api/v1/campaigns", token=stack.admin_token, json=body), 201)
+    return ok(stack.http("GET", f"/api/v1/campaigns/{year}", token=stack.admin_token))

@@ -66,8 +66,14 @@ class CollectivitePages:
             return render("collectivite_accueil.html", visitor)
         principal = visitor.principal
         collectivite = self.submissions.get_collectivite(principal.subject, principal.role, principal.subject)
-        campaigns = []
-        for campaign in self.submissions.list_campaigns()[:RECENT_CAMPAIGNS]:
+        # Every campaign open to submissions, and its applications among the most
+        # recent closed ones (a newer closed campaign never hides an open one).
+        campaigns, closed_read = [], 0
+        for campaign in self.submissions.list_campaigns():
+            if not campaign["accepting_submissions"]:
+                if closed_read == RECENT_CAMPAIGNS:
+                    continue
+                closed_read += 1
             application = self._own_application(visitor, campaign["year"])
             if application is None and not campaign["accepting_submissions"]:
                 continue

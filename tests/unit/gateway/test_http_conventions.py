@@ -152,3 +152,28 @@ def test_deeply_nested_json_is_400_never_a_500(depth):
 def test_reasonable_nesting_is_accepted():
     body = {"scores": {"e1": [{"a": [1, {"b": None}]}]}}
     assert read_json(request(data=json.dumps(body).encode())) == body
+
+
+def test_an_api_address_no_rule_matches_gets_the_json_error_not_werkzeug_html():
+    from werkzeug.exceptions import NotFound
+    from werkzeug.test import EnvironBuilder
+
+    from services.gateway.server import _json_api_not_found
+
+    def served(path):
+        environ = EnvironBuilder(path=path).get_environ()
+        seen = {}
+
+        def start_response(status, headers, exc_info=None):
+            seen.update(status=status, headers=dict(headers))
+
+        b"".join(NotFound()(environ, _json_api_not_found(environ, start_response)))
+        return seen, environ.get("lvi.not_found", False)
+
+    # a newline in the path: werkzeug's `<path:…>` catch-all does not match it
+    seen, replaced = served("/api/v1/campaigns/\n2021/palmares")
+    assert replaced and seen["status"].startswith("404")
+    assert seen["headers"]["Content-Type"] == "application/json"
+    # the pages keep their HTML 404
+    seen, replaced = served("/palmares/\nx")
+    assert not replaced and seen["headers"]["Content-Type"].startswith("text/html")
