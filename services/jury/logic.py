@@ -501,31 +501,44 @@ class JuryDesk:
         # run out and took the task first makes this a 409.
         # The consolidation this review owes, recorded first: a crash after the
         # review leaves it to the sweep (sweep_consolidations), never lost.
-        self.repos.pending_consolidations.mark(task["application_id"], self.now)
+        mark = self.repos.pending_consolidations.mark(task["application_id"], self.now)
         done = self.outbox.update(
             "tasks", task, {"state": DONE, "review": review}, events=[event], conflict=NOT_HOLDER
         )
         self._remember(done)
-        self._consolidate_owed(task["application_id"])
+        self._consolidate_owed(task["application_id"], mark)
         return task_view(done, self.now, juror_id)
 
-    def _consolidate_owed(self, app_id):
-        """Run the consolidation a review owes; on failure the marker stays for the sweep."""
+    def _consolidate_owed(self, app_id, mark):
+        """Run the consolidation a review owes. The marker stays for the sweep when
+        it failed, or when it found nothing to do although every review is in (a
+        read behind the writes); only this review's marker is cleared, never the
+        one a concurrent review set meanwhile."""
         try:
-            self._retry(lambda: self.consolidate(app_id))
+            step = self._retry(lambda: self.consolidate(app_id))
         except Exception:
             log.warning("consolidation of %s left to the sweep", app_id, exc_info=True)
             return False
-        self.repos.pending_consolidations.clear(app_id)
+        if step is None and self._reviews_all_in(app_id):
+            log.warning("consolidation of %s found reviews missing that are in: left to the sweep", app_id)
+            return False
+        self.repos.pending_consolidations.clear(app_id, mark)
         return True
+
+    def _reviews_all_in(self, app_id):
+        app = self.repos.applications.get(app_id)
+        if app is None or app["state"] not in (REVIEWING, WAITING_EXTRA):
+            return False
+        tasks = [self.repos.tasks.get(f"{app_id}:{n}") for n in range(1, app["expected"] + 1)]
+        return all(task is not None and task["state"] == DONE for task in tasks)
 
     def sweep_consolidations(self, grace=CONSOLIDATION_GRACE):
         """Consolidations owed and not done (older than `grace`, so as not to race
         the reviewer's own call): run each until it has happened, once in effect."""
         return sum(
             1
-            for app_id in self.repos.pending_consolidations.due(self.now - grace)
-            if self._consolidate_owed(app_id)
+            for app_id, mark in self.repos.pending_consolidations.due(self.now - grace)
+            if self._consolidate_owed(app_id, mark)
         )
 
     # -- consolidation ------------------------------------------------------

@@ -5,6 +5,8 @@ through the outbox; these classes read them, and own the small guard
 collections whose uniquely keyed inserts decide exclusive steps.
 """
 
+import uuid
+
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
@@ -172,18 +174,24 @@ class PendingConsolidations:
         self.collection = db["consolidations_pending"]
 
     def mark(self, app_id, now):
+        """Set (or refresh) the marker; its token, which only clear() by the same
+        review (or the sweep that read it) may delete."""
+        token = uuid.uuid4().hex
         try:
-            self.collection.update_one({"_id": app_id}, {"$set": {"at": now}}, upsert=True)
+            self.collection.update_one({"_id": app_id}, {"$set": {"at": now, "token": token}}, upsert=True)
         except DuplicateKeyError:
             # Two reviews of one application at once: both upserts insert on FerretDB,
             # the loser finds the marker set and refreshes it.
-            self.collection.update_one({"_id": app_id}, {"$set": {"at": now}})
+            self.collection.update_one({"_id": app_id}, {"$set": {"at": now, "token": token}})
+        return token
 
     def due(self, before, limit=200):
-        return [doc["_id"] for doc in self.collection.find({"at": {"$lte": before}}, {"_id": 1}).limit(limit)]
+        """(application id, token) of the markers set before `before`."""
+        found = self.collection.find({"at": {"$lte": before}}, {"_id": 1, "token": 1}).limit(limit)
+        return [(doc["_id"], doc.get("token")) for doc in found]
 
-    def clear(self, app_id):
-        self.collection.delete_one({"_id": app_id})
+    def clear(self, app_id, token):
+        self.collection.delete_one({"_id": app_id, "token": token})
 
 
 class Repositories:

@@ -603,6 +603,21 @@ class Submissions:
             return [application_view(a) for a in rows]
         return [application_view(a) for a in self.applications.of_campaign(campaign["year"], state)]
 
+    def campaigns_of_collectivite(self, collectivite_id, recent_closed):
+        """A collectivité's home: every campaign open to submissions, and the
+        `recent_closed` most recent others in which it applied; each with its
+        application (or None). One `_id` read per campaign (one a year)."""
+        rows = []
+        for campaign in self.campaigns.all():
+            view = campaign_view(campaign, self.now)
+            application = self.applications.get(Applications.key(campaign["year"], collectivite_id))
+            if view["accepting_submissions"]:
+                rows.append({"campaign": view, "application": application and application_view(application)})
+            elif application is not None and recent_closed > 0:
+                recent_closed -= 1
+                rows.append({"campaign": view, "application": application_view(application)})
+        return rows
+
     def search_applications(self, year: int | str, filters: dict, page: int = 1, per_page: int = 50) -> dict:
         """Organisers' list: filtered (state, region, category, department, text in
         the name or code, accents and case ignored), sorted by name, one page."""

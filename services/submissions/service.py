@@ -88,6 +88,10 @@ class SubmissionsService(HealthRpc):
         return self._use_cases().get_application(application_id, principal_role, principal_subject)
 
     @rpc
+    def campaigns_of_collectivite(self, collectivite_id, recent_closed):
+        return self._use_cases().campaigns_of_collectivite(str(collectivite_id), int(recent_closed))
+
+    @rpc
     def list_applications(self, year, principal_role, principal_subject, state=None, after=None, limit=None):
         return self._use_cases().list_applications(
             year, principal_role, principal_subject, state, after, limit

@@ -15,7 +15,7 @@ from services.gateway.forms import application_from_form, collectivite_from_form
 from services.gateway.web import page, redirect, render
 
 COLLECTIVITE = ("collectivite",)
-RECENT_CAMPAIGNS = 5
+RECENT_CAMPAIGNS = 5  # closed campaigns shown on its home (those it applied to), newest first
 # The regions' official names, in French alphabetical order (the sign-up's select).
 REGIONS = tuple(sorted(REGION_NAMES, key=sort_key))
 # Error keys of the sign-up shown by another input (see forms.form_errors).
@@ -66,20 +66,10 @@ class CollectivitePages:
             return render("collectivite_accueil.html", visitor)
         principal = visitor.principal
         collectivite = self.submissions.get_collectivite(principal.subject, principal.role, principal.subject)
-        # Every campaign open to submissions, and its applications among the most
-        # recent closed ones (a newer closed campaign never hides an open one).
-        campaigns, closed_read = [], 0
-        for campaign in self.submissions.list_campaigns():
-            if not campaign["accepting_submissions"]:
-                if closed_read == RECENT_CAMPAIGNS:
-                    continue
-                closed_read += 1
-            application = self._own_application(visitor, campaign["year"])
-            if application is None and not campaign["accepting_submissions"]:
-                continue
-            campaigns.append(
-                {"campaign": campaign, "application": application, "steps": timeline(application, campaign)}
-            )
+        campaigns = [
+            dict(row, steps=timeline(row["application"], row["campaign"]))
+            for row in self.submissions.campaigns_of_collectivite(principal.subject, RECENT_CAMPAIGNS)
+        ]
         return render("collectivite_tableau.html", visitor, collectivite=collectivite, campaigns=campaigns)
 
     @page("GET", "/collectivite/inscription")

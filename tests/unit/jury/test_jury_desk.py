@@ -356,6 +356,34 @@ def test_a_consolidation_that_failed_after_the_last_review_is_done_by_the_sweep(
     assert len(jury.out.payloads("application_reviewed")) == 1
 
 
+def test_a_consolidation_that_read_behind_the_last_review_is_left_to_the_sweep(jury, monkeypatch):
+    # Seen in the fault suite: the last review written, its consolidation found
+    # nothing to do (a read behind the write), and the marker was cleared for good.
+    jury.submit("app-1", BESANCON)
+    real = JuryDesk.consolidate
+    monkeypatch.setattr(JuryDesk, "consolidate", lambda self, app_id: None)
+    review_both(jury, "app-1", 3, 3)
+    monkeypatch.setattr(JuryDesk, "consolidate", real)
+    assert jury.out.payloads("application_reviewed") == []
+
+    assert jury.desk(T0 + timedelta(seconds=11)).sweep_consolidations() == 1
+    (reviewed,) = jury.out.payloads("application_reviewed")
+    assert reviewed["proposal"]["arobases"] == 3
+
+
+def test_an_early_reviews_consolidation_never_clears_the_marker_a_later_review_set():
+    from services.jury.repository import PendingConsolidations
+    from tests.unit.fakes import MemoryOutbox
+
+    markers = PendingConsolidations(MemoryOutbox().db)
+    first = markers.mark("app-1", T0)
+    second = markers.mark("app-1", T0)  # the other juror's review, meanwhile
+    markers.clear("app-1", first)  # the first review's consolidation had nothing to do
+    assert markers.due(T0) == [("app-1", second)]
+    markers.clear("app-1", second)
+    assert markers.due(T0) == []
+
+
 def test_a_crash_between_the_extra_task_and_the_application_is_finished_by_the_sweep(jury, monkeypatch):
     jury.submit("app-1", BESANCON)
     session = jury.out.session

@@ -94,3 +94,36 @@ def test_the_applications_list_pages_by_id_after_a_cursor(desk):
     # a collectivité sees its own, once
     assert len(desk.list_applications(2027, "collectivite", "38185", None, None, 3)) == 1
     assert desk.list_applications(2027, "collectivite", "38185", None, "2027:38185", 3) == []
+
+
+def test_a_collectivites_home_lists_the_open_campaigns_and_its_recent_applications():
+    out = MemoryOutbox()
+    then = Submissions(out.db, out.session, SETTINGS, NOW)
+
+    def campaign(desk, year, moment):
+        desk.create_campaign(
+            {
+                "year": year,
+                "title": f"Label {year}",
+                "submissions_open_at": (moment - timedelta(days=1)).isoformat(),
+                "submissions_close_at": (moment + timedelta(days=1)).isoformat(),
+                "ceremony_at": (moment + timedelta(days=10)).isoformat(),
+                "ceremony_place": "Lille",
+            }
+        )
+
+    then.register_collectivite(town("25056", "Besançon", "25", "Bourgogne-Franche-Comté"), trusted=True)
+    then.register_collectivite(town("79202", "Parthenay", "79", "Nouvelle-Aquitaine"), trusted=True)
+    for year in range(2020, 2027):  # seven campaigns it applied to
+        campaign(then, year, NOW)
+        then.create_application("25056", {"campaign_year": year, "services": [], "initiatives": []})
+    later = Submissions(out.db, out.session, SETTINGS, NOW + timedelta(days=60))
+    campaign(later, 2027, NOW + timedelta(days=60))  # open now, not applied to yet
+
+    rows = later.campaigns_of_collectivite("25056", 5)
+    assert [row["campaign"]["year"] for row in rows] == [2027, 2026, 2025, 2024, 2023, 2022]
+    assert rows[0]["application"] is None and rows[1]["application"]["id"] == "2026:25056"
+    # nothing applied to: the open campaign only
+    assert [
+        (row["campaign"]["year"], row["application"]) for row in later.campaigns_of_collectivite("79202", 5)
+    ] == [(2027, None)]
