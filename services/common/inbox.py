@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 class Poison:
     """Test-only fault injection (config FAULT_POISON_FIRST_EVENT, tests/faults):
-    "*" or event names, comma-separated. Each handler of a listed event fails
+    "all" or event names, comma-separated. Each handler of a listed event fails
     on the first such event it receives in this process, at every attempt, so
     that this one message goes the whole way to the dead-letter queue while
     the others pass. Empty (production): never fails."""
@@ -55,7 +55,7 @@ class Poison:
         self.chosen: dict[str, str] = {}  # handler -> the event id it fails on
 
     def check(self, event_name: str, handler_name: str, event_id: str) -> None:
-        if not self.names or ("*" not in self.names and event_name not in self.names):
+        if not self.names or ("all" not in self.names and event_name not in self.names):
             return
         if self.chosen.setdefault(handler_name, event_id) == event_id:
             raise RuntimeError(f"fault injection (FAULT_POISON_FIRST_EVENT): {event_id} in {handler_name}")

@@ -21,8 +21,8 @@ def test_each_handler_fails_on_its_first_listed_event_only_and_at_every_attempt(
         poison.check("results_released", "on_results_released", "e4")
 
 
-def test_star_lists_every_event():
-    poison = Poison("*")
+def test_all_lists_every_event():
+    poison = Poison("all")
     with pytest.raises(RuntimeError):
         poison.check("campaign_opened", "on_campaign_opened", "e1")
     poison.check("campaign_opened", "on_campaign_opened", "e2")
