@@ -43,9 +43,33 @@ FAILURES = "event_failures"
 T = TypeVar("T")
 
 
+class Poison:
+    """Test-only fault injection (config FAULT_POISON_FIRST_EVENT, tests/faults):
+    "all" or event names, comma-separated. Each handler of a listed event fails
+    on the first such event it receives in this process, at every attempt, so
+    that this one message goes the whole way to the dead-letter queue while
+    the others pass. Empty (production): never fails."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.names = {name.strip() for name in str(spec or "").split(",") if name.strip()}
+        self.chosen: dict[str, str] = {}  # handler -> the event id it fails on
+
+    def check(self, event_name: str, handler_name: str, event_id: str) -> None:
+        if not self.names or ("all" not in self.names and event_name not in self.names):
+            return
+        if self.chosen.setdefault(handler_name, event_id) == event_id:
+            raise RuntimeError(f"fault injection (FAULT_POISON_FIRST_EVENT): {event_id} in {handler_name}")
+
+
 class InboxSession:
     def __init__(
-        self, db: Database[Doc], publisher: Any, service_name: str, max_attempts: int, backoff: float
+        self,
+        db: Database[Doc],
+        publisher: Any,
+        service_name: str,
+        max_attempts: int,
+        backoff: float,
+        poison: Poison | None = None,
     ) -> None:
         self.handled = db[HANDLED]
         self.failures = db[FAILURES]
@@ -53,6 +77,7 @@ class InboxSession:
         self.service_name = service_name
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self.poison = poison or Poison(None)
 
     def handle(self, event: Event, handler_name: str, payload: Doc, call: Callable[[Doc], T]) -> T | None:
         try:
@@ -65,6 +90,7 @@ class InboxSession:
             log.info("%s already handled by %s, dropped", data["event_id"], handler_name)
             return None
         try:
+            self.poison.check(event.name, handler_name, data["event_id"])
             result = call(data)
         except Exception:
             error = traceback.format_exc()
@@ -115,6 +141,7 @@ class Inbox(ServiceDatabaseProvider):
             self.service_name,
             int(config.get("INBOX_MAX_ATTEMPTS", 5)),
             float(config.get("INBOX_BACKOFF_SECONDS", 0.5)),
+            Poison(config.get("FAULT_POISON_FIRST_EVENT")),
         )
 
     def _check_subscriptions(self) -> None:

@@ -4,7 +4,7 @@ applications moving through the lifecycle (workload.py), one fault injected
 while it runs; then what should exist is compared with what does: every
 application submitted, one proposal each, one result email per labelled
 collectivité and none before the release, every event handled (no dead
-letter), nothing twice. `make faults` runs every scenario with 200
+letter left), nothing twice. `make faults` runs every scenario with 200
 applications; `make test` a short form (fewer applications, shorter outages).
 """
 
@@ -24,6 +24,7 @@ import pytest
 from kombu import Connection, Exchange
 
 from deploy.local import procs
+from services.common import contracts
 from tests.faults.conftest import FULL
 from tests.faults.workload import DEPARTMENTS, Workload
 from tests.support.api import wait_until
@@ -490,4 +491,97 @@ def test_a_template_failing_for_one_recipient(backends, table):
         extra_env={"FAULT_TEMPLATE_FAILS_FOR": f"result:{victim}"},
         year=2110,
         check=failed_and_alerted,
+    )
+
+
+# the events published only at the deliberation and the release: poisoned in a
+# second round, once the jury's work is done (a poisoned application would
+# otherwise hold the release back until its replay)
+RELEASE_EVENTS = ("deliberation_ready", "award_decided", "results_released")
+
+
+@pytest.mark.skipif(not FULL, reason="make faults")
+def test_a_poison_message_in_each_consumer(backends, table):
+    """Every event handler of every service fails on the first event it
+    receives (FAULT_POISON_FIRST_EVENT): after the inbox's retries that
+    message is dead-lettered and seen in GET /api/v1/dead-letters; then the
+    "fix" (each service restarted without the switch) and the replay: each
+    poisoned message is handled once, and its effect is there once. Two
+    rounds: the events before the release, then the release's own."""
+    seen: dict[tuple[str, str], dict] = {}  # (consumer, handler) -> its dead letter
+
+    def published(stack):
+        names = set()
+        for service in contracts.SERVICES:
+            changes = stack.mongo(service)["changes"].find({"events.0": {"$exists": True}}, {"events": 1})
+            for change in changes:
+                names.update(event["name"] for event in change["events"])
+        return names
+
+    def letters(wl):
+        response = wl.call("GET", "/api/v1/dead-letters?limit=100", token=wl.admin)
+        return response.json()
+
+    def poisoned(fault, events):
+        """Waits until every handler of these events (among those published) has its dead letter."""
+        wl = fault.workload
+
+        def missing():
+            names = published(fault.stack) & set(events)
+            expected = {(c, m) for e, c, m in contracts.SUBSCRIPTIONS if e.name in names}
+            for letter in letters(wl):
+                key = (letter["consumer"], letter["handler"])
+                if key in expected and "FAULT_POISON_FIRST_EVENT" in (letter["error"] or ""):
+                    assert letter["attempts"] == int(fault.stack.env.get("INBOX_MAX_ATTEMPTS", 5)), letter
+                    seen.setdefault(key, letter)
+            return expected and not expected - set(seen)
+
+        wait_until(missing, timeout=600, interval=2, what=f"a dead letter from each handler of {events}")
+
+    def fix_and_replay(fault, switch):
+        stack, wl = fault.stack, fault.workload
+        stack.env["FAULT_POISON_FIRST_EVENT"] = switch  # the supervisor's restarts too
+        for service in contracts.SERVICES:
+            stack.restart(service)
+        # a replayed message can meet its consumer before the one it follows (an
+        # application's review before its submission): it fails and comes back; replay again
+        deadline = time.monotonic() + 300
+        while letters(wl):
+            assert time.monotonic() < deadline, letters(wl)
+            wl.call("POST", "/api/v1/dead-letters/replay", token=wl.admin, accept=(202,))
+            time.sleep(3)
+
+    before = [name for name in contracts.EVENTS if name not in RELEASE_EVENTS]
+
+    def inject(fault):
+        wl = fault.workload
+        fault.reviewed(0.2)
+        poisoned(fault, before)
+        fix_and_replay(fault, ",".join(RELEASE_EVENTS))
+        fault.when(lambda: wl.released_at is not None, "the release")
+        poisoned(fault, RELEASE_EVENTS)
+        fix_and_replay(fault, "")
+        fault.repaired()
+
+    def handled_once(stack, workload):
+        not_handled = sum(
+            1
+            for (consumer, handler), letter in seen.items()
+            if stack.mongo(consumer)["handled_events"].count_documents(
+                {"_id": f"{letter['payload']['event_id']}:{handler}"}
+            )
+            != 1
+        )
+        handlers = ", ".join(f"{c}.{h}" for c, h in sorted(seen))
+        print(f"\npoisoned then replayed ({len(seen)}): {handlers}")
+        return {"lost": {"poisoned_not_handled": not_handled}}
+
+    run_scenario(
+        "a poison message in each consumer",
+        backends,
+        table,
+        inject,
+        extra_env={"FAULT_POISON_FIRST_EVENT": "all"},
+        year=2105,
+        check=handled_once,
     )
