@@ -3,12 +3,12 @@
 no item twice or missing; a bad `limit` or `cursor` gets 400 naming the field.
 Campaign years 2391-2397; INSEE codes 15x9x; jurors *@pagination.example.fr."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from labelctl.client import Api
-from tests.support.api import ok, poll
+from tests.support.api import ok, open_campaign, poll
 
 pytestmark = pytest.mark.e2e
 
@@ -32,24 +32,8 @@ def walk(stack, path, limit, **params):
 
 @pytest.fixture(scope="module")
 def campaigns(stack):
-    now = datetime.now(UTC)
     for year in YEARS:
-        ok(
-            stack.http(
-                "POST",
-                "/api/v1/campaigns",
-                token=stack.admin_token,
-                json={
-                    "year": year,
-                    "title": f"Label {year}",
-                    "submissions_open_at": (now - timedelta(hours=1)).isoformat(),
-                    "submissions_close_at": (now + timedelta(days=2)).isoformat(),
-                    "ceremony_at": (now + timedelta(days=30)).isoformat(),
-                    "ceremony_place": "Aurillac",
-                },
-            ),
-            201,
-        )
+        open_campaign(stack, year, "Aurillac", closes_in=timedelta(days=2))
     return list(YEARS)
 
 
