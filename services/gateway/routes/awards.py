@@ -15,8 +15,16 @@ from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_d
 from services.gateway import charts
 from services.gateway.http import api, read_json
 from services.gateway.paging import paged
+from services.gateway.public_cache import PublicCache
 
 ORGANISER = ("organiser",)
+
+_released = PublicCache()
+
+
+def _public(principal):
+    """The caller sees what every visitor sees (organisers also see drafts)."""
+    return principal is None or principal.role not in ORGANISER
 
 
 _pages = Environment(
@@ -107,11 +115,16 @@ class AwardsRoutes:
 
     @api("GET", "/api/v1/campaigns/<int:year>/palmares", public=True)
     def get_palmares(self, request, principal, year):
-        return self.awards.palmares(year, principal.role if principal else None)
+        return self._palmares(year, principal)
+
+    def _palmares(self, year, principal):
+        role = principal.role if principal else None
+        return _released.get(("json", year), lambda: self.awards.palmares(year, role), _public(principal))
 
     @api("GET", "/api/v1/campaigns/<int:year>/palmares.csv", public=True)
     def get_palmares_csv(self, request, principal, year):
-        rows = self.awards.palmares_rows(year, principal.role if principal else None)
+        role = principal.role if principal else None
+        rows = _released.get(("csv", year), lambda: self.awards.palmares_rows(year, role), _public(principal))
         out = io.StringIO()
         csvsafe.writer(out, lineterminator="\r\n").writerows(rows)  # no cell runs as a formula
         return Response(
@@ -133,7 +146,7 @@ class AwardsRoutes:
     @api("GET", "/palmares/<int:year>", public=True)
     def palmares_page(self, request, principal, year):
         try:
-            palmares = self.awards.palmares(year, principal.role if principal else None)
+            palmares = self._palmares(year, principal)
         except Conflict as exc:
             return html("palmares_embargo.html", status=409, year=year, message=exc.message)
         except NotFound:
