@@ -506,13 +506,13 @@ class JuryDesk:
             "tasks", task, {"state": DONE, "review": review}, events=[event], conflict=NOT_HOLDER
         )
         self._remember(done)
-        self._consolidate_owed(task["application_id"], mark)
+        self._consolidate_owed(task["application_id"], [mark])
         return task_view(done, self.now, juror_id)
 
-    def _consolidate_owed(self, app_id, mark):
+    def _consolidate_owed(self, app_id, marks):
         """Run the consolidation a review owes. The marker stays for the sweep when
         it failed, or when it found nothing to do although every review is in (a
-        read behind the writes); only this review's marker is cleared, never the
+        read behind the writes); only the markers it was given are cleared, never
         one a concurrent review set meanwhile."""
         try:
             step = self._retry(lambda: self.consolidate(app_id))
@@ -522,7 +522,8 @@ class JuryDesk:
         if step is None and self._reviews_all_in(app_id):
             log.warning("consolidation of %s found reviews missing that are in: left to the sweep", app_id)
             return False
-        self.repos.pending_consolidations.clear(app_id, mark)
+        for mark in marks:
+            self.repos.pending_consolidations.clear(app_id, mark)
         return True
 
     def _reviews_all_in(self, app_id):
@@ -535,11 +536,10 @@ class JuryDesk:
     def sweep_consolidations(self, grace=CONSOLIDATION_GRACE):
         """Consolidations owed and not done (older than `grace`, so as not to race
         the reviewer's own call): run each until it has happened, once in effect."""
-        return sum(
-            1
-            for app_id, mark in self.repos.pending_consolidations.due(self.now - grace)
-            if self._consolidate_owed(app_id, mark)
-        )
+        owed: dict[str, list[str]] = {}
+        for app_id, mark in self.repos.pending_consolidations.due(self.now - grace):
+            owed.setdefault(app_id, []).append(mark)
+        return sum(1 for app_id, marks in owed.items() if self._consolidate_owed(app_id, marks))
 
     # -- consolidation ------------------------------------------------------
 

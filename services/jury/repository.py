@@ -165,33 +165,33 @@ class Digests:
 
 
 class PendingConsolidations:
-    """`<application id>`: a review was written and the consolidation it owes
-    may not have happened yet (a crash, a database error, too many conflicts).
-    Set before the review is written, cleared once consolidate() has run;
-    the sweep runs what is left. A small collection: only work in flight."""
+    """A review was written and the consolidation it owes may not have happened
+    yet (a crash, a database error, too many conflicts). Set before the review
+    is written, cleared once consolidate() has run; the sweep runs what is
+    left. A small collection: only work in flight.
+
+    One document per review, `<application id>#<token>`, only inserted and
+    deleted by `_id`: FerretDB v1 reads a filtered update or delete's document
+    and then writes it by `_id` alone, so a marker updated in place could be
+    deleted by a clear() meant for the one it replaced."""
 
     def __init__(self, db):
         self.collection = db["consolidations_pending"]
 
     def mark(self, app_id, now):
-        """Set (or refresh) the marker; its token, which only clear() by the same
-        review (or the sweep that read it) may delete."""
-        token = uuid.uuid4().hex
-        try:
-            self.collection.update_one({"_id": app_id}, {"$set": {"at": now, "token": token}}, upsert=True)
-        except DuplicateKeyError:
-            # Two reviews of one application at once: both upserts insert on FerretDB,
-            # the loser finds the marker set and refreshes it.
-            self.collection.update_one({"_id": app_id}, {"$set": {"at": now, "token": token}})
-        return token
+        """A new marker for this review; returns it, for clear()."""
+        marker = f"{app_id}#{uuid.uuid4().hex}"
+        self.collection.insert_one({"_id": marker, "application_id": app_id, "at": now})
+        return marker
 
     def due(self, before, limit=200):
-        """(application id, token) of the markers set before `before`."""
-        found = self.collection.find({"at": {"$lte": before}}, {"_id": 1, "token": 1}).limit(limit)
-        return [(doc["_id"], doc.get("token")) for doc in found]
+        """(application id, marker) of the markers set before `before`."""
+        found = self.collection.find({"at": {"$lte": before}}, {"_id": 1, "application_id": 1}).limit(limit)
+        # markers written before they were one per review: keyed by the application's id
+        return [(doc.get("application_id", doc["_id"]), doc["_id"]) for doc in found]
 
-    def clear(self, app_id, token):
-        self.collection.delete_one({"_id": app_id, "token": token})
+    def clear(self, app_id, marker):
+        self.collection.delete_one({"_id": marker})
 
 
 class Repositories:

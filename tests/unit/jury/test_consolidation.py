@@ -208,30 +208,37 @@ def test_a_non_applicable_score_is_left_out_of_the_spread():
     assert spread == {"E1": {"min": 4, "max": 4, "spread": 0}, "E2": {"min": 1, "max": 3, "spread": 2}}
 
 
-def test_a_consolidation_marker_set_twice_at_once_does_not_fail_the_review():
-    """FerretDB applies two concurrent upserts of one _id as two inserts: the
-    loser gets DuplicateKeyError (seen in the e2e demo as a 500 on a review)."""
-    from datetime import UTC, datetime
+def test_two_reviews_of_one_application_each_keep_their_own_consolidation_marker():
+    """Two reviews at once each owe a consolidation: one review's clear() leaves
+    the other's marker, and the markers are only inserted and deleted by `_id`
+    (FerretDB v1 writes a filtered update or delete back by `_id` alone; in
+    place, the second review's marker could go with the first's clear)."""
+    from datetime import UTC, datetime, timedelta
 
-    from pymongo.errors import DuplicateKeyError
+    from services.jury.repository import PendingConsolidations
+    from tests.unit.fakes import memory_database
+
+    pending = PendingConsolidations(memory_database())
+    now = datetime(2017, 10, 1, tzinfo=UTC)
+    first = pending.mark("2017:25056", now)
+    second = pending.mark("2017:25056", now)
+    assert first != second
+    pending.clear("2017:25056", first)
+    assert pending.due(now + timedelta(seconds=1)) == [("2017:25056", second)]
+    pending.clear("2017:25056", second)
+    assert pending.due(now + timedelta(seconds=1)) == []
+
+
+def test_a_marker_written_before_markers_were_one_per_review_is_still_swept():
+    from datetime import UTC, datetime, timedelta
 
     from services.jury.repository import PendingConsolidations
     from tests.unit.fakes import memory_database
 
     db = memory_database()
     pending = PendingConsolidations(db)
-    real = pending.collection
-
-    class RacingCollection:
-        """The other review's upsert lands first: this one's insert collides."""
-
-        def update_one(self, query, update, upsert=False):
-            if upsert:
-                real.update_one(query, {"$set": {"at": "other"}}, upsert=True)
-                raise DuplicateKeyError("E11000 duplicate key error", 11000)
-            return real.update_one(query, update)
-
-    pending.collection = RacingCollection()
     now = datetime(2017, 10, 1, tzinfo=UTC)
-    pending.mark("2017:25056", now)
-    assert real.find_one({"_id": "2017:25056"})["at"] == now
+    db["consolidations_pending"].insert_one({"_id": "2017:25056", "at": now, "token": "old"})
+    assert pending.due(now + timedelta(seconds=1)) == [("2017:25056", "2017:25056")]
+    pending.clear("2017:25056", "2017:25056")
+    assert pending.due(now + timedelta(seconds=1)) == []
