@@ -115,7 +115,12 @@ start() {
     # -o: pg_ctl hands the options to postgres through a shell
     local opts="" s
     for s in "${SETTINGS[@]}"; do opts+=" '${s//\'/}'"; done
-    if ! pg_ctl -l "$LOG" -w -t "$START_TIMEOUT" -o "$opts" start >/dev/null; then
+    # The server must not inherit our caller's descriptors: a hold on the lock
+    # (stack.sh, test.sh) kept open by the server would forbid every `stop`.
+    if ! (
+        for fd in $(seq 3 30); do eval "exec $fd>&-" 2>/dev/null || true; done
+        pg_ctl -l "$LOG" -w -t "$START_TIMEOUT" -o "$opts" start >/dev/null
+    ); then
         running && return 0 # started by a concurrent run
         say "did not start; the tail of $LOG:"
         tail -n 20 "$LOG" >&2

@@ -35,8 +35,8 @@ func main() {
 		"SQLite synchronous pragma: normal (WAL: durable across process crashes, may lose the "+
 			"last commits on power loss; several times faster) or full (fsync every commit)")
 	idIndex := flag.Bool("id-index", true,
-		"index the `_id` expression FerretDB's updates and deletes use (see idindex.go); "+
-			"false only to measure the difference")
+		"index the `_id` expression FerretDB's SQLite updates and deletes (idindex.go), or its "+
+			"PostgreSQL reads (pgindex.go), use; false only to measure the difference")
 	flag.Parse()
 
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -84,9 +84,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// The PostgreSQL backend's `_id` index already serves its updates and deletes.
 	if *idIndex && *handler == "sqlite" {
 		go indexIDExpressions(ctx, abs, time.Second)
+	}
+	if *idIndex && *handler == "postgresql" {
+		go indexPostgreSQLIDs(ctx, *pgURL, time.Second)
 	}
 
 	log.Printf("listening on %s, data: %s (pid %d)", *listen, where, os.Getpid())
