@@ -30,9 +30,17 @@ class OwnFerretDB:
     any; close() stops everything and deletes the data."""
 
     def __init__(
-        self, base: Path, *, pg_base: Path | None = None, database: str = "", choice: str | None = None
+        self,
+        base: Path,
+        *,
+        pg_base: Path | None = None,
+        database: str = "",
+        choice: str | None = None,
+        extra_args: tuple[str, ...] = (),
     ):
-        """`database`: a fixed name, emptied first (else a random one)."""
+        """`database`: a fixed name, emptied first (else a random one); `extra_args`
+        for ferretdb-local (e.g. -id-index=false, to measure)."""
+        self.extra_args = list(extra_args)
         self.binary = ROOT / "var" / "bin" / "ferretdb-local"
         if not self.binary.exists():
             raise FerretError("var/bin/ferretdb-local is missing (make setup)")
@@ -61,11 +69,14 @@ class OwnFerretDB:
         return "FerretDB on SQLite"
 
     def start(self, timeout: float = 30) -> OwnFerretDB:
-        args = backend.ferretdb_args(
-            listen=f"127.0.0.1:{self.port}",
-            choice=self.backend,
-            data_dir=self.dir / "data",
-            postgresql_url=self.pg_url,
+        args = (
+            backend.ferretdb_args(
+                listen=f"127.0.0.1:{self.port}",
+                choice=self.backend,
+                data_dir=self.dir / "data",
+                postgresql_url=self.pg_url,
+            )
+            + self.extra_args
         )
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
