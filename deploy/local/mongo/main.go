@@ -36,7 +36,7 @@ func main() {
 			"last commits on power loss; several times faster) or full (fsync every commit)")
 	idIndex := flag.Bool("id-index", true,
 		"index the `_id` expression FerretDB's SQLite updates and deletes (idindex.go), or its "+
-			"PostgreSQL reads (pgindex.go), use; false only to measure the difference")
+			"PostgreSQL equality reads (pgindex.go: every indexed field), use; false only to measure")
 	flag.Parse()
 
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -88,7 +88,7 @@ func main() {
 		go indexIDExpressions(ctx, abs, time.Second)
 	}
 	if *idIndex && *handler == "postgresql" {
-		go indexPostgreSQLIDs(ctx, *pgURL, time.Second)
+		go indexPostgreSQLFields(ctx, *pgURL, time.Second)
 	}
 
 	log.Printf("listening on %s, data: %s (pid %d)", *listen, where, os.Getpid())
