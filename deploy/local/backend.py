@@ -1,6 +1,6 @@
 """Which storage the local FerretDB uses, and the PostgreSQL cluster it needs.
 
-    FERRETDB_BACKEND=sqlite|postgresql      (default: DEFAULT below, written only here)
+    FERRETDB_BACKEND=sqlite|postgresql      (default written once: deploy/config.yaml)
     python -m deploy.local.backend          # prints the choice; exit 2 on a bad value
 
 sqlite: SQLite files in a directory (one writer at a time). postgresql: a
@@ -17,10 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from services.common.config import load_config
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "FERRETDB_BACKEND"
 CHOICES = ("sqlite", "postgresql")
-DEFAULT = "sqlite"
 POSTGRES_SH = ROOT / "deploy" / "local" / "postgres.sh"
 LOCAL_DATABASE = "labelvi"  # the database `make up` / `make run` use in var/postgres
 
@@ -31,7 +32,7 @@ class BackendChoiceError(ValueError):
 
 def backend(env: dict | None = None) -> str:
     env = os.environ if env is None else env
-    choice = (env.get(ENV) or DEFAULT).strip().lower()
+    choice = (env.get(ENV) or str(load_config(str(ROOT / "deploy" / "config.yaml"))[ENV])).strip().lower()
     if choice not in CHOICES:
         raise BackendChoiceError(f"{ENV}={choice!r}: expected one of {', '.join(CHOICES)}")
     return choice
