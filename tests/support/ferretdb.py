@@ -64,9 +64,10 @@ class OwnFerretDB:
             (self.dir / "data").mkdir(exist_ok=True)
 
     def describe(self) -> str:
+        extra = f", {' '.join(self.extra_args)}" if self.extra_args else ""
         if self.cluster is not None:
-            return f"FerretDB on PostgreSQL (database {self.database})"
-        return "FerretDB on SQLite"
+            return f"FerretDB on PostgreSQL (database {self.database}{extra})"
+        return f"FerretDB on SQLite{extra}"
 
     def start(self, timeout: float = 30) -> OwnFerretDB:
         args = (
@@ -123,11 +124,13 @@ class OwnFerretDB:
 def private_ferretdb(prefix: str = "bench-ferretdb-") -> tuple[str, OwnFerretDB | None]:
     """(uri, own): MONGODB_URI when set (own None), else a throw-away FerretDB
     of our own, as `make test` starts: figures free of other databases and users.
-    own.close() stops it and deletes its data."""
+    own.close() stops it and deletes its data. BENCH_FERRETDB_ARGS: extra
+    ferretdb-local arguments, to measure (e.g. -id-index=false)."""
     if os.environ.get("MONGODB_URI") or not (ROOT / "var" / "bin" / "ferretdb-local").exists():
         return os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/"), None
     (ROOT / "var" / "tmp").mkdir(parents=True, exist_ok=True)
-    own = OwnFerretDB(Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT / "var" / "tmp")))
+    extra = tuple(os.environ.get("BENCH_FERRETDB_ARGS", "").split())
+    own = OwnFerretDB(Path(tempfile.mkdtemp(prefix=prefix, dir=ROOT / "var" / "tmp")), extra_args=extra)
     try:
         own.start()
     except BaseException:
