@@ -2,8 +2,9 @@
 # `make test`: set up, start the backing services the tests need (RabbitMQ,
 # and FerretDB on a free port unless MONGODB_URI is set, storing into a
 # throw-away data dir, or with FERRETDB_BACKEND=postgresql into a throw-away
-# database of the cluster under var/postgres/), run .venv/bin/pytest $PYTEST_ARGS, stop what was started (even on
-# failure) and exit with pytest's code. The e2e tests start the services and
+# database of the cluster under var/postgres/), run .venv/bin/pytest
+# $PYTEST_ARGS, stop what was started (even on failure) and exit with pytest's
+# code. The e2e tests start the services and
 # their own SMTP capture themselves (tests/support/stack.py).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
