@@ -3,7 +3,9 @@
     python -m deploy.local.procs supervisord-conf            # writes var/run/supervisord.conf
 
 Programs (all logs under var/log/):
-  ferretdb       var/bin/ferretdb-local on 127.0.0.1:27017   (omitted when MONGODB_URI is set)
+  ferretdb       var/bin/ferretdb-local on 127.0.0.1:27017   (omitted when MONGODB_URI is set), storing
+                 into var/ferretdb/ or, with FERRETDB_BACKEND=postgresql, into database `labelvi` of
+                 the cluster under var/postgres/ (deploy/local/backend.py; stack.sh starts the cluster)
   smtp           SMTP capture on 127.0.0.1:1025 -> var/mail   (omitted when SMTP_URL is set)
   topology       one-shot: python -m services.common.topology (after RabbitMQ answers)
   <service> x5   nameko run --config deploy/config.yaml <module:Class>
@@ -15,9 +17,12 @@ RabbitMQ is machine-wide and started before supervisord (deploy/local/rabbitmq.s
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from deploy.local import backend
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,11 +122,18 @@ serverurl=unix://{rundir}/supervisor.sock
     ]
     waits = []
     if not env.get("MONGODB_URI"):
-        listen = hostport(DEFAULT_MONGODB_URI, 27017)
+        listen = hostport(DEFAULT_MONGODB_URI, 27017) or "127.0.0.1:27017"
+        choice = backend.backend(env)
+        # stack.sh has started the cluster: the database is created on first use
+        pg_url = backend.Cluster().createdb(backend.LOCAL_DATABASE) if choice == "postgresql" else ""
+        args = backend.ferretdb_args(
+            listen=listen, choice=choice, data_dir=var / "ferretdb", postgresql_url=pg_url
+        )
+        args[0] = f"{root}/var/bin/ferretdb-local"
         out.append(
             _program(
                 "ferretdb",
-                f"{root}/var/bin/ferretdb-local -listen {listen} -dir {var}/ferretdb",
+                shlex.join(args),
                 root=root,
                 logdir=logdir,
                 priority=10,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Local stack under supervisord: RabbitMQ (machine-wide, deploy/local/rabbitmq.sh),
-# then FerretDB, SMTP capture, the topology one-shot and the five services
-# (deploy/local/procs.py). Logs in var/log/, captured mail in var/mail/.
+# with FERRETDB_BACKEND=postgresql the PostgreSQL cluster under var/postgres/
+# (deploy/local/postgres.sh, backend.py), then FerretDB, SMTP capture, the
+# topology one-shot and the five services (deploy/local/procs.py). Logs in
+# var/log/, captured mail in var/mail/.
 #
 #   stack.sh up     start in the background, return once GET /health is green
 #   stack.sh run    the same in the foreground with the logs; Ctrl-C stops all
@@ -24,10 +26,20 @@ supervisord_alive() {
     [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null
 }
 
+BACKEND=
 prepare() {
     deploy/local/setup.sh
-    [ -n "${MONGODB_URI:-}" ] || deploy/local/build-mongo.sh
+    if [ -z "${MONGODB_URI:-}" ]; then
+        BACKEND=$("$PY" -m deploy.local.backend)
+        deploy/local/build-mongo.sh
+    fi
     deploy/local/rabbitmq.sh start
+    if [ "$BACKEND" = postgresql ]; then
+        # held (shared) from before the start until supervisord holds it: no `stop` in between
+        exec 8>>"$(deploy/local/postgres.sh lockfile)"
+        flock -s 8
+        deploy/local/postgres.sh start # procs.py creates the database
+    fi
 }
 
 start_supervisord() {
@@ -44,8 +56,11 @@ start_supervisord() {
     done
     # Holding the shared RabbitMQ lock for supervisord's lifetime keeps another
     # run's `rabbitmq.sh stop` from stopping the node under us.
-    setsid nohup deploy/local/rabbitmq.sh hold "$ROOT/.venv/bin/supervisord" -c "$CONF" \
-        >var/log/supervisord.out 2>&1 </dev/null &
+    # With PostgreSQL, the cluster's lock likewise (deploy/local/postgres.sh).
+    local hold_pg=()
+    [ "$BACKEND" != postgresql ] || hold_pg=(deploy/local/postgres.sh hold)
+    setsid nohup deploy/local/rabbitmq.sh hold "${hold_pg[@]}" "$ROOT/.venv/bin/supervisord" -c "$CONF" \
+        >var/log/supervisord.out 2>&1 </dev/null 8>&- &
     local i
     for i in $(seq 1 50); do supervisord_alive && break; sleep 0.2; done
     supervisord_alive || { say "supervisord did not start:"; cat var/log/supervisord.out >&2; exit 1; }
@@ -86,6 +101,7 @@ wait_healthy() {
 }
 
 down() {
+    exec 8>&- # our own hold on the cluster (prepare), if any
     if supervisord_alive; then
         local pid; pid=$(cat "$PIDFILE")
         say "stopping supervisord (pid $pid) and its programs"
@@ -102,6 +118,7 @@ down() {
     rm -f var/run/topology.done
     # The flock holder exits with supervisord; give it a moment before we try the exclusive lock.
     sleep 0.3
+    deploy/local/postgres.sh stop # a no-op unless the cluster runs and no other run holds it
     deploy/local/rabbitmq.sh stop
 }
 
@@ -129,6 +146,7 @@ case "${1:-}" in
     status)
         if supervisord_alive; then .venv/bin/supervisorctl -c "$CONF" status || true; else echo "stack: not running"; fi
         deploy/local/rabbitmq.sh status
+        deploy/local/postgres.sh status
         ;;
     *) echo "usage: $0 up|run|down|status" >&2; exit 2 ;;
 esac

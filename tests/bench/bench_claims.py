@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from nameko.standalone.events import event_dispatcher  # noqa: E402
 
+from tests.support.ferretdb import private_ferretdb  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
 YEAR, BACKGROUND_YEAR = 2290, 2291
@@ -122,37 +123,6 @@ def summary(name, latencies, statuses, wall):
     return median, p99
 
 
-def private_ferretdb():
-    """A throw-away FerretDB (SQLite) for the run, as `make test` does, unless
-    MONGODB_URI is set: figures free of other databases and other users."""
-    binary = ROOT / "var" / "bin" / "ferretdb-local"
-    if os.environ.get("MONGODB_URI") or not binary.exists():
-        return os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/"), None
-    import socket
-    import subprocess
-    import tempfile
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    directory = tempfile.mkdtemp(prefix="bench-ferretdb-", dir=ROOT / "var")
-    proc = subprocess.Popen(
-        [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the private FerretDB did not start") from None
-            time.sleep(0.1)
-    return f"mongodb://127.0.0.1:{port}/", (proc, directory)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=600, help="claimable tasks (2 per application)")
@@ -167,7 +137,7 @@ def main():
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     api = f"http://{urlsplit(amqp).hostname or '127.0.0.1'}:15672"
     mongodb_uri, ferret = private_ferretdb()
-    print(f"MongoDB: {mongodb_uri}{' (private FerretDB)' if ferret else ''}", flush=True)
+    print(f"MongoDB: {mongodb_uri}{f' (private {ferret.describe()})' if ferret else ''}", flush=True)
     stack = Stack(amqp, mongodb_uri, rabbit_api=api, extra_env={"REVIEW_DIGEST_SECONDS": "3600"})
     print(f"starting the stack (logs in {stack.log_dir}) ...", flush=True)
     stack.start_all()
@@ -237,11 +207,7 @@ def main():
     finally:
         stack.stop_all()
         if ferret:
-            import shutil
-
-            ferret[0].terminate()
-            ferret[0].wait(timeout=15)
-            shutil.rmtree(ferret[1], ignore_errors=True)
+            ferret.close()
 
 
 if __name__ == "__main__":

@@ -1,13 +1,11 @@
 """Document-store latencies on the local FerretDB, with and without the `_id`
-expression index our Go program adds (deploy/local/mongo/idindex.go), measured
-in the same run on two fresh servers.
+index our Go program adds (deploy/local/mongo/idindex.go on SQLite, pgindex.go on
+PostgreSQL: FERRETDB_BACKEND), measured in the same run on two fresh servers.
 
     .venv/bin/python tests/bench/bench_ferretdb.py [--sizes 1000,10000,30000]
 """
 
 import argparse
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,9 +15,7 @@ import pymongo
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.support.net import free_port, wait_tcp  # noqa: E402
-
-FERRETDB = ROOT / "var" / "bin" / "ferretdb-local"
+from tests.support.ferretdb import OwnFerretDB  # noqa: E402
 
 
 def per_op_ms(fn, count):
@@ -60,30 +56,24 @@ def main():
     args = parser.parse_args()
     servers = []
     try:
+        (ROOT / "var" / "tmp").mkdir(parents=True, exist_ok=True)
         for flag in ("false", "true"):
-            port, data = free_port(), tempfile.mkdtemp(prefix="bench-ferret-")
-            proc = subprocess.Popen(
-                [str(FERRETDB), "-listen", f"127.0.0.1:{port}", "-dir", data, f"-id-index={flag}"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            servers.append((proc, data))
-            wait_tcp("127.0.0.1", port, timeout=20, what="FerretDB")
-            servers[-1] = (proc, data, f"mongodb://127.0.0.1:{port}/")
+            base = Path(tempfile.mkdtemp(prefix="bench-ferret-", dir=ROOT / "var" / "tmp"))
+            servers.append(OwnFerretDB(base, extra_args=(f"-id-index={flag}",)))
+            servers[-1].start()
+        print(servers[0].describe())
         print(f"{'documents':>10} {'operation':<20} {'no index ms':>12} {'index ms':>10} {'speed-up':>9}")
         for size in (int(s) for s in args.sizes.split(",")):
-            baseline = measure(servers[0][2], size, args.ops)
-            indexed = measure(servers[1][2], size, args.ops)
+            baseline = measure(servers[0].uri, size, args.ops)
+            indexed = measure(servers[1].uri, size, args.ops)
             for op in baseline:
                 print(
                     f"{size:>10} {op:<20} {baseline[op]:>12.2f} {indexed[op]:>10.2f} "
                     f"{baseline[op] / indexed[op]:>8.1f}x"
                 )
     finally:
-        for proc, data, *_ in servers:
-            proc.terminate()
-            proc.wait(10)
-            shutil.rmtree(data, ignore_errors=True)
+        for server in servers:
+            server.close()
 
 
 if __name__ == "__main__":

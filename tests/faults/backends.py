@@ -4,8 +4,10 @@ RabbitMQ is machine-wide and shared with other test runs (deploy/local/rabbitmq.
 the suite stops and starts brokers and databases on purpose, so it never touches
 the shared ones. Its node has its own name, ports (AMQP, distribution,
 management), data and log directories and Erlang cookie; its FerretDB its own
-port and data directory. Only epmd (the Erlang name server) is shared, which
-the suite never stops.
+port and data directory or, with FERRETDB_BACKEND=postgresql, its own database
+`faults` in its own PostgreSQL cluster (var/faults/postgres/), stopped with it
+when a scenario stops the database (tests/support/ferretdb.py). Only epmd (the
+Erlang name server) is shared, which the suite never stops.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from tests.support.ferretdb import OwnFerretDB
 from tests.support.net import free_port, tcp_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,53 +115,12 @@ class OwnRabbit:
             time.sleep(0.1)
 
 
-class OwnFerret:
-    """var/bin/ferretdb-local on a free port, its data kept across stop/start."""
-
-    def __init__(self, base: Path):
-        self.binary = ROOT / "var" / "bin" / "ferretdb-local"
-        if not self.binary.exists():
-            raise BackendError("var/bin/ferretdb-local is missing (make setup)")
-        self.dir = base / "ferretdb"
-        shutil.rmtree(self.dir, ignore_errors=True)
-        (self.dir / "data").mkdir(parents=True)
-        self.port = free_port()
-        self.uri = f"mongodb://127.0.0.1:{self.port}/"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        log = open(self.dir / "ferretdb.log", "ab")
-        self.proc = subprocess.Popen(
-            [str(self.binary), "-listen", f"127.0.0.1:{self.port}", "-dir", str(self.dir / "data")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while not tcp_ready("127.0.0.1", self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                log_text = (self.dir / "ferretdb.log").read_text()[-2000:]
-                raise BackendError(f"own FerretDB did not start: {log_text}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
 class Backends:
     def __init__(self, base: Path | None = None):
         self.base = base or ROOT / "var" / "faults"
         self.rabbit = OwnRabbit(self.base)
-        self.ferret = OwnFerret(self.base)
+        shutil.rmtree(self.base / "ferretdb", ignore_errors=True)
+        self.ferret = OwnFerretDB(self.base / "ferretdb", pg_base=self.base / "postgres", database="faults")
 
     def start(self) -> Backends:
         try:
@@ -171,4 +133,4 @@ class Backends:
 
     def stop(self) -> None:
         self.rabbit.stop()
-        self.ferret.stop()
+        self.ferret.stop_database()  # the data stay for inspection until the next run

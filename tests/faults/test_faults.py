@@ -277,9 +277,9 @@ def test_rabbitmq_stopped_and_restarted_under_the_stack(backends, table):
 def test_the_database_stopped_30_s_and_restarted(backends, table):
     def inject(fault):
         fault.reviewed(0.3)
-        backends.ferret.stop()
+        backends.ferret.stop_database()  # FerretDB, and PostgreSQL under it if that is the backend
         time.sleep(30)
-        backends.ferret.start()
+        backends.ferret.start_database()
         fault.repaired()
 
     run_scenario("database stopped 30 s, restarted", backends, table, inject, year=2103)

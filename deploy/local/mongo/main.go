@@ -1,5 +1,7 @@
 // Command ferretdb-local runs a MongoDB-wire-compatible server for local
-// development and tests: FerretDB v1 embedded as a library, SQLite storage.
+// development and tests: FerretDB v1 embedded as a library, storing into
+// SQLite files (-handler sqlite) or a PostgreSQL database (-handler postgresql,
+// the cluster of deploy/local/postgres.sh).
 //
 // FerretDB v1 has no authentication, so it listens on 127.0.0.1 only by
 // default. It stops gracefully on SIGINT / SIGTERM.
@@ -11,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -23,24 +26,46 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on (host:port)")
-	dir := flag.String("dir", "var/ferretdb", "directory holding the SQLite databases")
+	handler := flag.String("handler", "sqlite", "storage: sqlite or postgresql")
+	dir := flag.String("dir", "var/ferretdb", "directory holding the SQLite databases (sqlite only)")
+	pgURL := flag.String("postgresql-url", "",
+		"PostgreSQL URL (postgresql only), e.g. postgres://postgres@/labelvi?host=/abs/socket/dir")
+	debug := flag.Bool("debug", false, "log every command and SQL statement (slow; to see what is pushed down)")
 	synchronous := flag.String("synchronous", "normal",
 		"SQLite synchronous pragma: normal (WAL: durable across process crashes, may lose the "+
 			"last commits on power loss; several times faster) or full (fsync every commit)")
 	idIndex := flag.Bool("id-index", true,
-		"index the `_id` expression FerretDB's updates and deletes use (see idindex.go); "+
-			"false only to measure the difference")
+		"index the `_id` expression FerretDB's SQLite updates and deletes (idindex.go), or its "+
+			"PostgreSQL equality reads (pgindex.go: every indexed field), use; false only to measure")
 	flag.Parse()
 
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("ferretdb-local ")
 
-	abs, err := filepath.Abs(*dir)
-	if err != nil {
-		log.Fatalf("bad -dir %q: %v", *dir, err)
+	config := &ferretdb.Config{Listener: ferretdb.ListenerConfig{TCP: *listen}, Handler: *handler}
+	if *debug {
+		config.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
-		log.Fatalf("cannot create %s: %v", abs, err)
+	var abs, where string
+	switch *handler {
+	case "sqlite":
+		var err error
+		if abs, err = filepath.Abs(*dir); err != nil {
+			log.Fatalf("bad -dir %q: %v", *dir, err)
+		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			log.Fatalf("cannot create %s: %v", abs, err)
+		}
+		config.SQLiteURL = sqliteURL(abs, *synchronous)
+		where = "SQLite files in " + abs
+	case "postgresql":
+		if *pgURL == "" {
+			log.Fatalf("-handler postgresql needs -postgresql-url")
+		}
+		config.PostgreSQLURL = *pgURL
+		where = "PostgreSQL " + *pgURL
+	default:
+		log.Fatalf("bad -handler %q: sqlite or postgresql", *handler)
 	}
 
 	// Fail fast with a clear message when the port is taken (FerretDB's own
@@ -51,11 +76,7 @@ func main() {
 		l.Close()
 	}
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL(abs, *synchronous),
-	})
+	f, err := ferretdb.New(config)
 	if err != nil {
 		log.Fatalf("ferretdb: %v", err)
 	}
@@ -63,11 +84,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if *idIndex {
+	if *idIndex && *handler == "sqlite" {
 		go indexIDExpressions(ctx, abs, time.Second)
 	}
+	if *idIndex && *handler == "postgresql" {
+		go indexPostgreSQLFields(ctx, *pgURL, time.Second)
+	}
 
-	log.Printf("listening on %s, data in %s (pid %d)", *listen, abs, os.Getpid())
+	log.Printf("listening on %s, data: %s (pid %d)", *listen, where, os.Getpid())
 	start := time.Now()
 	err = f.Run(ctx)
 	if err != nil && !errors.Is(err, context.Canceled) {
