@@ -6,7 +6,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc, utcnow
-from services.common.ledger import ensure_ledger_indexes, find_step
+from services.common.ledger import ensure_ledger_indexes, find_step, insert_new
 from services.notifications.logic import EmailState
 
 EMAILS = "emails"
@@ -79,6 +79,12 @@ class SendQueue:
 
     def remove(self, email_id):
         self.col.delete_one({"_id": email_id})
+
+    def remove_many(self, email_ids):
+        # one by one, by `_id`: during a release the queue holds every result
+        # email, and FerretDB/SQLite would scan it for an `$in`
+        for email_id in email_ids:
+            self.col.delete_one({"_id": email_id})
 
 
 class EmailRepository:
@@ -179,6 +185,24 @@ class EmailRepository:
         )
         self.queue.remove(email_id)
 
+    def mark_sent_many(self, sent, now):
+        """`mark_sent` for [(email id, attempt)]: the documents first, then the
+        markers (one update per email: by `_id`, the read FerretDB does not scan)."""
+        for email_id, attempt in sent:
+            self.col.update_one(
+                {"_id": email_id},
+                {
+                    "$set": {
+                        "state": EmailState.SENT,
+                        "attempts": attempt,
+                        "sent_at": now,
+                        "last_error": None,
+                        "next_attempt_at": None,
+                    }
+                },
+            )
+        self.queue.remove_many([email_id for email_id, _ in sent])
+
     def mark_failed(self, email_id, attempt, error, now):
         self.col.update_one(
             {"_id": email_id},
@@ -230,6 +254,16 @@ class AttemptRepository:
             return True
         except DuplicateKeyError:
             return False
+
+    def claim_many(self, wanted, owner, now):
+        """`claim` for [(email id, attempt)] in one round trip (an unordered
+        insert_many: each insert still decides alone); the set of pairs won."""
+        docs = [
+            {"_id": f"{email_id}:{attempt}", "email_id": email_id, "owner": owner, "claimed_at": now}
+            for email_id, attempt in wanted
+        ]
+        lost = insert_new(self.col, docs)
+        return {pair for n, pair in enumerate(wanted) if n not in lost}
 
     def get(self, email_id, attempt):
         return self.col.find_one({"_id": f"{email_id}:{attempt}"})
