@@ -1,28 +1,34 @@
 """The outbox sender: queued emails out over SMTP. Plain Python, no nameko.
 
-Per batch (SMTP_BATCH_SIZE emails, one SMTP connection):
+Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
 0. connect first: while the server is unreachable nothing is claimed and no
    email spends an attempt; the sender backs off (doubling, capped) and an
    email still unsent after SMTP_GIVE_UP_HOURS of outage is marked failed;
-1. claim each email just before its SMTP transaction: insert
-   `send_attempts/<email id>:<n>`; the insert that succeeds owns attempt n,
-   so two sender replicas never send the same email. The claim is the
-   "sending" record and a lease of its own (SENDING_LEASE_SECONDS, renewed
-   every third of it while the transaction runs): a long batch never leaves
-   its tail claimed but unsent, where another replica would take it over;
-2. SMTP transaction for the claimed email, on the batch's connection;
-3. record the outcome at once: `sent` / `failed` through the ledger (one
-   uniquely keyed insert decides, then email_sent / email_failed are
-   published), or back to `queued` with a backoff for a transient error.
+1. claim the batch: insert `send_attempts/<email id>:<n>` for every email in
+   one unordered insert_many; each insert that succeeds owns attempt n, so
+   two sender replicas never send the same email (a lost claim is looked at
+   alone: rolled forward if sent, taken over if its lease lapsed). A claim is
+   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it
+   until the email's outcome is decided: the tail of a long batch is never
+   left claimed but stale, where another replica would take it over;
+2. SMTP transactions over SMTP_CONNECTIONS connections in parallel (one
+   worker thread each, SMTP only: green threads under nameko);
+3. this thread records outcomes as they come, in groups: the accepted ones
+   are decided in one insert_many of ledger steps `email-sent:<id>` (each
+   uniquely keyed insert decides alone), then their email_sent events are
+   published and the documents marked `sent`; a failure is recorded alone,
+   `failed` through the ledger (email_failed) or back to `queued` with a
+   backoff for a transient error.
 
 Crash window: if the process dies after the SMTP server accepted a message
-and before step 3's ledger insert (one MongoDB round trip), the email stays
-queued with a claim that never got an outcome. Once SENDING_LEASE_SECONDS
-have passed, a sender records that attempt as lost and claims the next one:
-the message is sent again, and it is the SAME message (Message-ID, Date, MIME
-boundary and body fixed at queue time), so the receiving side can drop it by
-Message-ID. At most one message per sender process is ever in that window
-(the one in flight when it died); a crash anywhere else sends nothing twice.
+and before step 3's decision (one insert_many), the email stays queued with
+a claim that never got an outcome. Once SENDING_LEASE_SECONDS have passed, a
+sender records that attempt as lost and claims the next one: the message is
+sent again, and it is the SAME message (Message-ID, Date, MIME boundary and
+body fixed at queue time), so the receiving side can drop it by Message-ID.
+A worker starts no SMTP transaction while its last accepted message is
+undecided, so at most one message per connection (SMTP_CONNECTIONS per
+process) is ever in that window; a crash anywhere else sends nothing twice.
 """
 
 import logging
