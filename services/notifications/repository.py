@@ -66,6 +66,14 @@ class SendQueue:
             if fields:
                 self.col.update_one({"_id": email_id}, {"$set": fields})
 
+    def put_many(self, markers):
+        """`put` for [(email id, next_attempt_at)]: one insert_many; a marker
+        already there gets its fresh `queued_at` alone (a redelivery: rare)."""
+        now = utcnow()
+        docs = [{"_id": email_id, "next_attempt_at": at, "queued_at": now} for email_id, at in markers]
+        for n in sorted(insert_new(self.col, docs)):
+            self.col.update_one({"_id": docs[n]["_id"]}, {"$set": {"queued_at": now}})
+
     def schedule(self, email_id, next_attempt_at):
         self.col.update_one({"_id": email_id}, {"$set": {"next_attempt_at": next_attempt_at}})
 
@@ -104,6 +112,13 @@ class EmailRepository:
             return True
         except DuplicateKeyError:
             return False
+
+    def insert_new_many(self, docs):
+        """`insert_new` for many queued emails: the markers in one insert_many,
+        then the emails in one; returns the docs inserted (not there before)."""
+        self.queue.put_many([(doc["_id"], doc["next_attempt_at"]) for doc in docs])
+        lost = insert_new(self.col, docs)
+        return [doc for n, doc in enumerate(docs) if n not in lost]
 
     def get(self, email_id):
         return self.col.find_one({"_id": email_id})

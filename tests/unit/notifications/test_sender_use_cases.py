@@ -266,3 +266,22 @@ def test_a_connection_lost_mid_batch_is_reopened_and_its_email_retried(mail):
     assert outbox.run() == {"sent": 5, "retry": 1, "failed": 0, "skipped": 0}
     assert len(mail.smtp.clients) == 2  # the lost connection was replaced
     assert all(client.closed for client in mail.smtp.clients)
+
+
+def test_results_held_until_the_release_are_queued_in_bulk_once(mail):
+    awards = [
+        award(2017, dict(BESANCON, id=f"col-{n}", insee_code=f"25{n:03d}", email=f"mairie{n}@exemple.fr"))
+        for n in range(5)
+    ]
+    for data in awards:
+        assert mail.notifications.on_award_decided(data) == []  # held: not released yet
+    release = released(2017)
+    queued = mail.notifications.on_results_released(release)
+    assert len(queued) == 5 + 2  # the held results and the organisers' two
+    assert mail.out.db.send_queue.count_documents({}) == 7
+    # a redelivered release (and award) queues nothing new, and leaves one marker per email
+    assert mail.notifications.on_results_released(release) == []
+    assert mail.notifications.on_award_decided(awards[0]) == []
+    assert mail.out.db.send_queue.count_documents({}) == mail.out.db.emails.count_documents({}) == 7
+    assert mail.sender().run()["sent"] == 7
+    assert mail.out.db.send_queue.count_documents({}) == 0
