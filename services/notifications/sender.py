@@ -54,6 +54,23 @@ RECORD_RETRY_DELAYS = (0, 0.2, 1, 3)
 RECORD_RETRY_EVERY = 5.0
 
 
+class Unfinished:
+    """The claimed emails of a batch whose outcome is not decided yet (email id
+    -> attempt): the recorder removes, the lease renewer reads (another thread)."""
+
+    def __init__(self, claimed):
+        self._lock = threading.Lock()
+        self._attempts = {email["_id"]: attempt for email, attempt in claimed}
+
+    def done(self, email_id):
+        with self._lock:
+            self._attempts.pop(email_id, None)
+
+    def items(self):
+        with self._lock:
+            return list(self._attempts.items())
+
+
 class Sender:
     """One run of the sender. `settings` is settings.NotificationsSettings,
     `state` the process's settings.SenderState; `clock` is read again at each
@@ -119,9 +136,12 @@ class Sender:
         clients.extend([None] * (workers - len(clients)))
         window = threading.Semaphore(workers)
         stop = threading.Event()
-        unfinished = {email["_id"]: attempt for email, attempt in claimed}  # leases to keep
+        unfinished = Unfinished(claimed)  # the leases to keep
+        sender = mail.parse_address(self.settings.sender).addr_spec
         threads = [
-            threading.Thread(target=self._work, args=(clients, n, work, results, window, stop), daemon=True)
+            threading.Thread(
+                target=self._work, args=(clients, n, sender, work, results, window, stop), daemon=True
+            )
             for n in range(workers)
         ]
         with self.renewing(unfinished):
@@ -130,7 +150,12 @@ class Sender:
             try:
                 remaining = len(claimed)
                 while remaining:
-                    group = [results.get()]
+                    try:
+                        group = [results.get(timeout=1.0)]
+                    except queue.Empty:
+                        if any(thread.is_alive() for thread in threads):
+                            continue
+                        break  # every worker gone (killed): what is left goes to its lease
                     while True:
                         try:
                             group.append(results.get_nowait())
@@ -143,10 +168,9 @@ class Sender:
                 for thread in threads:
                     thread.join()
 
-    def _work(self, clients, n, work, results, window, stop):
+    def _work(self, clients, n, sender, work, results, window, stop):
         """One connection's worker: SMTP only, never the database. Each result
         says whether it holds a place of `window` (freed by the recorder)."""
-        sender = mail.parse_address(self.settings.sender).addr_spec
         while not stop.is_set():
             try:
                 email, attempt = work.get_nowait()
@@ -178,7 +202,7 @@ class Sender:
             if exc is not None:
                 if held:
                     window.release()
-                unfinished.pop(email["_id"], None)
+                unfinished.done(email["_id"])
                 verdict, reason = mail.classify(exc)
                 counts[self.record_failure(email, attempt, verdict, reason)] += 1
         if not accepted:
@@ -186,7 +210,7 @@ class Sender:
         self._crash_injection(len(accepted))
         changes = self._decide_sent(accepted)
         for email, _ in accepted:
-            unfinished.pop(email["_id"], None)
+            unfinished.done(email["_id"])
             window.release()
         self.outbox.publish_many(changes)
         self.repos.emails.mark_sent_many([(e["_id"], attempt) for e, attempt in accepted], self.clock())
@@ -201,7 +225,7 @@ class Sender:
 
         def beat():
             while not stop.wait(period):
-                for email_id, attempt in list(unfinished.items()):
+                for email_id, attempt in unfinished.items():
                     if stop.is_set():
                         return
                     try:
