@@ -254,13 +254,6 @@ class Sender:
                 owned.append(claimed)
         return owned
 
-    def claim_one(self, email, now):
-        """(email, attempt) if this sender now owns the email's next attempt, else None."""
-        attempt = email.get("attempts", 0) + 1
-        if self.repos.attempts.claim(email["_id"], attempt, self.owner, now):
-            return email, attempt
-        return self._contested(email, attempt, now)
-
     def _contested(self, email, attempt, now):
         """Attempt `attempt` was claimed by someone else: roll a decided send
         forward, take a lost attempt over, else leave it."""
