@@ -78,9 +78,11 @@ class SendQueue:
         self.col.update_one({"_id": email_id}, {"$set": {"next_attempt_at": next_attempt_at}})
 
     def due(self, now, limit):
-        return list(
-            self.col.find({"next_attempt_at": {"$lte": now}}).sort("next_attempt_at", ASCENDING).limit(limit)
-        )
+        # No sort: FerretDB/SQLite then stops at the `limit`th due marker (in
+        # insertion order, near enough oldest first) instead of reading and
+        # sorting the whole queue: 9 ms against 5 s with 35,000 queued (a
+        # national release). MongoDB walks the next_attempt_at index anyway.
+        return list(self.col.find({"next_attempt_at": {"$lte": now}}).limit(limit))
 
     def first(self):
         return self.col.find_one({}, sort=[("next_attempt_at", ASCENDING)])
