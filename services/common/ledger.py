@@ -244,15 +244,6 @@ class Ledger:
         self.changes.update_one({"_id": key}, {"$set": {"published": True, "published_at": utcnow()}})
         self.markers.delete_one({"_id": key})
 
-    def mark_published_many(self, keys: list[str]) -> None:
-        """One update per change (by `_id`: FerretDB/SQLite would scan for `$in`),
-        then the markers in one delete (their collection stays small)."""
-        now = utcnow()
-        for key in keys:
-            self.changes.update_one({"_id": key}, {"$set": {"published": True, "published_at": now}})
-        if keys:
-            self.markers.delete_many({"_id": {"$in": list(keys)}})
-
 
 def insert_new(collection: Collection[Doc], docs: list[Doc]) -> set[int]:
     """One unordered insert_many; the indexes of `docs` whose `_id` already

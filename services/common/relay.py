@@ -83,22 +83,6 @@ class Relay:
         self.ledger.mark_published(change["_id"])
         return True
 
-    def publish_many(self, changes: list[Doc]) -> int:
-        """Publish change after change, then mark those published in bulk; stops
-        at the first that must wait for the sweep. Returns how many were published."""
-        done = []
-        try:
-            for change in changes:
-                for event in change["events"]:
-                    self.publisher.publish(event)
-                done.append(change["_id"])
-        except UndeliverableMessage:
-            log.warning("change %s: no queue bound yet, will retry", change["_id"])
-        except Exception:  # RabbitMQ down or unreachable: the sweep retries
-            log.warning("change %s: publish failed, will retry", change["_id"], exc_info=True)
-        self.ledger.mark_published_many(done)
-        return len(done)
-
     def sweep(self, limit: int = 500) -> int:
         """Roll forward and publish what a crash or an outage left behind."""
         published = 0
@@ -142,11 +126,8 @@ class OutboxSession:
 
     def record_many(self, steps: list[tuple[str, Events]]) -> tuple[list[Doc], list[str]]:
         """Ledger.record_many, unpublished: (decided changes, keys decided before);
-        then `publish_many(changes)`."""
+        then `publish(change)` for each."""
         return self.ledger.record_many(steps)
-
-    def publish_many(self, changes: list[Doc]) -> None:
-        self.relay.publish_many([c for c in changes if c["events"] and not c.get("published")])
 
     def publish(self, change: Doc) -> None:
         """Publish a change recorded with `publish=False` (unless it has been already)."""

@@ -90,12 +90,6 @@ class SendQueue:
     def remove(self, email_id):
         self.col.delete_one({"_id": email_id})
 
-    def remove_many(self, email_ids):
-        # one by one, by `_id`: during a release the queue holds every result
-        # email, and FerretDB/SQLite would scan it for an `$in`
-        for email_id in email_ids:
-            self.col.delete_one({"_id": email_id})
-
 
 class EmailRepository:
     def __init__(self, db):
@@ -201,24 +195,6 @@ class EmailRepository:
             },
         )
         self.queue.remove(email_id)
-
-    def mark_sent_many(self, sent, now):
-        """`mark_sent` for [(email id, attempt)]: the documents first, then the
-        markers (one update per email: by `_id`, the read FerretDB does not scan)."""
-        for email_id, attempt in sent:
-            self.col.update_one(
-                {"_id": email_id},
-                {
-                    "$set": {
-                        "state": EmailState.SENT,
-                        "attempts": attempt,
-                        "sent_at": now,
-                        "last_error": None,
-                        "next_attempt_at": None,
-                    }
-                },
-            )
-        self.queue.remove_many([email_id for email_id, _ in sent])
 
     def mark_failed(self, email_id, attempt, error, now):
         self.col.update_one(

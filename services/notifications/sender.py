@@ -15,8 +15,9 @@ Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
    worker thread each, SMTP only: green threads under nameko);
 3. this thread records outcomes as they come, in groups: the accepted ones
    are decided in one insert_many of ledger steps `email-sent:<id>` (each
-   uniquely keyed insert decides alone), then their email_sent events are
-   published and the documents marked `sent`; a failure is recorded alone,
+   uniquely keyed insert decides alone); finisher threads (as many as
+   connections) then publish their email_sent events and mark the documents
+   `sent`, by `_id`, in parallel; a failure is recorded alone,
    `failed` through the ledger (email_failed) or back to `queued` with a
    backoff for a transient error.
 
@@ -124,10 +125,11 @@ class Sender:
 
     def _send_claimed(self, claimed, clients, counts):
         """Workers (one per connection) hand the claimed emails to SMTP; this
-        thread alone writes to the database: the accepted ones are decided in
-        bulk as they come (one ledger step each, in one insert_many), then
-        their documents updated. A worker keeps at most one accepted,
-        undecided message (`window`): the crash window of the module doc."""
+        thread decides the accepted ones in bulk as they come (one ledger step
+        each, in one insert_many) and records the failures; finishers (as many)
+        then publish and update the documents, by `_id`, in parallel. A worker
+        keeps at most one accepted, undecided message (`window`): the crash
+        window of the module doc."""
         work = queue.SimpleQueue()
         for item in claimed:
             work.put(item)
@@ -144,8 +146,12 @@ class Sender:
             )
             for n in range(workers)
         ]
+        finishing = queue.SimpleQueue()
+        finishers = [
+            threading.Thread(target=self._finish, args=(finishing,), daemon=True) for _ in range(workers)
+        ]
         with self.renewing(unfinished):
-            for thread in threads:
+            for thread in threads + finishers:
                 thread.start()
             try:
                 remaining = len(claimed)
@@ -162,11 +168,26 @@ class Sender:
                         except queue.Empty:
                             break
                     remaining -= len(group)
-                    self._outcomes(group, unfinished, window, counts)
+                    self._outcomes(group, unfinished, window, counts, finishing)
             finally:
                 stop.set()
-                for thread in threads:
+                for _ in finishers:
+                    finishing.put(None)
+                for thread in threads + finishers:
                     thread.join()
+
+    def _finish(self, finishing):
+        """What follows a decided send, email after email until None: its event
+        published, its document `sent`. A failure here is repaired later: the
+        relay's sweep publishes, the next claim rolls the document forward."""
+        while (item := finishing.get()) is not None:
+            change, email_id, attempt = item
+            try:
+                if change is not None:
+                    self.outbox.publish(change)
+                self.repos.emails.mark_sent(email_id, attempt, self.clock())
+            except Exception:
+                log.warning("finishing the sent email %s failed; left to repair", email_id, exc_info=True)
 
     def _work(self, clients, n, sender, work, results, window, stop):
         """One connection's worker: SMTP only, never the database. Each result
@@ -194,9 +215,9 @@ class Sender:
                 continue
             results.put((email, attempt, None, held))
 
-    def _outcomes(self, group, unfinished, window, counts):
-        """Decide the accepted emails of `group` (then free their workers' window),
-        record the failures, then update the documents."""
+    def _outcomes(self, group, unfinished, window, counts, finishing):
+        """Record the failures of `group`, decide its accepted emails (then free
+        their workers' window) and hand them to the finishers."""
         accepted = [(email, attempt) for email, attempt, exc, _ in group if exc is None]
         for email, attempt, exc, held in group:
             if exc is not None:
@@ -208,12 +229,11 @@ class Sender:
         if not accepted:
             return
         self._crash_injection(len(accepted))
-        changes = self._decide_sent(accepted)
-        for email, _ in accepted:
+        changes = {change["doc_id"]: change for change in self._decide_sent(accepted)}
+        for email, attempt in accepted:
             unfinished.done(email["_id"])
             window.release()
-        self.outbox.publish_many(changes)
-        self.repos.emails.mark_sent_many([(e["_id"], attempt) for e, attempt in accepted], self.clock())
+            finishing.put((changes.get(f"email-sent:{email['_id']}"), email["_id"], attempt))
         counts["sent"] += len(accepted)
 
     @contextmanager
