@@ -27,9 +27,10 @@ a claim that never got an outcome. Once SENDING_LEASE_SECONDS have passed, a
 sender records that attempt as lost and claims the next one: the message is
 sent again, and it is the SAME message (Message-ID, Date, MIME boundary and
 body fixed at queue time), so the receiving side can drop it by Message-ID.
-A worker starts no SMTP transaction while its last accepted message is
-undecided, so at most one message per connection (SMTP_CONNECTIONS per
-process) is ever in that window; a crash anywhere else sends nothing twice.
+A worker starts an SMTP transaction only while fewer than SMTP_CONNECTIONS
+accepted messages are undecided, so at most SMTP_CONNECTIONS messages per
+process (one per connection) are ever in that window; a crash anywhere else
+sends nothing twice.
 """
 
 import logging
@@ -127,9 +128,9 @@ class Sender:
         """Workers (one per connection) hand the claimed emails to SMTP; this
         thread decides the accepted ones in bulk as they come (one ledger step
         each, in one insert_many) and records the failures; finishers (as many)
-        then publish and update the documents, by `_id`, in parallel. A worker
-        keeps at most one accepted, undecided message (`window`): the crash
-        window of the module doc."""
+        then publish and update the documents, by `_id`, in parallel. `window`
+        bounds the accepted, undecided messages to one per connection: the
+        crash window of the module doc."""
         work = queue.SimpleQueue()
         for item in claimed:
             work.put(item)
