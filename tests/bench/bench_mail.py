@@ -278,7 +278,7 @@ def main():
             )
         captured = len(list(Path(maildir).glob("*.eml")))
         print(
-            f"emails handed to the local SMTP server: {reused:.1f}/s with one reused connection per batch "
+            f"emails handed to the local SMTP server: {reused:.1f}/s, connections reused within a batch "
             f"(n={args.count})"
         )
         print(
