@@ -33,8 +33,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from pymongo import ASCENDING
+from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.clock import as_utc, isoformat, utcnow
 from services.common.contracts import Event, check_payload
@@ -112,6 +113,46 @@ class Ledger:
         """An exclusive step with no document to change (a release, say): the
         uniquely keyed change alone decides, and carries the events."""
         return self._decide(STEPS, key, 1, {}, events, conflict)
+
+    def record_many(self, steps: list[tuple[str, Events]]) -> tuple[list[Doc], list[str]]:
+        """`record` for many independent steps in two round trips (markers, then
+        changes: one unordered insert_many each); every change's own uniquely
+        keyed insert still decides it alone. Returns (changes decided here,
+        keys another writer had decided)."""
+        if not steps:
+            return [], []
+        now = utcnow()
+        changes: list[Doc] = []
+        for key, events in steps:
+            cid = change_id(STEPS, key, 1)
+            changes.append(
+                {
+                    "_id": cid,
+                    "collection": STEPS,
+                    "doc_id": key,
+                    "version": 1,
+                    "events": [
+                        self._envelope(cid, index, event, payload, now)
+                        for index, (event, payload) in enumerate(events)
+                    ],
+                    "published": False,
+                    "created_at": now,
+                }
+            )
+        # The markers first, as in _decide: a change never exists unseen by the sweep.
+        unmarked = insert_new(self.markers, [{"_id": c["_id"], "created_at": now} for c in changes])
+        lost = insert_new(self.changes, changes)
+        for n in lost - unmarked:  # as in _decide: a refused writer leaves nothing behind
+            existing = self.changes.find_one({"_id": changes[n]["_id"]}, {"published": 1})
+            if existing is not None and existing.get("published"):
+                self.markers.delete_one({"_id": changes[n]["_id"]})
+        decided = [c for n, c in enumerate(changes) if n not in lost]
+        if self.crash_after_decide and any(
+            e["name"] == self.crash_after_decide for c in decided for e in c["events"]
+        ):
+            log.critical("fault injection: crashing after deciding %d steps", len(decided))
+            os._exit(70)
+        return decided, [steps[n][0] for n in sorted(lost)]
 
     def _decide(
         self,
@@ -202,3 +243,18 @@ class Ledger:
     def mark_published(self, key: str) -> None:
         self.changes.update_one({"_id": key}, {"$set": {"published": True, "published_at": utcnow()}})
         self.markers.delete_one({"_id": key})
+
+
+def insert_new(collection: Collection[Doc], docs: list[Doc]) -> set[int]:
+    """One unordered insert_many; the indexes of `docs` whose `_id` already
+    existed (each insert is decided alone). Any other error is raised."""
+    if not docs:
+        return set()
+    try:
+        collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != 11000 for error in errors):
+            raise
+        return {error["index"] for error in errors}
+    return set()

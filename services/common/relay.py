@@ -124,6 +124,11 @@ class OutboxSession:
             self._publish(change)
         return change
 
+    def record_many(self, steps: list[tuple[str, Events]]) -> tuple[list[Doc], list[str]]:
+        """Ledger.record_many, unpublished: (decided changes, keys decided before);
+        then `publish(change)` for each."""
+        return self.ledger.record_many(steps)
+
     def publish(self, change: Doc) -> None:
         """Publish a change recorded with `publish=False` (unless it has been already)."""
         if not change.get("published"):

@@ -373,9 +373,9 @@ class Notifications:
     def on_results_released(self, data):
         year = data["campaign_year"]
         self.repos.releases.mark(year, data)  # first: an award arriving later sees it
-        queued = self.queue(
-            data["event_id"],
-            self._organiser_drafts(
+        drafts = [
+            (data["event_id"], draft)
+            for draft in self._organiser_drafts(
                 "results_released",
                 {
                     "year": year,
@@ -386,44 +386,44 @@ class Notifications:
                     "outbox_url": f"{self.base_url}/organisation/campagnes/{year}/publication",
                 },
                 year,
-            ),
-        )
+            )
+        ]
         for held in self.repos.held_awards.for_year(year):
-            queued += self._queue_result(held)
-        return queued
+            drafts += [(held["event_id"], draft) for draft in self._result_drafts(held)]
+        return self.queue_all(drafts)  # the held results in bulk: one insert_many each collection
 
     def _queue_result(self, data):
+        return self.queue(data["event_id"], self._result_drafts(data))
+
+    def _result_drafts(self, data):
         col = data["collectivite"]
-        return self.queue(
-            data["event_id"],
-            self._collectivite_draft(
-                "result",
-                data,
-                {
-                    "year": data["campaign_year"],
-                    "arobases": data["arobases"],
-                    "mentions": data["mentions"],
-                    "progression": data["progression"],
-                    "previous_arobases": data.get("previous_arobases"),
-                    "progression_text": progression_text(
-                        col,
-                        data["progression"],
-                        data["arobases"],
-                        data.get("previous_arobases"),
-                        data.get("previous_year"),
-                        data["campaign_year"],
-                        data.get("previous_declared", False),
-                    ),
-                    "ceremony_date": french_date(data["ceremony_at"]),
-                    # Written at release time: a ceremony already held is told in the past.
-                    "ceremony_past": parse(data["ceremony_at"]) <= self.now,
-                    "ceremony_place": data["ceremony_place"],
-                    # The jury's feedback (scores, mentions proposed, approved comments), if any.
-                    "feedback": data.get("feedback"),
-                    "category_plural": CATEGORY_PLURALS.get(col["category"], col["category"]),
-                },
-                data["campaign_year"],
-            ),
+        return self._collectivite_draft(
+            "result",
+            data,
+            {
+                "year": data["campaign_year"],
+                "arobases": data["arobases"],
+                "mentions": data["mentions"],
+                "progression": data["progression"],
+                "previous_arobases": data.get("previous_arobases"),
+                "progression_text": progression_text(
+                    col,
+                    data["progression"],
+                    data["arobases"],
+                    data.get("previous_arobases"),
+                    data.get("previous_year"),
+                    data["campaign_year"],
+                    data.get("previous_declared", False),
+                ),
+                "ceremony_date": french_date(data["ceremony_at"]),
+                # Written at release time: a ceremony already held is told in the past.
+                "ceremony_past": parse(data["ceremony_at"]) <= self.now,
+                "ceremony_place": data["ceremony_place"],
+                # The jury's feedback (scores, mentions proposed, approved comments), if any.
+                "feedback": data.get("feedback"),
+                "category_plural": CATEGORY_PLURALS.get(col["category"], col["category"]),
+            },
+            data["campaign_year"],
         )
 
     def queue_failure_alert(self, email):
@@ -470,16 +470,21 @@ class Notifications:
 
     def queue(self, event_id, drafts):
         """Render and insert each draft; returns the ids newly queued."""
-        queued = []
-        for draft in drafts:
+        return self.queue_all([(event_id, draft) for draft in drafts])
+
+    def queue_all(self, drafts):
+        """[(event id, draft)] rendered, then the sendable ones inserted in bulk
+        (each email's uniquely keyed insert decides alone); the ids newly queued."""
+        sendable = []
+        for event_id, draft in drafts:
             doc = self.render_email(event_id, draft)
             if doc["state"] == EmailState.FAILED:
                 self._insert_unsendable(doc)
                 if doc["kind"] == "result":  # no collectivité goes without its result unnoticed
                     self.queue_failure_alert(doc)
-            elif self.repos.emails.insert_new(doc):
-                queued.append(doc["_id"])
-        return queued
+            else:
+                sendable.append(doc)
+        return [doc["_id"] for doc in self.repos.emails.insert_new_many(sendable)]
 
     def render_email(self, event_id, draft):
         now = self.now

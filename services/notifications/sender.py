@@ -1,32 +1,41 @@
 """The outbox sender: queued emails out over SMTP. Plain Python, no nameko.
 
-Per batch (SMTP_BATCH_SIZE emails, one SMTP connection):
+Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
 0. connect first: while the server is unreachable nothing is claimed and no
    email spends an attempt; the sender backs off (doubling, capped) and an
    email still unsent after SMTP_GIVE_UP_HOURS of outage is marked failed;
-1. claim each email just before its SMTP transaction: insert
-   `send_attempts/<email id>:<n>`; the insert that succeeds owns attempt n,
-   so two sender replicas never send the same email. The claim is the
-   "sending" record and a lease of its own (SENDING_LEASE_SECONDS, renewed
-   every third of it while the transaction runs): a long batch never leaves
-   its tail claimed but unsent, where another replica would take it over;
-2. SMTP transaction for the claimed email, on the batch's connection;
-3. record the outcome at once: `sent` / `failed` through the ledger (one
-   uniquely keyed insert decides, then email_sent / email_failed are
-   published), or back to `queued` with a backoff for a transient error.
+1. claim the batch: insert `send_attempts/<email id>:<n>` for every email in
+   one unordered insert_many; each insert that succeeds owns attempt n, so
+   two sender replicas never send the same email (a lost claim is looked at
+   alone: rolled forward if sent, taken over if its lease lapsed). A claim is
+   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it
+   until the email's outcome is decided: the tail of a long batch is never
+   left claimed but stale, where another replica would take it over;
+2. SMTP transactions over SMTP_CONNECTIONS connections in parallel (one
+   worker thread each, SMTP only: green threads under nameko);
+3. this thread records outcomes as they come, in groups: the accepted ones
+   are decided in one insert_many of ledger steps `email-sent:<id>` (each
+   uniquely keyed insert decides alone); finisher threads (as many as
+   connections) then publish their email_sent events and mark the documents
+   `sent`, by `_id`, in parallel; a failure is recorded alone,
+   `failed` through the ledger (email_failed) or back to `queued` with a
+   backoff for a transient error.
 
 Crash window: if the process dies after the SMTP server accepted a message
-and before step 3's ledger insert (one MongoDB round trip), the email stays
-queued with a claim that never got an outcome. Once SENDING_LEASE_SECONDS
-have passed, a sender records that attempt as lost and claims the next one:
-the message is sent again, and it is the SAME message (Message-ID, Date, MIME
-boundary and body fixed at queue time), so the receiving side can drop it by
-Message-ID. At most one message per sender process is ever in that window
-(the one in flight when it died); a crash anywhere else sends nothing twice.
+and before step 3's decision (one insert_many), the email stays queued with
+a claim that never got an outcome. Once SENDING_LEASE_SECONDS have passed, a
+sender records that attempt as lost and claims the next one: the message is
+sent again, and it is the SAME message (Message-ID, Date, MIME boundary and
+body fixed at queue time), so the receiving side can drop it by Message-ID.
+A worker starts an SMTP transaction only while fewer than SMTP_CONNECTIONS
+accepted messages are undecided, so at most SMTP_CONNECTIONS messages per
+process (one per connection) are ever in that window; a crash anywhere else
+sends nothing twice.
 """
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -45,6 +54,23 @@ log = logging.getLogger(__name__)
 # shorter than the lease resends nothing.
 RECORD_RETRY_DELAYS = (0, 0.2, 1, 3)
 RECORD_RETRY_EVERY = 5.0
+
+
+class Unfinished:
+    """The claimed emails of a batch whose outcome is not decided yet (email id
+    -> attempt): the recorder removes, the lease renewer reads (another thread)."""
+
+    def __init__(self, claimed):
+        self._lock = threading.Lock()
+        self._attempts = {email["_id"]: attempt for email, attempt in claimed}
+
+    def done(self, email_id):
+        with self._lock:
+            self._attempts.pop(email_id, None)
+
+    def items(self):
+        with self._lock:
+            return list(self._attempts.items())
 
 
 class Sender:
@@ -79,56 +105,154 @@ class Sender:
         return totals
 
     def send_batch(self, batch):
-        """One SMTP connection for the whole batch; (counts, server unreachable)."""
+        """The batch over up to SMTP_CONNECTIONS connections; (counts, server unreachable)."""
         counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
         try:
-            client = self.connect(self.settings.smtp)
+            first = self.connect(self.settings.smtp)
         except Exception as exc:  # server down: nothing claimed, no attempt spent
             self._outage(mail.classify(exc)[1], batch, counts)
             return counts, True
         self.state.recovered()
+        clients = [first]
         try:
-            for queued in batch:
-                claimed = self.claim_one(queued, self.clock())
-                if claimed is None:
-                    counts["skipped"] += 1
-                    continue
-                email, attempt = claimed
-                try:
-                    message = self.message(email)
-                    if client is None:
-                        client = self.connect(self.settings.smtp)
-                    with self.renewing(email["_id"], attempt):
-                        client.sendmail(
-                            message["From"].addresses[0].addr_spec,
-                            [email["recipient"]],
-                            message.as_bytes(policy=SMTP_POLICY),
-                        )
-                except Exception as exc:  # classified: retry later or fail for good
-                    verdict, reason = mail.classify(exc)
-                    if not isinstance(exc, (mail.InvalidHeader, mail.smtplib.SMTPResponseException)):
-                        mail.close_quietly(client)  # connection lost: reconnect for the next one
-                        client = None
-                    counts[self.record_failure(email, attempt, verdict, reason)] += 1
-                    continue
-                self.record_sent(email, attempt)
-                counts["sent"] += 1
+            claimed = self.claim(batch)
+            counts["skipped"] += len(batch) - len(claimed)
+            if claimed:
+                self._send_claimed(claimed, clients, counts)
         finally:
-            mail.close_quietly(client)
+            for client in clients:
+                mail.close_quietly(client)
         return counts, False
 
+    def _send_claimed(self, claimed, clients, counts):
+        """Workers (one per connection) hand the claimed emails to SMTP; this
+        thread decides the accepted ones in bulk as they come (one ledger step
+        each, in one insert_many) and records the failures; finishers (as many)
+        then publish and update the documents, by `_id`, in parallel. `window`
+        bounds the accepted, undecided messages to one per connection: the
+        crash window of the module doc."""
+        work = queue.SimpleQueue()
+        for item in claimed:
+            work.put(item)
+        results = queue.SimpleQueue()
+        workers = min(self.settings.connections, len(claimed))
+        clients.extend([None] * (workers - len(clients)))
+        window = threading.Semaphore(workers)
+        stop = threading.Event()
+        unfinished = Unfinished(claimed)  # the leases to keep
+        sender = mail.parse_address(self.settings.sender).addr_spec
+        threads = [
+            threading.Thread(
+                target=self._work, args=(clients, n, sender, work, results, window, stop), daemon=True
+            )
+            for n in range(workers)
+        ]
+        finishing = queue.SimpleQueue()
+        finishers = [
+            threading.Thread(target=self._finish, args=(finishing,), daemon=True) for _ in range(workers)
+        ]
+        with self.renewing(unfinished):
+            for thread in threads + finishers:
+                thread.start()
+            try:
+                remaining = len(claimed)
+                while remaining:
+                    try:
+                        group = [results.get(timeout=1.0)]
+                    except queue.Empty:
+                        if any(thread.is_alive() for thread in threads):
+                            continue
+                        break  # every worker gone (killed): what is left goes to its lease
+                    while True:
+                        try:
+                            group.append(results.get_nowait())
+                        except queue.Empty:
+                            break
+                    remaining -= len(group)
+                    self._outcomes(group, unfinished, window, counts, finishing)
+            finally:
+                stop.set()
+                for _ in finishers:
+                    finishing.put(None)
+                for thread in threads + finishers:
+                    thread.join()
+
+    def _finish(self, finishing):
+        """What follows a decided send, email after email until None: its event
+        published, its document `sent`. A failure here is repaired later: the
+        relay's sweep publishes, the next claim rolls the document forward."""
+        while (item := finishing.get()) is not None:
+            change, email_id, attempt = item
+            try:
+                if change is not None:
+                    self.outbox.publish(change)
+                self.repos.emails.mark_sent(email_id, attempt, self.clock())
+            except Exception:
+                log.warning("finishing the sent email %s failed; left to repair", email_id, exc_info=True)
+
+    def _work(self, clients, n, sender, work, results, window, stop):
+        """One connection's worker: SMTP only, never the database. Each result
+        says whether it holds a place of `window` (freed by the recorder)."""
+        while not stop.is_set():
+            try:
+                email, attempt = work.get_nowait()
+            except queue.Empty:
+                return
+            held = False
+            try:
+                message = self.message(email).as_bytes(policy=SMTP_POLICY)
+                while not window.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return  # claimed, unsent: its lease hands it on
+                held = True
+                if clients[n] is None:
+                    clients[n] = self.connect(self.settings.smtp)
+                clients[n].sendmail(sender, [email["recipient"]], message)
+            except Exception as exc:  # classified by the recorder: retry later or fail for good
+                if not isinstance(exc, (mail.InvalidHeader, mail.smtplib.SMTPResponseException)):
+                    mail.close_quietly(clients[n])  # connection lost: reconnect for the next one
+                    clients[n] = None
+                results.put((email, attempt, exc, held))
+                continue
+            results.put((email, attempt, None, held))
+
+    def _outcomes(self, group, unfinished, window, counts, finishing):
+        """Record the failures of `group`, decide its accepted emails (then free
+        their workers' window) and hand them to the finishers."""
+        accepted = [(email, attempt) for email, attempt, exc, _ in group if exc is None]
+        for email, attempt, exc, held in group:
+            if exc is not None:
+                if held:
+                    window.release()
+                unfinished.done(email["_id"])
+                verdict, reason = mail.classify(exc)
+                counts[self.record_failure(email, attempt, verdict, reason)] += 1
+        if not accepted:
+            return
+        self._crash_injection(len(accepted))
+        changes = {change["doc_id"]: change for change in self._decide_sent(accepted)}
+        for email, attempt in accepted:
+            unfinished.done(email["_id"])
+            window.release()
+            finishing.put((changes.get(f"email-sent:{email['_id']}"), email["_id"], attempt))
+        counts["sent"] += len(accepted)
+
     @contextmanager
-    def renewing(self, email_id, attempt):
-        """Keeps the attempt's lease fresh while a (slow) SMTP transaction runs."""
+    def renewing(self, unfinished):
+        """Keeps the leases of the claimed emails not yet decided fresh while the
+        batch goes out (`unfinished`: email id -> attempt, shrinking)."""
         stop = threading.Event()
         period = max(self.settings.lease.total_seconds() / 3, 0.05)
 
         def beat():
             while not stop.wait(period):
-                try:
-                    self.repos.attempts.renew(email_id, attempt, self.owner, self.clock())
-                except Exception:  # the lease may lapse; the send itself goes on
-                    log.warning("renewing the lease of %s failed", email_id, exc_info=True)
+                for email_id, attempt in unfinished.items():
+                    if stop.is_set():
+                        return
+                    try:
+                        self.repos.attempts.renew(email_id, attempt, self.owner, self.clock())
+                    except Exception:  # the lease may lapse; the send itself goes on
+                        log.warning("renewing the lease of %s failed", email_id, exc_info=True)
 
         thread = threading.Thread(target=beat, daemon=True)
         thread.start()
@@ -139,15 +263,21 @@ class Sender:
             thread.join()
 
     def claim(self, batch):
-        """[(email, attempt)] this sender now owns (one claim per email)."""
-        owned = (self.claim_one(email, self.clock()) for email in batch)
-        return [claimed for claimed in owned if claimed is not None]
+        """[(email, attempt)] this sender now owns: one insert_many claims them
+        all (each insert decides alone); a lost claim is looked at one by one."""
+        now = self.clock()
+        wanted = [(email["_id"], email.get("attempts", 0) + 1) for email in batch]
+        won = self.repos.attempts.claim_many(wanted, self.owner, now)
+        owned = []
+        for email, pair in zip(batch, wanted, strict=True):
+            claimed = (email, pair[1]) if pair in won else self._contested(email, pair[1], now)
+            if claimed is not None:
+                owned.append(claimed)
+        return owned
 
-    def claim_one(self, email, now):
-        """(email, attempt) if this sender now owns the email's next attempt, else None."""
-        attempt = email.get("attempts", 0) + 1
-        if self.repos.attempts.claim(email["_id"], attempt, self.owner, now):
-            return email, attempt
+    def _contested(self, email, attempt, now):
+        """Attempt `attempt` was claimed by someone else: roll a decided send
+        forward, take a lost attempt over, else leave it."""
         if self.repos.decided(f"email-sent:{email['_id']}"):
             # sent, then the sender died before updating the document: roll forward
             self.repos.emails.mark_sent(email["_id"], attempt, now)
@@ -192,30 +322,43 @@ class Sender:
 
     # -- outcomes ------------------------------------------------------------
 
-    def record_sent(self, email, attempt):
+    def _crash_injection(self, accepted):
         if self.settings.crash_after_accepted:
-            self.state.accepted += 1
+            self.state.accepted += accepted
             if self.state.accepted >= self.settings.crash_after_accepted:
-                log.critical("fault injection: dying after SMTP accepted %s", email["_id"])
+                log.critical("fault injection: dying after SMTP accepted %d message(s)", self.state.accepted)
                 os._exit(71)
-        # The crash window closes with the first write below: retry it rather than resend.
+
+    def _decide_sent(self, accepted):
+        """The ledger steps `email-sent:<id>` of [(email, attempt)] accepted by
+        SMTP, in one insert_many (retried: the crash window closes with it);
+        returns the changes decided here, to publish."""
+        steps = [
+            (f"email-sent:{email['_id']}", [(contracts.EMAIL_SENT, sent_payload(email))])
+            for email, _ in accepted
+        ]
         for delay in self._record_delays():
             time.sleep(delay)
             try:
-                self._record(f"email-sent:{email['_id']}", contracts.EMAIL_SENT, sent_payload(email))
-                break
+                return self._record_many(steps)
             except Exception:
-                log.warning("recording %s as sent failed, retrying", email["_id"], exc_info=True)
-                try:  # still ours: keep the lease while the database lets us
-                    self.repos.attempts.renew(email["_id"], attempt, self.owner, self.clock())
+                log.warning("recording %d sent email(s) failed, retrying", len(steps), exc_info=True)
+                try:  # still ours: keep the leases while the database lets us
+                    for email, attempt in accepted:
+                        self.repos.attempts.renew(email["_id"], attempt, self.owner, self.clock())
                 except Exception:
                     pass
-        else:
-            # Never "sent" without its record and its event: this run stops as a
-            # crash would, and the email's lease hands it to a later run (the
-            # same message, byte for byte: the crash window of the module doc).
-            raise RuntimeError(f"email {email['_id']} accepted by SMTP but not recorded; left to its lease")
-        self.repos.emails.mark_sent(email["_id"], attempt, self.clock())
+        # Never "sent" without its record and its event: this run stops as a
+        # crash would, and the emails' leases hand them to a later run (the
+        # same messages, byte for byte: the crash window of the module doc).
+        ids = ", ".join(email["_id"] for email, _ in accepted)
+        raise RuntimeError(f"email(s) {ids} accepted by SMTP but not recorded; left to their lease")
+
+    def _record_many(self, steps):
+        """Decided changes (a step decided before, by a retry of this very
+        record, is already on its way: nothing to publish for it)."""
+        decided, _ = self.outbox.record_many(steps)
+        return decided
 
     def _record_delays(self):
         """RECORD_RETRY_DELAYS, then RECORD_RETRY_EVERY until 80 % of the lease

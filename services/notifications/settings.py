@@ -19,6 +19,7 @@ class NotificationsSettings:
     organisers: tuple[str, ...]  # ORGANISER_EMAILS
     max_attempts: int
     batch_size: int
+    connections: int  # SMTP connections in parallel (SMTP_CONNECTIONS)
     max_batches: int
     backoff_base: float
     backoff_cap: float
@@ -46,6 +47,7 @@ class NotificationsSettings:
             ),
             max_attempts=int(required(config, "SMTP_MAX_ATTEMPTS")),
             batch_size=int(required(config, "SMTP_BATCH_SIZE")),
+            connections=max(int(required(config, "SMTP_CONNECTIONS")), 1),
             max_batches=int(optional(config, "SMTP_MAX_BATCHES_PER_RUN") or DEFAULT_MAX_BATCHES_PER_RUN),
             backoff_base=float(required(config, "SMTP_BACKOFF_SECONDS")),
             backoff_cap=float(required(config, "SMTP_BACKOFF_MAX_SECONDS")),

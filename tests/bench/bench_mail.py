@@ -9,13 +9,17 @@ alone (the same messages, no outbox writes), reused vs new connection: on
 FerretDB/SQLite each write costs ~20 ms, so the outbox bookkeeping, not SMTP,
 bounds the full pipeline.
 
+With --connections N (default: SMTP_CONNECTIONS of deploy/config.yaml): the
+sender runs with SMTP_CONNECTIONS=N, and the hand-off alone is measured over
+N parallel connections too; the ratio full pipeline / hand-off is printed.
+
 With --history N (default 5000): a third database first holds N emails
 already sent; the sender's poll is timed there and in the empty database, the
 old query (a filter on `emails`, which FerretDB/SQLite answers by scanning
 every email ever stored) against the send-queue read (`EmailRepository.due`),
 then the full pipeline runs on `count` new emails with that history present.
 
-    .venv/bin/python tests/bench/bench_mail.py [--count 300] [--history 5000]
+    .venv/bin/python tests/bench/bench_mail.py [--count 300] [--history 5000] [--connections 4]
 Needs RabbitMQ (AMQP_URI or the default). MongoDB: MONGODB_URI if set, else a
 private throw-away FerretDB (tests/support/ferretdb.py, on FERRETDB_BACKEND),
 else mongodb://127.0.0.1:27017/.
@@ -95,9 +99,7 @@ class ConnectionPerMessage:
 
 def run(db, config, outbox, notifications, count, tag, reuse):
     queue(notifications, count, tag)
-    settings = NotificationsSettings.from_config(
-        dict(config, SMTP_BATCH_SIZE=100, SMTP_MAX_BATCHES_PER_RUN=10_000)
-    )
+    settings = NotificationsSettings.from_config(dict(config, SMTP_MAX_BATCHES_PER_RUN=10_000))
     connect = mail.connect if reuse else ConnectionPerMessage
     sender = Sender(Repositories(db), outbox, notifications, settings, SenderState(), connect=connect)
     started = time.perf_counter()
@@ -159,24 +161,32 @@ def listing_time(db, state="sent"):
     return time.perf_counter() - started, len(rows)
 
 
-def handoff_only(db, config, count, reuse):
-    """The SMTP hand-off alone (no outbox writes): messages of the outbox, sent."""
+def handoff_only(db, config, count, reuse, connections=1):
+    """The SMTP hand-off alone (no outbox writes): messages of the outbox, sent
+    over `connections` parallel connections (green threads, as in the service)."""
     from email.policy import SMTP as SMTP_POLICY
 
     settings = NotificationsSettings.from_config(config)
     builder = Sender(None, None, None, settings, SenderState())
     docs = list(db["emails"].find({}).limit(count))
+
+    def send(share):
+        client = None
+        for doc in share:
+            if client is None:
+                client = mail.connect(settings.smtp)
+            msg = builder.message(doc)
+            client.sendmail("label@villes-internet.net", [doc["recipient"]], msg.as_bytes(policy=SMTP_POLICY))
+            if not reuse:
+                mail.close_quietly(client)
+                client = None
+        mail.close_quietly(client)
+
     started = time.perf_counter()
-    client = None
-    for doc in docs:
-        if client is None:
-            client = mail.connect(settings.smtp)
-        msg = builder.message(doc)
-        client.sendmail("label@villes-internet.net", [doc["recipient"]], msg.as_bytes(policy=SMTP_POLICY))
-        if not reuse:
-            mail.close_quietly(client)
-            client = None
-    mail.close_quietly(client)
+    pool = eventlet.GreenPool(connections)
+    for n in range(connections):
+        pool.spawn(send, docs[n::connections])
+    pool.waitall()
     return len(docs) / (time.perf_counter() - started)
 
 
@@ -184,6 +194,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--history", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=None, help="SMTP_CONNECTIONS (default: config)")
     args = parser.parse_args()
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     mongo, ferret = private_ferretdb()
@@ -204,6 +215,9 @@ def main():
         config = service_config(
             SMTP_URL=f"smtp://127.0.0.1:{port}", ORGANISER_EMAILS="orga@villes-internet.net", AMQP_URI=amqp
         )
+        if args.connections:
+            config["SMTP_CONNECTIONS"] = args.connections
+        connections = int(config.get("SMTP_CONNECTIONS") or 1)
         publisher = EventPublisher(amqp, config)
         rates, polls = {}, {}
         tags = [("baseline", False), ("reused", True)] + ([("history", True)] if args.history else [])
@@ -230,6 +244,7 @@ def main():
         baseline, reused = rates["baseline"], rates["reused"]
         raw_base = handoff_only(db, config, args.count, reuse=False)
         raw_reused = handoff_only(db, config, args.count, reuse=True)
+        raw_parallel = handoff_only(db, config, args.count, reuse=True, connections=connections)
         for tag, (stored, (busy_old, busy_new), (idle_old, idle_new)) in polls.items():
             print(
                 f"sender poll, {stored} emails stored ({tag}): 100 due: "
@@ -246,7 +261,7 @@ def main():
             )
         captured = len(list(Path(maildir).glob("*.eml")))
         print(
-            f"emails handed to the local SMTP server: {reused:.1f}/s with one reused connection per batch "
+            f"emails handed to the local SMTP server: {reused:.1f}/s, connections reused within a batch "
             f"(n={args.count})"
         )
         print(
@@ -256,7 +271,11 @@ def main():
             f"SMTP hand-off alone (no outbox writes): {raw_reused:.1f}/s reused vs {raw_base:.1f}/s "
             f"new connection per message; ratio {raw_reused / raw_base:.2f}x"
         )
-        print(f"captured {captured} messages (expected {2 * args.count + len(tags) * (args.count + 100)})")
+        print(
+            f"with {connections} SMTP connection(s): full pipeline {reused:.1f}/s vs SMTP hand-off alone "
+            f"{raw_parallel:.1f}/s over {connections} connection(s); ratio {reused / raw_parallel:.2f}"
+        )
+        print(f"captured {captured} messages (expected {3 * args.count + len(tags) * (args.count + 100)})")
     finally:
         for tag in ("baseline", "reused", "history"):
             client.drop_database(f"{dbname}_{tag}")

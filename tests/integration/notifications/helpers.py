@@ -45,6 +45,10 @@ class SmtpServer:
         while tcp_ready(self.host, self.port, timeout=0.2) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def max_parallel(self):
+        """The most DATA commands the server saw in progress at once."""
+        return max((int(m["X-Concurrent-Data"] or 0) for m in self.mail.messages()), default=0)
+
     def message_ids(self):
         return [str(m["Message-ID"]) for m in self.mail.messages()]
 

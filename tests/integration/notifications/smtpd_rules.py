@@ -3,6 +3,8 @@
 Like deploy/local/smtp_capture.py (one .eml per message, written atomically),
 plus answers chosen by the recipient's local part: `reject550...` gets a
 permanent 550, `busy451...` a transient 451; `--delay` slows every DATA.
+Each message records how many DATA commands were in progress at once when it
+arrived (`X-Concurrent-Data`): clients sending over parallel connections.
 
     python tests/integration/notifications/smtpd_rules.py --port 2525 --dir /tmp/mail [--delay 0.05]
 """
@@ -24,6 +26,7 @@ class Handler:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.delay = delay
+        self.in_data = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0].lower()
@@ -35,14 +38,21 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_data += 1
+        concurrent = self.in_data
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            concurrent = max(concurrent, self.in_data)
+        finally:
+            self.in_data -= 1
         data = envelope.original_content or envelope.content
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         name = f"{stamp}-{uuid.uuid4().hex}.eml"
         tmp = self.directory / f".{name}.tmp"
         with open(tmp, "wb") as fh:
             fh.write(f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n".encode())
+            fh.write(f"X-Concurrent-Data: {concurrent}\r\n".encode())
             fh.write(data)
         os.rename(tmp, self.directory / name)
         return "250 Message accepted for delivery"

@@ -1,6 +1,8 @@
 """The in-memory fakes behave like the real thing where the use cases depend
 on it: the ledger over mongomock decides by duplicate key, exactly once."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from services.common import contracts
@@ -58,3 +60,34 @@ def test_unpublished_change_is_published_by_the_sweep_once_the_broker_is_back():
     assert out.names() == ["juror_registered"]
     assert out.unpublished() == []
     assert out.db.outbox_pending.count_documents({}) == 0
+
+
+def email_sent(email_id):
+    return (contracts.EMAIL_SENT, {"email_id": email_id, "template": "result", "recipient": "a@b.fr"})
+
+
+def test_record_many_decides_each_step_alone():
+    out = MemoryOutbox()
+    out.session.record("email-sent:m2", [email_sent("m2")])  # decided before (another replica)
+    steps = [(f"email-sent:m{n}", [email_sent(f"m{n}")]) for n in (1, 2, 3)]
+    decided, refused = out.session.record_many(steps)
+    assert [c["doc_id"] for c in decided] == ["email-sent:m1", "email-sent:m3"]
+    assert refused == ["email-sent:m2"]
+    for change in decided:
+        out.session.publish(change)
+    assert [p["email_id"] for p in out.payloads("email_sent")] == ["m2", "m1", "m3"]
+    assert all(c["published"] for c in out.db.changes.find({}))
+    assert out.db.outbox_pending.count_documents({}) == 0
+    assert out.session.record_many([]) == ([], [])
+
+
+def test_record_many_left_unpublished_by_an_outage_goes_out_with_the_sweep():
+    out = MemoryOutbox()
+    decided, _ = out.session.record_many([("email-sent:m1", [email_sent("m1")])])
+    out.publisher.down = True
+    out.session.publish(decided[0])
+    assert out.payloads("email_sent") == [] and len(out.unpublished()) == 1
+    out.publisher.down = False
+    out.db.outbox_pending.update_many({}, {"$set": {"created_at": datetime(2000, 1, 1, tzinfo=UTC)}})
+    assert out.relay.sweep() == 1
+    assert [p["email_id"] for p in out.payloads("email_sent")] == ["m1"]

@@ -68,6 +68,9 @@ class _Emails:
         self.docs[doc["_id"]] = dict(doc)
         return True
 
+    def insert_new_many(self, docs):
+        return [doc for doc in docs if self.insert_new(doc)]
+
     def get(self, email_id):
         return self.docs.get(email_id)
 

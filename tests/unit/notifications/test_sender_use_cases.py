@@ -180,7 +180,7 @@ def test_an_accepted_email_whose_record_fails_is_never_marked_sent(mail, monkeyp
     def database_down(*args, **kwargs):
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(outbox, "_record", database_down)
+    monkeypatch.setattr(outbox, "_record_many", database_down)
     with pytest.raises(RuntimeError, match="not recorded"):
         outbox.run()
     assert len(mail.smtp.accepted) == 1  # the SMTP server has it
@@ -195,15 +195,93 @@ def test_a_database_outage_shorter_than_the_lease_does_not_resend(mail, monkeypa
     waited = []
     monkeypatch.setattr(sender.time, "sleep", waited.append)
     outbox = mail.sender()
-    record = outbox._record
+    record = outbox._record_many
 
     def down_for_20_seconds(*args, **kwargs):
         if sum(waited) < 20:
             raise RuntimeError("database down")
         return record(*args, **kwargs)
 
-    monkeypatch.setattr(outbox, "_record", down_for_20_seconds)
+    monkeypatch.setattr(outbox, "_record_many", down_for_20_seconds)
     assert outbox.run()["sent"] == 1
     assert len(mail.smtp.accepted) == 1
     assert mail.email(email_id)["state"] == "sent"
     assert [p["email_id"] for p in mail.out.payloads("email_sent")] == [email_id]
+
+
+def test_several_connections_send_each_email_once_and_record_each_outcome():
+    mail = Mail()
+    settings = NotificationsSettings.from_config(dict(CONFIG, SMTP_CONNECTIONS=3, SMTP_BATCH_SIZE=100))
+    ids = []
+    for n in range(20):
+        col = dict(BESANCON, id=f"col-{n}", insee_code=f"25{n:03d}", email=f"mairie{n}@exemple.fr")
+        ids += mail.notifications.on_collectivite_registered(
+            envelope("collectivite_registered", collectivite=col, access_token="tok")
+        )
+    mail.smtp.answers["mairie3@exemple.fr"] = refused(451, "greylisted")
+    mail.smtp.answers["mairie7@exemple.fr"] = refused(550, "no such user")
+    outbox = sender.Sender(
+        mail.repos,
+        mail.out.session,
+        mail.notifications,
+        settings,
+        mail.state,
+        connect=mail.smtp,
+        clock=mail.clock,
+    )
+    assert outbox.run() == {"sent": 18, "retry": 1, "failed": 1, "skipped": 0}
+
+    # three connections for the batch, and a new one after each refused recipient
+    assert len(mail.smtp.clients) == 5
+    assert sum(1 for client in mail.smtp.clients if client.accepted) >= 3  # in parallel
+    assert all(client.closed for client in mail.smtp.clients)
+    recipients = sorted(r for _, (r,), _ in mail.smtp.accepted)
+    assert len(recipients) == len(set(recipients)) == 18
+    states = {i: mail.email(i)["state"] for i in ids}
+    assert sorted(states.values()).count("sent") == 18
+    assert sorted(p["email_id"] for p in mail.out.payloads("email_sent")) == sorted(
+        i for i, state in states.items() if state == "sent"
+    )
+    assert mail.out.unpublished() == [] and mail.out.db.send_queue.count_documents({}) == 1  # the retry
+    assert [p["recipient"] for p in mail.out.payloads("email_failed")] == ["mairie7@exemple.fr"]
+
+
+def test_a_connection_lost_mid_batch_is_reopened_and_its_email_retried(mail):
+    settings = NotificationsSettings.from_config(dict(CONFIG, SMTP_CONNECTIONS=1))
+    for n in range(6):
+        col = dict(BESANCON, id=f"col-{n}", insee_code=f"25{n:03d}", email=f"mairie{n}@exemple.fr")
+        mail.notifications.on_collectivite_registered(
+            envelope("collectivite_registered", collectivite=col, access_token="tok")
+        )
+    mail.smtp.answers["mairie2@exemple.fr"] = ConnectionResetError(104, "reset")
+    outbox = sender.Sender(
+        mail.repos,
+        mail.out.session,
+        mail.notifications,
+        settings,
+        mail.state,
+        connect=mail.smtp,
+        clock=mail.clock,
+    )
+    assert outbox.run() == {"sent": 5, "retry": 1, "failed": 0, "skipped": 0}
+    assert len(mail.smtp.clients) == 2  # the lost connection was replaced
+    assert all(client.closed for client in mail.smtp.clients)
+
+
+def test_results_held_until_the_release_are_queued_in_bulk_once(mail):
+    awards = [
+        award(2017, dict(BESANCON, id=f"col-{n}", insee_code=f"25{n:03d}", email=f"mairie{n}@exemple.fr"))
+        for n in range(5)
+    ]
+    for data in awards:
+        assert mail.notifications.on_award_decided(data) == []  # held: not released yet
+    release = released(2017)
+    queued = mail.notifications.on_results_released(release)
+    assert len(queued) == 5 + 2  # the held results and the organisers' two
+    assert mail.out.db.send_queue.count_documents({}) == 7
+    # a redelivered release (and award) queues nothing new, and leaves one marker per email
+    assert mail.notifications.on_results_released(release) == []
+    assert mail.notifications.on_award_decided(awards[0]) == []
+    assert mail.out.db.send_queue.count_documents({}) == mail.out.db.emails.count_documents({}) == 7
+    assert mail.sender().run()["sent"] == 7
+    assert mail.out.db.send_queue.count_documents({}) == 0
