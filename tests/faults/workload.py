@@ -26,6 +26,9 @@ JUROR_DEPARTMENTS = ("75", "69")
 # Applicants come from other departments than the jurors' (no conflict of interest).
 DEPARTMENTS = [d for d in sorted(REGION_OF_DEPARTMENT) if len(d) == 2 and d not in JUROR_DEPARTMENTS][:60]
 EXPECTED_TEMPLATES = ("application_acknowledged", "review_started", "result")
+# a juror gets one digest per batch of new tasks: several per campaign, by design
+# (each batch's once is the ledger's; a copy of one still counts, by Message-ID)
+REPEATED_TEMPLATES = ("juror_digest",)
 
 
 class WorkloadError(AssertionError):
@@ -78,6 +81,7 @@ class Workload:
         workers: int = 6,
         seed: int = 1,
         close_in: float | None = None,
+        release_after_close: float | None = None,
     ):
         self.stack = stack
         self.count = count
@@ -96,9 +100,14 @@ class Workload:
         # close_in: the submissions close that many seconds after setup() began, and
         # every collectivité submits at that very second (see run())
         self.close_in = close_in
+        # release_after_close: the submissions close that many seconds after setup()
+        # began, everyone submits as usual, and the release waits for the close (so
+        # that the deliberation becomes ready before it, as on a real campaign)
+        self.release_after_close = release_after_close
         self.closes_at: datetime | None = None
         self.refused: set[str] = set()  # application ids refused for the deadline
         self.excused: set[tuple[str, str]] = set()  # (template, recipient) meant to fail
+        self.outsiders: set[str] = set()  # application ids a scenario adds beside the workload's
 
     # -- HTTP with the patience of a user ----------------------------------------
 
@@ -134,7 +143,8 @@ class Workload:
     def setup(self) -> None:
         """A campaign open for submissions, the collectivités signed up, the jurors registered."""
         now = datetime.now(UTC)
-        close = now + (timedelta(seconds=self.close_in) if self.close_in else timedelta(hours=6))
+        close_in = self.close_in or self.release_after_close
+        close = now + (timedelta(seconds=close_in) if close_in else timedelta(hours=6))
         self.closes_at = close
         self.call(
             "POST",
@@ -152,10 +162,7 @@ class Workload:
             accept=(201,),
         )
         self.grid = self.call("GET", f"/api/v1/campaigns/{self.year}", token=self.admin).json()["grid"]
-        for n in range(self.count):
-            dep = DEPARTMENTS[n % len(DEPARTMENTS)]
-            insee = f"{dep}{n // len(DEPARTMENTS) + 100:03d}"
-            self.applicants.append(Applicant(n, insee, dep, f"mairie-{insee}@pannes.example.fr"))
+        self.applicants = [self._applicant(n) for n in range(self.count)]
         self._parallel(self._sign_up, self.applicants)
         for n in range(self.jurors_count):
             juror = self.call(
@@ -170,6 +177,21 @@ class Workload:
                 accept=(201,),
             ).json()
             self.jurors.append(juror)
+
+    @staticmethod
+    def _applicant(n: int) -> Applicant:
+        dep = DEPARTMENTS[n % len(DEPARTMENTS)]
+        insee = f"{dep}{n // len(DEPARTMENTS) + 100:03d}"
+        return Applicant(n, insee, dep, f"mairie-{insee}@pannes.example.fr")
+
+    def outsider(self) -> Applicant:
+        """A collectivité beside the workload's, signed up, its draft written and
+        left unsubmitted; the comparison leaves it out."""
+        a = self._applicant(self.count + len(self.outsiders))
+        self._sign_up(a)
+        self._draft(a)
+        self.outsiders.add(a.application_id)
+        return a
 
     def _sign_up(self, a: Applicant) -> None:
         body = self.call(
@@ -320,6 +342,9 @@ class Workload:
         else:
             self.apply_all()
         self.review_all()
+        if self.release_after_close:
+            assert self.closes_at is not None
+            time.sleep(max((self.closes_at - datetime.now(UTC)).total_seconds() + 1, 0))
         self.release()
 
     # -- what exists ------------------------------------------------------------
@@ -411,8 +436,10 @@ class Workload:
         }
         out.duplicated = {
             "copies": sum(n - 1 for n in copies.values()),
-            "emails": sum(len(mids) - 1 for mids in per_kind.values()),
-            "applications": max(len(apps) - self.count, 0),
+            "emails": sum(
+                len(mids) - 1 for (kind, _), mids in per_kind.items() if kind not in REPEATED_TEMPLATES
+            ),
+            "applications": max(len(set(apps) - self.outsiders) - self.count, 0),
             "refused_but_processed": wrongly,
         }
         out.early = early
