@@ -23,22 +23,16 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nameko.standalone.events import event_dispatcher  # noqa: E402
 
+from tests.support.bench import PrivateFerretDB, hammer, percentile  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
 YEAR, BACKGROUND_YEAR = 2290, 2291
 ENJEUX = ["acces", "communication", "culture"]
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def feed(stack, year, applications, reviews):
@@ -90,29 +84,6 @@ def wait_tasks(stack, year, count, timeout):
         time.sleep(0.5)
 
 
-def hammer(threads, work):
-    """Run `work(index, session, record)` in `threads` threads; returns latencies (ms) and statuses."""
-    latencies, statuses, lock = [], {}, threading.Lock()
-
-    def record(started, status):
-        elapsed = (time.perf_counter() - started) * 1000
-        with lock:
-            latencies.append(elapsed)
-            statuses[status] = statuses.get(status, 0) + 1
-
-    def run(index):
-        with requests.Session() as session:
-            work(index, session, record)
-
-    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    started = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return latencies, statuses, time.perf_counter() - started
-
-
 def summary(name, latencies, statuses, wall):
     median, p99 = statistics.median(latencies), percentile(latencies, 0.99)
     print(
@@ -120,37 +91,6 @@ def summary(name, latencies, statuses, wall):
         f"throughput={len(latencies) / wall:6.1f} req/s  statuses={statuses}"
     )
     return median, p99
-
-
-def private_ferretdb():
-    """A throw-away FerretDB (SQLite) for the run, as `make test` does, unless
-    MONGODB_URI is set: figures free of other databases and other users."""
-    binary = ROOT / "var" / "bin" / "ferretdb-local"
-    if os.environ.get("MONGODB_URI") or not binary.exists():
-        return os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/"), None
-    import socket
-    import subprocess
-    import tempfile
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    directory = tempfile.mkdtemp(prefix="bench-ferretdb-", dir=ROOT / "var")
-    proc = subprocess.Popen(
-        [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the private FerretDB did not start") from None
-            time.sleep(0.1)
-    return f"mongodb://127.0.0.1:{port}/", (proc, directory)
 
 
 def main():
@@ -166,9 +106,9 @@ def main():
 
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     api = f"http://{urlsplit(amqp).hostname or '127.0.0.1'}:15672"
-    mongodb_uri, ferret = private_ferretdb()
-    print(f"MongoDB: {mongodb_uri}{' (private FerretDB)' if ferret else ''}", flush=True)
-    stack = Stack(amqp, mongodb_uri, rabbit_api=api, extra_env={"REVIEW_DIGEST_SECONDS": "3600"})
+    ferret = PrivateFerretDB()
+    print(f"MongoDB: {ferret.describe()}", flush=True)
+    stack = Stack(amqp, ferret.uri, rabbit_api=api, extra_env={"REVIEW_DIGEST_SECONDS": "3600"})
     print(f"starting the stack (logs in {stack.log_dir}) ...", flush=True)
     stack.start_all()
     try:
@@ -236,12 +176,7 @@ def main():
         print(f"ratio claim/baseline: median x{c_median / b_median:.1f}, p99 x{c_p99 / b_p99:.1f}")
     finally:
         stack.stop_all()
-        if ferret:
-            import shutil
-
-            ferret[0].terminate()
-            ferret[0].wait(timeout=15)
-            shutil.rmtree(ferret[1], ignore_errors=True)
+        ferret.stop()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ eventlet.monkey_patch()
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -47,6 +46,7 @@ from services.notifications import logic, mail  # noqa: E402
 from services.notifications.repository import Repositories, ensure_indexes  # noqa: E402
 from services.notifications.sender import Sender  # noqa: E402
 from services.notifications.settings import NotificationsSettings, SenderState  # noqa: E402
+from tests.support.bench import PrivateFerretDB  # noqa: E402
 from tests.support.config import service_config  # noqa: E402
 from tests.support.net import free_port, wait_tcp  # noqa: E402
 
@@ -180,31 +180,15 @@ def handoff_only(db, config, count, reuse):
     return len(docs) / (time.perf_counter() - started)
 
 
-def private_ferretdb():
-    """(uri, process, directory): MONGODB_URI when set, else a throw-away FerretDB
-    (as `make test` starts) when the binary is built: figures free of other users."""
-    binary = ROOT / "var" / "bin" / "ferretdb-local"
-    if os.environ.get("MONGODB_URI") or not binary.exists():
-        return os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/"), None, None
-    port = free_port()
-    directory = tempfile.mkdtemp(prefix="bench-ferretdb-", dir=ROOT / "var")
-    proc = subprocess.Popen(
-        [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", directory],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_tcp("127.0.0.1", port, timeout=30, what="private FerretDB")
-    return f"mongodb://127.0.0.1:{port}/", proc, directory
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--history", type=int, default=5000)
     args = parser.parse_args()
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
-    mongo, ferret, ferret_dir = private_ferretdb()
-    print(f"MongoDB: {mongo}{' (private FerretDB)' if ferret else ''}", flush=True)
+    ferret = PrivateFerretDB()
+    mongo = ferret.uri
+    print(f"MongoDB: {ferret.describe()}", flush=True)
     port = free_port()
     maildir = tempfile.mkdtemp(prefix="bench-mail-")
     smtp = subprocess.Popen(
@@ -279,11 +263,8 @@ def main():
             client.drop_database(f"{dbname}_{tag}")
         smtp.terminate()
         smtp.wait(timeout=10)
-        if ferret is not None:
-            client.close()
-            ferret.terminate()
-            ferret.wait(timeout=10)
-            shutil.rmtree(ferret_dir, ignore_errors=True)
+        client.close()
+        ferret.stop()
 
 
 if __name__ == "__main__":

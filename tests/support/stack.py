@@ -197,6 +197,14 @@ class Stack:
         proc = self._procs.get(service)
         return proc is not None and proc.poll() is None
 
+    def pid(self, service: str) -> int | None:
+        """The process id of a running service (None when it does not run)."""
+        proc = self._procs.get(service)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def smtp_pid(self) -> int | None:
+        return self._smtp.pid if self._smtp is not None and self._smtp.poll() is None else None
+
     def log(self, service: str) -> str:
         """Text of a process log: a service, "smtp" or "topology"."""
         path = self.log_dir / f"{service}.log"
