@@ -233,6 +233,10 @@ def say(text):
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
+class Stopped(Exception):
+    """A stage did not finish in its time: the table shows what was measured."""
+
+
 def wait_for(what, predicate, timeout, interval=0.5):
     deadline = time.monotonic() + timeout
     while True:
@@ -240,7 +244,7 @@ def wait_for(what, predicate, timeout, interval=0.5):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise Stopped(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
 
 
@@ -574,7 +578,7 @@ class National:
         done = [0]
         lock = threading.Lock()
         clients = Clients()
-        deadline = time.monotonic() + 600 + expected
+        deadline = time.monotonic() + self.args.stage_timeout
 
         def review(session, headers, task, recovering):
             t0 = time.perf_counter()
@@ -600,7 +604,7 @@ class National:
             recovered = 0.0
             while done[0] < expected:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"reviews: {done[0]}/{expected} before the deadline")
+                    return
                 t0 = time.perf_counter()
                 response, retried = request(
                     session,
@@ -632,15 +636,24 @@ class National:
                 review(session, headers, response.json(), recovering=False)
 
         seconds = clients.run(self.args.clients, range(self.args.clients), one)
-        claims = Stage("claims", len(clients.latencies["claim"]), seconds, clients.latencies["claim"])
-        m, p = claims.median / baseline.median, claims.p99 / baseline.p99
-        claims.baseline = f"×{m:.1f} / ×{p:.1f}"
+        claims = Stage(
+            "claims", len(clients.latencies.get("claim", [])), seconds, clients.latencies.get("claim", [])
+        )
         claims.target = "≤ ×1.5 / ≤ ×2"
-        claims.met = m <= 1.5 and p <= 2
+        if claims.latencies:
+            m, p = claims.median / baseline.median, claims.p99 / baseline.p99
+            claims.baseline = f"×{m:.1f} / ×{p:.1f}"
+            claims.met = m <= 1.5 and p <= 2 and done[0] >= expected
         none = len(clients.latencies.get("claim-none", []))
         claims.note = f"(+{none} answered 404, {self.jurors_count} jurors, {self.args.clients} clients)"
         self.add(claims)
-        self.add(Stage("reviews", len(clients.latencies["review"]), seconds, clients.latencies["review"]))
+        self.add(Stage("reviews", done[0], seconds, clients.latencies.get("review", [])))
+        if done[0] < expected:
+            claims.met = False
+            raise Stopped(
+                f"reviews: only {done[0]}/{expected} within --stage-timeout {self.args.stage_timeout:.0f} s "
+                f"(claims answered 5xx and retried: {TIMEOUTS.get('claim', 0)})"
+            )
         self.reviews_ended = time.perf_counter()
         self.reviews_seconds = seconds
 
@@ -933,6 +946,9 @@ def main():
     parser.add_argument("--clients", type=int, default=30, help="concurrent clients (applications, jurors)")
     parser.add_argument("--visitors", type=int, default=50, help="concurrent palmarès readers")
     parser.add_argument("--json", help="also write the stages as JSON to this file")
+    parser.add_argument(
+        "--stage-timeout", type=float, default=1800, help="seconds a stage may take before the run stops"
+    )
     parser.add_argument("--events", type=int, default=0, help="lifecycle events (default: 200..2000)")
     parser.add_argument("--out", help="the table's file (default var/bench/national-<backend>-<scale>.txt)")
     args = parser.parse_args()
@@ -946,6 +962,7 @@ def main():
     say(f"starting the stack (logs in {stack.log_dir}) ...")
     sampler = None
     bench = None
+    stopped = ""
     started = time.monotonic()
     try:
         stack.start_all()
@@ -962,7 +979,11 @@ def main():
         bench = National(stack, args)
         bench.sampler = sampler
         bench._cpu = sampler.cpu()
-        bench.run()
+        try:
+            bench.run()
+        except Stopped as exc:
+            stopped = str(exc)
+            say(f"STOPPED: {stopped}")
     finally:
         peaks = sampler.stop() if sampler else {}
         stack.stop_all()
@@ -978,6 +999,8 @@ def main():
         header += "\nretried after a 5xx or no answer (gateway timeouts): " + ", ".join(
             f"{label} {n}" for label, n in sorted(TIMEOUTS.items())
         )
+    if stopped:
+        header += f"\nSTOPPED before the end: {stopped}"
     text = header + "\n" + table(bench.stages) + "\n\n" + cpu_table(bench.stages)
     print("\n" + text)
     out = Path(args.out) if args.out else ROOT / "var" / "bench" / f"national-{backend}-{args.scale:g}.txt"
@@ -992,10 +1015,13 @@ def main():
                     "jurors": bench.jurors_count,
                     "stages": [s.as_json() for s in bench.stages],
                     "rss_kib": peaks,
+                    "stopped": stopped,
                 },
                 indent=1,
             )
         )
+    if stopped:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
