@@ -986,7 +986,7 @@ def main():
             say(f"STOPPED: {stopped}")
     finally:
         peaks = sampler.stop() if sampler else {}
-        stack.stop_all()
+        stack.stop_all(drop_databases=not ferret.private)  # a private FerretDB goes whole
         ferret.stop()
     bench.rss(peaks)
     header = (
