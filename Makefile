@@ -6,7 +6,7 @@ export GATEWAY_PORT ?= 8000
 PYTEST_ARGS ?=
 export PYTEST_ARGS
 
-.PHONY: help setup venv rabbitmq ferretdb up run down status test unit lint mails bench faults clean
+.PHONY: help setup venv rabbitmq ferretdb up run down status test unit lint mails bench bench-national faults clean
 
 help:
 	@echo "make run     set up, then run RabbitMQ, FerretDB, SMTP capture and the five services in the foreground (Ctrl-C stops)"
@@ -20,6 +20,7 @@ help:
 	@echo "make mails   every email rendered from sample events into docs/mails/ (text and HTML)"
 	@echo "make setup   .venv, RabbitMQ package, FerretDB build (idempotent)"
 	@echo "make bench   run tests/bench/*.py"
+	@echo "make bench-national SCALE=0.1 HISTORY=5   the whole year at 35,000 x SCALE collectivités, one table"
 	@echo "make faults  the fault suite (tests/faults): every scenario, 200 applications each, on its own"
 	@echo "             RabbitMQ node and FerretDB; prints one table (make test runs a short form)"
 
@@ -71,3 +72,11 @@ faults: venv rabbitmq ferretdb
 
 clean: down
 	rm -rf var
+
+# `make bench-national SCALE=0.1 HISTORY=5`: the whole year at 35,000 × SCALE (tests/bench/national.py)
+SCALE ?= 0.1
+HISTORY ?= 5
+bench-national: venv rabbitmq ferretdb
+	@deploy/local/rabbitmq.sh start
+	@code=0; deploy/local/rabbitmq.sh hold .venv/bin/python tests/bench/national.py \
+		--scale $(SCALE) --history $(HISTORY) || code=$$?; deploy/local/rabbitmq.sh stop || true; exit $$code

@@ -141,7 +141,8 @@ class Stack:
             raise
         return self
 
-    def stop_all(self) -> None:
+    def stop_all(self, drop_databases: bool = True) -> None:
+        """`drop_databases=False` when the MongoDB server is thrown away anyway."""
         procs_ = [self._procs.pop(name) for name in list(self._procs)]
         for proc in procs_:  # SIGTERM all first: nameko takes a few seconds each to stop
             if proc.poll() is None:
@@ -153,7 +154,7 @@ class Stack:
                 self._signal(proc, signal.SIGKILL)
                 proc.wait(timeout=5)
         self.smtp_stop()
-        if self._mongo_client is not None:
+        if self._mongo_client is not None and drop_databases:
             try:
                 # By name: FerretDB's listDatabases opens every database and
                 # takes minutes once a test run has made a few hundred.
@@ -161,6 +162,7 @@ class Stack:
                     self._mongo_client.drop_database(self.db_prefix + service)
             except Exception:
                 pass
+        if self._mongo_client is not None:
             self._mongo_client.close()
             self._mongo_client = None
         self._delete_vhost()
@@ -196,6 +198,14 @@ class Stack:
     def alive(self, service: str) -> bool:
         proc = self._procs.get(service)
         return proc is not None and proc.poll() is None
+
+    def pid(self, service: str) -> int | None:
+        """The process id of a running service (None when it does not run)."""
+        proc = self._procs.get(service)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def smtp_pid(self) -> int | None:
+        return self._smtp.pid if self._smtp is not None and self._smtp.poll() is None else None
 
     def log(self, service: str) -> str:
         """Text of a process log: a service, "smtp" or "topology"."""
