@@ -148,7 +148,7 @@ class PalmaresEntry(Body):
     category = fields.String(required=True)
     region = fields.String(allow_none=True)
     arobases = fields.Integer(required=True)
-    mentions = fields.List(fields.String(), required=True)
+    mentions = fields.List(fields.Nested(CodeLabel), required=True)
 
 
 class Palmares(Body):
@@ -164,7 +164,7 @@ class ApplicationResult(Body):
     labelled = fields.Boolean(required=True)
     released_at = fields.String(allow_none=True)
     arobases = fields.Integer()
-    mentions = fields.List(fields.String())
+    mentions = fields.List(fields.Nested(CodeLabel))
 
 
 class HistoryImported(Body):

@@ -78,7 +78,17 @@ class Sender:
     `state` the process's settings.SenderState; `clock` is read again at each
     step (a run may drain many batches), unlike the use cases' single `now`."""
 
-    def __init__(self, repos, outbox, notifications, settings, state, connect=mail.connect, clock=utcnow):
+    def __init__(
+        self,
+        repos,
+        outbox,
+        notifications,
+        settings,
+        state,
+        connect=mail.connect,
+        clock=utcnow,
+        sleep=time.sleep,
+    ):
         self.repos = repos
         self.outbox = outbox  # ledger session: sent / failed carry their events
         self.notifications = notifications  # queues the organisers' alert for a failed result
@@ -86,6 +96,7 @@ class Sender:
         self.state = state
         self.connect = connect
         self.clock = clock
+        self.sleep = sleep  # between tries of a record; tests pass their own, never patch `time`
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self):
@@ -338,7 +349,7 @@ class Sender:
             for email, _ in accepted
         ]
         for delay in self._record_delays():
-            time.sleep(delay)
+            self.sleep(delay)
             try:
                 return self._record_many(steps)
             except Exception:

@@ -10,6 +10,7 @@ import pytest
 from services.awards import feedback, logic
 from services.awards.repository import AwardsRepository
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.gateway import responses
 from tests.unit.fakes import Clock, MemoryOutbox
 
 T0 = datetime(2017, 10, 1, 9, 0, tzinfo=UTC)
@@ -212,6 +213,9 @@ def test_moderation_then_release_freezes_the_feedback(desk):
 
     with pytest.raises(Conflict):  # embargo: the collectivité reads nothing before the release
         desk.awards.application_result("2017:a", "collectivite", "col-35238")
+    desk.awards.decide(
+        "2017:a", {"arobases": 3, "mentions": ["tele"], "reason": "Télétravail exemplaire."}, "orga-1"
+    )
     desk.clock.advance(minutes=1)
     desk.awards.release(YEAR, "orga-1")
 
@@ -234,6 +238,10 @@ def test_moderation_then_release_freezes_the_feedback(desk):
     # the public palmarès never carries it
     palmares = desk.awards.palmares(YEAR, None)
     assert all("feedback" not in e for e in palmares["labelled"])
+    # both as the API's OpenAPI document describes them: mentions by code and label
+    assert result["mentions"] == [{"code": "tele", "label": "Télétravail"}]
+    assert responses.ApplicationResult().validate(result) == {}
+    assert responses.Palmares().validate(palmares) == {}
     # another collectivité's result stays hidden
     with pytest.raises(NotFound):
         desk.awards.application_result("2017:a", "collectivite", "col-29019")

@@ -174,8 +174,7 @@ def test_an_email_sent_but_not_marked_is_rolled_forward_not_resent(mail):
 def test_an_accepted_email_whose_record_fails_is_never_marked_sent(mail, monkeypatch):
     email_id = mail.welcome()
     monkeypatch.setattr(sender, "RECORD_RETRY_DELAYS", (0, 0))
-    monkeypatch.setattr(sender.time, "sleep", lambda seconds: None)  # the retries, without the waits
-    outbox = mail.sender()
+    outbox = mail.sender(sleep=lambda seconds: None)  # the retries, without the waits
 
     def database_down(*args, **kwargs):
         raise RuntimeError("database down")
@@ -193,8 +192,7 @@ def test_a_database_outage_shorter_than_the_lease_does_not_resend(mail, monkeypa
     120 s lease): the sender keeps trying to record it, and records it once back."""
     email_id = mail.welcome()
     waited = []
-    monkeypatch.setattr(sender.time, "sleep", waited.append)
-    outbox = mail.sender()
+    outbox = mail.sender(sleep=waited.append)
     record = outbox._record_many
 
     def down_for_20_seconds(*args, **kwargs):
