@@ -133,7 +133,7 @@ class Awards(ReleaseProtocol):
                 "received_at": self.now,
             }
         )
-        self.repo.bump_ready_seq(data["campaign_year"])
+        self.repo.note_ready_change(data["campaign_year"])
 
     def application_reviewed(self, data):
         if self.released(data["campaign_year"]):
@@ -149,7 +149,7 @@ class Awards(ReleaseProtocol):
                 "received_at": self.now,
             }
         )
-        self.repo.bump_ready_seq(data["campaign_year"])
+        self.repo.note_ready_change(data["campaign_year"])
 
     def check_deliberation_ready(self):
         """Emit deliberation_ready once per campaign whose submissions are
@@ -161,8 +161,8 @@ class Awards(ReleaseProtocol):
             state = self.repo.ready_state(year)
             if state.get("emitted") or parse(campaign["submissions_close_at"]) > now:
                 continue
-            seq = state.get("seq", 0)
-            if state.get("checked_after_close") and state.get("checked_seq") == seq:
+            change = self.repo.ready_change(year)  # read before the scan: a later one is seen next time
+            if state.get("checked_after_close") and state.get("checked_change") == change:
                 continue
             # While reviews stream in, a national campaign's scan is not free:
             # leave at least ten times its last duration between two scans.
@@ -191,7 +191,7 @@ class Awards(ReleaseProtocol):
                 self.repo.set_ready_state(
                     year,
                     {
-                        "checked_seq": seq,
+                        "checked_change": change,
                         "checked_after_close": True,
                         "checked_at": now,
                         "scan_seconds": scan_seconds,

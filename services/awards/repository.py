@@ -8,11 +8,14 @@
 - decisions      {_id: application id}: the organiser's decision (ledger-versioned)
 - moderation     {_id: "<application id>|<review id>"}: an organiser's moderation of a juror's
                  comment, its entries [{state, text, by, at}] (last one stands, feedback.py)
-- ready_state    {_id: year}: bookkeeping of the deliberation_ready check
+- ready_changes  {_id: year}: a token renewed by each proposal or withdrawal
+- ready_state    {_id: year}: bookkeeping of the deliberation_ready check (the token it saw)
 - releases       {_id: year}: the released palmarès' summary and statistics
 - palmares       {_id: "<year>:<chunk>"}: the released entries, 500 per document
 - changes        the ledger (the release and its batches are ledger steps, see logic.release_key)
 """
+
+import uuid
 
 from pymongo.errors import DuplicateKeyError
 
@@ -113,10 +116,25 @@ class AwardsRepository:
             found.setdefault(doc["application_id"], {})[doc["review_id"]] = doc["entries"]
         return found
 
-    # deliberation_ready bookkeeping
+    # deliberation_ready bookkeeping. FerretDB v1 rewrites a whole document per
+    # update (read, then write by `_id`): of two writers of one document, one's
+    # write can be lost. So each document has one kind of writer: every new
+    # proposal or withdrawal sets a fresh random token (a lost write still leaves
+    # a token the check has not seen; a counter could go back), and only the
+    # check writes ready_state.
 
-    def bump_ready_seq(self, year):
-        self.db.ready_state.update_one({"_id": year}, {"$inc": {"seq": 1}}, upsert=True)
+    def note_ready_change(self, year):
+        try:
+            self.db.ready_changes.update_one(
+                {"_id": year}, {"$set": {"token": uuid.uuid4().hex}}, upsert=True
+            )
+        except DuplicateKeyError:  # two first upserts at once: the other's insert stands
+            self.db.ready_changes.update_one({"_id": year}, {"$set": {"token": uuid.uuid4().hex}})
+
+    def ready_change(self, year):
+        """The token of the campaign's last change, None before any."""
+        doc = self.db.ready_changes.find_one({"_id": year})
+        return doc["token"] if doc else None
 
     def ready_state(self, year):
         return self.db.ready_state.find_one({"_id": year}) or {}
@@ -153,8 +171,16 @@ class AwardsRepository:
         lease = self.db.completion_leases.find_one({"_id": key})
         if lease is not None and lease["until"] > now:
             return lease["owner"] == owner
-        if lease is not None:  # expired: of the completers that see it, one takes it over
-            self.db.completion_leases.delete_one({"_id": key, "owner": lease["owner"]})
+        if lease is not None:
+            # Expired: of the completers that see it, the one whose takeover
+            # insert wins removes it. Not a delete filtered on its owner: FerretDB
+            # v1 reads the document, then deletes by `_id` alone, which could
+            # remove the lease another completer has just taken.
+            try:
+                self.db.completion_leases.insert_one({"_id": f"{key}:taken:{lease['owner']}", "at": now})
+            except DuplicateKeyError:
+                return False
+            self.db.completion_leases.delete_one({"_id": key})
         try:
             self.db.completion_leases.insert_one({"_id": key, "owner": owner, "until": until})
             return True

@@ -161,6 +161,30 @@ def test_a_release_that_died_midway_is_finished_with_the_same_events(awards, mon
     assert awards.awards.finish_interrupted_releases() == []
 
 
+def test_an_expired_completion_lease_goes_to_one_completer_only(awards, monkeypatch):
+    """Two completers find the same expired lease. As FerretDB v1 does, a
+    filtered delete reads its document, then deletes by `_id` alone: here the
+    other completer takes the lease between the two."""
+    repo, now = awards.repo, awards.clock()
+    assert repo.take_completion(YEAR, "dead", now, now + timedelta(minutes=3))
+    later, leases, taken = now + timedelta(minutes=4), repo.db.completion_leases, {}
+    delete_one = leases.delete_one
+
+    def read_then_delete_by_id(query):
+        doc = leases.find_one(query)
+        if not taken:  # b's delete, between its read and its write: a comes in
+            taken["a"] = None
+            taken["a"] = repo.take_completion(YEAR, "a", later, later + timedelta(minutes=3))
+        if doc is not None:
+            delete_one({"_id": doc["_id"]})
+
+    monkeypatch.setattr(leases, "delete_one", read_then_delete_by_id)
+    taken["b"] = repo.take_completion(YEAR, "b", later, later + timedelta(minutes=3))
+    assert sorted(taken.values()) == [False, True]
+    winner = "a" if taken["a"] else "b"
+    assert leases.find_one({"_id": f"complete:{YEAR}"})["owner"] == winner
+
+
 def test_a_release_during_a_broker_outage_is_published_by_the_sweep(awards):
     awards.out.publisher.down = True
     awards.awards.release(YEAR, "admin", force=True)
@@ -195,6 +219,31 @@ def test_deliberation_ready_once_closed_and_every_application_proposed(awards):
     assert awards.awards.check_deliberation_ready() == [YEAR]
     assert awards.awards.check_deliberation_ready() == []
     assert awards.out.payloads("deliberation_ready")[0]["application_count"] == 3
+
+
+def test_a_proposal_arriving_during_the_readiness_check_is_seen_by_the_next_one(awards, monkeypatch):
+    """Even where a write can be lost: FerretDB v1 writes an updated document
+    back whole, as it read it. Here the check's bookkeeping write carries the
+    state it read before app-3's proposal came in; that proposal must still
+    make the next check scan again."""
+    awards.clock.current = CLOSE + timedelta(minutes=1)
+    scan, read = logic.Awards._inputs, {}
+
+    def scan_while_app_3_is_proposed(self, year, as_of=None):
+        found = scan(self, year, as_of)  # app-3 has no proposal yet
+        read.update(awards.out.db.ready_state.find_one({"_id": year}) or {})
+        awards.apply("app-3", collectivite("79202", "Parthenay"), proposal=2)
+        return found
+
+    def written_back_whole(year, fields):
+        awards.out.db.ready_state.replace_one({"_id": year}, dict(read, **fields), upsert=True)
+
+    monkeypatch.setattr(logic.Awards, "_inputs", scan_while_app_3_is_proposed)
+    monkeypatch.setattr(awards.repo, "set_ready_state", written_back_whole)
+    assert awards.awards.check_deliberation_ready() == []
+    monkeypatch.undo()
+    awards.clock.advance(minutes=1)
+    assert awards.awards.check_deliberation_ready() == [YEAR]
 
 
 def test_a_release_before_the_submissions_close_needs_force_and_a_reason(awards):
