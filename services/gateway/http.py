@@ -62,13 +62,12 @@ def forbidden(message="Vous n'avez pas accès à cette ressource."):
     return ApiError(403, "forbidden", message)
 
 
+def json_text(body):
+    return json.dumps(body, ensure_ascii=False, default=str)
+
+
 def json_response(body, status=200, headers=None):
-    return Response(
-        json.dumps(body, ensure_ascii=False, default=str),
-        status=status,
-        headers=headers,
-        mimetype="application/json",
-    )
+    return Response(json_text(body), status=status, headers=headers, mimetype="application/json")
 
 
 def error_response(status, code, message, fields=None):

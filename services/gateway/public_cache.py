@@ -3,7 +3,8 @@ process.
 
 A released palmarès no longer changes, and at the ceremony a crowd asks for it
 many times a second: each read would otherwise cost an RPC to the awards
-service and its database reads, competing with the release's own work. Only
+service and its database reads, competing with the release's own work (the
+routes keep the encoded body, so a read costs no encoding either). Only
 answers every visitor gets are kept (never an organiser's draft, never an
 embargo or "in progress" answer, which are exceptions and pass through), and
 only for `SECONDS`, so a correction shows within that time."""
@@ -17,7 +18,7 @@ from typing import Any
 from cachetools import TTLCache
 
 SECONDS = 5.0
-SIZE = 64  # a handful of years × (JSON, CSV): bounded whatever visitors ask for
+SIZE = 64  # a handful of years × (JSON, CSV, page): bounded whatever visitors ask for
 
 
 class PublicCache:

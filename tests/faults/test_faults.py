@@ -428,7 +428,7 @@ def test_two_releases_at_once_while_visitors_read_the_palmares(backends, table):
     partial = []
     unanswered = []
     latencies: list[float] = []
-    readers_count, rate = 24, 200
+    readers_count, rate = 60, 200  # enough readers to keep 200/s while a read takes up to 0.3 s
     window = {}
 
     def inject(fault):
