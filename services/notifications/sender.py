@@ -8,9 +8,10 @@ Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
    one unordered insert_many; each insert that succeeds owns attempt n, so
    two sender replicas never send the same email (a lost claim is looked at
    alone: rolled forward if sent, taken over if its lease lapsed). A claim is
-   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it
-   until the email's outcome is decided: the tail of a long batch is never
-   left claimed but stale, where another replica would take it over;
+   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it, the
+   batch's undecided claims in one update, until the email's outcome is
+   decided: the tail of a long batch is never left claimed but stale, where
+   another replica would take it over;
 2. SMTP transactions over SMTP_CONNECTIONS connections in parallel (one
    worker thread each, SMTP only: green threads under nameko);
 3. this thread records outcomes as they come, in groups: the accepted ones
@@ -257,13 +258,10 @@ class Sender:
 
         def beat():
             while not stop.wait(period):
-                for email_id, attempt in unfinished.items():
-                    if stop.is_set():
-                        return
-                    try:
-                        self.repos.attempts.renew(email_id, attempt, self.owner, self.clock())
-                    except Exception:  # the lease may lapse; the send itself goes on
-                        log.warning("renewing the lease of %s failed", email_id, exc_info=True)
+                try:
+                    self.repos.attempts.renew(unfinished.items(), self.owner, self.clock())
+                except Exception:  # the leases may lapse; the sends themselves go on
+                    log.warning("renewing the leases of a batch failed", exc_info=True)
 
         thread = threading.Thread(target=beat, daemon=True)
         thread.start()
@@ -355,8 +353,8 @@ class Sender:
             except Exception:
                 log.warning("recording %d sent email(s) failed, retrying", len(steps), exc_info=True)
                 try:  # still ours: keep the leases while the database lets us
-                    for email, attempt in accepted:
-                        self.repos.attempts.renew(email["_id"], attempt, self.owner, self.clock())
+                    pairs = [(email["_id"], attempt) for email, attempt in accepted]
+                    self.repos.attempts.renew(pairs, self.owner, self.clock())
                 except Exception:
                     pass
         # Never "sent" without its record and its event: this run stops as a

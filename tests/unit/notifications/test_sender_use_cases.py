@@ -267,3 +267,19 @@ def test_results_held_until_the_release_are_queued_in_bulk_once(mail):
     assert mail.out.db.send_queue.count_documents({}) == mail.out.db.emails.count_documents({}) == 7
     assert mail.sender().run()["sent"] == 7
     assert mail.out.db.send_queue.count_documents({}) == 0
+
+
+def test_a_batch_s_undecided_leases_are_renewed_in_one_update_by_their_owner_only(mail):
+    mail.registered(3)
+    outbox = mail.sender()
+    (first, n1), (second, n2), (decided, n3) = outbox.claim(mail.repos.emails.due(mail.clock(), 10))
+    claimed_at = mail.repos.attempts.get(first["_id"], n1)["claimed_at"]
+    mail.repos.attempts.record_outcome(decided["_id"], n3, "retry")
+    mail.clock.advance(seconds=100)
+    pairs = [(first["_id"], n1), (second["_id"], n2), (decided["_id"], n3)]
+    mail.repos.attempts.renew(pairs, "other-host:42", mail.clock())  # not theirs: nothing changes
+    assert {mail.repos.attempts.get(e, n)["claimed_at"] for e, n in pairs} == {claimed_at}
+
+    mail.repos.attempts.renew(pairs, outbox.owner, mail.clock())
+    renewed = [mail.repos.attempts.get(e, n)["claimed_at"] for e, n in pairs]
+    assert renewed == [mail.clock(), mail.clock(), claimed_at]  # a decided attempt keeps its time
