@@ -61,9 +61,13 @@ class Unfinished:
     """The claimed emails of a batch whose outcome is not decided yet (email id
     -> attempt): the recorder removes, the lease renewer reads (another thread)."""
 
-    def __init__(self, claimed):
+    def __init__(self):
         self._lock = threading.Lock()
-        self._attempts = {email["_id"]: attempt for email, attempt in claimed}
+        self._attempts = {}
+
+    def add(self, email_id, attempt):
+        with self._lock:
+            self._attempts[email_id] = attempt
 
     def done(self, email_id):
         with self._lock:
@@ -126,17 +130,19 @@ class Sender:
             return counts, True
         self.state.recovered()
         clients = [first]
+        unfinished = Unfinished()  # the leases to keep, from the moment they are won
         try:
-            claimed = self.claim(batch)
-            counts["skipped"] += len(batch) - len(claimed)
-            if claimed:
-                self._send_claimed(claimed, clients, counts)
+            with self.renewing(unfinished):
+                claimed = self.claim(batch, unfinished)
+                counts["skipped"] += len(batch) - len(claimed)
+                if claimed:
+                    self._send_claimed(claimed, clients, counts, unfinished)
         finally:
             for client in clients:
                 mail.close_quietly(client)
         return counts, False
 
-    def _send_claimed(self, claimed, clients, counts):
+    def _send_claimed(self, claimed, clients, counts, unfinished):
         """Workers (one per connection) hand the claimed emails to SMTP; this
         thread decides the accepted ones in bulk as they come (one ledger step
         each, in one insert_many) and records the failures; finishers (as many)
@@ -151,7 +157,6 @@ class Sender:
         clients.extend([None] * (workers - len(clients)))
         window = threading.Semaphore(workers)
         stop = threading.Event()
-        unfinished = Unfinished(claimed)  # the leases to keep
         sender = mail.parse_address(self.settings.sender).addr_spec
         threads = [
             threading.Thread(
@@ -163,31 +168,30 @@ class Sender:
         finishers = [
             threading.Thread(target=self._finish, args=(finishing,), daemon=True) for _ in range(workers)
         ]
-        with self.renewing(unfinished):
-            for thread in threads + finishers:
-                thread.start()
-            try:
-                remaining = len(claimed)
-                while remaining:
+        for thread in threads + finishers:
+            thread.start()
+        try:
+            remaining = len(claimed)
+            while remaining:
+                try:
+                    group = [results.get(timeout=1.0)]
+                except queue.Empty:
+                    if any(thread.is_alive() for thread in threads):
+                        continue
+                    break  # every worker gone (killed): what is left goes to its lease
+                while True:
                     try:
-                        group = [results.get(timeout=1.0)]
+                        group.append(results.get_nowait())
                     except queue.Empty:
-                        if any(thread.is_alive() for thread in threads):
-                            continue
-                        break  # every worker gone (killed): what is left goes to its lease
-                    while True:
-                        try:
-                            group.append(results.get_nowait())
-                        except queue.Empty:
-                            break
-                    remaining -= len(group)
-                    self._outcomes(group, unfinished, window, counts, finishing)
-            finally:
-                stop.set()
-                for _ in finishers:
-                    finishing.put(None)
-                for thread in threads + finishers:
-                    thread.join()
+                        break
+                remaining -= len(group)
+                self._outcomes(group, unfinished, window, counts, finishing)
+        finally:
+            stop.set()
+            for _ in finishers:
+                finishing.put(None)
+            for thread in threads + finishers:
+                thread.join()
 
     def _finish(self, finishing):
         """What follows a decided send, email after email until None: its event
@@ -271,17 +275,24 @@ class Sender:
             stop.set()
             thread.join()
 
-    def claim(self, batch):
+    def claim(self, batch, unfinished=None):
         """[(email, attempt)] this sender now owns: one insert_many claims them
-        all (each insert decides alone); a lost claim is looked at one by one."""
+        all (each insert decides alone); a lost claim is looked at one by one.
+        Each lease won goes into `unfinished` at once: looking at the lost ones
+        takes database round trips, long enough for a short lease to lapse."""
         now = self.clock()
         wanted = [(email["_id"], email.get("attempts", 0) + 1) for email in batch]
         won = self.repos.attempts.claim_many(wanted, self.owner, now)
+        if unfinished is not None:
+            for pair in won:
+                unfinished.add(*pair)
         owned = []
         for email, pair in zip(batch, wanted, strict=True):
             claimed = (email, pair[1]) if pair in won else self._contested(email, pair[1], now)
             if claimed is not None:
                 owned.append(claimed)
+                if unfinished is not None:
+                    unfinished.add(email["_id"], claimed[1])
         return owned
 
     def _contested(self, email, attempt, now):
