@@ -86,6 +86,10 @@ class Cluster:
     def url(self, name: str) -> str:
         return self._sh("url", name)
 
+    def postmaster_pid(self) -> int:
+        base = Path(self.env.get("LABELVI_PG_DIR") or ROOT / "var" / "postgres")
+        return int((base / "data" / "postmaster.pid").read_text().split()[0])
+
 
 def ferretdb_args(
     *, listen: str, choice: str, data_dir: str | Path = "", postgresql_url: str = ""

@@ -298,8 +298,8 @@ class JuryDesk:
 
     def list_tasks(self, juror_id, state, campaign_year=None):
         juror = self.juror(juror_id)
-        tasks = self.repos.tasks.of_campaign(campaign_year) if campaign_year else self.repos.tasks.all()
-        if state == OPEN:
+        if state == OPEN:  # the tasks open or claimed, not every task ever stored
+            tasks = self.repos.tasks.claimable_candidates(campaign_year)
             assigned = self.repos.assignments.applications_of(juror_id)
             views = [
                 task_view(t, self.now, juror_id)
@@ -309,7 +309,9 @@ class JuryDesk:
                 and t["application_id"] not in assigned
             ]
         else:
-            views = [task_view(t, self.now, juror_id) for t in tasks if t.get("claimed_by") == juror_id]
+            views = [
+                task_view(t, self.now, juror_id) for t in self.repos.tasks.claimed_by(juror_id, campaign_year)
+            ]
             views = [view for view in views if view["state"] == state]
         return sorted(views, key=lambda v: (v["campaign_year"], v["id"]))
 

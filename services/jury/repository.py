@@ -18,8 +18,10 @@ _TASK_SUMMARY = {"review": 0}
 
 def ensure_indexes(db):
     ensure_ledger_indexes(db)
-    # Used by a real MongoDB (FerretDB on SQLite only pushes `_id` lookups down).
+    # Used by MongoDB and FerretDB on PostgreSQL (on SQLite only `_id` lookups are pushed down).
     db["tasks"].create_index([("campaign_year", ASCENDING)])
+    db["tasks"].create_index([("claimed_by", ASCENDING)])
+    db["tasks"].create_index([("state", ASCENDING)])
     db["applications"].create_index([("campaign_year", ASCENDING)])
 
 
@@ -74,8 +76,18 @@ class Tasks:
     def all(self):
         return list(self.collection.find({}, _TASK_SUMMARY))
 
-    def claimable_candidates(self):
-        return list(self.collection.find({"state": {"$in": ["open", "claimed"]}}, _TASK_SUMMARY))
+    def claimable_candidates(self, campaign_year=None):
+        query = {"state": {"$in": ["open", "claimed"]}}
+        if campaign_year:
+            query["campaign_year"] = campaign_year
+        return list(self.collection.find(query, _TASK_SUMMARY))
+
+    def claimed_by(self, juror_id, campaign_year=None):
+        """The tasks this juror claimed: held, lapsed or reviewed."""
+        query = {"claimed_by": juror_id}
+        if campaign_year:
+            query["campaign_year"] = campaign_year
+        return list(self.collection.find(query, _TASK_SUMMARY))
 
 
 class Assignments:

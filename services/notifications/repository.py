@@ -261,12 +261,16 @@ class AttemptRepository:
     def get(self, email_id, attempt):
         return self.col.find_one({"_id": f"{email_id}:{attempt}"})
 
-    def renew(self, email_id, attempt, owner, now):
-        """The owner's attempt still in progress: its lease starts again at `now`."""
-        self.col.update_one(
-            {"_id": f"{email_id}:{attempt}", "owner": owner, "outcome": {"$exists": False}},
-            {"$set": {"claimed_at": now}},
-        )
+    def renew(self, attempts, owner, now):
+        """The owner's attempts still in progress, [(email id, attempt)]: their
+        leases start again at `now`, in one update (a batch's tail renewed one
+        by one could lapse while its head is being renewed)."""
+        ids = [f"{email_id}:{attempt}" for email_id, attempt in attempts]
+        if ids:
+            self.col.update_many(
+                {"_id": {"$in": ids}, "owner": owner, "outcome": {"$exists": False}},
+                {"$set": {"claimed_at": now}},
+            )
 
     def record_outcome(self, email_id, attempt, outcome, error=None):
         self.col.update_one(

@@ -8,9 +8,10 @@ Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
    one unordered insert_many; each insert that succeeds owns attempt n, so
    two sender replicas never send the same email (a lost claim is looked at
    alone: rolled forward if sent, taken over if its lease lapsed). A claim is
-   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it
-   until the email's outcome is decided: the tail of a long batch is never
-   left claimed but stale, where another replica would take it over;
+   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it, the
+   batch's undecided claims in one update, until the email's outcome is
+   decided: the tail of a long batch is never left claimed but stale, where
+   another replica would take it over;
 2. SMTP transactions over SMTP_CONNECTIONS connections in parallel (one
    worker thread each, SMTP only: green threads under nameko);
 3. this thread records outcomes as they come, in groups: the accepted ones
@@ -60,9 +61,13 @@ class Unfinished:
     """The claimed emails of a batch whose outcome is not decided yet (email id
     -> attempt): the recorder removes, the lease renewer reads (another thread)."""
 
-    def __init__(self, claimed):
+    def __init__(self):
         self._lock = threading.Lock()
-        self._attempts = {email["_id"]: attempt for email, attempt in claimed}
+        self._attempts = {}
+
+    def add(self, email_id, attempt):
+        with self._lock:
+            self._attempts[email_id] = attempt
 
     def done(self, email_id):
         with self._lock:
@@ -125,17 +130,19 @@ class Sender:
             return counts, True
         self.state.recovered()
         clients = [first]
+        unfinished = Unfinished()  # the leases to keep, from the moment they are won
         try:
-            claimed = self.claim(batch)
-            counts["skipped"] += len(batch) - len(claimed)
-            if claimed:
-                self._send_claimed(claimed, clients, counts)
+            with self.renewing(unfinished):
+                claimed = self.claim(batch, unfinished)
+                counts["skipped"] += len(batch) - len(claimed)
+                if claimed:
+                    self._send_claimed(claimed, clients, counts, unfinished)
         finally:
             for client in clients:
                 mail.close_quietly(client)
         return counts, False
 
-    def _send_claimed(self, claimed, clients, counts):
+    def _send_claimed(self, claimed, clients, counts, unfinished):
         """Workers (one per connection) hand the claimed emails to SMTP; this
         thread decides the accepted ones in bulk as they come (one ledger step
         each, in one insert_many) and records the failures; finishers (as many)
@@ -150,7 +157,6 @@ class Sender:
         clients.extend([None] * (workers - len(clients)))
         window = threading.Semaphore(workers)
         stop = threading.Event()
-        unfinished = Unfinished(claimed)  # the leases to keep
         sender = mail.parse_address(self.settings.sender).addr_spec
         threads = [
             threading.Thread(
@@ -162,31 +168,30 @@ class Sender:
         finishers = [
             threading.Thread(target=self._finish, args=(finishing,), daemon=True) for _ in range(workers)
         ]
-        with self.renewing(unfinished):
-            for thread in threads + finishers:
-                thread.start()
-            try:
-                remaining = len(claimed)
-                while remaining:
+        for thread in threads + finishers:
+            thread.start()
+        try:
+            remaining = len(claimed)
+            while remaining:
+                try:
+                    group = [results.get(timeout=1.0)]
+                except queue.Empty:
+                    if any(thread.is_alive() for thread in threads):
+                        continue
+                    break  # every worker gone (killed): what is left goes to its lease
+                while True:
                     try:
-                        group = [results.get(timeout=1.0)]
+                        group.append(results.get_nowait())
                     except queue.Empty:
-                        if any(thread.is_alive() for thread in threads):
-                            continue
-                        break  # every worker gone (killed): what is left goes to its lease
-                    while True:
-                        try:
-                            group.append(results.get_nowait())
-                        except queue.Empty:
-                            break
-                    remaining -= len(group)
-                    self._outcomes(group, unfinished, window, counts, finishing)
-            finally:
-                stop.set()
-                for _ in finishers:
-                    finishing.put(None)
-                for thread in threads + finishers:
-                    thread.join()
+                        break
+                remaining -= len(group)
+                self._outcomes(group, unfinished, window, counts, finishing)
+        finally:
+            stop.set()
+            for _ in finishers:
+                finishing.put(None)
+            for thread in threads + finishers:
+                thread.join()
 
     def _finish(self, finishing):
         """What follows a decided send, email after email until None: its event
@@ -257,13 +262,10 @@ class Sender:
 
         def beat():
             while not stop.wait(period):
-                for email_id, attempt in unfinished.items():
-                    if stop.is_set():
-                        return
-                    try:
-                        self.repos.attempts.renew(email_id, attempt, self.owner, self.clock())
-                    except Exception:  # the lease may lapse; the send itself goes on
-                        log.warning("renewing the lease of %s failed", email_id, exc_info=True)
+                try:
+                    self.repos.attempts.renew(unfinished.items(), self.owner, self.clock())
+                except Exception:  # the leases may lapse; the sends themselves go on
+                    log.warning("renewing the leases of a batch failed", exc_info=True)
 
         thread = threading.Thread(target=beat, daemon=True)
         thread.start()
@@ -273,17 +275,24 @@ class Sender:
             stop.set()
             thread.join()
 
-    def claim(self, batch):
+    def claim(self, batch, unfinished=None):
         """[(email, attempt)] this sender now owns: one insert_many claims them
-        all (each insert decides alone); a lost claim is looked at one by one."""
+        all (each insert decides alone); a lost claim is looked at one by one.
+        Each lease won goes into `unfinished` at once: looking at the lost ones
+        takes database round trips, long enough for a short lease to lapse."""
         now = self.clock()
         wanted = [(email["_id"], email.get("attempts", 0) + 1) for email in batch]
         won = self.repos.attempts.claim_many(wanted, self.owner, now)
+        if unfinished is not None:
+            for pair in won:
+                unfinished.add(*pair)
         owned = []
         for email, pair in zip(batch, wanted, strict=True):
             claimed = (email, pair[1]) if pair in won else self._contested(email, pair[1], now)
             if claimed is not None:
                 owned.append(claimed)
+                if unfinished is not None:
+                    unfinished.add(email["_id"], claimed[1])
         return owned
 
     def _contested(self, email, attempt, now):
@@ -355,8 +364,8 @@ class Sender:
             except Exception:
                 log.warning("recording %d sent email(s) failed, retrying", len(steps), exc_info=True)
                 try:  # still ours: keep the leases while the database lets us
-                    for email, attempt in accepted:
-                        self.repos.attempts.renew(email["_id"], attempt, self.owner, self.clock())
+                    pairs = [(email["_id"], attempt) for email, attempt in accepted]
+                    self.repos.attempts.renew(pairs, self.owner, self.clock())
                 except Exception:
                     pass
         # Never "sent" without its record and its event: this run stops as a

@@ -23,23 +23,17 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nameko.standalone.events import event_dispatcher  # noqa: E402
 
+from tests.support.bench import hammer, percentile  # noqa: E402
 from tests.support.ferretdb import private_ferretdb  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
 YEAR, BACKGROUND_YEAR = 2290, 2291
 ENJEUX = ["acces", "communication", "culture"]
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def feed(stack, year, applications, reviews):
@@ -89,29 +83,6 @@ def wait_tasks(stack, year, count, timeout):
                 f"only {db['tasks'].count_documents({'campaign_year': year})}/{count} tasks created"
             )
         time.sleep(0.5)
-
-
-def hammer(threads, work):
-    """Run `work(index, session, record)` in `threads` threads; returns latencies (ms) and statuses."""
-    latencies, statuses, lock = [], {}, threading.Lock()
-
-    def record(started, status):
-        elapsed = (time.perf_counter() - started) * 1000
-        with lock:
-            latencies.append(elapsed)
-            statuses[status] = statuses.get(status, 0) + 1
-
-    def run(index):
-        with requests.Session() as session:
-            work(index, session, record)
-
-    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    started = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return latencies, statuses, time.perf_counter() - started
 
 
 def summary(name, latencies, statuses, wall):

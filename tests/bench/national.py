@@ -74,9 +74,10 @@ from labelctl.importer import Importer, tokens_file_writer  # noqa: E402
 from services.common.reference import REGION_OF_DEPARTMENT, region_name  # noqa: E402
 from tests.bench.bench_claims import feed  # noqa: E402
 from tests.bench.bench_import import write_csv  # noqa: E402
-from tests.support.api import open_campaign  # noqa: E402
-from tests.support.bench import PrivateFerretDB, RssSampler, percentile  # noqa: E402
+from tests.support.api import open_campaign, wait_until  # noqa: E402
+from tests.support.bench import RssSampler, percentile  # noqa: E402
 from tests.support.config import service_config  # noqa: E402
+from tests.support.ferretdb import private_ferretdb  # noqa: E402
 from tests.support.stack import BACKEND_NAMES, SERVICE_NAMES, Stack  # noqa: E402
 
 NATIONAL = 35_000
@@ -238,14 +239,11 @@ class Stopped(Exception):
 
 
 def wait_for(what, predicate, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise Stopped(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    """tests/support/api.py's wait_until, stopping the benchmark when it times out."""
+    try:
+        return wait_until(predicate, timeout, interval, what)
+    except AssertionError as exc:
+        raise Stopped(str(exc)) from None
 
 
 class National:
@@ -955,10 +953,11 @@ def main():
 
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     api = f"http://{urlsplit(amqp).hostname or '127.0.0.1'}:15672"
-    ferret = PrivateFerretDB()
-    backend = os.environ.get("FERRETDB_BACKEND") or ("sqlite" if ferret.private else "external")
-    say(f"MongoDB: {ferret.describe()}; backend label: {backend}; scale {args.scale}; history {args.history}")
-    stack = Stack(amqp, ferret.uri, rabbit_api=api, extra_env={"REVIEW_DIGEST_SECONDS": "3600"})
+    uri, ferret = private_ferretdb("bench-national-")
+    backend = ferret.backend if ferret else "external"
+    described = ferret.describe() if ferret else uri
+    say(f"MongoDB: {described}; backend: {backend}; scale {args.scale}; history {args.history}")
+    stack = Stack(amqp, uri, rabbit_api=api, extra_env={"REVIEW_DIGEST_SECONDS": "3600"})
     say(f"starting the stack (logs in {stack.log_dir}) ...")
     sampler = None
     bench = None
@@ -970,8 +969,10 @@ def main():
         def pids():
             found = {name: stack.pid(name) for name in SERVICE_NAMES}
             found["smtp capture"] = stack.smtp_pid()
-            if ferret.proc is not None:
+            if ferret is not None and ferret.proc is not None:
                 found["ferretdb"] = ferret.proc.pid
+            if ferret is not None and ferret.cluster is not None:
+                found["postgresql"] = ferret.cluster.postmaster_pid()  # its CPU counts its backends'
             return found
 
         sampler = RssSampler(pids)
@@ -986,13 +987,14 @@ def main():
             say(f"STOPPED: {stopped}")
     finally:
         peaks = sampler.stop() if sampler else {}
-        stack.stop_all(drop_databases=not ferret.private)  # a private FerretDB goes whole
-        ferret.stop()
+        stack.stop_all(drop_databases=ferret is None)  # a private FerretDB goes whole
+        if ferret is not None:
+            ferret.close()
     bench.rss(peaks)
     header = (
         f"make bench-national: scale {args.scale} ({bench.count} collectivités, {bench.jurors_count} jurors, "
         f"{args.clients} clients, {args.visitors} visitors), history {args.history} campaigns; "
-        f"MongoDB {ferret.describe()}; FERRETDB_BACKEND={os.environ.get('FERRETDB_BACKEND', '(unset)')}; "
+        f"MongoDB {described}; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; run {time.monotonic() - started:.0f} s"
     )
     if TIMEOUTS:

@@ -1,20 +1,15 @@
 """What the benches in tests/bench share: percentiles, N concurrent HTTP
-clients timed per request, a private throw-away FerretDB, and a thread that
-samples the resident memory of processes."""
+clients timed per request, and a thread that samples the resident memory and
+CPU time of processes (a throw-away FerretDB: tests/support/ferretdb.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
-
-from tests.support.net import free_port, wait_tcp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,52 +50,6 @@ def hammer(threads, work):
     return latencies, statuses, time.perf_counter() - started
 
 
-class PrivateFerretDB:
-    """MONGODB_URI when set; else a throw-away FerretDB (SQLite, as `make test`
-    starts) when var/bin/ferretdb-local is built: figures free of other
-    databases and other users; else mongodb://127.0.0.1:27017/."""
-
-    def __init__(self):
-        self.proc: subprocess.Popen | None = None
-        self.directory: str | None = None
-        binary = ROOT / "var" / "bin" / "ferretdb-local"
-        if os.environ.get("MONGODB_URI") or not binary.exists():
-            self.uri = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017/")
-            return
-        port = free_port()
-        (ROOT / "var").mkdir(exist_ok=True)
-        self.directory = tempfile.mkdtemp(prefix="bench-ferretdb-", dir=ROOT / "var")
-        self.proc = subprocess.Popen(
-            [str(binary), "-listen", f"127.0.0.1:{port}", "-dir", self.directory],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_tcp("127.0.0.1", port, timeout=30, what="private FerretDB")
-        self.uri = f"mongodb://127.0.0.1:{port}/"
-
-    @property
-    def private(self) -> bool:
-        return self.proc is not None
-
-    def describe(self) -> str:
-        backend = os.environ.get("FERRETDB_BACKEND")
-        text = self.uri + (" (private FerretDB, SQLite)" if self.private else "")
-        return text + (f", FERRETDB_BACKEND={backend}" if backend else "")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-            self.proc = None
-        if self.directory:
-            shutil.rmtree(self.directory, ignore_errors=True)
-            self.directory = None
-
-
 def rss_kib(pid: int) -> int:
     """VmRSS of a process in KiB (0 once it is gone)."""
     try:
@@ -114,13 +63,27 @@ def rss_kib(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (0 once it is gone)."""
+    """User + system CPU time so far of a process and its descendants, the
+    exited ones included (a PostgreSQL postmaster's backends); 0 once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = sum(int(fields[n]) for n in (11, 12, 13, 14))  # utime stime cutime cstime
     except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
         return 0.0
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
 
 
 class RssSampler(threading.Thread):

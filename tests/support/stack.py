@@ -113,6 +113,7 @@ class Stack:
 
         self._services = procs.services(env)
         self._procs: dict[str, subprocess.Popen] = {}
+        self.killed: list[tuple[str, int]] = []  # (service, pid) of each kill()
         self._smtp: subprocess.Popen | None = None
         self._mongo_client = None
         self._vhost_created = False
@@ -188,6 +189,7 @@ class Stack:
             return
         self._signal(proc, signal.SIGKILL)
         proc.wait(timeout=10)
+        self.killed.append((service, proc.pid))
 
     def restart(self, service: str, env: dict | None = None) -> None:
         """SIGTERM (graceful), then start (with `env` added) and wait until it answers."""

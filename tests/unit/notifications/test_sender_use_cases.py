@@ -32,12 +32,12 @@ class Mail:
             self.repos, logic.Renderer(), SETTINGS, self.clock(), outbox=self.out.session
         )
 
-    def sender(self, **kwargs):
+    def sender(self, settings=SETTINGS, **kwargs):
         return sender.Sender(
             self.repos,
             self.out.session,
             self.notifications,
-            SETTINGS,
+            settings,
             self.state,
             connect=self.smtp,
             clock=self.clock,
@@ -49,6 +49,16 @@ class Mail:
             envelope("collectivite_registered", collectivite=BESANCON, access_token="tok")
         )
         return email_id
+
+    def registered(self, count):
+        """The welcome emails of `count` collectivités, mairie<n>@exemple.fr."""
+        ids = []
+        for n in range(count):
+            col = dict(BESANCON, id=f"col-{n}", insee_code=f"25{n:03d}", email=f"mairie{n}@exemple.fr")
+            ids += self.notifications.on_collectivite_registered(
+                envelope("collectivite_registered", collectivite=col, access_token="tok")
+            )
+        return ids
 
     def email(self, email_id):
         return self.repos.emails.get(email_id)
@@ -207,26 +217,12 @@ def test_a_database_outage_shorter_than_the_lease_does_not_resend(mail, monkeypa
     assert [p["email_id"] for p in mail.out.payloads("email_sent")] == [email_id]
 
 
-def test_several_connections_send_each_email_once_and_record_each_outcome():
-    mail = Mail()
+def test_several_connections_send_each_email_once_and_record_each_outcome(mail):
     settings = NotificationsSettings.from_config(dict(CONFIG, SMTP_CONNECTIONS=3, SMTP_BATCH_SIZE=100))
-    ids = []
-    for n in range(20):
-        col = dict(BESANCON, id=f"col-{n}", insee_code=f"25{n:03d}", email=f"mairie{n}@exemple.fr")
-        ids += mail.notifications.on_collectivite_registered(
-            envelope("collectivite_registered", collectivite=col, access_token="tok")
-        )
+    ids = mail.registered(20)
     mail.smtp.answers["mairie3@exemple.fr"] = refused(451, "greylisted")
     mail.smtp.answers["mairie7@exemple.fr"] = refused(550, "no such user")
-    outbox = sender.Sender(
-        mail.repos,
-        mail.out.session,
-        mail.notifications,
-        settings,
-        mail.state,
-        connect=mail.smtp,
-        clock=mail.clock,
-    )
+    outbox = mail.sender(settings)
     assert outbox.run() == {"sent": 18, "retry": 1, "failed": 1, "skipped": 0}
 
     # three connections for the batch, and a new one after each refused recipient
@@ -246,21 +242,9 @@ def test_several_connections_send_each_email_once_and_record_each_outcome():
 
 def test_a_connection_lost_mid_batch_is_reopened_and_its_email_retried(mail):
     settings = NotificationsSettings.from_config(dict(CONFIG, SMTP_CONNECTIONS=1))
-    for n in range(6):
-        col = dict(BESANCON, id=f"col-{n}", insee_code=f"25{n:03d}", email=f"mairie{n}@exemple.fr")
-        mail.notifications.on_collectivite_registered(
-            envelope("collectivite_registered", collectivite=col, access_token="tok")
-        )
+    mail.registered(6)
     mail.smtp.answers["mairie2@exemple.fr"] = ConnectionResetError(104, "reset")
-    outbox = sender.Sender(
-        mail.repos,
-        mail.out.session,
-        mail.notifications,
-        settings,
-        mail.state,
-        connect=mail.smtp,
-        clock=mail.clock,
-    )
+    outbox = mail.sender(settings)
     assert outbox.run() == {"sent": 5, "retry": 1, "failed": 0, "skipped": 0}
     assert len(mail.smtp.clients) == 2  # the lost connection was replaced
     assert all(client.closed for client in mail.smtp.clients)
@@ -283,3 +267,19 @@ def test_results_held_until_the_release_are_queued_in_bulk_once(mail):
     assert mail.out.db.send_queue.count_documents({}) == mail.out.db.emails.count_documents({}) == 7
     assert mail.sender().run()["sent"] == 7
     assert mail.out.db.send_queue.count_documents({}) == 0
+
+
+def test_a_batch_s_undecided_leases_are_renewed_in_one_update_by_their_owner_only(mail):
+    mail.registered(3)
+    outbox = mail.sender()
+    (first, n1), (second, n2), (decided, n3) = outbox.claim(mail.repos.emails.due(mail.clock(), 10))
+    claimed_at = mail.repos.attempts.get(first["_id"], n1)["claimed_at"]
+    mail.repos.attempts.record_outcome(decided["_id"], n3, "retry")
+    mail.clock.advance(seconds=100)
+    pairs = [(first["_id"], n1), (second["_id"], n2), (decided["_id"], n3)]
+    mail.repos.attempts.renew(pairs, "other-host:42", mail.clock())  # not theirs: nothing changes
+    assert {mail.repos.attempts.get(e, n)["claimed_at"] for e, n in pairs} == {claimed_at}
+
+    mail.repos.attempts.renew(pairs, outbox.owner, mail.clock())
+    renewed = [mail.repos.attempts.get(e, n)["claimed_at"] for e, n in pairs]
+    assert renewed == [mail.clock(), mail.clock(), claimed_at]  # a decided attempt keeps its time
