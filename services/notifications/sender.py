@@ -8,10 +8,10 @@ Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
    one unordered insert_many; each insert that succeeds owns attempt n, so
    two sender replicas never send the same email (a lost claim is looked at
    alone: rolled forward if sent, taken over if its lease lapsed). A claim is
-   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it
-   from the moment it is won until the email's outcome is decided: the tail
-   of a long batch is never left claimed but stale, where another replica
-   would take it over;
+   a lease of its own (SENDING_LEASE_SECONDS), renewed every third of it, the
+   batch's undecided claims in one update, until the email's outcome is
+   decided: the tail of a long batch is never left claimed but stale, where
+   another replica would take it over;
 2. SMTP transactions over SMTP_CONNECTIONS connections in parallel (one
    worker thread each, SMTP only: green threads under nameko);
 3. this thread records outcomes as they come, in groups: the accepted ones

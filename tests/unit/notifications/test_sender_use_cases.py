@@ -269,7 +269,7 @@ def test_results_held_until_the_release_are_queued_in_bulk_once(mail):
     assert mail.out.db.send_queue.count_documents({}) == 0
 
 
-def test_a_batch_s_undecided_leases_are_renewed_by_their_owner_only(mail):
+def test_a_batch_s_undecided_leases_are_renewed_in_one_update_by_their_owner_only(mail):
     mail.registered(3)
     outbox = mail.sender()
     (first, n1), (second, n2), (decided, n3) = outbox.claim(mail.repos.emails.due(mail.clock(), 10))
