@@ -75,7 +75,7 @@ from services.common.reference import REGION_OF_DEPARTMENT, region_name  # noqa:
 from tests.bench.bench_claims import feed  # noqa: E402
 from tests.bench.bench_import import write_csv  # noqa: E402
 from tests.support.api import open_campaign, wait_until  # noqa: E402
-from tests.support.bench import RssSampler, percentile  # noqa: E402
+from tests.support.bench import RssSampler, percentile, run_all  # noqa: E402
 from tests.support.config import service_config  # noqa: E402
 from tests.support.ferretdb import private_ferretdb  # noqa: E402
 from tests.support.stack import BACKEND_NAMES, SERVICE_NAMES, Stack  # noqa: E402
@@ -183,15 +183,7 @@ class Clients:
                     except BaseException as exc:  # raised in the caller's thread
                         errors.append(exc)
 
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(n)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
-        return time.perf_counter() - started
+        return run_all([threading.Thread(target=worker, daemon=True) for _ in range(n)], errors)
 
 
 RETRIES = 10

@@ -40,14 +40,20 @@ def hammer(threads, work):
             errors.append(exc)
 
     pool = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(threads)]
+    return latencies, statuses, run_all(pool, errors)
+
+
+def run_all(threads: list[threading.Thread], errors: list[BaseException]) -> float:
+    """Start `threads`, wait for them all; re-raise the first error they put in
+    `errors`, in the caller's thread; else the seconds they took."""
     started = time.perf_counter()
-    for thread in pool:
+    for thread in threads:
         thread.start()
-    for thread in pool:
+    for thread in threads:
         thread.join()
     if errors:
         raise errors[0]
-    return latencies, statuses, time.perf_counter() - started
+    return time.perf_counter() - started
 
 
 def rss_kib(pid: int) -> int:
