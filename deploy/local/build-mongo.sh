@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds var/bin/ferretdb-local (FerretDB v1 embedded, SQLite storage) from
+# Builds var/bin/ferretdb-local (FerretDB v1 embedded, on PostgreSQL or SQLite storage) from
 # deploy/local/mongo/. Rebuilds only when the sources or the Go version change.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

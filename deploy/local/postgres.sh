@@ -59,6 +59,30 @@ as_owner() {
     fi
 }
 
+# A checkout under a directory others cannot search (/root, mktemp -d) hides
+# $BASE from the postgres user. Each such ancestor gets an ACL entry letting
+# that one user through (search only: it cannot list them), said aloud.
+let_postgres_through() {
+    if ! command -v setfacl >/dev/null; then
+        say "installing Debian's acl (apt-get) to let the postgres user reach $BASE"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq acl >/dev/null
+    fi
+    local dir="" part
+    IFS=/ read -ra parts <<<"${BASE#/}"
+    for part in "${parts[@]}"; do
+        dir+="/$part"
+        if ! runuser -u postgres -- test -x "$dir"; then
+            say "letting the postgres user search $dir (setfacl -m u:postgres:x)"
+            setfacl -m u:postgres:x "$dir"
+        fi
+    done
+    if ! runuser -u postgres -- test -w "$BASE"; then
+        say "the postgres user still cannot reach $BASE"
+        exit 1
+    fi
+}
+
 prepare_dirs() {
     mkdir -p "$RUN"
     touch "$LOG" "$LOCK"
@@ -67,10 +91,7 @@ prepare_dirs() {
         chown postgres: "$BASE" "$RUN" "$LOG"
         chmod 0700 "$BASE"
         chmod 0666 "$LOCK" # any local user may hold it: it only delays a stop
-        if ! runuser -u postgres -- test -w "$BASE"; then
-            say "the postgres user cannot reach $BASE (a parent directory is not searchable by others)"
-            exit 1
-        fi
+        runuser -u postgres -- test -w "$BASE" || let_postgres_through
     fi
 }
 
