@@ -17,9 +17,14 @@
 
 import uuid
 
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes, find_step
+
+# Collectivités' levels read or written per round trip (a command stays far
+# below MongoDB's 16 MB; FerretDB scans `levels` once per `$in` read).
+LEVELS_PER_ROUND_TRIP = 5000
 
 
 def ensure_indexes(db):
@@ -196,21 +201,26 @@ class AwardsRepository:
         """{code: {year: arobases}} for these codes (released or imported years)."""
         found = {}
         codes = list(codes)
-        for start in range(0, len(codes), 1000):
-            for doc in self.db.levels.find({"_id": {"$in": codes[start : start + 1000]}}):
+        for start in range(0, len(codes), LEVELS_PER_ROUND_TRIP):
+            for doc in self.db.levels.find({"_id": {"$in": codes[start : start + LEVELS_PER_ROUND_TRIP]}}):
                 found[doc["_id"]] = {
                     int(year): level["arobases"] for year, level in doc.get("years", {}).items()
                 }
         return found
 
     def record_levels(self, year, rows, source):
-        """rows: [(code, arobases)]; idempotent (the same year written again is the same)."""
-        for code, arobases in rows:
-            self.db.levels.update_one(
+        """rows: [(code, arobases)]; idempotent (the same year written again is the
+        same). A national release writes 35,000: LEVELS_PER_ROUND_TRIP per round trip."""
+        updates = [
+            UpdateOne(
                 {"_id": code},
                 {"$set": {f"years.{year}": {"arobases": arobases, "source": source}}},
                 upsert=True,
             )
+            for code, arobases in rows
+        ]
+        for start in range(0, len(updates), LEVELS_PER_ROUND_TRIP):
+            self.db.levels.bulk_write(updates[start : start + LEVELS_PER_ROUND_TRIP], ordered=False)
 
     def palmares_entry(self, year, application_id):
         """One application's stored palmarès line (with its feedback), None if absent."""

@@ -30,6 +30,24 @@ from services.common.types import Doc
 from services.submissions.settings import SubmissionsSettings
 
 
+def _accept_pymongo_update_sort() -> None:
+    """mongomock 4.3 (its latest) predates pymongo 4.11, whose UpdateOne hands
+    its bulk builder a `sort`; we never sort an update, so the fake takes a
+    None and refuses anything else."""
+    builder = mongomock.collection.BulkOperationBuilder
+    add_update = builder.add_update
+
+    def add_update_unsorted(self: Any, *args: Any, sort: Any = None, **kwargs: Any) -> Any:
+        if sort is not None:
+            raise NotImplementedError("mongomock: a sorted update in a bulk write")
+        return add_update(self, *args, **kwargs)
+
+    builder.add_update = add_update_unsorted
+
+
+_accept_pymongo_update_sort()
+
+
 def memory_database(name: str = "label_unit") -> Database[Doc]:
     """A fresh, empty in-memory database (a new client each time: nothing is shared)."""
     return mongomock.MongoClient(tz_aware=True)[name]
