@@ -257,6 +257,8 @@ class National:
         self.stages.append(stage)
         if self.sampler is not None:  # CPU seconds of each process since the previous stage
             now = self.sampler.cpu()
+            # This process's own (its clients and visitors share the cores with the services).
+            now["bench clients"] = time.process_time()
             stage.cpu = {k: v - self._cpu.get(k, 0.0) for k, v in now.items()}
             self._cpu = now
         rate = f"{stage.rate:,.1f}/s" if stage.rate else "—"
@@ -726,6 +728,7 @@ class National:
                     timer(label + "-not-yet", t0, response)
                     time.sleep(0.1)
 
+        say(f"releasing the palmarès; {self.args.visitors} visitors read it meanwhile")
         released_at = datetime.now(UTC)
         t0 = time.perf_counter()
         response, _ = request(
@@ -917,7 +920,7 @@ def cpu_table(stages):
     names = []
     for stage in stages:
         names += [n for n in stage.cpu if n not in names]
-    short = {"smtp capture": "smtp", "notifications": "notif."}
+    short = {"smtp capture": "smtp", "notifications": "notif.", "bench clients": "clients"}
     head = ["CPU s since previous stage", *(short.get(n, n) for n in names)]
     rows = [head] + [[s.name, *(f"{s.cpu.get(n, 0):.1f}" for n in names)] for s in stages if s.cpu]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -971,7 +974,7 @@ def main():
         sampler.start()
         bench = National(stack, args)
         bench.sampler = sampler
-        bench._cpu = sampler.cpu()
+        bench._cpu = dict(sampler.cpu(), **{"bench clients": time.process_time()})
         try:
             bench.run()
         except Stopped as exc:

@@ -15,6 +15,8 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only with -pprof
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,6 +39,9 @@ func main() {
 	idIndex := flag.Bool("id-index", true,
 		"index the `_id` expression FerretDB's SQLite updates and deletes (idindex.go), or its "+
 			"PostgreSQL equality reads (pgindex.go: every indexed field), use; false only to measure")
+	pprof := flag.String("pprof", os.Getenv("FERRETDB_LOCAL_PPROF"),
+		"serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060, "+
+			"to see where FerretDB spends its CPU (default $FERRETDB_LOCAL_PPROF; off when empty)")
 	flag.Parse()
 
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
@@ -91,6 +96,13 @@ func main() {
 		go indexPostgreSQLFields(ctx, *pgURL, time.Second)
 	}
 
+	if *pprof != "" {
+		host, _, err := net.SplitHostPort(*pprof)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			log.Fatalf("bad -pprof %q: a loopback address and port, e.g. 127.0.0.1:6060", *pprof)
+		}
+		go func() { log.Printf("pprof on %s: %v", *pprof, http.ListenAndServe(*pprof, nil)) }()
+	}
 	log.Printf("listening on %s, data: %s (pid %d)", *listen, where, os.Getpid())
 	start := time.Now()
 	err = f.Run(ctx)
