@@ -184,7 +184,7 @@ class ReleaseProtocol:
                 for e in batch
             ]
             try:
-                change = self.outbox.record(batch_key(year, index), events, publish=False)
+                change = self.outbox.record(batch_key(year, index), events, publish=False, independent=True)
             except Conflict:
                 change = self.repo.step(batch_key(year, index))
             self._publish(change)

@@ -32,7 +32,7 @@ import os
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DeleteOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -109,10 +109,14 @@ class Ledger:
         self.apply(change)
         return dict(current, **fields, version=version), change
 
-    def record(self, key: str, events: Events, conflict: Conflict | None = None) -> Doc:
+    def record(
+        self, key: str, events: Events, conflict: Conflict | None = None, independent: bool = False
+    ) -> Doc:
         """An exclusive step with no document to change (a release, say): the
-        uniquely keyed change alone decides, and carries the events."""
-        return self._decide(STEPS, key, 1, {}, events, conflict)
+        uniquely keyed change alone decides, and carries the events.
+        `independent`: no event depends on another's going out first (a
+        release batch, one award per collectivité), so they may go out at once."""
+        return self._decide(STEPS, key, 1, {"independent": True} if independent else {}, events, conflict)
 
     def record_many(self, steps: list[tuple[str, Events]]) -> tuple[list[Doc], list[str]]:
         """`record` for many independent steps in two round trips (markers, then
@@ -243,6 +247,17 @@ class Ledger:
     def mark_published(self, key: str) -> None:
         self.changes.update_one({"_id": key}, {"$set": {"published": True, "published_at": utcnow()}})
         self.markers.delete_one({"_id": key})
+
+    def mark_published_many(self, keys: list[str]) -> None:
+        """`mark_published` for many changes in two round trips (each write still by `_id`)."""
+        if not keys:
+            return
+        now = utcnow()
+        self.changes.bulk_write(
+            [UpdateOne({"_id": key}, {"$set": {"published": True, "published_at": now}}) for key in keys],
+            ordered=False,
+        )
+        self.markers.bulk_write([DeleteOne({"_id": key}) for key in keys], ordered=False)
 
 
 def insert_new(collection: Collection[Doc], docs: list[Doc]) -> set[int]:

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc, utcnow
@@ -89,6 +89,10 @@ class SendQueue:
 
     def remove(self, email_id):
         self.col.delete_one({"_id": email_id})
+
+    def remove_many(self, email_ids):
+        if email_ids:
+            self.col.bulk_write([DeleteOne({"_id": email_id}) for email_id in email_ids], ordered=False)
 
 
 class EmailRepository:
@@ -182,19 +186,31 @@ class EmailRepository:
     # The email's new state first, then the marker goes: a crash between leaves
     # a marker of a sent/failed email, which `due` drops.
     def mark_sent(self, email_id, attempt, now):
-        self.col.update_one(
-            {"_id": email_id},
-            {
-                "$set": {
-                    "state": EmailState.SENT,
-                    "attempts": attempt,
-                    "sent_at": now,
-                    "last_error": None,
-                    "next_attempt_at": None,
-                }
-            },
+        self.mark_sent_many([(email_id, attempt)], now)
+
+    def mark_sent_many(self, sent, now):
+        """[(email id, attempt)] sent: the emails in one round trip, then their markers in one."""
+        if not sent:
+            return
+        self.col.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": email_id},
+                    {
+                        "$set": {
+                            "state": EmailState.SENT,
+                            "attempts": attempt,
+                            "sent_at": now,
+                            "last_error": None,
+                            "next_attempt_at": None,
+                        }
+                    },
+                )
+                for email_id, attempt in sent
+            ],
+            ordered=False,
         )
-        self.queue.remove(email_id)
+        self.queue.remove_many([email_id for email_id, _ in sent])
 
     def mark_failed(self, email_id, attempt, error, now):
         self.col.update_one(

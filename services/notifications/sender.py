@@ -17,8 +17,9 @@ Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
 3. this thread records outcomes as they come, in groups: the accepted ones
    are decided in one insert_many of ledger steps `email-sent:<id>` (each
    uniquely keyed insert decides alone); finisher threads (as many as
-   connections) then publish their email_sent events and mark the documents
-   `sent`, by `_id`, in parallel; a failure is recorded alone,
+   connections) then publish each group's email_sent events and mark its
+   documents `sent` (bulk writes, each by `_id`), groups in parallel; a
+   failure is recorded alone,
    `failed` through the ledger (email_failed) or back to `queued` with a
    backoff for a transient error.
 
@@ -194,17 +195,19 @@ class Sender:
                 thread.join()
 
     def _finish(self, finishing):
-        """What follows a decided send, email after email until None: its event
-        published, its document `sent`. A failure here is repaired later: the
-        relay's sweep publishes, the next claim rolls the document forward."""
-        while (item := finishing.get()) is not None:
-            change, email_id, attempt = item
+        """What follows a decided group of sends, group after group until None:
+        their events published, their documents `sent`, a few round trips for
+        the group (each write still by `_id`). A failure here is repaired later:
+        the relay's sweep publishes, the next claim rolls a document forward."""
+        while (group := finishing.get()) is not None:
             try:
-                if change is not None:
-                    self.outbox.publish(change)
-                self.repos.emails.mark_sent(email_id, attempt, self.clock())
+                self.outbox.publish_many([change for change, _, _ in group if change is not None])
+                self.repos.emails.mark_sent_many(
+                    [(email_id, attempt) for _, email_id, attempt in group], self.clock()
+                )
             except Exception:
-                log.warning("finishing the sent email %s failed; left to repair", email_id, exc_info=True)
+                ids = ", ".join(email_id for _, email_id, _ in group)
+                log.warning("finishing the sent email(s) %s failed; left to repair", ids, exc_info=True)
 
     def _work(self, clients, n, sender, work, results, window, stop):
         """One connection's worker: SMTP only, never the database. Each result
@@ -247,10 +250,15 @@ class Sender:
             return
         self._crash_injection(len(accepted))
         changes = {change["doc_id"]: change for change in self._decide_sent(accepted)}
-        for email, attempt in accepted:
+        for email, _ in accepted:
             unfinished.done(email["_id"])
             window.release()
-            finishing.put((changes.get(f"email-sent:{email['_id']}"), email["_id"], attempt))
+        finishing.put(
+            [
+                (changes.get(f"email-sent:{email['_id']}"), email["_id"], attempt)
+                for email, attempt in accepted
+            ]
+        )
         counts["sent"] += len(accepted)
 
     @contextmanager

@@ -3,9 +3,10 @@ on it: the ledger over mongomock decides by duplicate key, exactly once."""
 
 from datetime import UTC, datetime
 
+import eventlet
 import pytest
 
-from services.common import contracts
+from services.common import contracts, relay
 from services.common.errors import Conflict
 from tests.unit.fakes import MemoryOutbox
 
@@ -91,3 +92,73 @@ def test_record_many_left_unpublished_by_an_outage_goes_out_with_the_sweep():
     out.db.outbox_pending.update_many({}, {"$set": {"created_at": datetime(2000, 1, 1, tzinfo=UTC)}})
     assert out.relay.sweep() == 1
     assert [p["email_id"] for p in out.payloads("email_sent")] == ["m1"]
+
+
+class FailingAfter:
+    """A publisher whose broker goes away after `n` events."""
+
+    def __init__(self, n):
+        self.left, self.events = n, []
+
+    def publish(self, event):
+        if self.left == 0:
+            raise ConnectionError("RabbitMQ unreachable (fake)")
+        self.left -= 1
+        self.events.append(event)
+
+
+def test_publish_many_marks_what_went_out_and_leaves_the_rest_to_the_sweep_in_order():
+    out = MemoryOutbox()
+    decided, _ = out.session.record_many([(f"email-sent:m{n}", [email_sent(f"m{n}")]) for n in (1, 2, 3)])
+    out.relay.publisher = FailingAfter(1)
+    out.session.publish_many(decided)
+    assert [e["payload"]["email_id"] for e in out.relay.publisher.events] == ["m1"]
+    assert [c["doc_id"] for c in out.unpublished()] == ["email-sent:m2", "email-sent:m3"]
+    assert sorted(m["_id"] for m in out.db.outbox_pending.find({})) == [c["_id"] for c in decided[1:]]
+    out.relay.publisher = out.publisher
+    out.db.outbox_pending.update_many({}, {"$set": {"created_at": datetime(2000, 1, 1, tzinfo=UTC)}})
+    assert out.relay.sweep() == 2
+    assert [p["email_id"] for p in out.payloads("email_sent")] == ["m2", "m3"]
+    assert out.unpublished() == [] and out.db.outbox_pending.count_documents({}) == 0
+
+
+class SlowConfirms:
+    """A publisher whose confirms take a while (RabbitMQ's disk write): counts how
+    many publishes wait at once; the broker goes away after `n` events."""
+
+    def __init__(self, n=None):
+        self.left, self.events, self.waiting, self.most_waiting = n, [], 0, 0
+
+    def publish(self, event):
+        if self.left is not None:
+            if self.left == 0:
+                raise ConnectionError("RabbitMQ unreachable (fake)")
+            self.left -= 1
+        self.waiting += 1
+        self.most_waiting = max(self.most_waiting, self.waiting)
+        eventlet.sleep(0.01)
+        self.waiting -= 1
+        self.events.append(event)
+
+
+def test_an_independent_change_goes_out_several_events_at_a_time_and_whole_or_not_at_all():
+    out = MemoryOutbox()
+    out.relay.publisher = SlowConfirms()
+    batch = [email_sent(f"m{n}") for n in range(40)]
+    out.session.record("release-batch:0", batch, independent=True)
+    assert sorted(e["payload"]["email_id"] for e in out.relay.publisher.events) == sorted(
+        f"m{n}" for n in range(40)
+    )
+    assert 1 < out.relay.publisher.most_waiting <= relay.PUBLISH_CONCURRENCY
+    assert out.unpublished() == []
+
+    out.relay.publisher = SlowConfirms(n=10)  # the broker goes away mid-batch
+    out.session.record("release-batch:1", batch, independent=True)
+    assert [c["doc_id"] for c in out.unpublished()] == ["release-batch:1"]  # the sweep sends it again
+    eventlet.sleep(0.05)
+    assert len(out.relay.publisher.events) == 10  # nothing left under way goes out later
+
+    out.relay.publisher = SlowConfirms()
+    out.session.record("ordered", batch[:5])  # not independent: one at a time, in order
+    assert out.relay.publisher.most_waiting == 1
+    assert [e["payload"]["email_id"] for e in out.relay.publisher.events] == [f"m{n}" for n in range(5)]
