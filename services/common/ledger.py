@@ -245,11 +245,11 @@ class Ledger:
         return found
 
     def mark_published(self, key: str) -> None:
-        self.changes.update_one({"_id": key}, {"$set": {"published": True, "published_at": utcnow()}})
-        self.markers.delete_one({"_id": key})
+        self.mark_published_many([key])
 
     def mark_published_many(self, keys: list[str]) -> None:
-        """`mark_published` for many changes in two round trips (each write still by `_id`)."""
+        """The changes published, then their markers gone (a crash between leaves
+        a marker the sweep drops): two round trips, each write by `_id`."""
         if not keys:
             return
         now = utcnow()

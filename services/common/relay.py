@@ -79,10 +79,7 @@ class Relay:
 
     def publish(self, change: Doc) -> bool:
         """Publish every event of `change`, then mark it; False if it must wait for the sweep."""
-        if not self._send(change):
-            return False
-        self.ledger.mark_published(change["_id"])
-        return True
+        return self.publish_many([change]) == 1
 
     def publish_many(self, changes: list[Doc]) -> int:
         """`publish` for many changes, in order, marked together (two round trips);

@@ -253,12 +253,16 @@ class National:
         self.sampler: RssSampler | None = None
         self._cpu: dict[str, float] = {}
 
+    def cpu_so_far(self) -> dict[str, float]:
+        """Each process's CPU seconds so far, this one's own included (its
+        clients and visitors share the cores with the services)."""
+        assert self.sampler is not None
+        return dict(self.sampler.cpu(), **{"bench clients": time.process_time()})
+
     def add(self, stage: Stage) -> Stage:
         self.stages.append(stage)
         if self.sampler is not None:  # CPU seconds of each process since the previous stage
-            now = self.sampler.cpu()
-            # This process's own (its clients and visitors share the cores with the services).
-            now["bench clients"] = time.process_time()
+            now = self.cpu_so_far()
             stage.cpu = {k: v - self._cpu.get(k, 0.0) for k, v in now.items()}
             self._cpu = now
         rate = f"{stage.rate:,.1f}/s" if stage.rate else "—"
@@ -974,7 +978,7 @@ def main():
         sampler.start()
         bench = National(stack, args)
         bench.sampler = sampler
-        bench._cpu = dict(sampler.cpu(), **{"bench clients": time.process_time()})
+        bench._cpu = bench.cpu_so_far()
         try:
             bench.run()
         except Stopped as exc:
