@@ -12,6 +12,14 @@ turns it into a nameko event handler that:
 The service class must declare `inbox = Inbox("<service>")`. Handlers must be
 idempotent in their effects: a crash after the effect and before the record
 replays the handler.
+
+`@consumes_batch(EVENT)` takes the events of a busy queue many at once (up to
+INBOX_BATCH_SIZE, gathered for INBOX_BATCH_WAIT_SECONDS): one call with the
+list, its ids recorded in one insert. It is for handlers whose effects are
+uniquely keyed inserts, so no id is looked up first: a redelivered event
+inserts nothing new. A batch that raises is handled again one event at a
+time, as `@consumes` would, so that one bad event is retried and
+dead-lettered alone.
 """
 
 import functools
@@ -24,14 +32,17 @@ import eventlet
 from marshmallow import ValidationError
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
-from nameko.events import event_handler
+from nameko.events import EventHandler, event_handler
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import QueueConsumer
 from pymongo import ReturnDocument
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.common import deadletters
 from services.common.clock import utcnow
 from services.common.contracts import SUBSCRIPTIONS, Event
+from services.common.ledger import insert_new
 from services.common.mongo import ServiceDatabaseProvider
 from services.common.types import Doc
 
@@ -110,6 +121,50 @@ class InboxSession:
         self.failures.delete_one({"_id": key})
         return result
 
+    def handle_batch(
+        self, event: Event, handler_name: str, payloads: list[Doc], call: Callable[[list[Doc]], Any]
+    ) -> list[bool]:
+        """`handle` for many events at once; one outcome per payload: True acks
+        it, False requeues it."""
+        valid: list[tuple[Doc, Doc]] = []  # (payload, data)
+        for payload in payloads:
+            try:
+                valid.append((payload, event.validate(payload)))
+            except ValidationError as exc:
+                self._dead_letter(event, handler_name, payload, f"invalid payload: {exc.messages}", 1)
+        try:
+            for _, data in valid:
+                self.poison.check(event.name, handler_name, data["event_id"])
+            if valid:
+                call([data for _, data in valid])
+        except Exception:
+            log.warning(
+                "a batch of %d %s failed in %s, handled one by one", len(valid), event.name, handler_name
+            )
+            requeued = {id(payload) for payload in self._one_by_one(event, handler_name, valid, call)}
+            return [id(payload) not in requeued for payload in payloads]
+        self._record_handled([f"{data['event_id']}:{handler_name}" for _, data in valid], event.name)
+        return [True] * len(payloads)
+
+    def _one_by_one(
+        self, event: Event, handler_name: str, valid: list[tuple[Doc, Doc]], call: Callable[[list[Doc]], Any]
+    ) -> list[Doc]:
+        """The payloads to requeue: each whose handling raised, and all the rest
+        once the database fails (the next would only wait for it again)."""
+        requeue: list[Doc] = []
+        for n, (payload, _) in enumerate(valid):
+            try:
+                self.handle(event, handler_name, payload, lambda data: call([data]))
+            except PyMongoError:
+                return requeue + [payload for payload, _ in valid[n:]]
+            except Exception:
+                requeue.append(payload)
+        return requeue
+
+    def _record_handled(self, keys: list[str], event_name: str) -> None:
+        now = utcnow()
+        insert_new(self.handled, [{"_id": key, "event": event_name, "handled_at": now} for key in keys])
+
     def _count_failure(self, key: str) -> int:
         doc = self.failures.find_one_and_update(
             {"_id": key}, {"$inc": {"attempts": 1}}, upsert=True, return_document=ReturnDocument.AFTER
@@ -168,5 +223,89 @@ def consumes(event: Event) -> Callable[[Callable[[Any, Doc], Any]], Any]:
             return self.inbox.handle(event, method.__name__, payload, lambda data: method(self, data))
 
         return event_handler(event.source, event.name, requeue_on_error=True)(handler)
+
+    return decorator
+
+
+class BatchQueueConsumer(QueueConsumer):
+    """The batch handlers' own consumer (own connection): its prefetch is the
+    batch size, where nameko's shared one allows the container's max_workers."""
+
+    @property
+    def prefetch_count(self) -> int:
+        return int(self.container.config["INBOX_BATCH_SIZE"])
+
+
+class BatchEventHandler(EventHandler):
+    """A nameko event handler whose worker gets a list of payloads: the
+    messages that arrived while it gathered (up to `batch_size`, for
+    `wait` seconds after the first). The worker's result says, per message,
+    whether to ack it or to requeue it."""
+
+    queue_consumer = BatchQueueConsumer()
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.batch_size = int(config["INBOX_BATCH_SIZE"])
+        self.wait = float(config["INBOX_BATCH_WAIT_SECONDS"])
+        self._gathered: list[tuple[Doc, Any]] = []
+        self._timer: Any = None
+        super().setup()
+
+    def stop(self) -> None:
+        super().stop()
+        self._gathered = []  # unacked: the broker delivers them again
+
+    def handle_message(self, body: Doc, message: Any) -> None:
+        self._gathered.append((body, message))
+        if len(self._gathered) >= self.batch_size:
+            self._spawn_batch()
+        elif self._timer is None:
+            self._timer = self.container.spawn_managed_thread(self._spawn_after_wait)
+
+    def _spawn_after_wait(self) -> None:
+        eventlet.sleep(self.wait)
+        self._timer = None
+        self._spawn_batch()
+
+    def _spawn_batch(self) -> None:
+        gathered, self._gathered = self._gathered, []
+        if not gathered:
+            return
+        messages = [message for _, message in gathered]
+        try:
+            self.container.spawn_worker(
+                self,
+                ([body for body, _ in gathered],),
+                {},
+                context_data=self.unpack_message_headers(messages[0]),
+                handle_result=functools.partial(self._batch_done, messages),
+            )
+        except ContainerBeingKilled:
+            for message in messages:
+                self.queue_consumer.requeue_message(message)
+
+    def _batch_done(
+        self, messages: list[Any], worker_ctx: Any, result: Any = None, exc_info: Any = None
+    ) -> Any:
+        outcomes = result if exc_info is None else [False] * len(messages)
+        for message, ack in zip(messages, outcomes, strict=True):
+            if ack:
+                self.queue_consumer.ack_message(message)
+            else:
+                self.queue_consumer.requeue_message(message)
+        return result, exc_info
+
+
+def consumes_batch(event: Event) -> Callable[[Callable[[Any, list[Doc]], Any]], Any]:
+    """Decorate `def on_x(self, batch)`: `batch` is a list of validated payloads."""
+
+    def decorator(method: Callable[[Any, list[Doc]], Any]) -> Any:
+        @functools.wraps(method)
+        def handler(self: Any, payloads: list[Doc]) -> list[bool]:
+            session: InboxSession = self.inbox
+            return session.handle_batch(event, method.__name__, payloads, lambda batch: method(self, batch))
+
+        return BatchEventHandler.decorator(event.source, event.name)(handler)
 
     return decorator

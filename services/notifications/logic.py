@@ -359,16 +359,22 @@ class Notifications:
         )
 
     def on_award_decided(self, data):
-        """Queued only once the campaign's release is known here; held until then."""
-        year = data["campaign_year"]
-        if not self.repos.releases.is_released(year):
-            self.repos.held_awards.hold(year, data)
-            # The release may have been recorded between our check and the hold:
-            # it flushes what it finds held after recording itself, so re-check.
+        return self.on_awards_decided([data])
+
+    def on_awards_decided(self, batch):
+        """Queued (in bulk) only once the campaign's release is known here;
+        held until then. One release check per campaign of the batch."""
+        drafts = []
+        for year, awards in group_by_year(batch).items():
             if not self.repos.releases.is_released(year):
-                log.info("award %s held until the %s release", data["event_id"], year)
-                return []
-        return self._queue_result(data)
+                self.repos.held_awards.hold_many(year, awards)
+                # The release may have been recorded between our check and the hold:
+                # it flushes what it finds held after recording itself, so re-check.
+                if not self.repos.releases.is_released(year):
+                    log.info("%d award(s) held until the %s release", len(awards), year)
+                    continue
+            drafts += [(data["event_id"], draft) for data in awards for draft in self._result_drafts(data)]
+        return self.queue_all(drafts)
 
     def on_results_released(self, data):
         year = data["campaign_year"]
@@ -391,9 +397,6 @@ class Notifications:
         for held in self.repos.held_awards.for_year(year):
             drafts += [(held["event_id"], draft) for draft in self._result_drafts(held)]
         return self.queue_all(drafts)  # the held results in bulk: one insert_many each collection
-
-    def _queue_result(self, data):
-        return self.queue(data["event_id"], self._result_drafts(data))
 
     def _result_drafts(self, data):
         col = data["collectivite"]
@@ -564,6 +567,13 @@ class Notifications:
             self.outbox.create("emails", doc, events=[(contracts.EMAIL_FAILED, failed_payload(doc))])
         except Conflict:
             pass  # a redelivery: already recorded
+
+
+def group_by_year(batch: list[Doc]) -> dict[int, list[Doc]]:
+    years: dict[int, list[Doc]] = {}
+    for data in batch:
+        years.setdefault(data["campaign_year"], []).append(data)
+    return years
 
 
 def sent_payload(doc: Doc) -> Doc:

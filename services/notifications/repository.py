@@ -324,18 +324,15 @@ class HeldAwardRepository:
     def __init__(self, db):
         self.col = db[HELD_AWARDS]
 
-    def hold(self, year, data):
-        try:
-            self.col.insert_one(
-                {
-                    "_id": f"{year}:{data['event_id']}",
-                    "campaign_year": year,
-                    "payload": data,
-                    "held_at": utcnow(),
-                }
-            )
-        except DuplicateKeyError:
-            pass
+    def hold_many(self, year, awards):
+        now = utcnow()
+        insert_new(
+            self.col,
+            [
+                {"_id": f"{year}:{data['event_id']}", "campaign_year": year, "payload": data, "held_at": now}
+                for data in awards
+            ],
+        )
 
     def for_year(self, year):
         return [doc["payload"] for doc in self.col.find({"campaign_year": year})]

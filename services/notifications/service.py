@@ -13,7 +13,7 @@ from services.common import contracts
 from services.common.clock import utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.health import HealthRpc
-from services.common.inbox import Inbox, consumes
+from services.common.inbox import Inbox, consumes, consumes_batch
 from services.common.mongo import MongoDatabase
 from services.common.relay import Outbox
 from services.common.settings import PerProcess, Settings
@@ -86,9 +86,10 @@ class NotificationsService(HealthRpc):
     def on_deliberation_ready(self, data):
         return self._use_cases().on_deliberation_ready(data)
 
-    @consumes(contracts.AWARD_DECIDED)
-    def on_award_decided(self, data):
-        return self._use_cases().on_award_decided(data)
+    # A release sends one per labelled collectivité: taken many at once.
+    @consumes_batch(contracts.AWARD_DECIDED)
+    def on_award_decided(self, batch):
+        return self._use_cases().on_awards_decided(batch)
 
     @consumes(contracts.RESULTS_RELEASED)
     def on_results_released(self, data):

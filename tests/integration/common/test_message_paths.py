@@ -10,7 +10,7 @@ from nameko.testing.services import entrypoint_waiter
 
 from services.common import contracts, deadletters, topology
 from services.common.errors import Conflict
-from services.common.inbox import Inbox, consumes
+from services.common.inbox import Inbox, consumes, consumes_batch
 from services.common.ledger import Ledger, ensure_ledger_indexes
 from services.common.mongo import MongoDatabase, make_client
 from services.common.relay import Outbox
@@ -175,6 +175,61 @@ def test_a_handler_that_keeps_failing_ends_in_the_dead_letter_queue_and_can_be_r
     # (3 more attempts), then it is dead-lettered again: never dropped.
     assert wait_until(lambda: HANDLED.count("applications:poison-1:2:0") == 6)
     assert wait_until(lambda: len(deadletters.peek(config["AMQP_URI"])) == 1)
+
+
+BATCHES = []
+
+
+class BatchConsumer:
+    """The jury's withdrawal handler taken many at once; a batch holding
+    'poison-b' fails, so that the batch path falls back to one by one."""
+
+    name = "jury"
+    inbox = Inbox("jury")
+
+    @consumes_batch(contracts.APPLICATION_WITHDRAWN)
+    def on_application_withdrawn(self, batch):
+        if any(data["application_id"] == "poison-b" for data in batch):
+            raise RuntimeError("cannot handle this one")
+        BATCHES.append([data["event_id"] for data in batch])
+
+
+def publish_withdrawals(config, application_ids):
+    with Connection(config["AMQP_URI"]) as connection:
+        producer = connection.Producer()
+        for application_id in application_ids:
+            event, payload = withdrawn(application_id)
+            envelope = dict(
+                payload,
+                event_id=f"{application_id}:e",
+                event=event.name,
+                occurred_at="2016-06-01T10:00:00+00:00",
+            )
+            producer.publish(
+                envelope, exchange="submissions.events", routing_key=event.name, serializer="json"
+            )
+
+
+def test_a_busy_queue_is_taken_in_batches_and_a_bad_event_fails_alone(container_factory, config):
+    BATCHES.clear()
+    handled = lambda: sorted(event_id for batch in BATCHES for event_id in batch)  # noqa: E731
+    busy = [f"app-b{n}" for n in range(60)]
+    publish_withdrawals(config, busy)  # all queued before the consumer starts
+    container_factory(BatchConsumer, config).start()
+    assert wait_until(lambda: handled() == sorted(f"{i}:e" for i in busy), timeout=30)
+    assert len(BATCHES) <= 3  # taken many at once, not 60 calls
+    records = database(config, "jury")["handled_events"]
+    assert records.count_documents({}) == len(busy)
+
+    BATCHES.clear()
+    publish_withdrawals(config, ["app-c1", "poison-b", "app-c2", "app-b7"])  # app-b7 again
+    assert wait_until(lambda: len(deadletters.peek(config["AMQP_URI"])) == 1, timeout=30)
+    [letter] = deadletters.peek(config["AMQP_URI"])
+    assert letter["payload"]["application_id"] == "poison-b" and letter["attempts"] == 3
+    # One by one, each once; app-b7 is known there as handled, so dropped.
+    assert handled() == ["app-c1:e", "app-c2:e"]
+    assert records.count_documents({}) == len(busy) + 2
+    assert records.count_documents({"_id": "poison-b:e:on_application_withdrawn"}) == 0
 
 
 def test_a_replay_the_broker_cannot_route_stays_in_the_dead_letter_queue(config):

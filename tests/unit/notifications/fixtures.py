@@ -90,8 +90,9 @@ class _Held:
     def __init__(self):
         self.docs = {}
 
-    def hold(self, year, data):
-        self.docs[f"{year}:{data['event_id']}"] = (year, data)
+    def hold_many(self, year, awards):
+        for data in awards:
+            self.docs.setdefault(f"{year}:{data['event_id']}", (year, data))
 
     def for_year(self, year):
         return [data for y, data in self.docs.values() if y == year]

@@ -40,13 +40,13 @@ def test_release_of_another_year_releases_nothing():
 def test_award_racing_the_release_is_not_lost():
     """The release is recorded between the award's check and its hold."""
     repos, notifications = make()
-    original_hold = repos.held_awards.hold
+    original_hold = repos.held_awards.hold_many
 
-    def hold_then_release(year, data):
-        original_hold(year, data)
+    def hold_then_release(year, awards):
+        original_hold(year, awards)
         notifications.repos.releases.mark(year, {})  # the release lands now, after its flush found nothing
 
-    repos.held_awards.hold = hold_then_release
+    repos.held_awards.hold_many = hold_then_release
     queued = notifications.on_award_decided(award())
     assert len(queued) == 1 and len(result_emails(repos)) == 1
 
@@ -82,3 +82,14 @@ def test_a_template_failing_for_one_recipient_fails_that_email_only():
     assert failed["last_error"].startswith("modèle « result » impossible à rendre")
     alerts = [d for d in repos.emails.docs.values() if d["template"] == "result_failed_alert"]
     assert {d["recipient"] for d in alerts} == set(SETTINGS.organisers)
+
+
+def test_a_batch_queues_the_released_campaign_and_holds_the_other():
+    repos, notifications = make()
+    notifications.on_results_released(released(year=2017))
+    late, early = award(year=2017), award(year=2018)
+    queued = notifications.on_awards_decided([late, early, late])  # a redelivery inside the batch
+    assert [repos.emails.docs[i]["event_id"] for i in queued] == [late["event_id"]]
+    assert [d["event_id"] for d in result_emails(repos)] == [late["event_id"]]
+    assert repos.held_awards.for_year(2018) == [early]
+    assert repos.held_awards.for_year(2017) == []
