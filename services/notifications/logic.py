@@ -24,7 +24,6 @@ from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_dat
 from services.common.types import Doc
 from services.notifications.mail import (
     InvalidHeader,
-    build_message,
     check_header_text,
     message_domain,
     parse_address,
@@ -536,19 +535,12 @@ class Notifications:
         if refused is not None:
             doc.update(state=EmailState.FAILED, last_error=refused, failed_at=now, next_attempt_at=None)
             return doc
-        try:  # refuse header injection before anything is stored as sendable
+        # Refuse header injection before anything is stored as sendable: the
+        # checks build_message makes, without building the message (the
+        # sender builds it, once).
+        try:
             parse_address(draft.recipient, draft.name)
             check_header_text(subject, "sujet")
-            build_message(
-                sender=self.sender,
-                recipient=draft.recipient,
-                recipient_name=draft.name,
-                subject=subject,
-                text=text,
-                html=html,
-                message_id=doc["message_id"],
-                date=now,
-            )
         except (InvalidHeader, ValueError) as exc:
             log.warning("email %s (%s) refused: %s", doc_id, draft.template, exc)
             doc.update(

@@ -75,6 +75,37 @@ def test_injected_name_is_stored_as_failed_never_queued():
     assert [d["state"] for d in repos.emails.docs.values()] == ["failed", "failed"]
 
 
+@pytest.mark.parametrize(
+    "email, name",
+    [
+        ("maire@ville.fr", "Saint-Étienne, « ville »"),
+        ("maire@ville.fr", "Ville\r\nBcc: victim@example.com"),
+        ("maire@ville.fr", "Ville <maire@ville.fr>"),
+        ("maire@ville.fr, other@example.com", "Ville"),
+        ("Ville <maire@ville.fr>", ""),
+        ("maire@localhost", "Ville"),
+        ("maire@ville.fr\u2028Bcc: victim@example.com", "Ville"),
+    ],
+)
+def test_the_queue_refuses_exactly_what_building_the_message_would(email, name):
+    """The queue checks the headers without building the message (the sender
+    builds it): it must refuse what build_message refuses, and only that."""
+    repos = FakeRepos()
+    notifications = logic.Notifications(repos, logic.Renderer(), SETTINGS, utcnow())
+    notifications.on_collectivite_registered(
+        envelope(
+            "collectivite_registered", collectivite=dict(BESANCON, email=email, name=name), access_token="t"
+        )
+    )
+    [doc] = repos.emails.docs.values()
+    try:
+        build(recipient=doc["recipient"], recipient_name=doc["recipient_name"], subject=doc["subject"])
+    except mail.InvalidHeader:
+        assert doc["state"] == "failed"
+    else:
+        assert doc["state"] == "queued"
+
+
 def test_smtp_urls():
     s = mail.parse_smtp_url("smtp://127.0.0.1:1025")
     assert (s.host, s.port, s.ssl, s.starttls, s.username) == ("127.0.0.1", 1025, False, False, "")
