@@ -43,6 +43,18 @@ REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_revi
 
 log = logging.getLogger(__name__)
 
+# Deliberation rows are read by shelf: the application id up to this many
+# characters of the collectivité's code ("2017:250" for "2017:25056").
+SHELF_CODE_CHARS = 3
+
+
+def deliberation_shelf(application_id: str) -> str:
+    """A prefix of the id, so the shelves in order hold the rows in `_id`
+    order, and a page reads a few shelves by equality (the one filter FerretDB
+    v1 hands to PostgreSQL's indexes), never the whole campaign."""
+    return application_id[: application_id.find(":") + 1 + SHELF_CODE_CHARS]
+
+
 REFRESH_ON_EMPTY = 2.0  # seconds
 CONSOLIDATION_GRACE = timedelta(seconds=10)
 
@@ -196,6 +208,8 @@ class JuryDesk:
         expected = max(1, int(data["reviews_per_application"]))
         app = self.repos.applications.get(app_id)
         if app is None:
+            shelf = deliberation_shelf(app_id)
+            self.repos.shelves.add(data["campaign_year"], shelf)  # first: a page lists the shelves
             app = self._create_ignoring_duplicate(
                 "applications",
                 {
@@ -211,6 +225,7 @@ class JuryDesk:
                     "expected": expected,
                     "extra_review": False,
                     "state": REVIEWING,
+                    "shelf": shelf,
                     "created_at": self.now,
                 },
             ) or self.repos.applications.get(app_id)
@@ -230,6 +245,7 @@ class JuryDesk:
                 "n": n,
                 "campaign_year": app["campaign_year"],
                 "collectivite": app["collectivite"],
+                "shelf": deliberation_shelf(app["_id"]),
                 "state": OPEN,
                 "claimed_by": None,
                 "lease_expires_at": None,
@@ -599,36 +615,30 @@ class JuryDesk:
 
     def deliberation(self, campaign_year):
         """Every application of the campaign: reviews, proposal (None until
-        consolidated), disagreement flag, per-enjeu spread, review state."""
-        tasks: dict[str, list[dict[str, Any]]] = {}
-        for task in self.repos.tasks.of_campaign(campaign_year, with_reviews=True):
-            tasks.setdefault(task["application_id"], []).append(task)
-        rows = []
-        for app in self.repos.applications.of_campaign(campaign_year):
-            own = sorted(tasks.get(app["_id"], []), key=lambda t: t["n"])
-            done = [task for task in own if task["state"] == DONE]
-            reviews = [
-                dict(review_ref(task), submitted_at=isoformat(task["review"]["submitted_at"]))
-                for task in done
-            ]
-            spread = app.get("spread") or (
-                score_spread([r["scores"] for r in reviews], app["enjeux"]) if reviews else {}
-            )
-            rows.append(
-                {
-                    "application_id": app["_id"],
-                    "campaign_year": app["campaign_year"],
-                    "collectivite": app["collectivite"],
-                    "proposal": app.get("proposal"),
-                    "reviews": reviews,
-                    "disagreement": bool(app.get("disagreement", False)),
-                    "spread": spread,
-                    "review_state": app["state"],
-                    "reviews_expected": app["expected"],
-                    "reviews_done": len(done),
-                }
-            )
+        consolidated), disagreement flag, per-enjeu spread, review state; by name."""
+        rows = deliberation_rows(
+            self.repos.applications.of_campaign(campaign_year),
+            self.repos.tasks.of_campaign(campaign_year, with_reviews=True),
+        )
         return sorted(rows, key=lambda row: (row["collectivite"].get("name", ""), row["application_id"]))
+
+    def deliberation_page(self, campaign_year, after=None, limit=200):
+        """The rows after the application `after`, by application id, at most
+        `limit`, read shelf by shelf; `next` is the last row's id when more follow."""
+        rows = []
+        first = deliberation_shelf(after) if after is not None else None
+        for shelf in self.repos.shelves.of_campaign(campaign_year):
+            if first is not None and shelf < first:
+                continue  # every id on it sorts before `after`
+            apps = self.repos.applications.on_shelf(campaign_year, shelf)
+            apps = [app for app in apps if after is None or app["_id"] > after]
+            if apps:
+                rows += deliberation_rows(apps, self.repos.tasks.on_shelf(campaign_year, shelf))
+            if len(rows) > limit:
+                break
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {"rows": rows, "next": rows[-1]["application_id"] if more else None}
 
     # -- digest -------------------------------------------------------------
 
@@ -672,3 +682,35 @@ class JuryDesk:
                     pass  # another replica sent this batch
                 self.repos.digests.set_watermark(juror["_id"], year, newest)
         return sent
+
+
+def deliberation_rows(apps: list[Doc], tasks: list[Doc]) -> list[Doc]:
+    """One row per application, by id, from its tasks (with their reviews)."""
+    by_app: dict[str, list[Doc]] = {}
+    for task in tasks:
+        by_app.setdefault(task["application_id"], []).append(task)
+    rows = []
+    for app in sorted(apps, key=lambda app: app["_id"]):
+        own = sorted(by_app.get(app["_id"], []), key=lambda t: t["n"])
+        done = [task for task in own if task["state"] == DONE]
+        reviews = [
+            dict(review_ref(task), submitted_at=isoformat(task["review"]["submitted_at"])) for task in done
+        ]
+        spread = app.get("spread") or (
+            score_spread([r["scores"] for r in reviews], app["enjeux"]) if reviews else {}
+        )
+        rows.append(
+            {
+                "application_id": app["_id"],
+                "campaign_year": app["campaign_year"],
+                "collectivite": app["collectivite"],
+                "proposal": app.get("proposal"),
+                "reviews": reviews,
+                "disagreement": bool(app.get("disagreement", False)),
+                "spread": spread,
+                "review_state": app["state"],
+                "reviews_expected": app["expected"],
+                "reviews_done": len(done),
+            }
+        )
+    return rows

@@ -11,9 +11,14 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
+from services.jury.logic import deliberation_shelf
 
 # The task list of a claim carries no review bodies (they can be long).
 _TASK_SUMMARY = {"review": 0}
+# A deliberation row needs no dossier.
+_APPLICATION_ROW = {"services": 0, "initiatives": 0}
+SHELVES = "deliberation_shelves"
+MIGRATIONS = "migrations"
 
 
 def ensure_indexes(db):
@@ -23,6 +28,47 @@ def ensure_indexes(db):
     db["tasks"].create_index([("claimed_by", ASCENDING)])
     db["tasks"].create_index([("state", ASCENDING)])
     db["applications"].create_index([("campaign_year", ASCENDING)])
+    db["applications"].create_index([("shelf", ASCENDING)])
+    db["tasks"].create_index([("shelf", ASCENDING)])
+    db[SHELVES].create_index([("campaign_year", ASCENDING)])
+    shelve_older_documents(db)
+
+
+def shelve_older_documents(db):
+    """Applications and tasks stored before deliberation shelves existed get
+    theirs, once (a marker says it is done; a replica doing it too writes the same)."""
+    done = "deliberation-shelves"
+    if db[MIGRATIONS].find_one({"_id": done}) is not None:
+        return
+    shelves = Shelves(db)
+    for app in db["applications"].find({"shelf": {"$exists": False}}, {"campaign_year": 1}):
+        shelf = deliberation_shelf(app["_id"])
+        shelves.add(app["campaign_year"], shelf)
+        db["applications"].update_one({"_id": app["_id"]}, {"$set": {"shelf": shelf}})
+    for task in db["tasks"].find({"shelf": {"$exists": False}}, {"application_id": 1}):
+        db["tasks"].update_one(
+            {"_id": task["_id"]}, {"$set": {"shelf": deliberation_shelf(task["application_id"])}}
+        )
+    try:
+        db[MIGRATIONS].insert_one({"_id": done})
+    except DuplicateKeyError:
+        pass
+
+
+class Shelves:
+    """The deliberation shelves each campaign has (see logic.deliberation_shelf)."""
+
+    def __init__(self, db):
+        self.collection = db[SHELVES]
+
+    def add(self, year, shelf):
+        try:
+            self.collection.insert_one({"_id": f"{year}|{shelf}", "campaign_year": year, "shelf": shelf})
+        except DuplicateKeyError:
+            pass
+
+    def of_campaign(self, year):
+        return sorted(doc["shelf"] for doc in self.collection.find({"campaign_year": year}, {"shelf": 1}))
 
 
 class Jurors:
@@ -59,6 +105,9 @@ class Applications:
     def of_campaign(self, year):
         return list(self.collection.find({"campaign_year": year}))
 
+    def on_shelf(self, year, shelf):
+        return list(self.collection.find({"campaign_year": year, "shelf": shelf}, _APPLICATION_ROW))
+
 
 class Tasks:
     """Review tasks, `_id` `<application id>:<n>`."""
@@ -72,6 +121,10 @@ class Tasks:
     def of_campaign(self, year, with_reviews=False):
         # On FerretDB/SQLite this filter scans the collection (see bench_claims.py).
         return list(self.collection.find({"campaign_year": year}, None if with_reviews else _TASK_SUMMARY))
+
+    def on_shelf(self, year, shelf):
+        """With their reviews: a deliberation page."""
+        return list(self.collection.find({"campaign_year": year, "shelf": shelf}))
 
     def all(self):
         return list(self.collection.find({}, _TASK_SUMMARY))
@@ -216,6 +269,7 @@ class Repositories:
         self.review_starts = ReviewStarts(db)
         self.digests = Digests(db)
         self.pending_consolidations = PendingConsolidations(db)
+        self.shelves = Shelves(db)
 
 
 class TaskSnapshots:

@@ -22,6 +22,11 @@ class JurorRegistration(StrictSchema):
     )
 
 
+class DeliberationPage(StrictSchema):
+    after = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 200))
+    limit = fields.Integer(load_default=200, strict=True, validate=validate.Range(1, 200))
+
+
 class ClaimRequest(StrictSchema):
     campaign_year = fields.Integer(required=True, strict=True, validate=validate.Range(2000, 2999))
 

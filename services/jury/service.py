@@ -110,6 +110,11 @@ class JuryService(HealthRpc):
     def deliberation(self, year):
         return self._use_cases().deliberation(campaign_year(year))
 
+    @rpc
+    def deliberation_page(self, year, after=None, limit=200):
+        args = load(schemas.DeliberationPage(), {"after": after, "limit": limit})
+        return self._use_cases().deliberation_page(campaign_year(year), args["after"], args["limit"])
+
     # -- events -----------------------------------------------------------
 
     @consumes(contracts.CAMPAIGN_OPENED)

@@ -69,7 +69,7 @@ def test_applications_jurors_and_outbox_are_paged_without_gap_or_repeat(stack, c
             ),
             201,
         )
-        ok(
+        application = ok(
             stack.http(
                 "POST",
                 "/api/v1/applications",
@@ -82,6 +82,8 @@ def test_applications_jurors_and_outbox_are_paged_without_gap_or_repeat(stack, c
             ),
             201,
         )
+        if n != 4:  # one left a draft: not in the deliberation
+            ok(stack.http("POST", f"/api/v1/applications/{application['id']}/submit", token=town["token"]))
         ok(
             stack.http(
                 "POST",
@@ -94,6 +96,12 @@ def test_applications_jurors_and_outbox_are_paged_without_gap_or_repeat(stack, c
     applications, pages = walk(stack, f"/api/v1/campaigns/{year}/applications", 2)
     ids = [a["id"] for a in applications]
     assert len(ids) == 5 == len(set(ids)) and ids == sorted(ids) and pages == 3
+
+    # The deliberation of the 4 submitted: the jury reads it shelf by shelf (one per town here).
+    rows, pages = poll(
+        lambda: walk(stack, f"/api/v1/campaigns/{year}/deliberation", 2), lambda found: len(found[0]) == 4
+    )
+    assert [row["application_id"] for row in rows] == ids[:4] and pages == 2
 
     jurors, _ = walk(stack, "/api/v1/jurors", 2)
     emails = [j["email"] for j in jurors if j["email"].endswith("@pagination.example.fr")]

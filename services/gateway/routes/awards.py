@@ -14,7 +14,7 @@ from services.common.errors import Conflict, NotFound
 from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, sort_key
 from services.gateway import charts
 from services.gateway.http import api, json_text, read_json
-from services.gateway.paging import paged
+from services.gateway.paging import bad_cursor, page_args, page_response, paged
 from services.gateway.public_cache import PublicCache
 
 ORGANISER = ("organiser",)
@@ -84,16 +84,17 @@ class AwardsRoutes:
 
     @api("GET", "/api/v1/campaigns/<int:year>/deliberation", roles=ORGANISER)
     def get_deliberation(self, request, principal, year):
+        """By application id; the jury reads one page of its shelves."""
+        limit, after = page_args(request)
+        if after is not None and (len(after) != 1 or not isinstance(after[0], str) or len(after[0]) > 200):
+            raise bad_cursor()  # not one of this list's
         try:
-            rows = self.jury.deliberation(year)
-        except (UnknownService, MethodNotFound):
-            rows = None  # the jury service is away: the awards copy of its proposals
-        if rows is None:
-            rows = self.awards.deliberation(year)
-        else:
-            decisions = self.awards.decisions(year)
-            rows = [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
-        return paged(request, rows, lambda row: [row["application_id"]])
+            page = self.jury.deliberation_page(year, after[0] if after else None, limit)
+        except (UnknownService, MethodNotFound):  # the jury service is away: the awards copy of its proposals
+            return paged(request, self.awards.deliberation(year), lambda row: [row["application_id"]])
+        decisions = self.awards.decisions(year)
+        rows = [dict(row, decision=decisions.get(row["application_id"])) for row in page["rows"]]
+        return page_response(rows, [page["next"]] if page["next"] is not None else None)
 
     @api("PUT", "/api/v1/applications/<application_id>/decision", roles=ORGANISER)
     def put_decision(self, request, principal, application_id):

@@ -404,3 +404,70 @@ def test_a_crash_between_the_extra_task_and_the_application_is_finished_by_the_s
     app = jury.repos.applications.get("app-1")
     assert (app["state"], app["expected"], app["extra_review"]) == (WAITING_EXTRA, 3, True)
     assert jury.repos.tasks.get("app-1:4") is None  # one extra task, not two
+
+
+CODES = ("25056", "25057", "25100", "2A004", "38185", "38186", "75056")
+
+
+def pages(jury, limit, after=None):
+    found = []
+    while True:
+        page = jury.desk().deliberation_page(YEAR, after, limit)
+        assert len(page["rows"]) <= limit
+        found.append([row["application_id"] for row in page["rows"]])
+        if page["next"] is None:
+            return found
+        after = page["next"]
+        assert after == page["rows"][-1]["application_id"]
+
+
+def test_deliberation_pages_read_shelf_by_shelf_give_every_row_once_in_id_order(jury):
+    for code in reversed(CODES):
+        jury.submit(f"{YEAR}:{code}", collectivite(code, code[:2]))
+    for name in ("Ada", "Bob"):  # two reviews, on whichever tasks they claim
+        juror_id = jury.juror(name)
+        jury.review(juror_id, jury.desk().claim(juror_id, YEAR)["id"], 3)
+    ids = sorted(f"{YEAR}:{code}" for code in CODES)
+    assert jury.repos.shelves.of_campaign(YEAR) == [
+        f"{YEAR}:250",
+        f"{YEAR}:251",
+        f"{YEAR}:2A0",
+        f"{YEAR}:381",
+        f"{YEAR}:750",
+    ]
+    for limit in (1, 2, 3, 7, 200):
+        found = pages(jury, limit)
+        assert [i for page in found for i in page] == ids
+    # Mid-shelf and past the end.
+    assert pages(jury, 2, after=f"{YEAR}:25056") == [
+        [f"{YEAR}:25057", f"{YEAR}:25100"],
+        [f"{YEAR}:2A004", f"{YEAR}:38185"],
+        [f"{YEAR}:38186", f"{YEAR}:75056"],
+    ]
+    assert pages(jury, 5, after=f"{YEAR}:9") == [[]]
+    # The same rows as the whole list, reviews included.
+    whole = {row["application_id"]: row for row in jury.desk().deliberation(YEAR)}
+    [paged_rows] = [jury.desk().deliberation_page(YEAR, None, 200)["rows"]]
+    assert {row["application_id"]: row for row in paged_rows} == whole
+    assert sum(len(row["reviews"]) for row in whole.values()) == 2
+    assert jury.desk().deliberation_page(YEAR + 1, None, 200) == {"rows": [], "next": None}
+
+
+def test_documents_stored_before_the_shelves_get_theirs_once(jury):
+    from services.jury.repository import MIGRATIONS, shelve_older_documents
+
+    db = jury.out.db
+    jury.submit(f"{YEAR}:25056", BESANCON)
+    db["applications"].update_many({}, {"$unset": {"shelf": ""}})
+    db["tasks"].update_many({}, {"$unset": {"shelf": ""}})
+    db["deliberation_shelves"].delete_many({})
+    shelve_older_documents(db)
+    assert {doc["shelf"] for doc in db["applications"].find()} == {f"{YEAR}:250"}
+    assert {doc["shelf"] for doc in db["tasks"].find()} == {f"{YEAR}:250"}
+    assert [row["application_id"] for row in jury.desk().deliberation_page(YEAR, None, 10)["rows"]] == [
+        f"{YEAR}:25056"
+    ]
+    assert db[MIGRATIONS].count_documents({}) == 1
+    db["applications"].update_many({}, {"$unset": {"shelf": ""}})
+    shelve_older_documents(db)  # done once: the marker stops it
+    assert db["applications"].count_documents({"shelf": {"$exists": True}}) == 0
