@@ -43,16 +43,25 @@ REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_revi
 
 log = logging.getLogger(__name__)
 
-# Deliberation rows are read by shelf: the application id up to this many
-# characters of the collectivité's code ("2017:250" for "2017:25056").
-SHELF_CODE_CHARS = 3
+# Deliberation rows are read by shelf: the application id up to 1, 2 or 3
+# characters of the collectivité's code ("2017:2", "2017:25", "2017:250" for
+# "2017:25056"). Each is a prefix of the sort key, so shelves in order hold the
+# rows in `_id` order, and a page reads a few of them by equality (the one
+# filter FerretDB v1 hands to PostgreSQL's indexes), never the whole campaign.
+SHELF_WIDTHS = (1, 2, 3)
+# A shelf read finding fewer applications than SPARSE makes the next read a
+# wider shelf, more than DENSE a narrower one: a few reads of a few dozen rows
+# each, whether the campaign holds 300 applications or 35,000.
+SPARSE, DENSE = 12, 120
 
 
-def deliberation_shelf(application_id: str) -> str:
-    """A prefix of the id, so the shelves in order hold the rows in `_id`
-    order, and a page reads a few shelves by equality (the one filter FerretDB
-    v1 hands to PostgreSQL's indexes), never the whole campaign."""
-    return application_id[: application_id.find(":") + 1 + SHELF_CODE_CHARS]
+def shelf(application_id: str, width: int) -> str:
+    return application_id[: application_id.find(":") + 1 + width]
+
+
+def shelf_fields(application_id: str) -> Doc:
+    """The top-level fields an application's documents are read by."""
+    return {f"shelf_{width}": shelf(application_id, width) for width in SHELF_WIDTHS}
 
 
 REFRESH_ON_EMPTY = 2.0  # seconds
@@ -208,8 +217,8 @@ class JuryDesk:
         expected = max(1, int(data["reviews_per_application"]))
         app = self.repos.applications.get(app_id)
         if app is None:
-            shelf = deliberation_shelf(app_id)
-            self.repos.shelves.add(data["campaign_year"], shelf)  # first: a page lists the shelves
+            # First: a page lists the (narrowest) shelves.
+            self.repos.shelves.add(data["campaign_year"], shelf(app_id, max(SHELF_WIDTHS)))
             app = self._create_ignoring_duplicate(
                 "applications",
                 {
@@ -225,7 +234,7 @@ class JuryDesk:
                     "expected": expected,
                     "extra_review": False,
                     "state": REVIEWING,
-                    "shelf": shelf,
+                    **shelf_fields(app_id),
                     "created_at": self.now,
                 },
             ) or self.repos.applications.get(app_id)
@@ -245,7 +254,7 @@ class JuryDesk:
                 "n": n,
                 "campaign_year": app["campaign_year"],
                 "collectivite": app["collectivite"],
-                "shelf": deliberation_shelf(app["_id"]),
+                **shelf_fields(app["_id"]),
                 "state": OPEN,
                 "claimed_by": None,
                 "lease_expires_at": None,
@@ -624,18 +633,29 @@ class JuryDesk:
 
     def deliberation_page(self, campaign_year, after=None, limit=200):
         """The rows after the application `after`, by application id, at most
-        `limit`, read shelf by shelf; `next` is the last row's id when more follow."""
-        rows = []
-        first = deliberation_shelf(after) if after is not None else None
-        for shelf in self.repos.shelves.of_campaign(campaign_year):
-            if first is not None and shelf < first:
-                continue  # every id on it sorts before `after`
-            apps = self.repos.applications.on_shelf(campaign_year, shelf)
-            apps = [app for app in apps if after is None or app["_id"] > after]
+        `limit`, read shelf by shelf (see SHELF_WIDTHS); `next` is the last
+        row's id when more follow."""
+        width = max(SHELF_WIDTHS)
+        shelves = self.repos.shelves.of_campaign(campaign_year)  # the narrowest, in order
+        if after is not None:  # those before the cursor's hold only rows before it
+            shelves = [name for name in shelves if name >= shelf(after, width)]
+        rows: list[Doc] = []
+        next_shelf = 0
+        position = after  # a wider shelf may hold rows already read
+        while next_shelf < len(shelves) and len(rows) <= limit:
+            group = shelf(shelves[next_shelf], width)
+            while next_shelf < len(shelves) and shelves[next_shelf].startswith(group):
+                next_shelf += 1
+            apps = self.repos.applications.on_shelf(campaign_year, width, group)
+            found = len(apps)
+            apps = [app for app in apps if position is None or app["_id"] > position]
             if apps:
-                rows += deliberation_rows(apps, self.repos.tasks.on_shelf(campaign_year, shelf))
-            if len(rows) > limit:
-                break
+                rows += deliberation_rows(apps, self.repos.tasks.on_shelf(campaign_year, width, group))
+                position = rows[-1]["application_id"]
+            if found < SPARSE and width > min(SHELF_WIDTHS):
+                width -= 1
+            elif found > DENSE and width < max(SHELF_WIDTHS):
+                width += 1
         more = len(rows) > limit
         rows = rows[:limit]
         return {"rows": rows, "next": rows[-1]["application_id"] if more else None}

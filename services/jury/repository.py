@@ -11,7 +11,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
-from services.jury.logic import deliberation_shelf
+from services.jury.logic import SHELF_WIDTHS, shelf, shelf_fields
 
 # The task list of a claim carries no review bodies (they can be long).
 _TASK_SUMMARY = {"review": 0}
@@ -28,8 +28,9 @@ def ensure_indexes(db):
     db["tasks"].create_index([("claimed_by", ASCENDING)])
     db["tasks"].create_index([("state", ASCENDING)])
     db["applications"].create_index([("campaign_year", ASCENDING)])
-    db["applications"].create_index([("shelf", ASCENDING)])
-    db["tasks"].create_index([("shelf", ASCENDING)])
+    for width in SHELF_WIDTHS:
+        db["applications"].create_index([(f"shelf_{width}", ASCENDING)])
+        db["tasks"].create_index([(f"shelf_{width}", ASCENDING)])
     db[SHELVES].create_index([("campaign_year", ASCENDING)])
     shelve_older_documents(db)
 
@@ -41,14 +42,12 @@ def shelve_older_documents(db):
     if db[MIGRATIONS].find_one({"_id": done}) is not None:
         return
     shelves = Shelves(db)
-    for app in db["applications"].find({"shelf": {"$exists": False}}, {"campaign_year": 1}):
-        shelf = deliberation_shelf(app["_id"])
-        shelves.add(app["campaign_year"], shelf)
-        db["applications"].update_one({"_id": app["_id"]}, {"$set": {"shelf": shelf}})
-    for task in db["tasks"].find({"shelf": {"$exists": False}}, {"application_id": 1}):
-        db["tasks"].update_one(
-            {"_id": task["_id"]}, {"$set": {"shelf": deliberation_shelf(task["application_id"])}}
-        )
+    narrowest = f"shelf_{max(SHELF_WIDTHS)}"
+    for app in db["applications"].find({narrowest: {"$exists": False}}, {"campaign_year": 1}):
+        shelves.add(app["campaign_year"], shelf(app["_id"], max(SHELF_WIDTHS)))
+        db["applications"].update_one({"_id": app["_id"]}, {"$set": shelf_fields(app["_id"])})
+    for task in db["tasks"].find({narrowest: {"$exists": False}}, {"application_id": 1}):
+        db["tasks"].update_one({"_id": task["_id"]}, {"$set": shelf_fields(task["application_id"])})
     try:
         db[MIGRATIONS].insert_one({"_id": done})
     except DuplicateKeyError:
@@ -56,14 +55,14 @@ def shelve_older_documents(db):
 
 
 class Shelves:
-    """The deliberation shelves each campaign has (see logic.deliberation_shelf)."""
+    """The narrowest deliberation shelves each campaign has (see logic.SHELF_WIDTHS)."""
 
     def __init__(self, db):
         self.collection = db[SHELVES]
 
-    def add(self, year, shelf):
+    def add(self, year, name):
         try:
-            self.collection.insert_one({"_id": f"{year}|{shelf}", "campaign_year": year, "shelf": shelf})
+            self.collection.insert_one({"_id": f"{year}|{name}", "campaign_year": year, "shelf": name})
         except DuplicateKeyError:
             pass
 
@@ -105,8 +104,8 @@ class Applications:
     def of_campaign(self, year):
         return list(self.collection.find({"campaign_year": year}))
 
-    def on_shelf(self, year, shelf):
-        return list(self.collection.find({"campaign_year": year, "shelf": shelf}, _APPLICATION_ROW))
+    def on_shelf(self, year, width, name):
+        return list(self.collection.find({"campaign_year": year, f"shelf_{width}": name}, _APPLICATION_ROW))
 
 
 class Tasks:
@@ -122,9 +121,9 @@ class Tasks:
         # On FerretDB/SQLite this filter scans the collection (see bench_claims.py).
         return list(self.collection.find({"campaign_year": year}, None if with_reviews else _TASK_SUMMARY))
 
-    def on_shelf(self, year, shelf):
+    def on_shelf(self, year, width, name):
         """With their reviews: a deliberation page."""
-        return list(self.collection.find({"campaign_year": year, "shelf": shelf}))
+        return list(self.collection.find({"campaign_year": year, f"shelf_{width}": name}))
 
     def all(self):
         return list(self.collection.find({}, _TASK_SUMMARY))

@@ -421,7 +421,12 @@ def pages(jury, limit, after=None):
         assert after == page["rows"][-1]["application_id"]
 
 
-def test_deliberation_pages_read_shelf_by_shelf_give_every_row_once_in_id_order(jury):
+@pytest.mark.parametrize("sparse, dense", [(12, 120), (0, 1000), (2, 2)])  # widen; never; back and forth
+def test_deliberation_pages_read_shelf_by_shelf_give_every_row_once_in_id_order(
+    jury, monkeypatch, sparse, dense
+):
+    monkeypatch.setattr("services.jury.logic.SPARSE", sparse)
+    monkeypatch.setattr("services.jury.logic.DENSE", dense)
     for code in reversed(CODES):
         jury.submit(f"{YEAR}:{code}", collectivite(code, code[:2]))
     for name in ("Ada", "Bob"):  # two reviews, on whichever tasks they claim
@@ -458,16 +463,17 @@ def test_documents_stored_before_the_shelves_get_theirs_once(jury):
 
     db = jury.out.db
     jury.submit(f"{YEAR}:25056", BESANCON)
-    db["applications"].update_many({}, {"$unset": {"shelf": ""}})
-    db["tasks"].update_many({}, {"$unset": {"shelf": ""}})
+    unshelved = {"$unset": {"shelf_1": "", "shelf_2": "", "shelf_3": ""}}
+    db["applications"].update_many({}, unshelved)
+    db["tasks"].update_many({}, unshelved)
     db["deliberation_shelves"].delete_many({})
     shelve_older_documents(db)
-    assert {doc["shelf"] for doc in db["applications"].find()} == {f"{YEAR}:250"}
-    assert {doc["shelf"] for doc in db["tasks"].find()} == {f"{YEAR}:250"}
+    for doc in [*db["applications"].find(), *db["tasks"].find()]:
+        assert (doc["shelf_1"], doc["shelf_2"], doc["shelf_3"]) == (f"{YEAR}:2", f"{YEAR}:25", f"{YEAR}:250")
     assert [row["application_id"] for row in jury.desk().deliberation_page(YEAR, None, 10)["rows"]] == [
         f"{YEAR}:25056"
     ]
     assert db[MIGRATIONS].count_documents({}) == 1
-    db["applications"].update_many({}, {"$unset": {"shelf": ""}})
+    db["applications"].update_many({}, unshelved)
     shelve_older_documents(db)  # done once: the marker stops it
-    assert db["applications"].count_documents({"shelf": {"$exists": True}}) == 0
+    assert db["applications"].count_documents({"shelf_3": {"$exists": True}}) == 0
