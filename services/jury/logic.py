@@ -582,6 +582,11 @@ class JuryDesk:
             return None
         reviews = [review_ref(task) for task in tasks]
         step, result = next_step(reviews, app["enjeux"], app["mentions"], app["extra_review"])
+        # The deliberation row reads them here, not from the tasks.
+        submitted = [
+            dict(ref, submitted_at=isoformat(task["review"]["submitted_at"]))
+            for ref, task in zip(reviews, tasks, strict=True)
+        ]
         if step == "extra_review":
             extra = dict(app, expected=app["expected"] + 1)
             self._create_task(extra, extra["expected"])
@@ -616,6 +621,7 @@ class JuryDesk:
                 "proposal": result["proposal"],
                 "disagreement": result["disagreement"],
                 "spread": result["spread"],
+                "reviews": submitted,
                 "reviewed_at": self.now,
             },
             events=[event],
@@ -649,8 +655,10 @@ class JuryDesk:
             apps = self.repos.applications.on_shelf(campaign_year, width, group)
             found = len(apps)
             apps = [app for app in apps if position is None or app["_id"] > position]
-            if apps:
-                rows += deliberation_rows(apps, self.repos.tasks.on_shelf(campaign_year, width, group))
+            if apps:  # the tasks only for applications not consolidated yet
+                unreviewed = any("reviews" not in app for app in apps)
+                tasks = self.repos.tasks.on_shelf(campaign_year, width, group) if unreviewed else []
+                rows += deliberation_rows(apps, tasks)
                 position = rows[-1]["application_id"]
             if found < SPARSE and width > min(SHELF_WIDTHS):
                 width -= 1
@@ -705,17 +713,22 @@ class JuryDesk:
 
 
 def deliberation_rows(apps: list[Doc], tasks: list[Doc]) -> list[Doc]:
-    """One row per application, by id, from its tasks (with their reviews)."""
+    """One row per application, by id; its reviews as its consolidation
+    stored them, else from its tasks (with their reviews)."""
     by_app: dict[str, list[Doc]] = {}
     for task in tasks:
         by_app.setdefault(task["application_id"], []).append(task)
     rows = []
     for app in sorted(apps, key=lambda app: app["_id"]):
-        own = sorted(by_app.get(app["_id"], []), key=lambda t: t["n"])
-        done = [task for task in own if task["state"] == DONE]
-        reviews = [
-            dict(review_ref(task), submitted_at=isoformat(task["review"]["submitted_at"])) for task in done
-        ]
+        if "reviews" in app:
+            reviews = app["reviews"]
+        else:
+            own = sorted(by_app.get(app["_id"], []), key=lambda t: t["n"])
+            reviews = [
+                dict(review_ref(task), submitted_at=isoformat(task["review"]["submitted_at"]))
+                for task in own
+                if task["state"] == DONE
+            ]
         spread = app.get("spread") or (
             score_spread([r["scores"] for r in reviews], app["enjeux"]) if reviews else {}
         )
@@ -730,7 +743,7 @@ def deliberation_rows(apps: list[Doc], tasks: list[Doc]) -> list[Doc]:
                 "spread": spread,
                 "review_state": app["state"],
                 "reviews_expected": app["expected"],
-                "reviews_done": len(done),
+                "reviews_done": len(reviews),
             }
         )
     return rows

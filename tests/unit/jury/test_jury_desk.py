@@ -250,6 +250,10 @@ def test_agreeing_reviews_make_the_proposal(jury):
     assert len(reviewed["reviews"]) == 2
     row = jury.desk().deliberation(YEAR)[0]
     assert (row["review_state"], row["reviews_done"], row["reviews_expected"]) == (REVIEWED, 2, 2)
+    # The consolidation stored the reviews the deliberation shows: a page reads no task.
+    assert app["reviews"] == row["reviews"] and all(r["submitted_at"] for r in app["reviews"])
+    jury.repos.tasks.on_shelf = lambda *args: pytest.fail("tasks read for a consolidated application")
+    assert jury.desk().deliberation_page(YEAR, None, 10)["rows"] == [row]
 
 
 def test_disagreement_opens_one_extra_review_then_proposes(jury):
