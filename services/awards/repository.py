@@ -21,10 +21,11 @@ from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes, find_step
+from services.common.mongo import update_in_bulks
 
-# Collectivités' levels read or written per round trip (a command stays far
-# below MongoDB's 16 MB; FerretDB scans `levels` once per `$in` read).
-LEVELS_PER_ROUND_TRIP = 5000
+# Collectivités' levels per `$in` read, which FerretDB answers with a scan of
+# `levels`: few big reads (far below MongoDB's 16 MB).
+LEVELS_PER_READ = 5000
 
 
 def ensure_indexes(db):
@@ -201,8 +202,8 @@ class AwardsRepository:
         """{code: {year: arobases}} for these codes (released or imported years)."""
         found = {}
         codes = list(codes)
-        for start in range(0, len(codes), LEVELS_PER_ROUND_TRIP):
-            for doc in self.db.levels.find({"_id": {"$in": codes[start : start + LEVELS_PER_ROUND_TRIP]}}):
+        for start in range(0, len(codes), LEVELS_PER_READ):
+            for doc in self.db.levels.find({"_id": {"$in": codes[start : start + LEVELS_PER_READ]}}):
                 found[doc["_id"]] = {
                     int(year): level["arobases"] for year, level in doc.get("years", {}).items()
                 }
@@ -210,17 +211,18 @@ class AwardsRepository:
 
     def record_levels(self, year, rows, source):
         """rows: [(code, arobases)]; idempotent (the same year written again is the
-        same). A national release writes 35,000: LEVELS_PER_ROUND_TRIP per round trip."""
-        updates = [
-            UpdateOne(
-                {"_id": code},
-                {"$set": {f"years.{year}": {"arobases": arobases, "source": source}}},
-                upsert=True,
-            )
-            for code, arobases in rows
-        ]
-        for start in range(0, len(updates), LEVELS_PER_ROUND_TRIP):
-            self.db.levels.bulk_write(updates[start : start + LEVELS_PER_ROUND_TRIP], ordered=False)
+        same). A national release writes 35,000, in bulks (mongo.UPDATES_PER_BULK)."""
+        update_in_bulks(
+            self.db.levels,
+            [
+                UpdateOne(
+                    {"_id": code},
+                    {"$set": {f"years.{year}": {"arobases": arobases, "source": source}}},
+                    upsert=True,
+                )
+                for code, arobases in rows
+            ],
+        )
 
     def palmares_entry(self, year, application_id):
         """One application's stored palmarès line (with its feedback), None if absent."""

@@ -40,6 +40,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.common.clock import as_utc, isoformat, utcnow
 from services.common.contracts import Event, check_payload
 from services.common.errors import Conflict
+from services.common.mongo import update_in_bulks
 from services.common.types import Doc
 
 log = logging.getLogger(__name__)
@@ -249,13 +250,13 @@ class Ledger:
 
     def mark_published_many(self, keys: list[str]) -> None:
         """The changes published, then their markers gone (a crash between leaves
-        a marker the sweep drops): two round trips, each write by `_id`."""
+        a marker the sweep drops): bulk writes, each by `_id`."""
         if not keys:
             return
         now = utcnow()
-        self.changes.bulk_write(
+        update_in_bulks(
+            self.changes,
             [UpdateOne({"_id": key}, {"$set": {"published": True, "published_at": now}}) for key in keys],
-            ordered=False,
         )
         self.markers.bulk_write([DeleteOne({"_id": key}) for key in keys], ordered=False)
 

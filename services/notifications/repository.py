@@ -7,6 +7,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc, utcnow
 from services.common.ledger import ensure_ledger_indexes, find_step, insert_new
+from services.common.mongo import update_in_bulks
 from services.notifications.logic import EmailState
 
 EMAILS = "emails"
@@ -189,10 +190,11 @@ class EmailRepository:
         self.mark_sent_many([(email_id, attempt)], now)
 
     def mark_sent_many(self, sent, now):
-        """[(email id, attempt)] sent: the emails in one round trip, then their markers in one."""
+        """[(email id, attempt)] sent: the emails in bulk, then their markers."""
         if not sent:
             return
-        self.col.bulk_write(
+        update_in_bulks(
+            self.col,
             [
                 UpdateOne(
                     {"_id": email_id},
@@ -208,7 +210,6 @@ class EmailRepository:
                 )
                 for email_id, attempt in sent
             ],
-            ordered=False,
         )
         self.queue.remove_many([email_id for email_id, _ in sent])
 
