@@ -70,10 +70,19 @@ CONSOLIDATION_GRACE = timedelta(seconds=10)
 
 # --- use cases -------------------------------------------------------------
 
-NOT_HOLDER = Conflict(
-    "Vous ne détenez pas cette tâche de relecture (ou votre réservation a expiré).", "claim_not_held"
-)
-NO_TASK = NotFound("Aucune tâche de relecture disponible pour vous dans cette campagne.", "no_task_available")
+
+# A new exception each time: one instance raised again and again keeps every
+# raise's traceback chained on it (memory, and log lines growing without end).
+def _not_holder() -> Conflict:
+    return Conflict(
+        "Vous ne détenez pas cette tâche de relecture (ou votre réservation a expiré).", "claim_not_held"
+    )
+
+
+def _no_task() -> NotFound:
+    return NotFound(
+        "Aucune tâche de relecture disponible pour vous dans cette campagne.", "no_task_available"
+    )
 
 
 def _lost_claim() -> Conflict:
@@ -380,7 +389,7 @@ class JuryDesk:
                     return task_view(claimed, self.now, juror["_id"])
             if nonce is not None:
                 self.repos.assignments.unreserve(juror["_id"], app_id, nonce)
-        raise NO_TASK
+        raise _no_task()
 
     def _remember(self, task):
         if task is not None and self.snapshots is not None:
@@ -452,7 +461,7 @@ class JuryDesk:
         if task is None:
             raise NotFound("Tâche introuvable.", "task_not_found")
         if not held_by(task, juror_id, self.now):
-            raise NOT_HOLDER
+            raise _not_holder()
         code = str(task["collectivite"].get("insee_code") or task["collectivite"]["id"]).upper()
 
         def add_conflict():
@@ -470,7 +479,7 @@ class JuryDesk:
             "tasks",
             task,
             {"state": OPEN, "claimed_by": None, "lease_expires_at": None, "released_at": self.now},
-            conflict=NOT_HOLDER,
+            conflict=_not_holder(),
         )
         self._remember(released)
         return dict(task_view(released, self.now, juror_id), conflicts=juror["conflicts"])
@@ -481,7 +490,7 @@ class JuryDesk:
             raise NotFound("Tâche introuvable.", "task_not_found")
         # An expired claim may still be released by its holder, as long as nobody re-claimed it.
         if task["state"] != CLAIMED or task.get("claimed_by") != juror_id:
-            raise NOT_HOLDER
+            raise _not_holder()
         released = self.outbox.update(
             "tasks",
             task,
@@ -491,7 +500,7 @@ class JuryDesk:
                 "lease_expires_at": None,
                 "released_at": self.now,
             },
-            conflict=NOT_HOLDER,
+            conflict=_not_holder(),
         )
         self.repos.assignments.release(juror_id, task["application_id"])
         self._remember(released)
@@ -502,7 +511,7 @@ class JuryDesk:
         if task is None:
             raise NotFound("Tâche introuvable.", "task_not_found")
         if not held_by(task, juror_id, self.now):
-            raise NOT_HOLDER
+            raise _not_holder()
         self._check_not_released(task["campaign_year"])
         app = self.repos.applications.get(task["application_id"])
         check_review(data, app["enjeux"], app["mentions"])
@@ -530,7 +539,7 @@ class JuryDesk:
         # review leaves it to the sweep (sweep_consolidations), never lost.
         mark = self.repos.pending_consolidations.mark(task["application_id"], self.now)
         done = self.outbox.update(
-            "tasks", task, {"state": DONE, "review": review}, events=[event], conflict=NOT_HOLDER
+            "tasks", task, {"state": DONE, "review": review}, events=[event], conflict=_not_holder()
         )
         self._remember(done)
         self._consolidate_owed(task["application_id"], [mark])

@@ -481,3 +481,21 @@ def test_documents_stored_before_the_shelves_get_theirs_once(jury):
     db["applications"].update_many({}, unshelved)
     shelve_older_documents(db)  # done once: the marker stops it
     assert db["applications"].count_documents({"shelf_3": {"$exists": True}}) == 0
+
+
+def test_a_refusal_raised_again_and_again_does_not_grow():
+    """A shared exception instance would chain every raise's traceback onto
+    itself: the jury's memory and its log grew with each empty claim."""
+    jury = Jury()
+    ada = jury.juror("Ada")
+    refusals, depths = [], set()
+    for _ in range(3):
+        with pytest.raises(NotFound) as refused:
+            jury.desk().claim(ada, YEAR)
+        depth, tb = 0, refused.value.__traceback__
+        while tb is not None:
+            depth, tb = depth + 1, tb.tb_next
+        refusals.append(refused.value)
+        depths.add(depth)
+    assert refusals[0] is not refusals[1] and refusals[1] is not refusals[2]
+    assert len(depths) == 1
