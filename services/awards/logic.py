@@ -341,8 +341,10 @@ class Awards(ReleaseProtocol):
             )
         return rows
 
-    def decisions(self, year):
-        return {d["_id"]: decision_view(d) for d in self.repo.decisions(year)}
+    def decisions_of(self, application_ids):
+        """The decisions taken on these applications (a page's), by id: each read by its id."""
+        found = (self.repo.decision(application_id) for application_id in application_ids)
+        return {doc["_id"]: decision_view(doc) for doc in found if doc}
 
     def released(self, year):
         return self.repo.release_step(year) is not None

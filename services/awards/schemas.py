@@ -6,6 +6,14 @@ from services.awards.feedback import MAX_COMMENT_CHARS, MODERATION_STATES
 from services.common.validation import StrictSchema
 
 
+class ApplicationIds(StrictSchema):
+    """A page's applications (the decisions taken on them are read one by one)."""
+
+    application_ids = fields.List(
+        fields.String(validate=validate.Length(1, 200)), required=True, validate=validate.Length(max=200)
+    )
+
+
 class DecisionSchema(StrictSchema):
     arobases = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
     mentions = fields.List(

@@ -6,7 +6,13 @@ from nameko.timer import timer
 from services.awards import logic, palmares
 from services.awards.release import release_view
 from services.awards.repository import AwardsRepository, ensure_indexes
-from services.awards.schemas import DecisionSchema, ModerationSchema, PastPalmares, ReleaseSchema
+from services.awards.schemas import (
+    ApplicationIds,
+    DecisionSchema,
+    ModerationSchema,
+    PastPalmares,
+    ReleaseSchema,
+)
 from services.common import contracts
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
@@ -67,8 +73,9 @@ class AwardsService(HealthRpc):
         return self._use_cases().deliberation(campaign_year(year))
 
     @rpc
-    def decisions(self, year):
-        return self._use_cases().decisions(campaign_year(year))
+    def decisions_of(self, application_ids):
+        ids = load(ApplicationIds(), {"application_ids": application_ids})["application_ids"]
+        return self._use_cases().decisions_of(ids)
 
     @rpc
     def decide(self, application_id, data, by):

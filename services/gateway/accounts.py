@@ -162,9 +162,8 @@ class Team:
         return organiser
 
     def members(self) -> list[dict]:
-        return [
-            dict(o, revoked=self.revocations.is_revoked("organiser", o["_id"])) for o in self.organisers.all()
-        ]
+        revoked = self.revoked("organiser")
+        return [dict(o, revoked=o["_id"] in revoked) for o in self.organisers.all()]
 
     def organiser(self, email: str) -> dict | None:
         found = self.organisers.get(email.strip().lower())
@@ -178,6 +177,9 @@ class Team:
 
     def is_revoked(self, role: str, subject: str) -> bool:
         return self.revocations.is_revoked(role, subject)
+
+    def revoked(self, role: str) -> set[str]:
+        return self.revocations.subjects(role)
 
     def end_sessions(self, role: str, subject: str) -> int:
         return self.sessions.end_all(role, subject)

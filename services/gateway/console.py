@@ -1,12 +1,9 @@
 """Pure helpers of the organisers' console: a campaign from last year's, the
-changes of the grid and mentions side by side, Paris times in forms, the
-deliberation's order."""
+changes of the grid and mentions side by side, Paris times in forms."""
 
 import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
-
-from services.common.french import sort_key
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -92,15 +89,3 @@ def mention_changes(old: list[dict], new: list[dict]) -> list[tuple[str, str]]:
     after = {m["code"]: m["label"] for m in new}
     codes = list(before) + [code for code in after if code not in before]
     return [(before.get(code, "—"), after.get(code, "—")) for code in codes]
-
-
-def deliberation_order(rows: list[dict]) -> list[dict]:
-    """Disagreements first, then what waits for a decision, then the rest; by name."""
-    return sorted(
-        rows,
-        key=lambda row: (
-            not row.get("disagreement"),
-            row.get("decision") is not None,
-            sort_key(row["collectivite"].get("name", "")),
-        ),
-    )

@@ -646,10 +646,21 @@ class JuryDesk:
         )
         return sorted(rows, key=lambda row: (row["collectivite"].get("name", ""), row["application_id"]))
 
-    def deliberation_page(self, campaign_year, after=None, limit=200):
+    def deliberation_row(self, app_id):
+        """One application's row (None before it reaches the jury): its own
+        document and its own tasks, read by id."""
+        app = self.repos.applications.get(app_id)
+        if app is None:
+            return None
+        numbers = range(1, app["expected"] + 1) if "reviews" not in app else ()
+        tasks = [task for task in (self.repos.tasks.get(f"{app_id}:{n}") for n in numbers) if task]
+        return deliberation_rows([app], tasks)[0]
+
+    def deliberation_page(self, campaign_year, after=None, limit=200, disagreements=False):
         """The rows after the application `after`, by application id, at most
         `limit`, read shelf by shelf (see SHELF_WIDTHS); `next` is the last
-        row's id when more follow."""
+        row's id when more follow. `disagreements`: only the applications whose
+        reviewers disagreed (the shelf read filters them, by equality too)."""
         width = max(SHELF_WIDTHS)
         shelves = self.repos.shelves.of_campaign(campaign_year)  # the narrowest, in order
         if after is not None:  # those before the cursor's hold only rows before it
@@ -661,7 +672,7 @@ class JuryDesk:
             group = shelf(shelves[next_shelf], width)
             while next_shelf < len(shelves) and shelves[next_shelf].startswith(group):
                 next_shelf += 1
-            apps = self.repos.applications.on_shelf(campaign_year, width, group)
+            apps = self.repos.applications.on_shelf(campaign_year, width, group, disagreements)
             found = len(apps)
             apps = [app for app in apps if position is None or app["_id"] > position]
             if apps:  # the tasks only for applications not consolidated yet

@@ -104,8 +104,11 @@ class Applications:
     def of_campaign(self, year):
         return list(self.collection.find({"campaign_year": year}))
 
-    def on_shelf(self, year, width, name):
-        return list(self.collection.find({"campaign_year": year, f"shelf_{width}": name}, _APPLICATION_ROW))
+    def on_shelf(self, year, width, name, disagreements=False):
+        query = {"campaign_year": year, f"shelf_{width}": name}
+        if disagreements:
+            query["disagreement"] = True
+        return list(self.collection.find(query, _APPLICATION_ROW))
 
 
 class Tasks:

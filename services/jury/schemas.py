@@ -25,6 +25,7 @@ class JurorRegistration(StrictSchema):
 class DeliberationPage(StrictSchema):
     after = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 200))
     limit = fields.Integer(load_default=200, strict=True, validate=validate.Range(1, 200))
+    disagreements = fields.Boolean(load_default=False, truthy={True}, falsy={False})
 
 
 class ClaimRequest(StrictSchema):

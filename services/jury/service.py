@@ -111,9 +111,17 @@ class JuryService(HealthRpc):
         return self._use_cases().deliberation(campaign_year(year))
 
     @rpc
-    def deliberation_page(self, year, after=None, limit=200):
-        args = load(schemas.DeliberationPage(), {"after": after, "limit": limit})
-        return self._use_cases().deliberation_page(campaign_year(year), args["after"], args["limit"])
+    def deliberation_page(self, year, after=None, limit=200, disagreements=False):
+        args = load(
+            schemas.DeliberationPage(), {"after": after, "limit": limit, "disagreements": disagreements}
+        )
+        return self._use_cases().deliberation_page(
+            campaign_year(year), args["after"], args["limit"], args["disagreements"]
+        )
+
+    @rpc
+    def deliberation_row(self, application_id):
+        return self._use_cases().deliberation_row(str(application_id))
 
     # -- events -----------------------------------------------------------
 

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
+from tests.support import web
 from tests.support.api import ok, poll
 from tests.support.browser import assert_accessible, screenshot
 from tests.support.mail import Mailbox
@@ -50,12 +50,6 @@ TOWNS = [
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def link_in(message):
-    return re.search(
-        r"(http\S+/connexion/lien\?jeton=\S+)", message.get_body(("plain",)).get_content()
-    ).group(1)
-
-
 def checked(page, name):
     assert_accessible(page, name)
     return page
@@ -87,7 +81,7 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     [invitation] = stack.mail.wait_for(Mailbox.to(ORGANISER["email"]))
     assert "invité" in str(invitation["Subject"])
     page = browser.new_context(locale="fr-FR").new_page()
-    page.goto(link_in(invitation))
+    page.goto(web.sign_in_link(invitation))
     page.get_by_role("button", name="Se connecter").click()
     assert page.url.split("?")[0].endswith("/organisation")
     checked(page, "console")
@@ -211,6 +205,10 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/deliberation")
     checked(page, "délibération")
     screenshot(page, "console-deliberation")
+    page.get_by_role("link", name="Désaccords du jury").click()  # the reviewers agreed on all three
+    assert "Aucun désaccord du jury." in page.locator("main").inner_text()
+    checked(page, "délibération (désaccords)")
+    page.get_by_role("link", name="Toutes les candidatures").click()
     page.get_by_role("link", name="Décider pour Dax").click()
     assert "Solide." in page.locator("main").inner_text()
     page.get_by_label("4 arobases").check()
@@ -298,27 +296,9 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
 
 
 def signed_in(stack, address):
-    """A requests session signed in from the link sent to `address`, and its form token."""
-    session = requests.Session()
-    token = re.search(
-        r'name="csrf_token" value="([^"]+)"', session.get(stack.base_url + "/connexion").text
-    ).group(1)
-
-    def links():
-        return [
-            link_in(m)
-            for m in stack.mail.messages()
-            if Mailbox.to(address)(m) and "/connexion/lien" in m.get_body(("plain",)).get_content()
-        ]
-
-    before = len(links())
-    ok(session.post(stack.base_url + "/connexion", data={"email": address, "csrf_token": token}))
-    link = poll(links, lambda found: len(found) > before)[-1]
-    jeton = requests.utils.unquote(link.split("jeton=", 1)[1])
-    opened = session.post(stack.base_url + "/connexion/lien", data={"jeton": jeton, "csrf_token": token})
-    home = ok(opened)
-    assert home is None and opened.url.split("?")[0].rsplit("/", 1)[1] in ("jure", "collectivite")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', opened.text).group(1)
+    """A session of a juror's or a collectivité's (their own homes)."""
+    session, landed, token = web.signed_in(stack, address)
+    assert landed.split("?")[0].rsplit("/", 1)[1] in ("jure", "collectivite")
     return session, token
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from tests.support import web
 from tests.support.api import ok, poll
 from tests.support.mail import Mailbox
 from tests.support.stack import ROOT
@@ -36,11 +37,6 @@ def commune(insee, email, name=None):
 
 def application():
     return {"campaign_year": YEAR, "services": [], "initiatives": []}
-
-
-def link_in(message):
-    text = message.get_body(("plain",)).get_content()
-    return re.search(r"(http\S+/connexion/lien\?jeton=\S+)", text).group(1)
 
 
 def follow(stack, link):
@@ -79,7 +75,7 @@ def test_a_public_sign_up_acts_only_once_its_address_is_confirmed(stack, campaig
 
     [confirmation] = stack.mail.wait_for(Mailbox.to(address))
     assert "iPhone" not in str(confirmation["Subject"]) and "iPhone" not in Mailbox.text(confirmation)
-    opened = follow(stack, link_in(confirmation))
+    opened = follow(stack, web.sign_in_link(confirmation))
     assert opened.status_code == 200 and opened.url.split("?")[0].endswith("/collectivite")
 
     welcome = poll(
@@ -103,7 +99,7 @@ def test_an_unconfirmed_sign_up_expires_and_frees_its_code(stack, campaign):
             timeout=60,
             interval=1,
         )
-        link = link_in(stack.mail.wait_for(Mailbox.to("squat@confirm.example.fr"))[0])
+        link = web.sign_in_link(stack.mail.wait_for(Mailbox.to("squat@confirm.example.fr"))[0])
         late = follow(stack, link)
         assert late.status_code == 409 and "a expiré" in late.text
     finally:
@@ -114,7 +110,7 @@ def test_an_unconfirmed_sign_up_expires_and_frees_its_code(stack, campaign):
         stack.http("POST", "/api/v1/collectivites", json=commune("12002", "mairie@12002.confirm.example.fr")),
         201,
     )
-    follow(stack, link_in(stack.mail.wait_for(Mailbox.to("mairie@12002.confirm.example.fr"))[0]))
+    follow(stack, web.sign_in_link(stack.mail.wait_for(Mailbox.to("mairie@12002.confirm.example.fr"))[0]))
     ok(stack.http("POST", "/api/v1/applications", token=right["token"], json=application()), 201)
     assert stack.http("GET", "/api/v1/collectivites/12002", token=squatter["token"]).status_code == 401
 
@@ -134,7 +130,7 @@ def labelctl(stack, *args):
 def test_an_organiser_hands_a_squatted_code_back_to_the_right_address(stack, campaign):
     squat, right = "squat@12003.confirm.example.fr", "mairie@12003.confirm.example.fr"
     squatter = ok(stack.http("POST", "/api/v1/collectivites", json=commune("12003", squat)), 201)
-    session = follow(stack, link_in(stack.mail.wait_for(Mailbox.to(squat))[0]))
+    session = follow(stack, web.sign_in_link(stack.mail.wait_for(Mailbox.to(squat))[0]))
     assert session.url.split("?")[0].endswith("/collectivite")
     ok(stack.http("POST", "/api/v1/applications", token=squatter["token"], json=application()), 201)
     # A link the squatter asked for and has not used yet.
@@ -143,7 +139,7 @@ def test_an_organiser_hands_a_squatted_code_back_to_the_right_address(stack, cam
         r'name="csrf_token" value="([^"]+)"', form.get(stack.base_url + "/connexion").text
     ).group(1)
     ok(form.post(stack.base_url + "/connexion", data={"email": squat, "csrf_token": csrf}))
-    unused = link_in(
+    unused = web.sign_in_link(
         poll(lambda: stack.mail.messages(), lambda ms: sum(Mailbox.to(squat)(m) for m in ms) >= 3)[-1]
     )
 
@@ -160,7 +156,7 @@ def test_an_organiser_hands_a_squatted_code_back_to_the_right_address(stack, cam
     assert late.status_code == 403 and "plus celle de la collectivité" in late.text
 
     # The right address confirms with its link and opens the space.
-    opened = follow(stack, link_in(stack.mail.wait_for(Mailbox.to(right))[0]))
+    opened = follow(stack, web.sign_in_link(stack.mail.wait_for(Mailbox.to(right))[0]))
     assert opened.status_code == 200 and opened.url.split("?")[0].endswith("/collectivite")
     assert stack.mongo("submissions").collectivites.find_one({"_id": "12003"})["email"] == right
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from tests.support import web
 from tests.support.api import ok, poll
 from tests.support.browser import DESKTOP, PHONE, assert_accessible, screenshot
 from tests.support.mail import Mailbox
@@ -48,11 +49,7 @@ def sign_in_link(stack, address, after=0):
                 Mailbox.to(address)(message)
                 and "/connexion/lien" in message.get_body(("plain",)).get_content()
             ):
-                found.append(
-                    re.search(
-                        r"(http\S+/connexion/lien\?jeton=\S+)", message.get_body(("plain",)).get_content()
-                    ).group(1)
-                )
+                found.append(web.sign_in_link(message))
         return found
 
     return poll(links, lambda found: len(found) > after, timeout=30)[-1]

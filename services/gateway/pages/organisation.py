@@ -2,10 +2,10 @@
 
 Campaigns (created from last year's, progress at a glance), jurors and
 organisers (invite, load, conflicts, end sessions, revoke), applications
-(filters, pages, each read as its jurors read it), deliberation (disagreements
-first) and decisions, the release (preview, confirmation naming the campaign,
-progress), the outbox and the dead letters. Every action is the API's, made
-under the organiser's own name.
+(filters, pages, each read as its jurors read it), deliberation (paged, the
+disagreements on their own) and decisions, the release (preview, confirmation
+naming the campaign, progress), the outbox and the dead letters. Every action
+is the API's, made under the organiser's own name.
 """
 
 from nameko.constants import AMQP_URI_CONFIG_KEY
@@ -23,6 +23,7 @@ from services.gateway.web import page, redirect, render
 
 ORGANISER = ("organiser",)
 MAIL_STATES = {"queued": "en attente", "sent": "envoyé", "failed": "en échec"}
+DELIBERATION_ROWS = 50  # a page of the deliberation
 
 
 def _text(form, name):
@@ -131,8 +132,8 @@ class OrganiserPages:
         return self._jurors(visitor, {}, {})
 
     def _jurors(self, visitor, form, errors, status=200):
-        team = self.team()
-        jurors = [dict(j, revoked=team.is_revoked("juror", j["id"])) for j in self.jury.list_jurors()]
+        revoked = self.team().revoked("juror")
+        jurors = [dict(j, revoked=j["id"] in revoked) for j in self.jury.list_jurors()]
         return render("orga_jures.html", visitor, status=status, jurors=jurors, form=form, errors=errors)
 
     @page("POST", "/organisation/jures", roles=ORGANISER)
@@ -272,13 +273,9 @@ class OrganiserPages:
     def _application_page(self, visitor, application_id, status=200, errors=None, form=None):
         application = self.submissions.get_application(application_id, "organiser", self._by(visitor))
         campaign = self.submissions.get_campaign(application["campaign_year"])
-        rows = [
-            row
-            for row in self._deliberation_rows(application["campaign_year"])
-            if row["application_id"] == application_id
-        ]
+        row = self.jury.deliberation_row(application_id)
+        row = self.with_decisions([row])[0] if row else None
         team = self.team()
-        row = rows[0] if rows else None
         comments = self.awards.comments(application_id) if row else []
         return render(
             "orga_candidature.html",
@@ -331,16 +328,28 @@ class OrganiserPages:
 
     # -- deliberation and release ---------------------------------------------------------
 
-    def _deliberation_rows(self, year):
-        rows = self.jury.deliberation(year)
-        decisions = self.awards.decisions(year)
-        return [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
-
     @page("GET", "/organisation/campagnes/<int:year>/deliberation", roles=ORGANISER)
     def deliberation_page(self, request, visitor, year):
+        """A page of rows by collectivité code, read from the jury's shelves; the
+        disagreements on their own (`vue=desaccords`), as the jury meets on them first."""
         campaign = self.submissions.get_campaign(year)
-        rows = console.deliberation_order(self._deliberation_rows(year))
-        return render("orga_deliberation.html", visitor, campaign=campaign, rows=rows)
+        view = "desaccords" if request.args.get("vue") == "desaccords" else "toutes"
+        after = request.args.get("apres") or None
+        disagreements = view == "desaccords"
+        try:
+            page = self.jury.deliberation_page(year, after, DELIBERATION_ROWS, disagreements)
+        except ValidationFailed:  # a hand-edited `apres`: the list from its start
+            after, page = None, self.jury.deliberation_page(year, None, DELIBERATION_ROWS, disagreements)
+        return render(
+            "orga_deliberation.html",
+            visitor,
+            campaign=campaign,
+            rows=self.with_decisions(page["rows"]),
+            view=view,
+            after=after,
+            next=page["next"],
+            per_page=DELIBERATION_ROWS,
+        )
 
     @page("GET", "/organisation/campagnes/<int:year>/publication", roles=ORGANISER)
     def release_page(self, request, visitor, year):

@@ -92,9 +92,13 @@ class AwardsRoutes:
             page = self.jury.deliberation_page(year, after[0] if after else None, limit)
         except (UnknownService, MethodNotFound):  # the jury service is away: the awards copy of its proposals
             return paged(request, self.awards.deliberation(year), lambda row: [row["application_id"]])
-        decisions = self.awards.decisions(year)
-        rows = [dict(row, decision=decisions.get(row["application_id"])) for row in page["rows"]]
-        return page_response(rows, [page["next"]] if page["next"] is not None else None)
+        next_key = [page["next"]] if page["next"] is not None else None
+        return page_response(self.with_decisions(page["rows"]), next_key)
+
+    def with_decisions(self, rows):
+        """Deliberation rows with the organisers' decision on each (a page's, read by id)."""
+        decisions = self.awards.decisions_of([row["application_id"] for row in rows]) if rows else {}
+        return [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
 
     @api("PUT", "/api/v1/applications/<application_id>/decision", roles=ORGANISER)
     def put_decision(self, request, principal, application_id):

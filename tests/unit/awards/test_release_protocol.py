@@ -208,6 +208,8 @@ def test_a_decision_departing_from_the_proposal_needs_a_reason(awards):
     assert changed["departs_from_proposal"] is True
     assert [h["arobases"] for h in changed["history"]] == [4]
     assert awards.repo.decision("app-1")["version"] == 2
+    # A page's decisions, read by id: the undecided and the unknown are left out.
+    assert awards.awards.decisions_of(["app-1", "app-2", "nulle-part"]) == {"app-1": changed}
 
 
 def test_deliberation_ready_once_closed_and_every_application_proposed(awards):

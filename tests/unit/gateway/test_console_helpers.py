@@ -66,14 +66,34 @@ def test_paris_times_in_forms():
     assert console.paris_input(None) == ""
 
 
-def test_deliberation_shows_disagreements_first_then_undecided():
-    rows = [
-        {"collectivite": {"name": "Brest"}, "disagreement": False, "decision": {"arobases": 3}},
-        {"collectivite": {"name": "Amiens"}, "disagreement": False, "decision": None},
-        {"collectivite": {"name": "Lille"}, "disagreement": True, "decision": None},
-    ]
-    assert [r["collectivite"]["name"] for r in console.deliberation_order(rows)] == [
-        "Lille",
-        "Amiens",
-        "Brest",
-    ]
+def deliberation_html(**context):
+    from services.gateway.web import Visitor, render
+
+    visitor = Visitor({"role": "organiser", "subject": "orga@villes-internet.example.fr"}, "csrf")
+    row = {
+        "application_id": "2017:40088",
+        "collectivite": {"name": "Dax", "insee_code": "40088"},
+        "reviews": [{"arobases": 3}],
+        "reviews_done": 1,
+        "reviews_expected": 2,
+        "proposal": None,
+        "spread": {},
+        "disagreement": True,
+        "decision": None,
+    }
+    page = render(
+        "orga_deliberation.html", visitor, campaign={"year": 2017}, rows=[row], per_page=50, **context
+    )
+    return page.get_data(as_text=True)
+
+
+def test_a_deliberation_page_links_the_next_one_in_its_view_and_back_to_the_start():
+    first = deliberation_html(view="desaccords", after=None, next="2017:40088")
+    assert 'href="/organisation/campagnes/2017/deliberation?vue=desaccords" aria-current="page"' in first
+    assert 'href="/organisation/campagnes/2017/deliberation?vue=desaccords&amp;apres=2017%3A40088"' in first
+    assert "Début de la liste" not in first and "Décider pour Dax" in first
+    assert "50 par page au plus" in first
+    last = deliberation_html(view="toutes", after="2017:40088", next=None)
+    assert 'href="/organisation/campagnes/2017/deliberation" aria-current="page"' in last
+    assert "Candidatures suivantes" not in last
+    assert 'href="/organisation/campagnes/2017/deliberation">Début de la liste' in last

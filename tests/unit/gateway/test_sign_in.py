@@ -198,3 +198,19 @@ def test_the_bootstrap_token_only_creates_the_first_organiser_outside_local_mode
     from services.gateway.accounts import bootstrap_allows
 
     assert bootstrap_allows(method, path, organisers_exist, local) is allowed
+
+
+def test_a_list_page_reads_the_revoked_accounts_of_its_role_at_once():
+    from services.gateway.accounts import Team
+    from services.gateway.repository import Organisers, Revocations
+    from tests.unit.fakes import memory_database
+
+    db = memory_database()
+    revocations = Revocations(db)
+    for role, subject in (("juror", "j1"), ("juror", "j3"), ("collectivite", "j2"), ("organiser", "o2")):
+        revocations.revoke(role, subject, "florence@asso.fr", T0)
+    team = Team(Organisers(db), revocations, None, T0, None)
+    assert team.revoked("juror") == {"j1", "j3"}
+    for email in ("o1@asso.fr", "o2"):
+        Organisers(db).add({"_id": email, "name": email, "email": email})
+    assert {o["_id"]: o["revoked"] for o in team.members()} == {"o1@asso.fr": False, "o2": True}

@@ -275,6 +275,9 @@ def test_disagreement_opens_one_extra_review_then_proposes(jury):
     assert reviewed["disagreement"] is True  # still 1 vs 4: organisers decide, no fourth review
     assert jury.repos.tasks.get("app-1:4") is None
     assert jury.repos.applications.get("app-1")["state"] == REVIEWED
+    # The organisers' view of the disagreements holds it, and its row read alone is the same.
+    [row] = jury.desk().deliberation_page(YEAR, None, 10, disagreements=True)["rows"]
+    assert row == jury.desk().deliberation_row("app-1") and row["disagreement"] is True
 
 
 def test_consolidation_waits_for_every_expected_review(jury):
@@ -481,6 +484,36 @@ def test_documents_stored_before_the_shelves_get_theirs_once(jury):
     db["applications"].update_many({}, unshelved)
     shelve_older_documents(db)  # done once: the marker stops it
     assert db["applications"].count_documents({"shelf_3": {"$exists": True}}) == 0
+
+
+def test_the_disagreements_are_paged_on_their_own(jury):
+    for code in CODES:
+        jury.submit(f"{YEAR}:{code}", collectivite(code, code[:2]))
+    disagreed = [f"{YEAR}:25057", f"{YEAR}:2A004", f"{YEAR}:75056"]
+    jury.out.db["applications"].update_many({"_id": {"$in": disagreed}}, {"$set": {"disagreement": True}})
+    for limit in (1, 2, 200):
+        found = []
+        after = None
+        while True:
+            page = jury.desk().deliberation_page(YEAR, after, limit, disagreements=True)
+            found += [row["application_id"] for row in page["rows"]]
+            if page["next"] is None:
+                break
+            after = page["next"]
+        assert found == disagreed
+    assert jury.desk().deliberation_page(YEAR, f"{YEAR}:75056", 5, disagreements=True)["rows"] == []
+
+
+def test_one_row_is_read_by_its_ids_alone(jury):
+    jury.submit(f"{YEAR}:25056", BESANCON)
+    ada = jury.juror("Ada")
+    jury.review(ada, jury.desk().claim(ada, YEAR)["id"], 4)
+    jury.repos.tasks.on_shelf = lambda *args: pytest.fail("a shelf read for one row")
+    jury.repos.applications.on_shelf = lambda *args: pytest.fail("a shelf read for one row")
+    row = jury.desk().deliberation_row(f"{YEAR}:25056")
+    assert (row["reviews_done"], row["reviews_expected"], row["reviews"][0]["arobases"]) == (1, 2, 4)
+    assert [row] == jury.desk().deliberation(YEAR)
+    assert jury.desk().deliberation_row(f"{YEAR}:38185") is None
 
 
 def test_a_refusal_raised_again_and_again_does_not_grow():
