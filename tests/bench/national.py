@@ -23,6 +23,9 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
              run: GET /api/v1/jurors/me, 30 clients;
   proposals  the jury's proposals all arrived in awards;
   deliberation   GET /campaigns/{year}/deliberation, every page (limit 200);
+  organiser pages   each page of the console an organiser opens during the
+             deliberation (ORGANISER_PAGES), 5 reads each, signed in as a
+             person is (the link of the sign-in email);
   release    POST /campaigns/{year}/release, then every result email accepted
              by the SMTP capture (arrival times from its file names), while
              `--visitors` concurrent visitors read /palmares/{year} and
@@ -74,6 +77,7 @@ from labelctl.importer import Importer, tokens_file_writer  # noqa: E402
 from services.common.reference import REGION_OF_DEPARTMENT, region_name  # noqa: E402
 from tests.bench.bench_claims import feed  # noqa: E402
 from tests.bench.bench_import import write_csv  # noqa: E402
+from tests.support import web  # noqa: E402
 from tests.support.api import open_campaign, wait_until  # noqa: E402
 from tests.support.bench import RssSampler, percentile, run_all  # noqa: E402
 from tests.support.config import service_config  # noqa: E402
@@ -90,6 +94,20 @@ FORCE = {"force": True, "reason": "Mesure de charge : publication avant la clôt
 MIB = 1024
 RSS_LIMIT_MIB = 150
 LIST_PAGE_MS = 200
+ORGANISER = {"name": "Organisatrice de la mesure", "email": "organisation@bench-national.example.fr"}
+PAGE_READS = 5  # each organiser page, read one after the other
+# The console's pages an organiser opens during the deliberation ({app}: one application).
+ORGANISER_PAGES = (
+    ("campaign", "/organisation/campagnes/{year}"),
+    ("applications", "/organisation/campagnes/{year}/candidatures"),
+    ("applications of a département", "/organisation/campagnes/{year}/candidatures?departement=25"),
+    ("deliberation", "/organisation/campagnes/{year}/deliberation"),
+    ("disagreements", "/organisation/campagnes/{year}/deliberation?vue=desaccords"),
+    ("one application", "/organisation/candidatures/{app}"),
+    ("jurors", "/organisation/jures"),
+    ("outbox", "/organisation/courriels"),
+    ("release preview", "/organisation/campagnes/{year}/publication"),
+)
 
 
 @dataclass
@@ -266,6 +284,7 @@ class National:
         self.api = stack.api
         self.admin = {"Authorization": f"Bearer {stack.admin_token}"}
         self.sampler: RssSampler | None = None
+        self.organiser_session = None
         self._cpu: dict[str, float] = {}
 
     def cpu_so_far(self) -> dict[str, float]:
@@ -306,6 +325,12 @@ class National:
             self.jurors.append(body)
 
     # -- history ----------------------------------------------------------------
+
+    def sign_in_organiser(self):
+        """An organiser's web session, opened before the year's emails fill the capture."""
+        admin = self.stack.admin_token
+        expect(self.stack.http("POST", "/api/v1/organisers", token=admin, json=ORGANISER), 201)
+        self.organiser_session, _, _ = web.signed_in(self.stack, ORGANISER["email"])
 
     def template_campaign(self):
         """One collectivité through the whole lifecycle (year TEMPLATE_YEAR), its emails sent."""
@@ -717,6 +742,24 @@ class National:
             raise SystemExit(f"deliberation: {rows} rows for {len(self.applicants)} applications")
         self.add(stage)
 
+    def organiser_pages(self):
+        """Each console page an organiser opens during the deliberation, read
+        PAGE_READS times: one row each, against the list pages' target."""
+        app = f"{YEAR}:{self.applicants[len(self.applicants) // 2]['id']}"
+        for name, path in ORGANISER_PAGES:
+            stage = Stage(f"organiser page: {name}", target=f"p99 ≤ {LIST_PAGE_MS} ms")
+            url = self.stack.base_url + path.format(year=YEAR, app=app)
+            started = time.perf_counter()
+            for _ in range(PAGE_READS):
+                t0 = time.perf_counter()
+                response, _ = request(self.organiser_session, "GET", url, name, allow_redirects=False)
+                expect(response, 200)
+                stage.latencies.append((time.perf_counter() - t0) * 1000)
+            stage.seconds = time.perf_counter() - started
+            stage.count = PAGE_READS
+            stage.met = stage.p99 <= LIST_PAGE_MS
+            self.add(stage)
+
     def release(self):
         import requests
 
@@ -898,6 +941,7 @@ class National:
 
     def run(self):
         self.register_jurors()
+        self.sign_in_organiser()
         if self.args.history:
             self.load_history(self.args.history)
         with tempfile.TemporaryDirectory(prefix="bench-national-") as directory:
@@ -912,6 +956,7 @@ class National:
         self.claim_and_review(baseline)
         self.proposals()
         self.deliberation()
+        self.organiser_pages()
         self.release()
         self.smtp_alone()
         self.events()
