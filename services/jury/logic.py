@@ -212,9 +212,12 @@ class JuryDesk:
         """From the release on, no task of the campaign is claimed or reviewed."""
         self.repos.campaigns.save(data["campaign_year"], {"released_at": data["released_at"]})
 
-    def _check_not_released(self, campaign_year):
+    def _released(self, campaign_year):
         campaign = self.repos.campaigns.get(campaign_year)
-        if campaign and campaign.get("released_at"):
+        return bool(campaign and campaign.get("released_at"))
+
+    def _check_not_released(self, campaign_year):
+        if self._released(campaign_year):
             raise Conflict(
                 f"Le palmarès {campaign_year} est publié : plus aucun dossier ne se prend ni ne se note.",
                 "results_released",
@@ -695,10 +698,21 @@ class JuryDesk:
         claim appeared since their last digest; the batch key (juror, campaign,
         newest task time) is a uniquely keyed ledger record, so two replicas
         running the timer send it once."""
-        tasks = [task for task in self.repos.tasks.claimable_candidates() if claimable(task, self.now)]
+        candidates = self.repos.tasks.claimable_candidates()
+        released = {year: self._released(year) for year in {task["campaign_year"] for task in candidates}}
+        tasks = [
+            task for task in candidates if claimable(task, self.now) and not released[task["campaign_year"]]
+        ]
         if not tasks:
             return 0
-        assigned = self.repos.assignments.by_juror()
+        # Who holds or reviewed a task of an application gets none of its others
+        # (the claim's rule): read from these campaigns' tasks, not from every
+        # assignment ever stored.
+        years = {task["campaign_year"] for task in tasks}
+        assigned: dict[str, set[str]] = {}
+        for task in [*candidates, *(t for year in years for t in self.repos.tasks.done_of_campaign(year))]:
+            if task.get("claimed_by") and task["state"] in (CLAIMED, DONE):
+                assigned.setdefault(task["claimed_by"], set()).add(task["application_id"])
         sent = 0
         for juror in self.repos.jurors.all():
             mine = [

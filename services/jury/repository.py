@@ -132,10 +132,17 @@ class Tasks:
         return list(self.collection.find({}, _TASK_SUMMARY))
 
     def claimable_candidates(self, campaign_year=None):
-        query = {"state": {"$in": ["open", "claimed"]}}
-        if campaign_year:
-            query["campaign_year"] = campaign_year
-        return list(self.collection.find(query, _TASK_SUMMARY))
+        """The open and the claimed tasks (a lease may have run out), each state
+        read by equality: the done and cancelled ones of every campaign ever
+        stored stay unread."""
+        found = []
+        for state in ("open", "claimed"):
+            query = {"state": state, **({"campaign_year": campaign_year} if campaign_year else {})}
+            found += self.collection.find(query, _TASK_SUMMARY)
+        return found
+
+    def done_of_campaign(self, year):
+        return list(self.collection.find({"campaign_year": year, "state": "done"}, _TASK_SUMMARY))
 
     def claimed_by(self, juror_id, campaign_year=None):
         """The tasks this juror claimed: held, lapsed or reviewed."""
@@ -180,14 +187,6 @@ class Assignments:
             doc["application_id"]
             for doc in self.collection.find({"juror_id": juror_id}, {"application_id": 1})
         }
-
-    def by_juror(self):
-        result = {}
-        for doc in self.collection.find(
-            {"juror_id": {"$exists": True}}, {"juror_id": 1, "application_id": 1}
-        ):
-            result.setdefault(doc["juror_id"], set()).add(doc["application_id"])
-        return result
 
     def juror_of_email(self, email):
         doc = self.collection.find_one({"_id": f"email:{email.strip().lower()}"})

@@ -532,3 +532,35 @@ def test_a_refusal_raised_again_and_again_does_not_grow():
         depths.add(depth)
     assert refusals[0] is not refusals[1] and refusals[1] is not refusals[2]
     assert len(depths) == 1
+
+
+def test_the_digest_reads_the_campaigns_in_progress_only(jury):
+    jury.submit(f"{YEAR}:25056", BESANCON)
+    jury.submit(f"{YEAR}:38185", GRENOBLE)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob", department="38")
+    task = jury.desk().claim(ada, YEAR)
+    jury.review(ada, task["id"], 3)
+    # An earlier campaign, released: its leftover open task is nobody's to claim.
+    jury.desk().application_submitted(
+        {
+            "application_id": f"{YEAR - 1}:39300",
+            "campaign_year": YEAR - 1,
+            "collectivite": collectivite("39300", "39"),
+            "enjeux": ["e1"],
+            "mentions": [],
+            "submitted_at": "2016-06-01T10:00:00+00:00",
+            "reviews_per_application": 1,
+        }
+    )
+    jury.desk().results_released({"campaign_year": YEAR - 1, "released_at": "2016-12-01T10:00:00+00:00"})
+    read = []
+    done_of_campaign = jury.repos.tasks.done_of_campaign
+    jury.repos.tasks.done_of_campaign = lambda year: read.append(year) or done_of_campaign(year)
+    jury.repos.tasks.all = lambda: pytest.fail("every task ever stored read")
+    assert jury.desk().send_digests() == 2
+    assert read == [YEAR]
+    digests = {p["juror"]["id"]: p["open_tasks"] for p in jury.out.payloads("review_tasks_available")}
+    # Ada reviewed one task: the other application's two only. Bob is of Isère: Besançon's open ones.
+    besancon_open = 1 if task["application_id"] == f"{YEAR}:25056" else 2
+    assert digests == {ada: 2, bob: besancon_open}
+    assert jury.desk().send_digests() == 0  # nothing new since
