@@ -151,13 +151,11 @@ class JuryDesk:
     def jurors_with_load(self, limit: int = 1000) -> list[Doc]:
         """Every juror (at most `limit`), with the tasks they hold and the reviews they did."""
         held: dict[str, int] = {}
-        done: dict[str, int] = {}
-        for task in self.repos.tasks.all():
+        for task in self.repos.tasks.claimed():
             owner = task.get("claimed_by")
-            if owner and task["state"] == DONE:
-                done[owner] = done.get(owner, 0) + 1
-            elif owner and held_by(task, owner, self.now):
+            if owner and held_by(task, owner, self.now):
                 held[owner] = held.get(owner, 0) + 1
+        done = self._reviews_by_juror()
         jurors = sorted(self.repos.jurors.all(), key=lambda j: j["name"].lower())[:limit]
         return [
             {
@@ -171,6 +169,24 @@ class JuryDesk:
             }
             for j in jurors
         ]
+
+    def _reviews_by_juror(self) -> dict[str, int]:
+        """Reviews done, per juror, over every campaign: a released campaign's
+        count is taken once and kept on its document (nothing is reviewed after
+        the release), so only the campaigns in progress read their tasks."""
+        done: dict[str, int] = {}
+        for campaign in self.repos.campaigns.all():
+            tally = campaign.get("reviews_by_juror") if campaign.get("released_at") else None
+            if tally is None:
+                tally = {}
+                for task in self.repos.tasks.done_of_campaign(campaign["_id"]):
+                    if task.get("claimed_by"):
+                        tally[task["claimed_by"]] = tally.get(task["claimed_by"], 0) + 1
+                if campaign.get("released_at"):
+                    self.repos.campaigns.save(campaign["_id"], {"reviews_by_juror": tally})
+            for juror_id, count in tally.items():
+                done[juror_id] = done.get(juror_id, 0) + count
+        return done
 
     def campaign_progress(self, campaign_year: int) -> Doc:
         """Reviews done and outstanding, and the jurors at work, for one campaign."""

@@ -91,6 +91,9 @@ class Campaigns:
     def get(self, year):
         return self.collection.find_one({"_id": year})
 
+    def all(self):
+        return list(self.collection.find({}))  # one small document per campaign
+
 
 class Applications:
     """Per submitted application: what its review needs, and its consolidation."""
@@ -128,8 +131,9 @@ class Tasks:
         """With their reviews: a deliberation page."""
         return list(self.collection.find({"campaign_year": year, f"shelf_{width}": name}))
 
-    def all(self):
-        return list(self.collection.find({}, _TASK_SUMMARY))
+    def claimed(self):
+        """The tasks claimed now or whose lease ran out unreviewed (by state, indexed)."""
+        return list(self.collection.find({"state": "claimed"}, _TASK_SUMMARY))
 
     def claimable_candidates(self, campaign_year=None):
         """The open and the claimed tasks (a lease may have run out), each state

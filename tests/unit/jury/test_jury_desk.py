@@ -556,7 +556,6 @@ def test_the_digest_reads_the_campaigns_in_progress_only(jury):
     read = []
     done_of_campaign = jury.repos.tasks.done_of_campaign
     jury.repos.tasks.done_of_campaign = lambda year: read.append(year) or done_of_campaign(year)
-    jury.repos.tasks.all = lambda: pytest.fail("every task ever stored read")
     assert jury.desk().send_digests() == 2
     assert read == [YEAR]
     digests = {p["juror"]["id"]: p["open_tasks"] for p in jury.out.payloads("review_tasks_available")}
@@ -564,3 +563,39 @@ def test_the_digest_reads_the_campaigns_in_progress_only(jury):
     besancon_open = 1 if task["application_id"] == f"{YEAR}:25056" else 2
     assert digests == {ada: 2, bob: besancon_open}
     assert jury.desk().send_digests() == 0  # nothing new since
+
+
+def test_the_jurors_load_reads_a_released_campaign_once(jury):
+    for year in (YEAR - 1, YEAR):
+        jury.desk().campaign_opened(
+            {"year": year, "enjeux": [{"code": "e1"}], "mentions": [], "reviews_per_application": 2}
+        )
+    jury.desk().application_submitted(
+        {
+            "application_id": f"{YEAR - 1}:39300",
+            "campaign_year": YEAR - 1,
+            "collectivite": collectivite("39300", "39"),
+            "enjeux": ["e1"],
+            "mentions": [],
+            "submitted_at": "2016-06-01T10:00:00+00:00",
+            "reviews_per_application": 2,
+        }
+    )
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    earlier = jury.desk().claim(ada, YEAR - 1)
+    jury.desk().submit_review(ada, earlier["id"], {"scores": {"e1": 4}, "arobases": 4, "mentions": []})
+    jury.desk().results_released({"campaign_year": YEAR - 1, "released_at": "2016-12-01T10:00:00+00:00"})
+    jury.submit(f"{YEAR}:25056", BESANCON)
+    jury.submit(f"{YEAR}:38185", GRENOBLE)
+    jury.desk().claim(ada, YEAR)  # held
+    jury.review(bob, jury.desk().claim(bob, YEAR)["id"], 3)
+
+    def load(now=T0):
+        return {j["name"]: (j["held"], j["reviews_done"]) for j in jury.desk(now).jurors_with_load()}
+
+    assert load() == {"Ada": (1, 1), "Bob": (0, 1)}
+    read = []
+    done_of_campaign = jury.repos.tasks.done_of_campaign
+    jury.repos.tasks.done_of_campaign = lambda year: read.append(year) or done_of_campaign(year)
+    assert load(T0 + LEASE + timedelta(minutes=1)) == {"Ada": (0, 1), "Bob": (0, 1)}  # Ada's lease ran out
+    assert read == [YEAR]  # the released campaign's count was kept on its document
