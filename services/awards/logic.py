@@ -17,7 +17,7 @@ from services.awards.palmares import (
     public_entry,
     statistics,
 )
-from services.awards.release import ReleaseProtocol
+from services.awards.release import ReleaseProtocol, result_bucket
 from services.common import contracts
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict, NotFound, ValidationFailed
@@ -457,27 +457,43 @@ class Awards(ReleaseProtocol):
         year = app["campaign_year"]
         if role != ORGANISER and not self.released(year):
             raise embargoed()
-        palmares = self.palmares(year, role)
+        release = self.repo.release(year)
+        if release and release.get("complete") and release.get("result_buckets"):
+            # Released: this application's entry alone, from its bucket (one read,
+            # not the whole palmarès, as 35,000 collectivités open theirs at once).
+            bucket = result_bucket(application_id, release["result_buckets"])
+            entry = self.repo.result_entry(year, application_id, bucket)
+            return result_view(application_id, year, entry, release["released_at"], with_feedback=True)
+        palmares = self.palmares(year, role)  # an organiser's draft, or a release stored before buckets
         stored = self.repo.palmares_entry(year, application_id) if not palmares["draft"] else None
-        for entry in palmares["labelled"]:
-            if entry["application_id"] == application_id:
-                return {
-                    "application_id": application_id,
-                    "campaign_year": year,
-                    "labelled": True,
-                    "arobases": entry["arobases"],
-                    "mentions": entry["mentions"],
-                    "progression": entry["progression"],
-                    "released_at": palmares["released_at"],
-                    # Only once released: the jury's feedback, as the release froze it.
-                    "feedback": (stored or {}).get("feedback"),
-                }
+        entry = next((e for e in palmares["labelled"] if e["application_id"] == application_id), None)
+        if entry is not None and stored is not None:
+            entry = dict(entry, feedback=stored.get("feedback"))
+        return result_view(
+            application_id, year, entry, palmares["released_at"], with_feedback=stored is not None
+        )
+
+
+def result_view(application_id: str, year: int, entry: Doc | None, released_at, with_feedback: bool) -> Doc:
+    """One application's result: labelled or not; the jury's feedback only once
+    released, as the release froze it."""
+    if entry is None:
         return {
             "application_id": application_id,
             "campaign_year": year,
             "labelled": False,
-            "released_at": palmares["released_at"],
+            "released_at": released_at,
         }
+    return {
+        "application_id": application_id,
+        "campaign_year": year,
+        "labelled": True,
+        "arobases": entry["arobases"],
+        "mentions": entry["mentions"],
+        "progression": entry["progression"],
+        "released_at": released_at,
+        "feedback": entry.get("feedback") if with_feedback else None,
+    }
 
 
 def decision_view(doc: Doc | None) -> Doc | None:

@@ -6,11 +6,12 @@ written out. `ReleaseProtocol` is the part of `logic.Awards` that runs it.
 """
 
 import uuid
+import zlib
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from services.awards.palmares import statistics
+from services.awards.palmares import public_entry, statistics
 from services.common import contracts
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict
@@ -19,6 +20,9 @@ from services.common.reference import is_email
 from services.common.types import Doc
 
 RELEASE_BATCH_SIZE = 500
+# Entries to a `results` document: a collectivité's result reads one (about
+# 100 kB with the feedback), and the release writes 350 at 35,000 collectivités.
+RESULT_BUCKET_SIZE = 100
 # A completer that died leaves the release to another after this long (the
 # recovery timer); a national release is written out well within it.
 COMPLETION_LEASE = timedelta(minutes=3)
@@ -62,6 +66,20 @@ def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
 def batches(items: list[Doc], size: int = RELEASE_BATCH_SIZE) -> list[list[Doc]]:
     """Deterministic batches: the same items give the same keys on a retry."""
     return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def result_bucket(application_id: str, buckets: int) -> int:
+    """Where one application's released entry is kept: a stable hash (not
+    Python's, salted per process) of its id, among `buckets` documents."""
+    return zlib.crc32(application_id.encode()) % buckets
+
+
+def result_buckets(entries: list[Doc], size: int = RESULT_BUCKET_SIZE) -> list[list[Doc]]:
+    """The entries by result_bucket, about `size` to a document (one at least)."""
+    buckets: list[list[Doc]] = [[] for _ in range(max(1, -(-len(entries) // size)))]
+    for entry in entries:
+        buckets[result_bucket(entry["application_id"], len(buckets))].append(entry)
+    return buckets
 
 
 def release_key(year: int) -> str:
@@ -188,9 +206,16 @@ class ReleaseProtocol:
             except Conflict:
                 change = self.repo.step(batch_key(year, index))
             self._publish(change)
-        chunks = batches(entries)
+        # The public palmarès, read by every visitor, carries the public fields
+        # only: the feedback was 82 % of its bytes at 3,500 collectivités, decoded
+        # by the database at each read. Each collectivité's own result page reads
+        # its entry, feedback included, from its bucket.
+        chunks = batches([public_entry(entry) for entry in entries])
         for index, chunk in enumerate(chunks):
             self.repo.save_palmares_chunk(year, index, chunk)
+        buckets = result_buckets(entries)
+        for index, bucket in enumerate(buckets):
+            self.repo.save_result_bucket(year, index, bucket)
         # The label's history, for the progression of later campaigns.
         self.repo.record_levels(
             year, [(e["collectivite"]["insee_code"], e["arobases"]) for e in entries], "released"
@@ -202,6 +227,7 @@ class ReleaseProtocol:
             "labelled_count": len(entries),
             "pending": released["pending"],
             "chunks": len(chunks),
+            "result_buckets": len(buckets),
             "stats": statistics(entries),
             "complete": True,
         }

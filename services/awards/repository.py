@@ -11,7 +11,11 @@
 - ready_changes  {_id: year}: a token renewed by each proposal or withdrawal
 - ready_state    {_id: year}: bookkeeping of the deliberation_ready check (the token it saw)
 - releases       {_id: year}: the released palmarès' summary and statistics
-- palmares       {_id: "<year>:<chunk>"}: the released entries, 500 per document
+- palmares       {_id: "<year>:<chunk>"}: the released entries' public fields, 500 per document
+                 (before result buckets: whole entries)
+- results        {_id: "<year>:<bucket>"}: the whole entries (feedback included) by application,
+                 about 100 per document (release.result_bucket): one collectivité's result is one
+                 `_id` read
 - changes        the ledger (the release and its batches are ledger steps, see logic.release_key)
 """
 
@@ -164,6 +168,18 @@ class AwardsRepository:
             upsert=True,
         )
 
+    def save_result_bucket(self, year, index, entries):
+        self.db.results.replace_one(
+            {"_id": f"{year}:{index}"},
+            {"_id": f"{year}:{index}", "year": year, "entries": entries},
+            upsert=True,
+        )
+
+    def result_entry(self, year, application_id, bucket):
+        """One application's released entry (with its feedback) from its bucket; None if not labelled."""
+        doc = self.db.results.find_one({"_id": f"{year}:{bucket}"}) or {}
+        return next((e for e in doc.get("entries", []) if e["application_id"] == application_id), None)
+
     def save_release(self, doc):
         self.db.releases.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
@@ -225,7 +241,8 @@ class AwardsRepository:
         )
 
     def palmares_entry(self, year, application_id):
-        """One application's stored palmarès line (with its feedback), None if absent."""
+        """One application's stored palmarès line, None if absent (with its feedback in a
+        release stored before result buckets: their reader now)."""
         for entry in self.palmares_entries(year):
             if entry["application_id"] == application_id:
                 return entry

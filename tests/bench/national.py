@@ -32,6 +32,7 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
              palmares.csv; baseline: the same emails handed to the same capture
              alone (no database), with as many connections as the sender
              (SMTP_CONNECTIONS when the configuration has it, else 1);
+  results    20 collectivités reading their result (GET /applications/{id}/result);
   events     the lifecycle's event throughput (application_submitted events
              dispatched to the running services, until the jury has created
              their tasks) against bare nameko events and kombu publish/consume
@@ -96,6 +97,7 @@ RSS_LIMIT_MIB = 150
 LIST_PAGE_MS = 200
 ORGANISER = {"name": "Organisatrice de la mesure", "email": "organisation@bench-national.example.fr"}
 PAGE_READS = 5  # each organiser page, read one after the other
+RESULT_READS = 20  # collectivités reading their result after the release, one after the other
 # The console's pages an organiser opens during the deliberation ({app}: one application).
 ORGANISER_PAGES = (
     ("campaign", "/organisation/campagnes/{year}"),
@@ -760,6 +762,26 @@ class National:
             stage.met = stage.p99 <= LIST_PAGE_MS
             self.add(stage)
 
+    def result_reads(self):
+        """Collectivités reading their result once released, as the result
+        email's link leads them to (GET /applications/{id}/result)."""
+        import requests
+
+        stage = Stage("result of one collectivité", target=f"p99 ≤ {LIST_PAGE_MS} ms")
+        chosen = self.applicants[:: max(1, len(self.applicants) // RESULT_READS)][:RESULT_READS]
+        started = time.perf_counter()
+        with requests.Session() as session:
+            for applicant in chosen:
+                url = f"{self.api}/applications/{YEAR}:{applicant['id']}/result"
+                headers = {"Authorization": f"Bearer {applicant['token']}"}
+                t0 = time.perf_counter()
+                expect(request(session, "GET", url, "result", headers=headers)[0], 200)
+                stage.latencies.append((time.perf_counter() - t0) * 1000)
+        stage.seconds = time.perf_counter() - started
+        stage.count = len(chosen)
+        stage.met = stage.p99 <= LIST_PAGE_MS
+        self.add(stage)
+
     def release(self):
         import requests
 
@@ -958,6 +980,7 @@ class National:
         self.deliberation()
         self.organiser_pages()
         self.release()
+        self.result_reads()
         self.smtp_alone()
         self.events()
 

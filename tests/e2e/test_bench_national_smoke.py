@@ -52,6 +52,7 @@ def test_bench_national_runs_every_stage(amqp_base_uri, mongodb_uri, tmp_path):
     organiser_pages = [name for name in stages if name.startswith("organiser page: ")]
     assert len(organiser_pages) == 9 and all(stages[name]["count"] == 5 for name in organiser_pages)
     assert count("result emails") == COUNT
+    assert count("result of one collectivité") == 20
     assert count("palmarès page") + count("palmarès CSV") > 0
     assert count("SMTP hand-off alone") == COUNT
     assert count("lifecycle events") == 100

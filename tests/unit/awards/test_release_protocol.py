@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.awards import logic
+from services.awards.release import result_bucket, result_buckets
 from services.awards.repository import AwardsRepository
 from services.common.errors import Conflict, ValidationFailed
 from tests.unit.fakes import Clock, MemoryOutbox
@@ -310,3 +311,43 @@ def test_an_imported_past_palmares_is_the_history_before_the_system(awards):
         2016,
     )
     assert besancon["progression"] == "new"
+
+
+def test_a_released_result_is_read_from_its_bucket_alone(awards, monkeypatch):
+    awards.awards.release(YEAR, "admin", force=True)  # app-3, undecided, is not labelled
+    public = {e["application_id"]: e for e in awards.awards.palmares(YEAR, None)["labelled"]}
+    before = {
+        app_id: awards.awards.application_result(app_id, "collectivite", col)
+        for app_id, col in (("app-1", "col-25056"), ("app-2", "col-38185"), ("app-3", "col-79202"))
+    }
+    assert before["app-3"]["labelled"] is False
+    for app_id in ("app-1", "app-2"):
+        assert (before[app_id]["arobases"], before[app_id]["mentions"]) == (
+            public[app_id]["arobases"],
+            public[app_id]["mentions"],
+        )
+    # The public palmarès holds public fields only; the buckets hold the whole entries.
+    assert all("feedback" not in e for doc in awards.repo.db.palmares.find() for e in doc["entries"])
+    whole = [e for doc in awards.repo.db.results.find({"year": YEAR}) for e in doc["entries"]]
+    assert {e["application_id"] for e in whole} == {"app-1", "app-2"} and all("feedback" in e for e in whole)
+    # A release stored before the buckets (whole entries in its chunks) is read the former way.
+    stored = awards.repo.release(YEAR)
+    public_chunk = awards.repo.db.palmares.find_one({"_id": f"{YEAR}:0"})
+    awards.repo.save_palmares_chunk(YEAR, 0, whole)
+    awards.repo.db.releases.update_one({"_id": YEAR}, {"$unset": {"result_buckets": ""}})
+    assert awards.awards.application_result("app-1", "collectivite", "col-25056") == before["app-1"]
+    awards.repo.db.releases.update_one({"_id": YEAR}, {"$set": {"result_buckets": stored["result_buckets"]}})
+    awards.repo.db.palmares.replace_one({"_id": f"{YEAR}:0"}, public_chunk)
+    monkeypatch.setattr(awards.repo, "palmares_entries", lambda year: pytest.fail("the whole palmarès read"))
+    assert awards.awards.application_result("app-2", "collectivite", "col-38185") == before["app-2"]
+    assert awards.awards.application_result("app-3", "collectivite", "col-79202") == before["app-3"]
+
+
+def test_result_buckets_hold_each_entry_once_where_its_id_says():
+    entries = [{"application_id": f"2017:{code:05d}"} for code in range(1234)]
+    buckets = result_buckets(entries, size=500)
+    assert len(buckets) == 3 and sum(len(b) for b in buckets) == 1234
+    for index, bucket in enumerate(buckets):
+        assert all(result_bucket(e["application_id"], 3) == index for e in bucket)
+    assert min(len(b) for b in buckets) > 300  # spread, not piled into one
+    assert result_buckets([], size=500) == [[]]
