@@ -58,11 +58,11 @@ class Jury:
         data = {"name": name, "email": f"{name.lower()}@jury.fr", "department": department}
         return self.desk().register_juror(dict(data, conflicts=list(conflicts)))["id"]
 
-    def submit(self, app_id, col, reviews=2):
+    def submit(self, app_id, col, reviews=2, year=YEAR):
         return self.desk().application_submitted(
             {
                 "application_id": app_id,
-                "campaign_year": YEAR,
+                "campaign_year": year,
                 "collectivite": col,
                 "enjeux": ["e1", "e2"],
                 "mentions": ["teletravail", "accessibilite"],
@@ -541,17 +541,7 @@ def test_the_digest_reads_the_campaigns_in_progress_only(jury):
     task = jury.desk().claim(ada, YEAR)
     jury.review(ada, task["id"], 3)
     # An earlier campaign, released: its leftover open task is nobody's to claim.
-    jury.desk().application_submitted(
-        {
-            "application_id": f"{YEAR - 1}:39300",
-            "campaign_year": YEAR - 1,
-            "collectivite": collectivite("39300", "39"),
-            "enjeux": ["e1"],
-            "mentions": [],
-            "submitted_at": "2016-06-01T10:00:00+00:00",
-            "reviews_per_application": 1,
-        }
-    )
+    jury.submit(f"{YEAR - 1}:39300", collectivite("39300", "39"), reviews=1, year=YEAR - 1)
     jury.desk().results_released({"campaign_year": YEAR - 1, "released_at": "2016-12-01T10:00:00+00:00"})
     read = []
     done_of_campaign = jury.repos.tasks.done_of_campaign
@@ -570,20 +560,10 @@ def test_the_jurors_load_reads_a_released_campaign_once(jury):
         jury.desk().campaign_opened(
             {"year": year, "enjeux": [{"code": "e1"}], "mentions": [], "reviews_per_application": 2}
         )
-    jury.desk().application_submitted(
-        {
-            "application_id": f"{YEAR - 1}:39300",
-            "campaign_year": YEAR - 1,
-            "collectivite": collectivite("39300", "39"),
-            "enjeux": ["e1"],
-            "mentions": [],
-            "submitted_at": "2016-06-01T10:00:00+00:00",
-            "reviews_per_application": 2,
-        }
-    )
+    jury.submit(f"{YEAR - 1}:39300", collectivite("39300", "39"), reviews=2, year=YEAR - 1)
     ada, bob = jury.juror("Ada"), jury.juror("Bob")
     earlier = jury.desk().claim(ada, YEAR - 1)
-    jury.desk().submit_review(ada, earlier["id"], {"scores": {"e1": 4}, "arobases": 4, "mentions": []})
+    jury.review(ada, earlier["id"], 4)
     jury.desk().results_released({"campaign_year": YEAR - 1, "released_at": "2016-12-01T10:00:00+00:00"})
     jury.submit(f"{YEAR}:25056", BESANCON)
     jury.submit(f"{YEAR}:38185", GRENOBLE)
