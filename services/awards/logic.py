@@ -463,20 +463,19 @@ class Awards(ReleaseProtocol):
             # not the whole palmarès, as 35,000 collectivités open theirs at once).
             bucket = result_bucket(application_id, release["result_buckets"])
             entry = self.repo.result_entry(year, application_id, bucket)
-            return result_view(application_id, year, entry, release["released_at"], with_feedback=True)
+            return result_view(application_id, year, entry, release["released_at"])
         palmares = self.palmares(year, role)  # an organiser's draft, or a release stored before buckets
-        stored = self.repo.palmares_entry(year, application_id) if not palmares["draft"] else None
+        # Public entries carry no feedback: a draft shows none, a release its stored line's.
         entry = next((e for e in palmares["labelled"] if e["application_id"] == application_id), None)
-        if entry is not None and stored is not None:
+        if entry is not None and not palmares["draft"]:
+            stored = self.repo.palmares_entry(year, application_id) or {}
             entry = dict(entry, feedback=stored.get("feedback"))
-        return result_view(
-            application_id, year, entry, palmares["released_at"], with_feedback=stored is not None
-        )
+        return result_view(application_id, year, entry, palmares["released_at"])
 
 
-def result_view(application_id: str, year: int, entry: Doc | None, released_at, with_feedback: bool) -> Doc:
-    """One application's result: labelled or not; the jury's feedback only once
-    released, as the release froze it."""
+def result_view(application_id: str, year: int, entry: Doc | None, released_at) -> Doc:
+    """One application's result: labelled or not, with the feedback its entry carries
+    (only a released one does, as the release froze it)."""
     if entry is None:
         return {
             "application_id": application_id,
@@ -492,7 +491,7 @@ def result_view(application_id: str, year: int, entry: Doc | None, released_at, 
         "mentions": entry["mentions"],
         "progression": entry["progression"],
         "released_at": released_at,
-        "feedback": entry.get("feedback") if with_feedback else None,
+        "feedback": entry.get("feedback"),
     }
 
 
