@@ -744,43 +744,40 @@ class National:
             raise SystemExit(f"deliberation: {rows} rows for {len(self.applicants)} applications")
         self.add(stage)
 
+    def reads_in_turn(self, name, session, reads):
+        """Stage `name`: each (url, headers) of `reads` read after the other (200
+        expected), against the list pages' target."""
+        stage = Stage(name, target=f"p99 ≤ {LIST_PAGE_MS} ms")
+        started = time.perf_counter()
+        for url, headers in reads:
+            t0 = time.perf_counter()
+            expect(request(session, "GET", url, name, headers=headers, allow_redirects=False)[0], 200)
+            stage.latencies.append((time.perf_counter() - t0) * 1000)
+        stage.seconds = time.perf_counter() - started
+        stage.count = len(stage.latencies)
+        stage.met = stage.p99 <= LIST_PAGE_MS
+        self.add(stage)
+
     def organiser_pages(self):
         """Each console page an organiser opens during the deliberation, read
-        PAGE_READS times: one row each, against the list pages' target."""
+        PAGE_READS times: one row each."""
         app = f"{YEAR}:{self.applicants[len(self.applicants) // 2]['id']}"
         for name, path in ORGANISER_PAGES:
-            stage = Stage(f"organiser page: {name}", target=f"p99 ≤ {LIST_PAGE_MS} ms")
             url = self.stack.base_url + path.format(year=YEAR, app=app)
-            started = time.perf_counter()
-            for _ in range(PAGE_READS):
-                t0 = time.perf_counter()
-                response, _ = request(self.organiser_session, "GET", url, name, allow_redirects=False)
-                expect(response, 200)
-                stage.latencies.append((time.perf_counter() - t0) * 1000)
-            stage.seconds = time.perf_counter() - started
-            stage.count = PAGE_READS
-            stage.met = stage.p99 <= LIST_PAGE_MS
-            self.add(stage)
+            self.reads_in_turn(f"organiser page: {name}", self.organiser_session, [(url, None)] * PAGE_READS)
 
     def result_reads(self):
         """Collectivités reading their result once released, as the result
         email's link leads them to (GET /applications/{id}/result)."""
         import requests
 
-        stage = Stage("result of one collectivité", target=f"p99 ≤ {LIST_PAGE_MS} ms")
         chosen = self.applicants[:: max(1, len(self.applicants) // RESULT_READS)][:RESULT_READS]
-        started = time.perf_counter()
+        reads = [
+            (f"{self.api}/applications/{YEAR}:{a['id']}/result", {"Authorization": f"Bearer {a['token']}"})
+            for a in chosen
+        ]
         with requests.Session() as session:
-            for applicant in chosen:
-                url = f"{self.api}/applications/{YEAR}:{applicant['id']}/result"
-                headers = {"Authorization": f"Bearer {applicant['token']}"}
-                t0 = time.perf_counter()
-                expect(request(session, "GET", url, "result", headers=headers)[0], 200)
-                stage.latencies.append((time.perf_counter() - t0) * 1000)
-        stage.seconds = time.perf_counter() - started
-        stage.count = len(chosen)
-        stage.met = stage.p99 <= LIST_PAGE_MS
-        self.add(stage)
+            self.reads_in_turn("result of one collectivité", session, reads)
 
     def release(self):
         import requests
