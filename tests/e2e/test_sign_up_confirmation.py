@@ -139,9 +139,8 @@ def test_an_organiser_hands_a_squatted_code_back_to_the_right_address(stack, cam
         r'name="csrf_token" value="([^"]+)"', form.get(stack.base_url + "/connexion").text
     ).group(1)
     ok(form.post(stack.base_url + "/connexion", data={"email": squat, "csrf_token": csrf}))
-    unused = web.sign_in_link(
-        poll(lambda: stack.mail.messages(), lambda ms: sum(Mailbox.to(squat)(m) for m in ms) >= 3)[-1]
-    )
+    # The receipt of the application may arrive before or after this link.
+    unused = poll(lambda: web.sign_in_links(stack, squat), lambda links: len(links) >= 2)[-1]
 
     done = labelctl(stack, "collectivite", "reassign", "12003", right)
     assert done.returncode == 0, done.stderr

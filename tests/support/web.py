@@ -16,22 +16,24 @@ def sign_in_link(message):
     return re.search(r"(http\S+/connexion/lien\?jeton=\S+)", text).group(1)
 
 
+def sign_in_links(stack, address):
+    """The sign-in links sent to `address` so far, oldest first (other mails,
+    such as receipts, may arrive between them in any order)."""
+    return [
+        sign_in_link(m)
+        for m in stack.mail.messages()
+        if Mailbox.to(address)(m) and "/connexion/lien" in m.get_body(("plain",)).get_content()
+    ]
+
+
 def signed_in(stack, address):
     """A requests session signed in from the link sent to `address`, the page
     it landed on, and its form token."""
     session = requests.Session()
     token = FORM_TOKEN.search(session.get(stack.base_url + "/connexion").text).group(1)
-
-    def links():
-        return [
-            sign_in_link(m)
-            for m in stack.mail.messages()
-            if Mailbox.to(address)(m) and "/connexion/lien" in m.get_body(("plain",)).get_content()
-        ]
-
-    before = len(links())
+    before = len(sign_in_links(stack, address))
     ok(session.post(stack.base_url + "/connexion", data={"email": address, "csrf_token": token}))
-    link = poll(links, lambda found: len(found) > before)[-1]
+    link = poll(lambda: sign_in_links(stack, address), lambda found: len(found) > before)[-1]
     jeton = requests.utils.unquote(link.split("jeton=", 1)[1])
     opened = session.post(stack.base_url + "/connexion/lien", data={"jeton": jeton, "csrf_token": token})
     assert ok(opened) is None  # an HTML page
