@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.awards.palmares import public_entry, statistics
-from services.common import contracts
+from services.common import contracts, tallies
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict
 from services.common.french import french_date
@@ -132,6 +132,19 @@ class ReleaseProtocol:
     def release_preview(self, year):
         _, labelled, pending, _ = self._draft(year)
         return preview(labelled, pending, self.released(year))
+
+    def release_preview_tally(self, year):
+        """The preview as the organisers' release page shows it before the
+        release: a tally (common/tallies.py), since drafting a national
+        palmarès takes seconds; the release itself drafts it again."""
+        return tallies.read(self.repo.tallies, [year], self._unreleased_preview, self.now)
+
+    def refresh_tallies(self):
+        return tallies.refresh_asked(self.repo.tallies, self._unreleased_preview, self.now)
+
+    def _unreleased_preview(self, year):
+        _, labelled, pending, _ = self._draft(year)
+        return preview(labelled, pending, released=False)
 
     def release(self, year, by, force=False, reason=None):
         step = self.repo.release_step(year)

@@ -26,6 +26,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes, find_step
 from services.common.mongo import update_in_bulks
+from services.common.tallies import Tallies
 
 # Collectivités' levels per `$in` read, which FerretDB answers with a scan of
 # `levels`: few big reads (far below MongoDB's 16 MB).
@@ -46,6 +47,7 @@ def _insert_once(collection, doc):
 class AwardsRepository:
     def __init__(self, db):
         self.db = db
+        self.tallies = Tallies(db)
 
     # campaigns
 

@@ -13,7 +13,7 @@ from services.awards.schemas import (
     PastPalmares,
     ReleaseSchema,
 )
-from services.common import contracts
+from services.common import contracts, tallies
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
@@ -66,6 +66,10 @@ class AwardsService(HealthRpc):
     def finish_interrupted_releases(self):
         return self._use_cases().finish_interrupted_releases()
 
+    @timer(interval=tallies.REFRESH_SECONDS)
+    def refresh_tallies(self):
+        return self._use_cases().refresh_tallies()
+
     # rpc
 
     @rpc
@@ -94,6 +98,10 @@ class AwardsService(HealthRpc):
     @rpc
     def release_preview(self, year):
         return self._use_cases().release_preview(campaign_year(year))
+
+    @rpc
+    def release_preview_tally(self, year):
+        return self._use_cases().release_preview_tally(campaign_year(year))
 
     @rpc
     def release(self, year, by, data=None):

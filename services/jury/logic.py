@@ -18,10 +18,11 @@ step is decided by a uniquely keyed insert.
 import logging
 import random
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from services.common import contracts
+from services.common import contracts, tallies
 from services.common.clock import isoformat
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.types import Doc
@@ -62,6 +63,14 @@ def shelf(application_id: str, width: int) -> str:
 def shelf_fields(application_id: str) -> Doc:
     """The top-level fields an application's documents are read by."""
     return {f"shelf_{width}": shelf(application_id, width) for width in SHELF_WIDTHS}
+
+
+def reviews_by_juror(done_tasks: Iterable[Doc]) -> dict[str, int]:
+    tally: dict[str, int] = {}
+    for task in done_tasks:
+        if task.get("claimed_by"):
+            tally[task["claimed_by"]] = tally.get(task["claimed_by"], 0) + 1
+    return tally
 
 
 REFRESH_ON_EMPTY = 2.0  # seconds
@@ -176,20 +185,26 @@ class JuryDesk:
         the release), so only the campaigns in progress read their tasks."""
         done: dict[str, int] = {}
         for campaign in self.repos.campaigns.all():
-            tally = campaign.get("reviews_by_juror") if campaign.get("released_at") else None
-            if tally is None:
-                tally = {}
-                for task in self.repos.tasks.done_of_campaign(campaign["_id"]):
-                    if task.get("claimed_by"):
-                        tally[task["claimed_by"]] = tally.get(task["claimed_by"], 0) + 1
-                if campaign.get("released_at"):
-                    self.repos.campaigns.save(campaign["_id"], {"reviews_by_juror": tally})
+            if not campaign.get("released_at"):  # the campaign's progress tally counts them
+                tally = self.campaign_progress(campaign["_id"])["counts"]["reviews_by_juror"]
+            elif "reviews_by_juror" in campaign:
+                tally = campaign["reviews_by_juror"]
+            else:
+                tally = reviews_by_juror(self.repos.tasks.done_of_campaign(campaign["_id"]))
+                self.repos.campaigns.save(campaign["_id"], {"reviews_by_juror": tally})
             for juror_id, count in tally.items():
                 done[juror_id] = done.get(juror_id, 0) + count
         return done
 
     def campaign_progress(self, campaign_year: int) -> Doc:
-        """Reviews done and outstanding, and the jurors at work, for one campaign."""
+        """Reviews done and outstanding, and the jurors at work, for one campaign,
+        as a tally (common/tallies.py)."""
+        return tallies.read(self.repos.tallies, [campaign_year], self._count_progress, self.now)
+
+    def refresh_tallies(self) -> int:
+        return tallies.refresh_asked(self.repos.tallies, self._count_progress, self.now)
+
+    def _count_progress(self, campaign_year: int) -> Doc:
         tasks = self.repos.tasks.of_campaign(campaign_year)
         views = [task_view(task, self.now) for task in tasks]
         states: dict[str, int] = {}
@@ -204,6 +219,7 @@ class JuryDesk:
             "jurors_active": len(active),
             "applications_reviewed": sum(1 for app in apps if app["state"] == REVIEWED),
             "disagreements": sum(1 for app in apps if app.get("disagreement")),
+            "reviews_by_juror": reviews_by_juror(task for task in tasks if task["state"] == DONE),
         }
 
     def juror_view(self, juror_id):

@@ -11,6 +11,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
+from services.common.tallies import Tallies
 from services.jury.logic import SHELF_WIDTHS, shelf, shelf_fields
 
 # The task list of a claim carries no review bodies (they can be long).
@@ -275,6 +276,7 @@ class Repositories:
         self.digests = Digests(db)
         self.pending_consolidations = PendingConsolidations(db)
         self.shelves = Shelves(db)
+        self.tallies = Tallies(db)
 
 
 class TaskSnapshots:

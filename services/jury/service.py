@@ -5,7 +5,7 @@ are in logic.py."""
 from nameko.rpc import rpc
 from nameko.timer import Timer, timer
 
-from services.common import contracts, tokens
+from services.common import contracts, tallies, tokens
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
@@ -150,3 +150,7 @@ class JuryService(HealthRpc):
     @digest_timer
     def send_digests(self):
         return self._use_cases().send_digests()
+
+    @timer(interval=tallies.REFRESH_SECONDS)
+    def refresh_tallies(self):
+        return self._use_cases().refresh_tallies()

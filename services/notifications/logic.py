@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from services.common import contracts, placenames
+from services.common import contracts, placenames, tallies
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict
 from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date, french_score
@@ -175,6 +175,17 @@ class Notifications:
         self.sender = settings.sender
         self.base_url = settings.base_url
         self.max_attempts = settings.max_attempts
+
+    # -- the organisers' pages ---------------------------------------------
+
+    def campaign_mail(self, campaign_year: int, kind: str | None = None) -> Doc:
+        """A campaign's emails by state (of one kind: the release's progress for
+        "result"), as a tally (common/tallies.py)."""
+        what = [campaign_year] + ([kind] if kind else [])
+        return tallies.read(self.repos.tallies, what, self.repos.emails.counts, self.now)
+
+    def refresh_tallies(self) -> int:
+        return tallies.refresh_asked(self.repos.tallies, self.repos.emails.counts, self.now)
 
     # -- recipients --------------------------------------------------------
 

@@ -8,6 +8,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.clock import as_utc, utcnow
 from services.common.ledger import ensure_ledger_indexes, find_step, insert_new
 from services.common.mongo import update_in_bulks
+from services.common.tallies import Tallies
 from services.notifications.logic import EmailState
 
 EMAILS = "emails"
@@ -357,6 +358,7 @@ class Repositories:
         self.releases = ReleaseRepository(db)
         self.held_awards = HeldAwardRepository(db)
         self.campaigns = CampaignRepository(db)
+        self.tallies = Tallies(db)
         self._db = db
 
     def decided(self, step_key):

@@ -1,6 +1,6 @@
 """NotificationsService: status emails, queued in an outbox, sent over SMTP.
 
-Entrypoints only translate: events → logic.Notifications, the timer →
+Entrypoints only translate: events → logic.Notifications, the send timer →
 sender.Sender, RPC (the gateway's outbox routes) → repository reads.
 """
 
@@ -9,7 +9,7 @@ import logging
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.common import contracts
+from services.common import contracts, tallies
 from services.common.clock import utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.health import HealthRpc
@@ -107,6 +107,10 @@ class NotificationsService(HealthRpc):
             log.info("outbox run: %s", totals)
         return totals
 
+    @timer(interval=tallies.REFRESH_SECONDS)
+    def refresh_tallies(self):
+        return self._use_cases().refresh_tallies()
+
     # -- RPC (gateway: Mail routes) --------------------------------------------
 
     @rpc
@@ -117,7 +121,7 @@ class NotificationsService(HealthRpc):
 
     @rpc
     def campaign_mail(self, campaign_year, kind=None):
-        return Repositories(self.db).emails.counts(int(campaign_year), kind)
+        return self._use_cases().campaign_mail(int(campaign_year), kind)
 
     @rpc
     def get_email(self, email_id):

@@ -12,7 +12,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from services.common import contracts, tokens
+from services.common import contracts, tallies, tokens
 from services.common.clock import as_utc, isoformat
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.french import APPLICATION_STATE_LABELS
@@ -26,8 +26,10 @@ from services.submissions.repository import (
     Applications,
     Atlaas,
     Barometres,
+    CampaignDepartments,
     Campaigns,
     Collectivites,
+    listed_fields,
 )
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,23 @@ def application_view(application: Doc) -> Doc:
     return view
 
 
+# The organisers' list reads a campaign département by département (each an
+# equality read), never whole: a page stops once it holds SEARCH_ROWS rows, or
+# once it has read SEARCH_BUDGET applications (a search by name, whose matches
+# may be few and far apart, goes on from the next département on its next page).
+SEARCH_ROWS = 50
+SEARCH_BUDGET = 2000
+
+
+def search_key(application: Doc) -> tuple[str, str]:
+    return fold(application["collectivite"]["name"]), application["_id"]
+
+
+def _matches(application: Doc, text: str) -> bool:
+    col = application["collectivite"]
+    return not text or text in fold(f"{col['name']} {col['insee_code']}")
+
+
 def _yielding(items, every=500):
     """Pass `items` on, sleeping 0 s every `every` of them: under eventlet's monkey
     patching that lets the service's other workers run during a long computation."""
@@ -166,8 +185,10 @@ class Submissions:
         self.campaigns = Campaigns(db)
         self.collectivites = Collectivites(db)
         self.applications = Applications(db)
+        self.departments = CampaignDepartments(db)
         self.barometres = Barometres(db)
         self.atlaas = Atlaas(db)
+        self.tallies = tallies.Tallies(db)
 
     # -- campaigns -----------------------------------------------------------
 
@@ -483,11 +504,13 @@ class Submissions:
         if errors:
             raise ValidationFailed(errors)
         self._check_editable_campaign(campaign)
+        ref = self._ref(collectivite, campaign)
         application = {
             "_id": Applications.key(campaign["year"], collectivite_id),
             "campaign_year": campaign["year"],
             "collectivite_id": collectivite_id,
-            "collectivite": self._ref(collectivite, campaign),
+            "collectivite": ref,
+            **listed_fields(ref),
             "state": DRAFT,
             "services": data["services"],
             "initiatives": data["initiatives"],
@@ -495,6 +518,8 @@ class Submissions:
             "created_at": self.now,
             "updated_at": self.now,
         }
+        # First: an application is never stored in a département the list does not walk.
+        self.departments.add(campaign["year"], application["department"])
         application = self.outbox.create(
             APPLICATIONS,
             application,
@@ -548,10 +573,14 @@ class Submissions:
                 "declared_previous_arobases": application.get("previous_arobases"),
             },
         )
+        listed = listed_fields(ref)  # the collectivité's record may have changed since the draft
+        if listed["department"] != application.get("department"):
+            self.departments.add(campaign["year"], listed["department"])
         application = self.outbox.update(
             APPLICATIONS,
             application,
-            {"state": SUBMITTED, "submitted_at": self.now, "updated_at": self.now, "collectivite": ref},
+            {"state": SUBMITTED, "submitted_at": self.now, "updated_at": self.now, "collectivite": ref}
+            | listed,
             events=[event],
             conflict=Conflict("La candidature vient d'être modifiée ; rechargez-la.", "concurrent_change"),
         )
@@ -618,41 +647,59 @@ class Submissions:
                 rows.append({"campaign": view, "application": application_view(application)})
         return rows
 
-    def search_applications(self, year: int | str, filters: dict, page: int = 1, per_page: int = 50) -> dict:
+    def search_applications(
+        self, year: int | str, filters: dict, after: str | None = None, start: str | None = None
+    ) -> Doc:
         """Organisers' list: filtered (state, region, category, department, text in
-        the name or code, accents and case ignored), sorted by name, one page."""
+        the name or code, accents and case ignored), by département then name,
+        one page of SEARCH_ROWS. Read département by département (see
+        SEARCH_BUDGET); `after`: the previous page's last application,
+        `start`: the département a page that stopped on its budget got to."""
         filters = load(schemas.ApplicationSearchSchema(), filters)
-        campaign = self._campaign(year)
+        where = load(schemas.ApplicationSearchPage(), {"after": after, "start": start})
+        after, start = where["after"], where["start"]
+        year = self._campaign(year)["year"]
         text = fold(filters.get("text") or "")
-        rows = []
-        for app in self.applications.of_campaign(campaign["year"], filters.get("state") or None):
-            col = app["collectivite"]
-            if filters.get("region") and col["region"] != filters["region"]:
-                continue
-            if filters.get("category") and col["category"] != filters["category"]:
-                continue
-            if filters.get("department") and col["department"] != str(filters["department"]).upper():
-                continue
-            if text and text not in fold(f"{col['name']} {col['insee_code']}"):
-                continue
-            rows.append(app)
-        rows.sort(key=lambda app: (fold(app["collectivite"]["name"]), app["_id"]))
-        per_page = max(1, min(per_page, 200))
-        pages = max(1, -(-len(rows) // per_page))
-        page = max(1, min(page, pages))
-        chosen = rows[(page - 1) * per_page : page * per_page]
+        equal = {key: filters[key] for key in ("state", "region", "category") if filters.get(key)}
+        wanted = (filters.get("department") or "").upper()
+        departments = [wanted] if wanted else self.departments.of_campaign(year)
+        cursor = self.applications.get(after) if after else None
+        if cursor is not None and cursor["campaign_year"] == year:
+            start = cursor["department"]
+        else:
+            cursor = None
+        if start:
+            departments = [department for department in departments if department >= start]
+        rows: list[Doc] = []
+        read, next_start = 0, None
+        for department in departments:
+            if len(rows) > SEARCH_ROWS or read >= SEARCH_BUDGET:
+                next_start = department
+                break
+            found = self.applications.in_department(year, department, equal)
+            read += len(found)
+            found = sorted((app for app in found if _matches(app, text)), key=search_key)
+            if cursor is not None and department == cursor["department"]:
+                found = [app for app in found if search_key(app) > search_key(cursor)]
+            rows += found
+        page = rows[:SEARCH_ROWS]
+        more = len(rows) > SEARCH_ROWS
         return {
-            "items": [application_view(app) for app in chosen],
-            "total": len(rows),
-            "page": page,
-            "pages": pages,
-            "per_page": per_page,
+            "items": [application_view(app) for app in page],
+            "next_after": page[-1]["_id"] if more else None,
+            "next_department": None if more else next_start,
         }
 
-    def application_counts(self, year: int | str) -> dict[str, int]:
-        campaign = self._campaign(year)
+    def application_counts(self, year: int | str) -> Doc:
+        """The campaign's applications by state, as a tally (common/tallies.py)."""
+        return tallies.read(self.tallies, [self._campaign(year)["year"]], self._count_applications, self.now)
+
+    def refresh_tallies(self) -> int:
+        return tallies.refresh_asked(self.tallies, self._count_applications, self.now)
+
+    def _count_applications(self, year: int) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for app in self.applications.of_campaign(campaign["year"], projection={"state": 1}):
+        for app in self.applications.of_campaign(year, projection={"state": 1}):
             counts[app["state"]] = counts.get(app["state"], 0) + 1
         return counts
 

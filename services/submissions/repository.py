@@ -1,23 +1,83 @@
 """One small class per collection of the submissions database. Writes go
-through the ledger (relay.Outbox); these classes only read, and name the
-collections and the `_id`s the ledger writes to."""
+through the ledger (relay.Outbox); these classes read, name the collections
+and the `_id`s the ledger writes to, and write only markers (the départements
+of a campaign) and what a start-up migration adds."""
 
 import re
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
+from services.common.mongo import update_in_bulks
 
 CAMPAIGNS = "campaigns"
 COLLECTIVITES = "collectivites"
 APPLICATIONS = "applications"
+CAMPAIGN_DEPARTMENTS = "campaign_departments"
+MIGRATIONS = "migrations"
+
+
+def listed_fields(collectivite_ref):
+    """What the organisers' list filters an application by, as top-level fields
+    (equality on them is what FerretDB hands to PostgreSQL's indexes)."""
+    return {
+        "department": collectivite_ref["department"].upper(),
+        "region": collectivite_ref["region"],
+        "category": collectivite_ref["category"],
+    }
 
 
 def ensure_indexes(db):
     ensure_ledger_indexes(db)
     # Only used on MongoDB/FerretDB-PostgreSQL; FerretDB-SQLite scans anyway.
     db[APPLICATIONS].create_index([("campaign_year", ASCENDING), ("state", ASCENDING)])
+    db[APPLICATIONS].create_index([("campaign_year", ASCENDING), ("department", ASCENDING)])
+    db[CAMPAIGN_DEPARTMENTS].create_index([("campaign_year", ASCENDING)])
     db[COLLECTIVITES].create_index([("email", ASCENDING)])
+    list_older_applications(db)
+
+
+def list_older_applications(db):
+    """Applications stored before the organisers' list read them by département
+    get its fields, once (a marker says it is done; a replica doing it too
+    writes the same)."""
+    done = "organisers-list-by-department"
+    if db[MIGRATIONS].find_one({"_id": done}) is not None:
+        return
+    departments = CampaignDepartments(db)
+    unlisted = {"department": {"$exists": False}}
+    older = list(db[APPLICATIONS].find(unlisted, {"campaign_year": 1, "collectivite": 1}))
+    for app in older:
+        departments.add(app["campaign_year"], listed_fields(app["collectivite"])["department"])
+    update_in_bulks(
+        db[APPLICATIONS],
+        [UpdateOne({"_id": app["_id"]}, {"$set": listed_fields(app["collectivite"])}) for app in older],
+    )
+    try:
+        db[MIGRATIONS].insert_one({"_id": done})
+    except DuplicateKeyError:
+        pass
+
+
+class CampaignDepartments:
+    """The départements each campaign has applications from: the organisers'
+    list reads them in order (inserted before the application, so none is missed)."""
+
+    def __init__(self, db):
+        self.collection = db[CAMPAIGN_DEPARTMENTS]
+
+    def add(self, year, department):
+        try:
+            self.collection.insert_one(
+                {"_id": f"{year}|{department}", "campaign_year": year, "department": department}
+            )
+        except DuplicateKeyError:
+            pass
+
+    def of_campaign(self, year):
+        # about a hundred small documents a campaign
+        return sorted(doc["department"] for doc in self.collection.find({"campaign_year": year}))
 
 
 class Campaigns:
@@ -75,6 +135,10 @@ class Applications:
         if state:
             query["state"] = state
         return list(self.collection.find(query, projection).sort("_id", DESCENDING))
+
+    def in_department(self, year, department, equal):
+        """One département's applications, filtered by equality on top-level fields."""
+        return list(self.collection.find({"campaign_year": year, "department": department} | equal))
 
     def page_of_campaign(self, year, state, after, limit):
         """By _id ("<year>:<collectivite>"), those after `after`: a range read, not a skip."""

@@ -219,6 +219,13 @@ class ApplicationSearchSchema(StrictSchema):
     text = fields.String(load_default=None, validate=validate.Length(max=100))
 
 
+class ApplicationSearchPage(StrictSchema):
+    """Where a page of the organisers' list starts (logic.search_applications)."""
+
+    after = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=120))
+    start = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=3))
+
+
 class InitiativeSchema(StrictSchema):
     title = _text(200)
     enjeu = fields.String(required=True, validate=validate.Length(min=1, max=64))

@@ -8,7 +8,7 @@ import logging
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from services.common import contracts
+from services.common import contracts, tallies
 from services.common.clock import parse, utcnow
 from services.common.health import HealthRpc
 from services.common.inbox import Inbox, consumes
@@ -98,8 +98,8 @@ class SubmissionsService(HealthRpc):
         )
 
     @rpc
-    def search_applications(self, year, filters, page=1):
-        return self._use_cases().search_applications(year, filters, int(page))
+    def search_applications(self, year, filters, after=None, start=None):
+        return self._use_cases().search_applications(year, filters, after, start)
 
     @rpc
     def application_counts(self, year):
@@ -159,3 +159,7 @@ class SubmissionsService(HealthRpc):
         years = self._use_cases().close_submissions(already_closed=self.closed_years.years)
         self.closed_years.years.update(years)
         return years
+
+    @timer(interval=tallies.REFRESH_SECONDS)
+    def refresh_tallies(self):
+        return self._use_cases().refresh_tallies()

@@ -192,7 +192,9 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
         return page.locator("main").inner_text()
 
     poll(progress, lambda text: "Candidatures examinées (proposition du jury)\t3" in text)
-    assert "Avis rendus\t6" in progress()
+    shown = progress()
+    assert "Avis rendus\t6" in shown
+    assert re.search(r"en un coup d'œil : chiffres du \d+(er)? \w+ \d{4} à \d+ h \d\d", shown)
     checked(page, "avancement")
     screenshot(page, "console-campagne")
     page.get_by_role("link", name=f"Candidatures {YEAR}").first.click()

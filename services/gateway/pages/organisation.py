@@ -8,6 +8,8 @@ naming the campaign, progress), the outbox and the dead letters. Every action
 is the API's, made under the organiser's own name.
 """
 
+from urllib.parse import urlencode
+
 from nameko.constants import AMQP_URI_CONFIG_KEY
 
 from services.common import deadletters
@@ -24,6 +26,15 @@ from services.gateway.web import page, redirect, render
 ORGANISER = ("organiser",)
 MAIL_STATES = {"queued": "en attente", "sent": "envoyé", "failed": "en échec"}
 DELIBERATION_ROWS = 50  # a page of the deliberation
+
+
+def counted(*tallies):
+    """When the oldest of a page's tallies was counted, and whether a newer
+    count is on its way (services/common/tallies.py)."""
+    return {
+        "at": min(tally["counted_at"] for tally in tallies),
+        "recounting": any(tally["recounting"] for tally in tallies),
+    }
 
 
 def _text(form, name):
@@ -44,13 +55,17 @@ class OrganiserPages:
     @page("GET", "/organisation/campagnes/<int:year>", roles=ORGANISER)
     def campaign_progress_page(self, request, visitor, year):
         campaign = self.submissions.get_campaign(year)
+        applications = self.submissions.application_counts(year)
+        reviews = self.jury.campaign_progress(year)
+        mail = self.notifications.campaign_mail(year)
         return render(
             "orga_campagne.html",
             visitor,
             campaign=campaign,
-            applications=self.submissions.application_counts(year),
-            reviews=self.jury.campaign_progress(year),
-            mail=self.notifications.campaign_mail(year),
+            applications=applications["counts"],
+            reviews=reviews["counts"],
+            mail=mail["counts"],
+            counted=counted(applications, reviews, mail),
             state_labels=APPLICATION_STATE_LABELS,
             mail_states=MAIL_STATES,
         )
@@ -253,19 +268,23 @@ class OrganiserPages:
             "department": args.get("departement", "").strip()[:3],
             "text": args.get("q", "").strip()[:100],
         }
-        page_number = int(args["page"]) if args.get("page", "").isdigit() else 1
+        after, start = args.get("apres") or None, args.get("depuis") or None
         try:
-            found = self.submissions.search_applications(year, filters, page_number)
+            found = self.submissions.search_applications(year, filters, after, start)
         except ValidationFailed:
-            found = self.submissions.search_applications(year, {}, 1)
-        query = {k: v for k, v in args.items() if k != "page" and v}
+            found = self.submissions.search_applications(year, {})
+        query = {k: v for k, v in args.items() if k not in ("apres", "depuis") and v}
+        if found["next_after"]:
+            query["apres"] = found["next_after"]
+        elif found["next_department"]:
+            query["depuis"] = found["next_department"]
         return render(
             "orga_candidatures.html",
             visitor,
             campaign=self.submissions.get_campaign(year),
             found=found,
             filters=filters,
-            query=query,
+            next_query=urlencode(query) if found["next_after"] or found["next_department"] else None,
             regions=REGIONS,
             state_labels=APPLICATION_STATE_LABELS,
         )
@@ -360,13 +379,18 @@ class OrganiserPages:
         # The awards service knows of the release at once (submissions learns it by event).
         record = self.awards.release_record(year)
         released = record is not None
+        if released:
+            tally = self.notifications.campaign_mail(year, "result")
+        else:
+            tally = self.awards.release_preview_tally(year)
         return render(
             "orga_publication.html",
             visitor,
             status=status,
             campaign=campaign,
-            preview=None if released else self.awards.release_preview(year),
-            mail=self.notifications.campaign_mail(year, "result") if released else None,
+            preview=None if released else tally["counts"],
+            mail=tally["counts"] if released else None,
+            counted=counted(tally),
             released_by=self.team().name_of(record["released_by"]) if released else None,
             errors=errors,
         )

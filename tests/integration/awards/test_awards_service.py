@@ -195,6 +195,9 @@ def test_decisions_embargo_and_one_release(services, config):
             "missing_email": ["col-2"],
             "emails_to_send": 1,
         }
+        # The release page's preview: the same, as a tally (counted at once: cheap here).
+        tally = rpc.release_preview_tally(YEAR)
+        assert tally["counts"] == preview and tally["recounting"] is False
         with pytest.raises(Conflict) as refused:
             rpc.release(YEAR, "admin")
         assert refused.value.code == "applications_undecided"

@@ -1,5 +1,7 @@
 """Task creation from events, reviews, consolidation, withdrawal, deliberation, digest."""
 
+from datetime import UTC, datetime, timedelta
+
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
 from tests.support.api import wait_until
@@ -135,3 +137,34 @@ def test_digest_one_event_per_juror_per_batch(jury_config, make_harness):
     wait_until(lambda: h.db["tasks"].count_documents({"campaign_year": YEAR + 4}) == 8)
     assert run_digest() == 2
     assert len(h.events("review_tasks_available")) == 4
+
+
+def test_a_dear_campaign_progress_is_served_then_recounted_by_the_timer(jury_config, make_harness):
+    """tallies.py in the real service: a tally as a long count would have left it
+    (5 s, a minute ago) is served as it is; the timer counts it again."""
+    h = make_harness(jury_config)
+    year = YEAR + 5
+    payload = h.submit(year, "35238", "35")
+    wait_until(lambda: len(h.tasks_of(payload["application_id"])) == 2)
+    stale = {"tasks": {}, "reviews_done": 0, "reviews_outstanding": 0}
+    h.db["tallies"].insert_one(
+        {
+            "_id": str(year),
+            "what": [year],
+            "counts": stale,
+            "counted_at": datetime.now(UTC) - timedelta(minutes=1),
+            "seconds": 5.0,
+            "asked": False,
+        }
+    )
+
+    def progress():
+        with entrypoint_hook(h.jury, "campaign_progress") as call:
+            return call(year)
+
+    served = progress()
+    assert served["counts"] == stale and served["recounting"] is True
+    wait_until(lambda: h.db["tallies"].find_one({"_id": str(year)})["asked"] is False, timeout=20)
+    fresh = progress()
+    assert fresh["counts"]["reviews_outstanding"] == 2 and fresh["counts"]["tasks"] == {"open": 2}
+    assert fresh["recounting"] is False

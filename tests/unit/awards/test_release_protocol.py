@@ -90,6 +90,16 @@ def test_results_stay_embargoed_until_the_release(awards):
     assert awards.out.names() == []
 
 
+def test_the_release_page_previews_from_a_tally_that_follows_the_decisions(awards):
+    first = awards.awards.release_preview_tally(YEAR)
+    assert first["counts"] == awards.awards.release_preview(YEAR)
+    assert (first["counts"]["undecided"], first["counts"]["emails_to_send"]) == (["app-3"], 2)
+    awards.awards.decide("app-3", {"arobases": 2, "mentions": []}, "admin")
+    second = awards.awards.release_preview_tally(YEAR)  # cheap here: counted again
+    assert second["counts"]["ready"] is True and second["counts"]["undecided"] == []
+    assert second["counts"]["missing_email"] == ["col-79202"] and second["recounting"] is False
+
+
 def test_release_refused_while_undecided_unless_forced(awards):
     with pytest.raises(Conflict) as undecided:
         awards.awards.release(YEAR, "admin")

@@ -137,6 +137,17 @@ def test_a_permanent_refusal_fails_the_email_and_a_failed_result_alerts_the_orga
     assert mail.email(result_id)["state"] == "failed"
 
 
+def test_the_release_page_counts_the_result_emails_by_state(mail):
+    mail.notifications.on_results_released(released(2017))
+    mail.notifications.on_award_decided(award(2017))
+    assert mail.notifications.campaign_mail(2017, "result")["counts"] == {"queued": 1}
+    mail.smtp.answers[ADDRESS] = refused(550, "no such user")
+    mail.sender().run()
+    assert mail.notifications.campaign_mail(2017, "result")["counts"] == {"failed": 1}
+    # The campaign page counts every kind: the organisers' release emails and alerts too.
+    assert mail.notifications.campaign_mail(2017)["counts"] == {"failed": 1, "sent": 4}
+
+
 def test_while_the_server_is_down_nothing_is_claimed_then_old_emails_fail(mail):
     email_id = mail.welcome()
     mail.smtp.down = True

@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.common.errors import Conflict
+from services.common.errors import Conflict, ValidationFailed
+from services.submissions import logic
 from services.submissions.logic import Submissions
+from services.submissions.repository import list_older_applications
 from tests.unit.fakes import SUBMISSIONS_SETTINGS, MemoryOutbox
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -50,19 +52,62 @@ def desk():
     return desk
 
 
-def test_the_organisers_search_filters_sorts_by_name_and_pages(desk):
+def names(found):
+    return [a["collectivite"]["name"] for a in found["items"]]
+
+
+def test_the_organisers_search_filters_and_sorts_by_department_then_name(desk):
+    assert names(desk.search_applications(2027, {})) == ["Besançon", "Grenoble", "Bressuire", "Parthenay"]
     found = desk.search_applications(2027, {"region": "Nouvelle-Aquitaine"})
-    assert [a["collectivite"]["name"] for a in found["items"]] == ["Bressuire", "Parthenay"]
-    assert desk.search_applications(2027, {"text": "besancon"})["total"] == 1  # accents ignored
-    assert (
-        desk.search_applications(2027, {"category": "village"})["items"][0]["collectivite"]["name"]
-        == "Bressuire"
+    assert names(found) == ["Bressuire", "Parthenay"]
+    assert (found["next_after"], found["next_department"]) == (None, None)
+    assert names(desk.search_applications(2027, {"text": "besancon"})) == ["Besançon"]  # accents ignored
+    assert names(desk.search_applications(2027, {"text": "79202"})) == ["Parthenay"]
+    assert names(desk.search_applications(2027, {"category": "village"})) == ["Bressuire"]
+    assert names(desk.search_applications(2027, {"department": "38"})) == ["Grenoble"]
+    assert names(desk.search_applications(2027, {"state": "submitted"})) == []
+    assert desk.application_counts(2027)["counts"] == {"draft": 4}
+
+
+def test_the_organisers_search_reads_one_departement_at_a_time_and_pages_by_cursor(desk, monkeypatch):
+    monkeypatch.setattr(logic, "SEARCH_ROWS", 1)
+    reads = []
+    in_department = desk.applications.in_department
+    monkeypatch.setattr(
+        desk.applications,
+        "in_department",
+        lambda year, department, equal: reads.append(department) or in_department(year, department, equal),
     )
-    assert desk.search_applications(2027, {"department": "38"})["total"] == 1
-    paged = desk.search_applications(2027, {}, page=2, per_page=3)
-    assert (paged["total"], paged["pages"], paged["page"]) == (4, 2, 2)
-    assert [a["collectivite"]["name"] for a in paged["items"]] == ["Parthenay"]
-    assert desk.application_counts(2027) == {"draft": 4}
+    seen, after = [], None
+    while True:
+        found = desk.search_applications(2027, {}, after=after)
+        seen += names(found)
+        after = found["next_after"]
+        if after is None:
+            break
+    assert seen == ["Besançon", "Grenoble", "Bressuire", "Parthenay"]
+    # Each page reads from the cursor's département on, and stops once it holds a page.
+    assert reads == ["25", "38", "25", "38", "79", "38", "79", "79"]
+    with pytest.raises(ValidationFailed) as refused:
+        desk.search_applications(2027, {}, after="x" * 200)
+    assert "after" in refused.value.fields
+
+
+def test_a_search_by_name_stops_on_its_budget_and_goes_on_from_the_next_departement(desk, monkeypatch):
+    monkeypatch.setattr(logic, "SEARCH_BUDGET", 2)
+    first = desk.search_applications(2027, {"text": "parthenay"})
+    assert names(first) == [] and first["next_department"] == "79"  # 25 and 38 read, nothing found
+    second = desk.search_applications(2027, {"text": "parthenay"}, start=first["next_department"])
+    assert names(second) == ["Parthenay"] and second["next_department"] is None
+
+
+def test_applications_stored_before_the_list_by_departement_are_listed_once_migrated(desk):
+    db = desk.applications.collection.database
+    db.applications.update_many({}, {"$unset": {"department": "", "region": "", "category": ""}})
+    db.campaign_departments.delete_many({})
+    assert names(desk.search_applications(2027, {})) == []
+    list_older_applications(db)
+    assert names(desk.search_applications(2027, {})) == ["Besançon", "Grenoble", "Bressuire", "Parthenay"]
 
 
 def test_a_submitted_application_says_its_state_in_french(desk):
