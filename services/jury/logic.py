@@ -32,7 +32,7 @@ from services.jury.eligibility import (
     CLAIMED,
     DONE,
     OPEN,
-    claim_order,
+    ClaimIndex,
     claimable,
     conflicted,
     held_by,
@@ -391,22 +391,21 @@ class JuryDesk:
         lease = self.lease
         load = lambda: self.repos.tasks.of_campaign(campaign_year)  # noqa: E731
         if self.snapshots is None:
-            return self._claim_from(juror, self.repos.tasks.of_campaign(campaign_year), lease)
+            return self._claim_from(juror, ClaimIndex(load(), self.now), lease)
         try:
-            return self._claim_from(juror, self.snapshots.of_campaign(campaign_year, load), lease)
+            return self._claim_from(juror, self.snapshots.claim_index(campaign_year, load, self.now), lease)
         except NotFound:
             # Nothing in the copy: it may miss tasks another replica created; look
             # again at the database, at most every REFRESH_ON_EMPTY seconds.
             if (self.snapshots.age(campaign_year) or 0) < REFRESH_ON_EMPTY:
                 raise
-            return self._claim_from(
-                juror, self.snapshots.of_campaign(campaign_year, load, REFRESH_ON_EMPTY), lease
-            )
+            index = self.snapshots.claim_index(campaign_year, load, self.now, REFRESH_ON_EMPTY)
+            return self._claim_from(juror, index, lease)
 
-    def _claim_from(self, juror, tasks, lease):
-        # A task past version 1 was claimed (or cancelled) before: no first-claim insert to try.
-        started = {task["application_id"] for task in tasks if task["version"] > 1}
-        for app_id, candidates in claim_order(tasks, juror, self.now, self.rng):
+    def _claim_from(self, juror, index, lease):
+        for app_id, candidates in index.order(juror, self.now, self.rng):
+            # A task past version 1 was claimed (or cancelled) before: no first-claim insert to try.
+            started = index.started(app_id)
             nonce = None
             for candidate in candidates:
                 task = self.repos.tasks.get(candidate["_id"], summary=True)  # the copy may be stale
@@ -418,7 +417,7 @@ class JuryDesk:
                     if not self.repos.assignments.reserve(juror["_id"], app_id, nonce, self.now):
                         nonce = None
                         break  # this juror holds (or held) a task of that application
-                claimed = self._claim_task(task, juror, lease, maybe_first=app_id not in started)
+                claimed = self._claim_task(task, juror, lease, maybe_first=not started)
                 if claimed is not None:
                     self._remember(claimed)
                     return task_view(claimed, self.now, juror["_id"])

@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
 from services.common.tallies import Tallies
+from services.jury.eligibility import ClaimIndex
 from services.jury.logic import SHELF_WIDTHS, shelf, shelf_fields
 
 # The task list of a claim carries no review bodies (they can be long).
@@ -279,6 +280,16 @@ class Repositories:
         self.tallies = Tallies(db)
 
 
+class _Copy:
+    """One campaign's copy of the task list: when it was taken, the tasks by
+    id, and their ClaimIndex once a claim has asked for it."""
+
+    def __init__(self, taken_at, tasks):
+        self.taken_at = taken_at
+        self.tasks = tasks
+        self.index = None
+
+
 class TaskSnapshots:
     """A per-process, per-campaign copy of the task list, so a claim does not
     scan the task collection (on FerretDB/SQLite only `_id` lookups are pushed
@@ -298,24 +309,24 @@ class TaskSnapshots:
         self.max_age = max_age
         self._clock = clock or time.monotonic
         self._lock = threading.Lock()
-        self._entries = {}  # year -> (taken_at, {task_id: task})
+        self._entries = {}  # year -> _Copy
         self._loading = {}  # year -> threading.Event of the scan in progress
         self._jurors = {}
 
-    def of_campaign(self, year, load, fresh_within=None):
-        """The campaign's tasks, scanned with `load()` when the copy is older
-        than `fresh_within` (default max_age) seconds."""
+    def _copy(self, year, load, fresh_within=None):
+        """The campaign's copy, scanned with `load()` when older than
+        `fresh_within` (default max_age) seconds."""
         import threading
 
         limit = self.max_age if fresh_within is None else fresh_within
         while True:
             with self._lock:
                 entry = self._entries.get(year)
-                if entry is not None and self._clock() - entry[0] <= limit:
-                    return list(entry[1].values())
+                if entry is not None and self._clock() - entry.taken_at <= limit:
+                    return entry
                 loading = self._loading.get(year)
                 if loading is not None and entry is not None and fresh_within is None:
-                    return list(entry[1].values())  # another worker refreshes it: the current copy will do
+                    return entry  # another worker refreshes it: the current copy will do
                 if loading is None:
                     loading = self._loading[year] = threading.Event()
                     mine = True
@@ -325,22 +336,35 @@ class TaskSnapshots:
                 loading.wait(30)
                 entry = self._entries.get(year)
                 if entry is not None:
-                    return list(entry[1].values())
+                    return entry
                 continue
             try:
                 started = self._clock()
-                tasks = load()
+                entry = _Copy(started, {task["_id"]: task for task in load()})
                 with self._lock:
-                    self._entries[year] = (started, {task["_id"]: task for task in tasks})
-                return tasks
+                    self._entries[year] = entry
+                return entry
             finally:
                 with self._lock:
                     self._loading.pop(year, None)
                 loading.set()
 
+    def of_campaign(self, year, load, fresh_within=None):
+        """The campaign's tasks (see _copy)."""
+        return list(self._copy(year, load, fresh_within).tasks.values())
+
+    def claim_index(self, year, load, now, fresh_within=None):
+        """The campaign's tasks arranged for claiming (eligibility.ClaimIndex),
+        built once per copy, at the first claim's instant."""
+        entry = self._copy(year, load, fresh_within)
+        with self._lock:
+            if entry.index is None:
+                entry.index = ClaimIndex(entry.tasks.values(), now)
+            return entry.index
+
     def age(self, year):
         entry = self._entries.get(year)
-        return None if entry is None else self._clock() - entry[0]
+        return None if entry is None else self._clock() - entry.taken_at
 
     def remember(self, task):
         if not task:
@@ -348,9 +372,12 @@ class TaskSnapshots:
         with self._lock:
             entry = self._entries.get(task["campaign_year"])
             if entry is not None:
-                current = entry[1].get(task["_id"])
+                current = entry.tasks.get(task["_id"])
                 if current is None or current.get("version", 0) <= task.get("version", 0):
-                    entry[1][task["_id"]] = {k: v for k, v in task.items() if k != "review"}
+                    known = {k: v for k, v in task.items() if k != "review"}
+                    entry.tasks[task["_id"]] = known
+                    if entry.index is not None:
+                        entry.index.update(known)
 
     def forget_juror(self, juror_id):
         """A juror declared a conflict: read them again next time. (Another

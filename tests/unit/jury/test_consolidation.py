@@ -181,6 +181,35 @@ def test_claim_order_fewest_reviews_first_and_never_a_conflict():
     assert [t["_id"] for t in dict(order)["fresh"]] == ["fresh:1", "fresh:2"]
 
 
+def test_the_claim_index_follows_each_claim_without_reading_every_task():
+    index = eligibility.ClaimIndex([task("a", 1), task("a", 2), task("b", 1), task("b", 2)], NOW)
+    first, _ = next(index.order(JUROR, NOW))
+    second = "b" if first == "a" else "a"
+    assert not index.started(first)
+    claimed = dict(task(first, 1, "claimed", NOW + timedelta(hours=1), "j1"), version=2)
+    index.update(claimed)  # this process's own claim, written into its copy
+    assert index.started(first)
+    # j1 holds a task of `first`: only `second` is offered; another juror gets
+    # `second` first too (fewest reviews), then what is left of `first`.
+    assert [app for app, _ in index.order(JUROR, NOW)] == [second]
+    other = dict(JUROR, _id="j2")
+    assert [(app, [t["n"] for t in tasks]) for app, tasks in index.order(other, NOW)] == [
+        (second, [1, 2]),
+        (first, [2]),
+    ]
+    index.update(dict(task(second, 1, "done", None, "j2"), version=3))
+    index.update(dict(task(second, 2, "done", None, "j3"), version=3))
+    assert [app for app, _ in index.order(other, NOW)] == [first]  # nothing left of `second`
+
+
+def test_an_application_whose_lease_ran_out_is_back_in_the_claim_index_without_a_new_copy():
+    held = dict(task("a", 1, "claimed", NOW + timedelta(hours=1), "j2"), version=2)
+    index = eligibility.ClaimIndex([held], NOW)
+    assert list(index.order(JUROR, NOW)) == []
+    later = NOW + timedelta(hours=1, seconds=1)
+    assert [(app, [t["n"] for t in tasks]) for app, tasks in index.order(JUROR, later)] == [("a", [1])]
+
+
 def test_lease_from_config():
     assert eligibility.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": None}) == timedelta(
         hours=48
