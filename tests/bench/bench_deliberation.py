@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from services.common.mongo import make_client  # noqa: E402
 from services.jury.logic import SHELF_WIDTHS, JuryDesk, shelf, shelf_fields  # noqa: E402
 from services.jury.repository import Repositories, ensure_indexes  # noqa: E402
-from tests.support.bench import percentile  # noqa: E402
+from tests.support.bench import stage_line, timed  # noqa: E402
 from tests.support.ferretdb import private_ferretdb  # noqa: E402
 
 YEAR = 2292
@@ -117,18 +117,6 @@ def documents(count, rng):
     return apps, tasks
 
 
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return result, (time.perf_counter() - started) * 1000
-
-
-def line(name, values, baseline=None):
-    median, p99 = statistics.median(values), percentile(values, 0.99)
-    ratio = f"×{median / baseline:,.1f}" if baseline else "—"
-    print(f"{name:<36} {len(values):>6} {median:>11,.1f} {p99:>10,.1f}  {ratio}")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--applications", type=int, default=3500)
@@ -171,9 +159,9 @@ def main():
 
         baseline = statistics.median(lookups)
         print(f"\n{'stage':<36} {'count':>6} {'median ms':>11} {'p99 ms':>10}  vs baseline")
-        line("baseline: one application by _id", lookups)
-        line(f"deliberation page ({args.limit} rows)", pages, baseline)
-        line("whole campaign (each page, before)", whole, baseline)
+        stage_line("baseline: one application by _id", lookups)
+        stage_line(f"deliberation page ({args.limit} rows)", pages, baseline)
+        stage_line("whole campaign (each page, before)", whole, baseline)
     finally:
         if own is not None:
             own.close()

@@ -32,7 +32,7 @@ from services.common.mongo import make_client  # noqa: E402
 from services.submissions.logic import Submissions, fold  # noqa: E402
 from services.submissions.repository import CampaignDepartments, ensure_indexes, listed_fields  # noqa: E402
 from services.submissions.settings import SubmissionsSettings  # noqa: E402
-from tests.support.bench import percentile  # noqa: E402
+from tests.support.bench import stage_line, timed  # noqa: E402
 from tests.support.config import service_config  # noqa: E402
 from tests.support.ferretdb import private_ferretdb  # noqa: E402
 
@@ -83,18 +83,6 @@ def applications(count, rng):
     return docs
 
 
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return result, (time.perf_counter() - started) * 1000
-
-
-def line(name, values, baseline=None):
-    median, p99 = statistics.median(values), percentile(values, 0.99)
-    ratio = f"×{median / baseline:,.1f}" if baseline else "—"
-    print(f"{name:<52} {len(values):>6} {median:>11,.1f} {p99:>10,.1f}  {ratio}")
-
-
 def pages(desk, filters, limit):
     """Up to `limit` pages, cursor after cursor: their times and the rows read."""
     times, rows, after, start = [], 0, None, None
@@ -106,6 +94,10 @@ def pages(desk, filters, limit):
         if after is None and start is None:
             break
     return times, rows
+
+
+def line(name, values, baseline=None):
+    stage_line(name, values, baseline, width=52)
 
 
 def main():

@@ -5,6 +5,7 @@ CPU time of processes (a throw-away FerretDB: tests/support/ferretdb.py)."""
 from __future__ import annotations
 
 import os
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def timed(fn):
+    """fn()'s result, and the milliseconds it took."""
+    started = time.perf_counter()
+    result = fn()
+    return result, (time.perf_counter() - started) * 1000
+
+
+def stage_line(name, values, baseline=None, width=36):
+    """One row of a bench's table: count, median and p99 (ms), the median's
+    ratio to the baseline's."""
+    median, p99 = statistics.median(values), percentile(values, 0.99)
+    ratio = f"×{median / baseline:,.1f}" if baseline else "—"
+    print(f"{name:<{width}} {len(values):>6} {median:>11,.1f} {p99:>10,.1f}  {ratio}")
 
 
 def hammer(threads, work):
