@@ -11,6 +11,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
+from services.common.markers import CampaignMarkers
 from services.common.tallies import Tallies
 from services.jury.eligibility import ClaimIndex
 from services.jury.logic import SHELF_WIDTHS, shelf, shelf_fields
@@ -56,20 +57,11 @@ def shelve_older_documents(db):
         pass
 
 
-class Shelves:
+class Shelves(CampaignMarkers):
     """The narrowest deliberation shelves each campaign has (see logic.SHELF_WIDTHS)."""
 
     def __init__(self, db):
-        self.collection = db[SHELVES]
-
-    def add(self, year, name):
-        try:
-            self.collection.insert_one({"_id": f"{year}|{name}", "campaign_year": year, "shelf": name})
-        except DuplicateKeyError:
-            pass
-
-    def of_campaign(self, year):
-        return sorted(doc["shelf"] for doc in self.collection.find({"campaign_year": year}, {"shelf": 1}))
+        super().__init__(db, SHELVES, "shelf")
 
 
 class Jurors:

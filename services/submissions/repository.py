@@ -9,6 +9,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
+from services.common.markers import CampaignMarkers
 from services.common.mongo import update_in_bulks
 
 CAMPAIGNS = "campaigns"
@@ -60,24 +61,12 @@ def list_older_applications(db):
         pass
 
 
-class CampaignDepartments:
+class CampaignDepartments(CampaignMarkers):
     """The départements each campaign has applications from: the organisers'
     list reads them in order (inserted before the application, so none is missed)."""
 
     def __init__(self, db):
-        self.collection = db[CAMPAIGN_DEPARTMENTS]
-
-    def add(self, year, department):
-        try:
-            self.collection.insert_one(
-                {"_id": f"{year}|{department}", "campaign_year": year, "department": department}
-            )
-        except DuplicateKeyError:
-            pass
-
-    def of_campaign(self, year):
-        # about a hundred small documents a campaign
-        return sorted(doc["department"] for doc in self.collection.find({"campaign_year": year}))
+        super().__init__(db, CAMPAIGN_DEPARTMENTS, "department")
 
 
 class Campaigns:
