@@ -202,6 +202,7 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     page.get_by_role("button", name="Filtrer").click()
     assert "1 candidature" in page.get_by_role("status").inner_text()
     checked(page, "candidatures")
+    screenshot(page, "console-candidatures")
 
     # Deliberation: override Dax's proposal (3 @) with 4 @; the reason is required.
     page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/deliberation")
