@@ -210,14 +210,20 @@ class ReleaseProtocol:
         # time (consumers would drop the copy by its event id anyway).
         self._publish(step)
         for index, batch in enumerate(batches(entries)):
-            events = [
-                (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
-                for e in batch
-            ]
-            try:
-                change = self.outbox.record(batch_key(year, index), events, publish=False, independent=True)
-            except Conflict:
-                change = self.repo.step(batch_key(year, index))
+            # Read first: after a crash, a record tried again would put its
+            # marker back and have its 200 events published a second time.
+            change = self.repo.step(batch_key(year, index))
+            if change is None:
+                events = [
+                    (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
+                    for e in batch
+                ]
+                try:
+                    change = self.outbox.record(
+                        batch_key(year, index), events, publish=False, independent=True
+                    )
+                except Conflict:
+                    change = self.repo.step(batch_key(year, index))
             self._publish(change)
         # The public palmarès, read by every visitor, carries the public fields
         # only: the feedback was 82 % of its bytes at 3,500 collectivités, decoded

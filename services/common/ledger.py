@@ -10,12 +10,18 @@ an insert with a unique `_id`. A change to a document is therefore:
 2. apply it to the document: a plain update keyed on the previous version;
    applying it twice changes nothing, so a crash between 1 and 2 is repaired
    by rolling forward (the relay's sweep, or the next writer);
-3. the relay publishes the change's events and marks the change published.
+3. the relay publishes the change's events, then deletes its marker.
 
 Unpublished changes are found through `outbox_pending`, a small collection of
-markers inserted just before step 1 and deleted once published: the
-relay's sweep reads it instead of scanning every change ever made (on
-FerretDB's SQLite storage any filter other than `_id` scans the collection).
+markers inserted just before step 1 and deleted once published: the marker
+is the only record of "not published yet" (one write fewer per change than a
+flag on the change, which FerretDB applies as a read and a rewrite of the
+whole change). The relay's sweep reads the markers instead of scanning every
+change ever made (on FerretDB's SQLite storage any filter other than `_id`
+scans the collection). A writer refused by the unique `_id` may have put the
+marker back after the winner deleted it: the sweep then publishes the change
+a second time, with the same event ids, which consumers drop. The markers of
+a `record_many` share a `batch`, so one delete removes them together.
 
 An exclusive step with no document (a release, an email sent) is
 `record(key)`: the change `steps:<key>:1` (`step_id`), read back with
@@ -29,10 +35,11 @@ This docstring is where the protocol is described (ARCHITECTURE.md points here).
 
 import logging
 import os
+import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, DeleteOne, UpdateOne
+from pymongo import ASCENDING, DeleteOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -40,7 +47,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.common.clock import as_utc, isoformat, utcnow
 from services.common.contracts import Event, check_payload
 from services.common.errors import Conflict
-from services.common.mongo import update_in_bulks
 from services.common.types import Doc
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ Events = Iterable[tuple[Event, Doc]]
 
 def ensure_ledger_indexes(db: Database[Doc]) -> None:
     db[PENDING].create_index([("created_at", ASCENDING)])
+    db[PENDING].create_index([("batch", ASCENDING)])
 
 
 def change_id(collection: str, doc_id: object, version: int) -> str:
@@ -127,6 +134,7 @@ class Ledger:
         if not steps:
             return [], []
         now = utcnow()
+        batch = uuid.uuid4().hex
         changes: list[Doc] = []
         for key, events in steps:
             cid = change_id(STEPS, key, 1)
@@ -140,17 +148,13 @@ class Ledger:
                         self._envelope(cid, index, event, payload, now)
                         for index, (event, payload) in enumerate(events)
                     ],
-                    "published": False,
+                    "batch": batch,
                     "created_at": now,
                 }
             )
         # The markers first, as in _decide: a change never exists unseen by the sweep.
-        unmarked = insert_new(self.markers, [{"_id": c["_id"], "created_at": now} for c in changes])
+        insert_new(self.markers, [{"_id": c["_id"], "created_at": now, "batch": batch} for c in changes])
         lost = insert_new(self.changes, changes)
-        for n in lost - unmarked:  # as in _decide: a refused writer leaves nothing behind
-            existing = self.changes.find_one({"_id": changes[n]["_id"]}, {"published": 1})
-            if existing is not None and existing.get("published"):
-                self.markers.delete_one({"_id": changes[n]["_id"]})
         decided = [c for n, c in enumerate(changes) if n not in lost]
         if self.crash_after_decide and any(
             e["name"] == self.crash_after_decide for c in decided for e in c["events"]
@@ -180,22 +184,18 @@ class Ledger:
                 self._envelope(key, index, event, payload, now)
                 for index, (event, payload) in enumerate(events)
             ],
-            "published": False,
             "created_at": now,
         }
-        marked = True
         try:  # the marker first: a change can never exist unseen by the sweep
             self.markers.insert_one({"_id": key, "created_at": now})
         except DuplicateKeyError:
-            marked = False  # a concurrent writer of the same version; the insert below decides
+            pass  # a concurrent writer of the same version; the insert below decides
         try:
             self.changes.insert_one(change)
         except DuplicateKeyError:
             existing = self.changes.find_one({"_id": key})
             if existing is not None:
                 self.apply(existing)  # the winner may have crashed before applying it
-                if marked and existing.get("published"):
-                    self.markers.delete_one({"_id": key})  # a refused writer leaves nothing behind
             raise (
                 conflict
                 or Conflict(
@@ -236,29 +236,33 @@ class Ledger:
         markers = self.markers.find({"created_at": {"$lt": older_than}}).sort("created_at", ASCENDING)
         for marker in markers.limit(limit):
             change = self.changes.find_one({"_id": marker["_id"]})
-            if change is None:
-                if as_utc(marker["created_at"]) < older_than - ORPHAN_MARKER_AGE:
-                    self.markers.delete_one({"_id": marker["_id"]})
-            elif change.get("published"):
-                self.markers.delete_one({"_id": marker["_id"]})  # crashed between the two writes
-            else:
+            if change is not None:
                 found.append(change)
+            elif as_utc(marker["created_at"]) < older_than - ORPHAN_MARKER_AGE:
+                self.markers.delete_one({"_id": marker["_id"]})
         return found
 
-    def mark_published(self, key: str) -> None:
-        self.mark_published_many([key])
+    def is_pending(self, key: str) -> bool:
+        """Whether the change `key` may still have events to publish (its marker is there)."""
+        return self.markers.find_one({"_id": key}, {"_id": 1}) is not None
 
-    def mark_published_many(self, keys: list[str]) -> None:
-        """The changes published, then their markers gone (a crash between leaves
-        a marker the sweep drops): bulk writes, each by `_id`."""
-        if not keys:
-            return
-        now = utcnow()
-        update_in_bulks(
-            self.changes,
-            [UpdateOne({"_id": key}, {"$set": {"published": True, "published_at": now}}) for key in keys],
-        )
-        self.markers.bulk_write([DeleteOne({"_id": key}) for key in keys], ordered=False)
+    def mark_published(self, key: str) -> None:
+        self.markers.delete_one({"_id": key})
+
+    def mark_published_many(self, changes: list[Doc]) -> None:
+        """The markers of `changes`, all published, gone: those of one `record_many`
+        in one delete (by their `batch`, an equality read), the others by `_id`."""
+        batches: dict[str, list[str]] = {}
+        alone = []
+        for change in changes:
+            if change.get("batch"):
+                batches.setdefault(change["batch"], []).append(change["_id"])
+            else:
+                alone.append(DeleteOne({"_id": change["_id"]}))
+        for batch, keys in batches.items():
+            self.markers.delete_many({"batch": batch, "_id": {"$in": keys}})
+        if alone:
+            self.markers.bulk_write(alone, ordered=False)
 
 
 def insert_new(collection: Collection[Doc], docs: list[Doc]) -> set[int]:

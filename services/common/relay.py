@@ -8,7 +8,7 @@ crash. An event that has subscribers is published `mandatory`: one that no
 queue would receive is returned by RabbitMQ and retried, never dropped.
 A change's events go out in order, except an `independent` change's (a
 release batch: one award per collectivité), PUBLISH_CONCURRENCY at a time;
-either way the change is marked published only once all of them are.
+either way its marker goes only once all of them are out.
 """
 
 import logging
@@ -78,18 +78,18 @@ class Relay:
         self.publisher = publisher
 
     def publish(self, change: Doc) -> bool:
-        """Publish every event of `change`, then mark it; False if it must wait for the sweep."""
+        """Publish every event of `change`, then delete its marker; False if it must wait for the sweep."""
         return self.publish_many([change]) == 1
 
     def publish_many(self, changes: list[Doc]) -> int:
-        """`publish` for many changes, in order, marked together (two round trips);
+        """`publish` for many changes, in order, their markers deleted together;
         the first that cannot go out stops the rest, left to the sweep. Returns
         how many were published."""
         sent = []
         for change in changes:
             if not self._send(change):
                 break
-            sent.append(change["_id"])
+            sent.append(change)
         self.ledger.mark_published_many(sent)
         return len(sent)
 
@@ -184,13 +184,14 @@ class OutboxSession:
         return self.ledger.record_many(steps)
 
     def publish(self, change: Doc) -> None:
-        """Publish a change recorded with `publish=False` (unless it has been already)."""
-        if not change.get("published"):
-            self._publish(change)
+        """Publish a change recorded with `publish=False`, or read back after a
+        crash (unless its marker says it has been already)."""
+        if change["events"] and self.ledger.is_pending(change["_id"]):
+            self.relay.publish(change)
 
     def publish_many(self, changes: list[Doc]) -> None:
-        """`publish` for many changes recorded with `publish=False`, marked together."""
-        self.relay.publish_many([c for c in changes if c["events"] and not c.get("published")])
+        """Publish the changes a `record_many` of this worker just decided, marked together."""
+        self.relay.publish_many([c for c in changes if c["events"]])
 
     def _publish(self, change: Doc) -> None:
         if change["events"]:

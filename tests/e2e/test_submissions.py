@@ -11,7 +11,7 @@ import requests
 
 from services.common import tokens
 from services.common.clock import utcnow
-from services.common.ledger import find_step
+from services.common.ledger import Ledger, find_step
 from tests.support.api import poll
 
 pytestmark = pytest.mark.e2e
@@ -401,9 +401,10 @@ def test_crash_between_decision_and_publish_delivers_once(stack):
         lambda body: body.get("state") == "submitted",
     )
     changes = stack.mongo("submissions")["changes"]
+    ledger = Ledger(stack.mongo("submissions"))
     submitted = poll(
         lambda: list(changes.find({"doc_id": app["id"], "events.name": "application_submitted"})),
-        lambda docs: len(docs) == 1 and docs[0]["published"],
+        lambda docs: len(docs) == 1 and not ledger.is_pending(docs[0]["_id"]),
     )
     event_id = submitted[0]["events"][0]["payload"]["event_id"]
     # Consumers: the jury handled it once (and made its tasks); one acknowledgement email.

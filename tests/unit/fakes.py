@@ -87,8 +87,11 @@ class MemoryOutbox:
         return self.publisher.payloads(name)
 
     def unpublished(self) -> list[Doc]:
-        """Changes with events that no publish has confirmed yet (what the sweep would retry)."""
-        return list(self.db["changes"].find({"published": False, "events.0": {"$exists": True}}))
+        """Changes with events that no publish has confirmed yet: their marker is
+        still there (what the sweep would retry)."""
+        pending = {marker["_id"] for marker in self.db["outbox_pending"].find({})}
+        changes = self.db["changes"].find({"events.0": {"$exists": True}})
+        return [change for change in changes if change["_id"] in pending]
 
 
 class Clock:

@@ -102,8 +102,9 @@ def test_event_travels_once_and_a_redelivery_changes_nothing(container_factory, 
         with ServiceRpcProxy("submissions", config) as proxy:
             assert proxy.withdraw("app-1") == 2
 
-    change = database(config, "submissions")["changes"].find_one({"_id": "applications:app-1:2"})
-    assert change["published"] is True
+    db = database(config, "submissions")
+    change = db["changes"].find_one({"_id": "applications:app-1:2"})
+    assert not Ledger(db).is_pending(change["_id"])
     assert HANDLED == ["applications:app-1:2:0"]
 
     # The same message again (a redelivery, or the sweep re-publishing): dropped.
@@ -145,7 +146,7 @@ def test_a_crash_after_the_decision_is_rolled_forward_and_published(container_fa
         container_factory(Producer, config).start()  # its sweep finds the change
 
     assert db["applications"].find_one({"_id": "app-3"})["state"] == "withdrawn"
-    assert wait_until(lambda: db["changes"].find_one({"_id": "applications:app-3:2"})["published"])
+    assert wait_until(lambda: not ledger.is_pending("applications:app-3:2"))
     assert HANDLED == ["applications:app-3:2:0"]
 
 
@@ -291,14 +292,15 @@ def test_an_event_with_no_queue_is_kept_until_one_exists(
     producer.start()
     with ServiceRpcProxy("submissions", config) as proxy:
         proxy.withdraw("app-6")
-    changes = database(config, "submissions")["changes"]
-    assert changes.find_one({"_id": "applications:app-6:2"})["published"] is False
+    db = database(config, "submissions")
+    assert db["changes"].find_one({"_id": "applications:app-6:2"}) is not None
+    assert Ledger(db).is_pending("applications:app-6:2")
 
     consumer = container_factory(Consumer, config)
     with entrypoint_waiter(consumer, "on_application_withdrawn", timeout=20):
         consumer.start()  # declares its queue; the sweep's next publish is routed
     assert HANDLED == ["applications:app-6:2:0"]
-    assert wait_until(lambda: changes.find_one({"_id": "applications:app-6:2"})["published"])
+    assert wait_until(lambda: not Ledger(db).is_pending("applications:app-6:2"))
 
 
 def test_the_sweep_reads_only_pending_markers(config):
@@ -349,12 +351,13 @@ def test_a_broker_outage_loses_no_event(container_factory, config):
         with entrypoint_hook(producer, "withdraw") as withdraw:
             assert withdraw("app-8") == 2  # the write is accepted while the broker is away
         db = database(config, "submissions")
-        assert db["changes"].find_one({"_id": "applications:app-8:2"})["published"] is False
+        assert db["changes"].find_one({"_id": "applications:app-8:2"}) is not None
+        assert Ledger(db).is_pending("applications:app-8:2")
         assert HANDLED == []
 
         proxy.restore()
         assert wait_until(lambda: HANDLED == ["applications:app-8:2:0"], timeout=40)
-        assert wait_until(lambda: db["changes"].find_one({"_id": "applications:app-8:2"})["published"])
+        assert wait_until(lambda: not Ledger(db).is_pending("applications:app-8:2"))
     finally:
         if proxy.listener is None:
             proxy.restore()  # let the containers stop cleanly

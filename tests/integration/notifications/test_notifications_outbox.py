@@ -8,6 +8,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from services.common.errors import Conflict
+from services.common.ledger import Ledger
 from services.notifications.service import NotificationsService
 from tests.integration.notifications.helpers import award, registered, released
 from tests.support.api import wait_until
@@ -34,9 +35,9 @@ def test_same_event_three_times_gives_one_email(container_factory, config, smtp,
     assert "/collectivite" in body and "tok-2401-1" not in body  # a way to sign in, never the token
     # the email_sent event went out through the ledger
     change = wait_until(
-        lambda: notif_db["changes"].find_one({"events.name": "email_sent", "published": True}),
-        what="email_sent published",
+        lambda: notif_db["changes"].find_one({"events.name": "email_sent"}), what="email_sent decided"
     )
+    wait_until(lambda: not Ledger(notif_db).is_pending(change["_id"]), what="email_sent published")
     assert change["events"][0]["payload"]["recipient"] == "mairie1.2401@commune.example.fr"
 
 

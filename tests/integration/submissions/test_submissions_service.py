@@ -194,7 +194,8 @@ def test_crash_between_decision_and_publish_delivers_once(running, config, monke
 
     assert db["applications"].find_one({"_id": application["id"]})["state"] == "submitted"
     change_id = f"applications:{application['id']}:2"
-    assert wait_until(lambda: db["changes"].find_one({"_id": change_id})["published"])
+    assert db["changes"].find_one({"_id": change_id}) is not None
+    assert wait_until(lambda: not Ledger(db).is_pending(change_id))
     with ServiceRpcProxy("submissions", config) as rpc:
         with pytest.raises(Conflict):
             rpc.submit_application(application["id"], "collectivite", "25903")
