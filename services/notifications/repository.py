@@ -1,5 +1,6 @@
 """One small class per collection of the notifications database."""
 
+import uuid
 from datetime import timedelta
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
@@ -27,6 +28,12 @@ SEND_QUEUE = "send_queue"
 ORPHAN_MARKER_AGE = timedelta(seconds=60)
 # Until then it is looked at again this often (its email may be a moment away).
 ORPHAN_RECHECK = timedelta(seconds=5)
+# Emails queued together (one insert_many: a batch of award_decided, say)
+# share a `queue_batch`, as do their markers: when this many of a batch's
+# markers come due in one poll, its emails are read by that equality (one
+# read) instead of one by one, and sent ones leave by it too (one update, one
+# delete for the batch instead of one round trip per email).
+BATCH_READ_MIN = 4
 
 
 def ensure_indexes(db):
@@ -35,6 +42,8 @@ def ensure_indexes(db):
     db[EMAILS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
     db[EMAILS].create_index([("created_at", DESCENDING)])
     db[SEND_QUEUE].create_index([("next_attempt_at", ASCENDING)])
+    db[EMAILS].create_index([("queue_batch", ASCENDING)])
+    db[SEND_QUEUE].create_index([("queue_batch", ASCENDING)])
     db[HELD_AWARDS].create_index([("campaign_year", ASCENDING)])
     backfill_send_queue(db)
 
@@ -68,11 +77,15 @@ class SendQueue:
             if fields:
                 self.col.update_one({"_id": email_id}, {"$set": fields})
 
-    def put_many(self, markers):
-        """`put` for [(email id, next_attempt_at)]: one insert_many; a marker
-        already there gets its fresh `queued_at` alone (a redelivery: rare)."""
+    def put_many(self, markers, queue_batch):
+        """`put` for [(email id, next_attempt_at)] of one `queue_batch`: one
+        insert_many; a marker already there gets its fresh `queued_at` alone (a
+        redelivery: rare)."""
         now = utcnow()
-        docs = [{"_id": email_id, "next_attempt_at": at, "queued_at": now} for email_id, at in markers]
+        docs = [
+            {"_id": email_id, "next_attempt_at": at, "queued_at": now, "queue_batch": queue_batch}
+            for email_id, at in markers
+        ]
         for n in sorted(insert_new(self.col, docs)):
             self.col.update_one({"_id": docs[n]["_id"]}, {"$set": {"queued_at": now}})
 
@@ -92,8 +105,12 @@ class SendQueue:
     def remove(self, email_id):
         self.col.delete_one({"_id": email_id})
 
-    def remove_many(self, email_ids):
-        if email_ids:
+    def remove_many(self, email_ids, queue_batch=None):
+        if not email_ids:
+            return
+        if queue_batch is not None:
+            self.col.delete_many({"queue_batch": queue_batch, "_id": {"$in": email_ids}})
+        else:
             self.col.bulk_write([DeleteOne({"_id": email_id}) for email_id in email_ids], ordered=False)
 
 
@@ -116,9 +133,12 @@ class EmailRepository:
             return False
 
     def insert_new_many(self, docs):
-        """`insert_new` for many queued emails: the markers in one insert_many,
-        then the emails in one; returns the docs inserted (not there before)."""
-        self.queue.put_many([(doc["_id"], doc["next_attempt_at"]) for doc in docs])
+        """`insert_new` for many queued emails, one `queue_batch`: the markers in
+        one insert_many, then the emails in one; returns the docs inserted (not
+        there before)."""
+        queue_batch = uuid.uuid4().hex
+        docs = [dict(doc, queue_batch=queue_batch) for doc in docs]
+        self.queue.put_many([(doc["_id"], doc["next_attempt_at"]) for doc in docs], queue_batch)
         lost = insert_new(self.col, docs)
         return [doc for n, doc in enumerate(docs) if n not in lost]
 
@@ -126,20 +146,35 @@ class EmailRepository:
         return self.col.find_one({"_id": email_id})
 
     def due(self, now, limit):
-        """Queued emails whose next attempt is due, read through the send queue
-        (reads by `_id` only); orphan markers on the way are dropped or put aside."""
-        found = []
-        for marker in self.queue.due(now, limit):
+        """Queued emails whose next attempt is due, read through the send queue:
+        up to `limit` markers, then their emails, by `_id` or, for a queue batch
+        with BATCH_READ_MIN due markers or more, the batch's every due email
+        (so a batch may exceed `limit`); orphan markers on the way are dropped
+        or put aside."""
+        markers = self.queue.due(now, limit)
+        by_batch = {}
+        for marker in markers:
+            by_batch.setdefault(marker.get("queue_batch"), []).append(marker)
+        found, alone = {}, []
+        for queue_batch, batch in by_batch.items():
+            if queue_batch is None or len(batch) < BATCH_READ_MIN:
+                alone.extend(batch)
+                continue
+            for email in self.col.find({"queue_batch": queue_batch, "state": EmailState.QUEUED}):
+                if as_utc(email.get("next_attempt_at") or now) <= now:
+                    found[email["_id"]] = email
+            alone.extend(m for m in batch if m["_id"] not in found)
+        for marker in alone:
             email = self.get(marker["_id"])
             if email is not None and email["state"] == EmailState.QUEUED:
-                found.append(email)
+                found[email["_id"]] = email
                 continue
             queued_at = as_utc(marker.get("queued_at") or now)
             if queued_at < now - ORPHAN_MARKER_AGE:
                 self.queue.remove(marker["_id"])
             else:  # its writer may be a moment away from the email: look again soon
                 self.queue.schedule(marker["_id"], now + ORPHAN_RECHECK)
-        return found
+        return list(found.values())
 
     def next_due_at(self):
         marker = self.queue.first()
@@ -188,31 +223,25 @@ class EmailRepository:
     # The email's new state first, then the marker goes: a crash between leaves
     # a marker of a sent/failed email, which `due` drops.
     def mark_sent(self, email_id, attempt, now):
-        self.mark_sent_many([(email_id, attempt)], now)
+        self.mark_sent_many([({"_id": email_id}, attempt)], now)
 
     def mark_sent_many(self, sent, now):
-        """[(email id, attempt)] sent: the emails in bulk, then their markers."""
-        if not sent:
-            return
-        update_in_bulks(
-            self.col,
-            [
-                UpdateOne(
-                    {"_id": email_id},
-                    {
-                        "$set": {
-                            "state": EmailState.SENT,
-                            "attempts": attempt,
-                            "sent_at": now,
-                            "last_error": None,
-                            "next_attempt_at": None,
-                        }
-                    },
-                )
-                for email_id, attempt in sent
-            ],
-        )
-        self.queue.remove_many([email_id for email_id, _ in sent])
+        """[(email, attempt)] sent: the emails, then their markers; those of one
+        queue batch and attempt in one update and one delete, the others in bulk."""
+        groups = {}
+        for email, attempt in sent:
+            groups.setdefault((email.get("queue_batch"), attempt), []).append(email["_id"])
+        alone = []
+        for (queue_batch, attempt), ids in groups.items():
+            fields = _sent_fields(attempt, now)
+            if queue_batch is None or len(ids) == 1:
+                alone.extend((email_id, fields) for email_id in ids)
+                continue
+            self.col.update_many({"queue_batch": queue_batch, "_id": {"$in": ids}}, {"$set": fields})
+            self.queue.remove_many(ids, queue_batch)
+        if alone:
+            update_in_bulks(self.col, [UpdateOne({"_id": email_id}, {"$set": f}) for email_id, f in alone])
+            self.queue.remove_many([email_id for email_id, _ in alone])
 
     def mark_failed(self, email_id, attempt, error, now):
         self.col.update_one(
@@ -249,6 +278,16 @@ class EmailRepository:
             },
         )
         return result.modified_count == 1
+
+
+def _sent_fields(attempt, now):
+    return {
+        "state": EmailState.SENT,
+        "attempts": attempt,
+        "sent_at": now,
+        "last_error": None,
+        "next_attempt_at": None,
+    }
 
 
 class AttemptRepository:

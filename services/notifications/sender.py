@@ -17,11 +17,11 @@ Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
 3. this thread records outcomes as they come, in groups: the accepted ones
    are decided in one insert_many of ledger steps `email-sent:<id>` (each
    uniquely keyed insert decides alone); finisher threads (as many as
-   connections) then publish each group's email_sent events and mark its
-   documents `sent` (bulk writes, each by `_id`), groups in parallel; a
-   failure is recorded alone,
-   `failed` through the ledger (email_failed) or back to `queued` with a
-   backoff for a transient error.
+   connections) then publish each group's email_sent events, groups in
+   parallel; a failure is recorded alone, `failed` through the ledger
+   (email_failed) or back to `queued` with a backoff for a transient error;
+4. once the batch is out, its sent documents are marked `sent` together
+   (by queue batch: repository.BATCH_READ_MIN).
 
 Crash window: if the process dies after the SMTP server accepted a message
 and before step 3's decision (one insert_many), the email stays queued with
@@ -166,8 +166,10 @@ class Sender:
             for n in range(workers)
         ]
         finishing = queue.SimpleQueue()
+        decided = []  # (email, attempt) of every send decided, marked `sent` at the end
         finishers = [
-            threading.Thread(target=self._finish, args=(finishing,), daemon=True) for _ in range(workers)
+            threading.Thread(target=self._finish, args=(finishing, decided), daemon=True)
+            for _ in range(workers)
         ]
         for thread in threads + finishers:
             thread.start()
@@ -193,21 +195,28 @@ class Sender:
                 finishing.put(None)
             for thread in threads + finishers:
                 thread.join()
+            self._mark_sent(decided)
 
-    def _finish(self, finishing):
+    def _finish(self, finishing, decided):
         """What follows a decided group of sends, group after group until None:
-        their events published, their documents `sent`, a few round trips for
-        the group (each write still by `_id`). A failure here is repaired later:
-        the relay's sweep publishes, the next claim rolls a document forward."""
+        their events published, then the group joins `decided`. A failed publish
+        is left to the relay's sweep."""
         while (group := finishing.get()) is not None:
             try:
                 self.outbox.publish_many([change for change, _, _ in group if change is not None])
-                self.repos.emails.mark_sent_many(
-                    [(email_id, attempt) for _, email_id, attempt in group], self.clock()
-                )
             except Exception:
-                ids = ", ".join(email_id for _, email_id, _ in group)
-                log.warning("finishing the sent email(s) %s failed; left to repair", ids, exc_info=True)
+                ids = ", ".join(email["_id"] for _, email, _ in group)
+                log.warning("publishing the sent email(s) %s failed; left to the sweep", ids, exc_info=True)
+            decided.extend((email, attempt) for _, email, attempt in group)
+
+    def _mark_sent(self, decided):
+        """The batch's decided sends marked `sent`, together. A failure here is
+        repaired later: the next claim of such an email rolls it forward."""
+        try:
+            self.repos.emails.mark_sent_many(decided, self.clock())
+        except Exception:
+            ids = ", ".join(email["_id"] for email, _ in decided)
+            log.warning("marking the sent email(s) %s failed; left to repair", ids, exc_info=True)
 
     def _work(self, clients, n, sender, work, results, window, stop):
         """One connection's worker: SMTP only, never the database. Each result
@@ -254,10 +263,7 @@ class Sender:
             unfinished.done(email["_id"])
             window.release()
         finishing.put(
-            [
-                (changes.get(f"email-sent:{email['_id']}"), email["_id"], attempt)
-                for email, attempt in accepted
-            ]
+            [(changes.get(f"email-sent:{email['_id']}"), email, attempt) for email, attempt in accepted]
         )
         counts["sent"] += len(accepted)
 

@@ -94,3 +94,24 @@ def test_queued_emails_stored_before_the_queue_existed_get_their_marker(db):
     ensure_indexes(db)
     assert queue_ids(db) == ["mq1"]
     assert [e["_id"] for e in EmailRepository(db).due(utcnow(), 10)] == ["mq1"]
+
+
+def test_a_queue_batch_is_read_and_marked_sent_together(db):
+    """Emails queued together come due together: the poll reads the whole
+    batch at once (past its limit of markers), and the sent ones leave the
+    queue together, while an email queued alone keeps its own way."""
+    emails = EmailRepository(db)
+    batch = emails.insert_new_many([email(n) for n in range(1, 9)])
+    assert len({doc["queue_batch"] for doc in batch}) == 1
+    assert emails.insert_new(email(9))
+    later = utcnow() + timedelta(minutes=5)
+    emails.mark_retry("mq8", later, "451", attempts=1)  # backing off: not due with its batch
+    in_batch = [f"mq{n}" for n in range(1, 8)]
+
+    due = emails.due(utcnow(), 5)  # any five due markers hold four of the batch
+    assert sorted(e["_id"] for e in due if e["_id"] != "mq9") == in_batch
+    emails.mark_sent_many([(e, 1) for e in due if e["_id"] != "mq9"], utcnow())
+    assert queue_ids(db) == ["mq8", "mq9"]
+    assert sorted(e["_id"] for e in db[EMAILS].find({"state": "sent", "attempts": 1})) == in_batch
+    assert [e["_id"] for e in emails.due(utcnow(), 10)] == ["mq9"]
+    assert sorted(e["_id"] for e in emails.due(later, 10)) == ["mq8", "mq9"]
