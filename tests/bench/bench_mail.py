@@ -13,13 +13,17 @@ With --connections N (default: SMTP_CONNECTIONS of deploy/config.yaml): the
 sender runs with SMTP_CONNECTIONS=N, and the hand-off alone is measured over
 N parallel connections too; the ratio full pipeline / hand-off is printed.
 
+With --results: the emails are result emails queued as a release queues them
+(results_released, then award_decided in INBOX_BATCH_SIZE batches: one queue
+batch each), instead of one welcome email per collectivité_registered.
+
 With --history N (default 5000): a third database first holds N emails
 already sent; the sender's poll is timed there and in the empty database, the
 old query (a filter on `emails`, which FerretDB/SQLite answers by scanning
 every email ever stored) against the send-queue read (`EmailRepository.due`),
 then the full pipeline runs on `count` new emails with that history present.
 
-    .venv/bin/python tests/bench/bench_mail.py [--count 300] [--history 5000] [--connections 4]
+    .venv/bin/python tests/bench/bench_mail.py [--count 300] [--history 5000] [--connections 4] [--results]
 Needs RabbitMQ (AMQP_URI or the default). MongoDB: MONGODB_URI if set, else a
 private throw-away FerretDB (tests/support/ferretdb.py, on FERRETDB_BACKEND),
 else mongodb://127.0.0.1:27017/.
@@ -55,20 +59,23 @@ from tests.support.ferretdb import private_ferretdb  # noqa: E402
 from tests.support.net import free_port, wait_tcp  # noqa: E402
 
 
+def collectivite(n, tag):
+    return {
+        "id": f"bench-{tag}-{n}",
+        "insee_code": f"{n:05d}",
+        "name": f"Commune {tag} {n}",
+        "kind": "commune",
+        "category": "village",
+        "department": "01",
+        "region": "Auvergne-Rhône-Alpes",
+        "population": 1000,
+        "email": f"mairie{n}.{tag}@bench.example.fr",
+    }
+
+
 def queue(notifications, count, tag):
     for n in range(count):
-        col = {
-            "id": f"bench-{tag}-{n}",
-            "insee_code": f"{n:05d}",
-            "name": f"Commune {tag} {n}",
-            "kind": "commune",
-            "category": "village",
-            "department": "01",
-            "region": "Auvergne-Rhône-Alpes",
-            "population": 1000,
-            "email": f"mairie{n}.{tag}@bench.example.fr",
-            "member_communes": [],
-        }
+        col = dict(collectivite(n, tag), member_communes=[])
         notifications.on_collectivite_registered(
             {
                 "event_id": f"bench:{tag}:{n}",
@@ -97,8 +104,49 @@ class ConnectionPerMessage:
         pass
 
 
-def run(db, config, outbox, notifications, count, tag, reuse):
-    queue(notifications, count, tag)
+def queue_results(notifications, count, tag, batch_size, year=2031):
+    """Result emails queued as a release queues them: results_released, then
+    award_decided in the batches the service takes them (INBOX_BATCH_SIZE)."""
+    envelope = {"occurred_at": "2031-12-12T18:00:00+00:00"}
+    notifications.on_results_released(
+        dict(
+            envelope,
+            event_id=f"bench:{tag}:released",
+            event="results_released",
+            campaign_year=year,
+            released_at="2031-12-12T18:00:00+00:00",
+            released_by="admin",
+            labelled_count=count,
+            pending=[],
+        )
+    )
+    for start in range(0, count, batch_size):
+        notifications.on_awards_decided(
+            [
+                dict(
+                    envelope,
+                    event_id=f"bench:{tag}:award:{n}",
+                    event="award_decided",
+                    campaign_year=year,
+                    application_id=f"app-{tag}-{n}",
+                    collectivite=collectivite(n, tag),
+                    arobases=3,
+                    mentions=[],
+                    progression="new",
+                    previous_arobases=None,
+                    ceremony_at="2031-12-12T17:00:00+00:00",
+                    ceremony_place="Lille Grand Palais",
+                )
+                for n in range(start, min(start + batch_size, count))
+            ]
+        )
+
+
+def run(db, config, outbox, notifications, count, tag, reuse, results=False):
+    if results:
+        queue_results(notifications, count, tag, int(config["INBOX_BATCH_SIZE"]))
+    else:
+        queue(notifications, count, tag)
     settings = NotificationsSettings.from_config(dict(config, SMTP_MAX_BATCHES_PER_RUN=10_000))
     connect = mail.connect if reuse else ConnectionPerMessage
     sender = Sender(Repositories(db), outbox, notifications, settings, SenderState(), connect=connect)
@@ -195,6 +243,9 @@ def main():
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--history", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=None, help="SMTP_CONNECTIONS (default: config)")
+    parser.add_argument(
+        "--results", action="store_true", help="queue result emails as a release does (award_decided batches)"
+    )
     args = parser.parse_args()
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     mongo, ferret = private_ferretdb()
@@ -240,7 +291,7 @@ def main():
             busy = poll_times(db)
             Sender(Repositories(db), outbox, notifications, settings, SenderState()).run()
             polls[tag] = (db["emails"].estimated_document_count(), busy, poll_times(db))  # then nothing due
-            rates[tag] = run(db, config, outbox, notifications, args.count, tag, reuse=reuse)
+            rates[tag] = run(db, config, outbox, notifications, args.count, tag, reuse, args.results)
         baseline, reused = rates["baseline"], rates["reused"]
         raw_base = handoff_only(db, config, args.count, reuse=False)
         raw_reused = handoff_only(db, config, args.count, reuse=True)
@@ -275,7 +326,9 @@ def main():
             f"with {connections} SMTP connection(s): full pipeline {reused:.1f}/s vs SMTP hand-off alone "
             f"{raw_parallel:.1f}/s over {connections} connection(s); ratio {reused / raw_parallel:.2f}"
         )
-        print(f"captured {captured} messages (expected {3 * args.count + len(tags) * (args.count + 100)})")
+        notices = len(tags) if args.results else 0  # each release's notice to the organisers
+        expected = 3 * args.count + len(tags) * (args.count + 100) + notices
+        print(f"captured {captured} messages (expected {expected})")
     finally:
         for tag in ("baseline", "reused", "history"):
             client.drop_database(f"{dbname}_{tag}")
