@@ -28,6 +28,7 @@ SEND_QUEUE = "send_queue"
 ORPHAN_MARKER_AGE = timedelta(seconds=60)
 # Until then it is looked at again this often (its email may be a moment away).
 ORPHAN_RECHECK = timedelta(seconds=5)
+LISTED = {"text": 0, "html": 0}  # a list shows no body
 # Emails queued together (one insert_many: a batch of award_decided, say)
 # share a `queue_batch`, as do their markers: when this many of a batch's
 # markers come due in one poll, its emails are read by that equality (one
@@ -41,6 +42,7 @@ def ensure_indexes(db):
     # Used by real MongoDB; FerretDB/SQLite scans anyway (only _id is pushed down).
     db[EMAILS].create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)])
     db[EMAILS].create_index([("created_at", DESCENDING)])
+    db[EMAILS].create_index([("recipient", ASCENDING)])
     db[SEND_QUEUE].create_index([("next_attempt_at", ASCENDING)])
     db[EMAILS].create_index([("queue_batch", ASCENDING)])
     db[SEND_QUEUE].create_index([("queue_batch", ASCENDING)])
@@ -190,19 +192,26 @@ class EmailRepository:
             )
         }
 
-    def listing(self, state=None, limit=500, after=None):
+    def listing(self, state=None, limit=500, after=None, recipient=None):
         """Newest first, by (created_at, _id); `after`: the (created_at, _id) of the
-        previous page's last email (a range read, not a skip)."""
-        query = {"state": state} if state else {}
+        previous page's last email (a range read, not a skip). Without `state`
+        or `recipient` (equalities), a sort of every email ever stored."""
+        query = ({"state": state} if state else {}) | ({"recipient": recipient} if recipient else {})
         if after is not None:
             created_at, email_id = after
             query["$or"] = [
                 {"created_at": {"$lt": created_at}},
                 {"created_at": created_at, "_id": {"$lt": email_id}},
             ]
-        projection = {"text": 0, "html": 0}
-        cursor = self.col.find(query, projection).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        cursor = self.col.find(query, LISTED).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
         return list(cursor.limit(limit))
+
+    def next_queued(self, limit):
+        """Up to `limit` queued emails, the longest waiting first, near enough:
+        no sort, so the read stops at the `limit`th (FerretDB returns them in
+        insertion order; a sort would read every queued email, 35,000 while a
+        national release goes out)."""
+        return list(self.col.find({"state": EmailState.QUEUED}, LISTED).limit(limit))
 
     # Plain updates: each records what a uniquely keyed insert (the attempt
     # claim) already decided.

@@ -13,6 +13,11 @@ class ListOutbox(StrictSchema):
     after = fields.Tuple(
         (fields.AwareDateTime(), fields.String(validate=validate.Length(1, 64))), load_default=None
     )
+    recipient = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
+
+
+class OutboxQueue(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
 class SignInLink(StrictSchema):

@@ -114,10 +114,19 @@ class NotificationsService(HealthRpc):
     # -- RPC (gateway: Mail routes) --------------------------------------------
 
     @rpc
-    def list_outbox(self, state=None, limit=500, after=None):
-        args = load(schemas.ListOutbox(), {"state": state, "limit": limit, "after": after})
-        docs = Repositories(self.db).emails.listing(args["state"], args["limit"], args["after"])
+    def list_outbox(self, state=None, limit=500, after=None, recipient=None):
+        args = load(
+            schemas.ListOutbox(), {"state": state, "limit": limit, "after": after, "recipient": recipient}
+        )
+        docs = Repositories(self.db).emails.listing(
+            args["state"], args["limit"], args["after"], args["recipient"]
+        )
         return [logic.summary(doc) for doc in docs]
+
+    @rpc
+    def outbox_queue(self, limit=100):
+        args = load(schemas.OutboxQueue(), {"limit": limit})
+        return [logic.summary(doc) for doc in Repositories(self.db).emails.next_queued(args["limit"])]
 
     @rpc
     def campaign_mail(self, campaign_year, kind=None):

@@ -261,6 +261,19 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     page.get_by_role("button", name="Renvoyer ce courriel").click()
     assert "remis dans la file" in page.get_by_role("status").inner_text()
     poll(result_mail, lambda text: "Envoyés\t3" in text)
+
+    # The emails of one address (an equality read); a malformed one is named by its field.
+    page.goto(f"{stack.base_url}/organisation/courriels")
+    page.get_by_label("Adresse du destinataire").fill("rebond@montdemarsan.example.fr")
+    page.get_by_role("button", name="Rechercher").click()
+    theirs = page.get_by_role("table", name=re.compile("Courriels adressés à rebond@montdemarsan"))
+    expect(theirs).to_contain_text("renvoyé par")
+    checked(page, "courriels d'une adresse")
+    screenshot(page, "console-courriels")
+    page.goto(f"{stack.base_url}/organisation/courriels?adresse=rebond+chez+montdemarsan")
+    assert page.locator("#f-adresse").get_attribute("aria-invalid") == "true"
+    expect(page.locator("#erreurs")).to_contain_text("Adresse électronique invalide")
+    checked(page, "courriels (adresse invalide)")
     page.goto(f"{stack.base_url}/organisation/lettres-mortes")
     checked(page, "lettres mortes")
 

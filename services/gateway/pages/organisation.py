@@ -411,11 +411,28 @@ class OrganiserPages:
 
     # -- outbox and dead letters -----------------------------------------------------------
 
+    # Each list is an equality read: the newest emails of all would be a sort of
+    # every email ever stored (9 s at 3,500 collectivités).
     @page("GET", "/organisation/courriels", roles=ORGANISER)
     def outbox_page(self, request, visitor):
-        failed = self.notifications.list_outbox("failed", 200)
-        others = [row for row in self.notifications.list_outbox(None, 100) if row["state"] != "failed"]
-        return render("orga_courriels.html", visitor, failed=failed, others=others, mail_states=MAIL_STATES)
+        address = _text(request.args, "adresse")
+        found, errors = None, {}
+        if address:
+            try:
+                found = self.notifications.list_outbox(None, 100, None, address)
+            except ValidationFailed as exc:
+                errors = form_errors(exc.fields, {"recipient": "adresse"})
+        return render(
+            "orga_courriels.html",
+            visitor,
+            status=422 if errors else 200,
+            failed=self.notifications.list_outbox("failed", 200),
+            waiting=self.notifications.outbox_queue(100),
+            address=address,
+            found=found,
+            errors=errors,
+            mail_states=MAIL_STATES,
+        )
 
     @page("GET", "/organisation/courriels/<email_id>", roles=ORGANISER)
     def email_page(self, request, visitor, email_id):

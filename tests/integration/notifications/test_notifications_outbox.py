@@ -7,7 +7,7 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
-from services.common.errors import Conflict
+from services.common.errors import Conflict, ValidationFailed
 from services.common.ledger import Ledger
 from services.notifications.service import NotificationsService
 from tests.integration.notifications.helpers import award, registered, released
@@ -118,6 +118,11 @@ def test_permanent_failure_of_a_result_alerts_the_organisers_and_can_be_resent(
     with ServiceRpcProxy("notifications", config) as proxy:
         listed = proxy.list_outbox("failed")
         assert [row["id"] for row in listed] == [failed["_id"]]
+        theirs = proxy.list_outbox(recipient="reject550@commune.example.fr")
+        assert [row["id"] for row in theirs] == [failed["_id"]]
+        with pytest.raises(ValidationFailed) as refused:
+            proxy.list_outbox(recipient="reject550 chez commune.example.fr")
+        assert refused.value.fields == {"recipient": ["Adresse électronique invalide."]}
         detail = proxy.get_email(failed["_id"])
         assert detail["subject"].startswith("Label 2404") and "<html" in detail["html"] and detail["text"]
         with pytest.raises(Conflict):

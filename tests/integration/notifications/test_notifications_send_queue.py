@@ -115,3 +115,11 @@ def test_a_queue_batch_is_read_and_marked_sent_together(db):
     assert sorted(e["_id"] for e in db[EMAILS].find({"state": "sent", "attempts": 1})) == in_batch
     assert [e["_id"] for e in emails.due(utcnow(), 10)] == ["mq9"]
     assert sorted(e["_id"] for e in emails.due(later, 10)) == ["mq8", "mq9"]
+
+
+def test_the_next_queued_emails_are_read_without_a_sort(db):
+    emails = EmailRepository(db)
+    emails.insert_new_many([email(n, html="<p>Madame, Monsieur le Maire,</p>") for n in range(1, 5)])
+    emails.mark_sent("mq1", 1, utcnow())
+    assert [e["_id"] for e in emails.next_queued(2)] == ["mq2", "mq3"]
+    assert "html" not in emails.next_queued(1)[0]
