@@ -294,7 +294,7 @@ class TaskSnapshots:
     every `max_age` seconds; this process's own claims are written into it.
     """
 
-    def __init__(self, max_age=30.0, clock=None):
+    def __init__(self, max_age, clock=None):
         import threading
         import time
 

@@ -3,11 +3,8 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.common.settings import Config, optional, required
+from services.common.settings import Config, required
 from services.jury.eligibility import lease_duration
-
-# Not in deploy/config.yaml: the one default is here.
-DEFAULT_SNAPSHOT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -23,7 +20,7 @@ class JurySettings:
         return cls(
             secret_key=str(required(config, "LABEL_SECRET_KEY")),
             digest_seconds=float(required(config, "REVIEW_DIGEST_SECONDS")),
-            snapshot_seconds=float(optional(config, "CLAIM_SNAPSHOT_SECONDS") or DEFAULT_SNAPSHOT_SECONDS),
+            snapshot_seconds=float(required(config, "CLAIM_SNAPSHOT_SECONDS")),
             claim_lease=lease_duration(config),
             token_lifetime=timedelta(days=float(required(config, "API_TOKEN_DAYS"))),
         )

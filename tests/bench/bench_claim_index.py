@@ -7,7 +7,12 @@ A synthetic campaign of --applications applications, two tasks each (half
 open, the rest claimed or reviewed by 300 jurors), then --claims claims of
 the first candidate, each written back into the index.
 
-    .venv/bin/python tests/bench/bench_claim_index.py [--applications 35000]
+With --database: the same tasks stored in a throw-away FerretDB (on
+FERRETDB_BACKEND, tests/support/ferretdb.py), and what one copy of the task
+list costs to read (`Tasks.of_campaign`, what TaskSnapshots reads once per
+CLAIM_SNAPSHOT_SECONDS), against one task read by `_id` in the same run.
+
+    .venv/bin/python tests/bench/bench_claim_index.py [--applications 35000] [--database]
 """
 
 import argparse
@@ -42,6 +47,7 @@ def tasks(applications, rng):
                 {
                     "_id": f"2294:{n}:{k}",
                     "application_id": f"2294:{n}",
+                    "campaign_year": 2294,
                     "n": k,
                     "state": state,
                     "version": 1 if state == OPEN else 2,
@@ -69,6 +75,7 @@ def main():
     parser.add_argument("--applications", type=int, default=35000)
     parser.add_argument("--claims", type=int, default=300)
     parser.add_argument("--baseline-claims", type=int, default=10)
+    parser.add_argument("--database", action="store_true", help="also time one copy's read from FerretDB")
     args = parser.parse_args()
     rng = random.Random(17)
     all_tasks = tasks(args.applications, rng)
@@ -99,6 +106,34 @@ def main():
     print(
         f"{'claim index: per claim, kept up to date':<46} {per_claim:>10,.3f}  ×{per_claim / baseline:,.4f}"
     )
+    if args.database:
+        copy_read(all_tasks)
+
+
+def copy_read(all_tasks):
+    """One copy of the task list read from the database, against one `_id` read."""
+    from services.common.mongo import make_client
+    from services.jury.repository import Tasks, ensure_indexes
+    from tests.support.bench import timed
+    from tests.support.ferretdb import private_ferretdb
+
+    uri, ferret = private_ferretdb()
+    try:
+        db = make_client(uri)["bench_claim_index"]
+        ensure_indexes(db)
+        for start in range(0, len(all_tasks), 1000):
+            db["tasks"].insert_many(all_tasks[start : start + 1000])
+        time.sleep(3)  # the field indexes (deploy/local/mongo/pgindex.go) come within a second or two
+        tasks = Tasks(db)
+        ids = [all_tasks[n * 97 % len(all_tasks)]["_id"] for n in range(50)]
+        baseline = sorted(timed(lambda task_id=task_id: tasks.get(task_id))[1] for task_id in ids)[25]
+        copy = sorted(timed(lambda: tasks.of_campaign(2294))[1] for _ in range(3))[1]
+        print(f"{'database: one task by _id (median of 50)':<46} {baseline:>10,.2f}  —")
+        name = "database: one copy of the task list (median 3)"
+        print(f"{name:<46} {copy:>10,.2f}  ×{copy / baseline:,.0f}")
+    finally:
+        if ferret is not None:
+            ferret.close()
 
 
 if __name__ == "__main__":
