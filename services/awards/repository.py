@@ -16,25 +16,61 @@
 - results        {_id: "<year>:<bucket>"}: the whole entries (feedback included) by application,
                  about 100 per document (release.result_bucket): one collectivité's result is one
                  `_id` read
+- level_buckets  {_id: "<year>:<bucket>"}: the collectivités' labels of that year,
+                 levels {code: {arobases, source}}, LEVEL_BUCKETS documents a year (a
+                 stable hash of the code): the label's history, read by each draft
 - changes        the ledger (the release and its batches are ledger steps, see logic.release_key)
 """
 
 import uuid
+import zlib
 
-from pymongo import UpdateOne
+from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes, find_step
-from services.common.mongo import update_in_bulks
 from services.common.tallies import Tallies
 
-# Collectivités' levels per `$in` read, which FerretDB answers with a scan of
-# `levels`: few big reads (far below MongoDB's 16 MB).
-LEVELS_PER_READ = 5000
+# The label's history is kept by year, in this many documents a year: a
+# national release writes 64 of them, where one document per collectivité
+# took 35,000 upserts (3 to 4 ms each on FerretDB), and a draft reads them by
+# bucket (an equality), where a `$in` of codes made FerretDB scan every
+# collectivité's document once per 5,000 codes.
+LEVEL_BUCKETS = 64
+LEVELS = "level_buckets"
+OLD_LEVELS = "levels"  # one document per collectivité, before LEVELS
+MIGRATIONS = "migrations"
+
+
+def level_bucket(code: str) -> int:
+    """The bucket of a collectivité's code: a stable hash (not Python's, salted per process)."""
+    return zlib.crc32(code.encode()) % LEVEL_BUCKETS
 
 
 def ensure_indexes(db):
     ensure_ledger_indexes(db)
+    db[LEVELS].create_index([("bucket", ASCENDING)])
+    bucket_older_levels(db)
+
+
+def bucket_older_levels(db):
+    """Levels stored one document per collectivité move to their year's
+    buckets, once (a marker says it is done; a replica doing it too writes the
+    same). The old collection goes only after the buckets are written."""
+    done = "level-buckets"
+    if db[MIGRATIONS].find_one({"_id": done}) is not None:
+        return
+    rows: dict[tuple[int, str], list[tuple[str, int]]] = {}
+    for doc in db[OLD_LEVELS].find({}):
+        for year, level in doc.get("years", {}).items():
+            rows.setdefault((int(year), level.get("source", "imported")), []).append(
+                (doc["_id"], level["arobases"])
+            )
+    repo = AwardsRepository(db)
+    for (year, source), levels in sorted(rows.items()):
+        repo.record_levels(year, levels, source)
+    db.drop_collection(OLD_LEVELS)
+    _insert_once(db[MIGRATIONS], {"_id": done})
 
 
 def _insert_once(collection, doc):
@@ -214,33 +250,36 @@ class AwardsRepository:
     def releases(self):
         return list(self.db.releases.find({}, {"stats": 0}))
 
-    # levels: each collectivité's labels over the years (`_id` its INSEE code or SIREN)
+    # levels: each collectivité's labels over the years (its INSEE code or SIREN), by year
 
     def levels_of(self, codes):
-        """{code: {year: arobases}} for these codes (released or imported years)."""
-        found = {}
-        codes = list(codes)
-        for start in range(0, len(codes), LEVELS_PER_READ):
-            for doc in self.db.levels.find({"_id": {"$in": codes[start : start + LEVELS_PER_READ]}}):
-                found[doc["_id"]] = {
-                    int(year): level["arobases"] for year, level in doc.get("years", {}).items()
-                }
+        """{code: {year: arobases}} for these codes (released or imported years):
+        one read per bucket they fall in, each bucket's every year."""
+        wanted = set(codes)
+        found: dict[str, dict[int, int]] = {}
+        for bucket in sorted({level_bucket(code) for code in wanted}):
+            for doc in self.db[LEVELS].find({"bucket": bucket}):
+                for code, level in doc.get("levels", {}).items():
+                    if code in wanted:
+                        found.setdefault(code, {})[int(doc["year"])] = level["arobases"]
         return found
 
     def record_levels(self, year, rows, source):
-        """rows: [(code, arobases)]; idempotent (the same year written again is the
-        same). A national release writes 35,000, in bulks (mongo.UPDATES_PER_BULK)."""
-        update_in_bulks(
-            self.db.levels,
-            [
-                UpdateOne(
-                    {"_id": code},
-                    {"$set": {f"years.{year}": {"arobases": arobases, "source": source}}},
-                    upsert=True,
-                )
-                for code, arobases in rows
-            ],
-        )
+        """rows: [(code, arobases)], codes as validated (digits, A or B: safe as
+        field names); one upsert per bucket; idempotent (the same year written
+        again is the same)."""
+        buckets: dict[int, dict[str, dict]] = {}
+        for code, arobases in rows:
+            buckets.setdefault(level_bucket(code), {})[f"levels.{code}"] = {
+                "arobases": arobases,
+                "source": source,
+            }
+        for bucket, levels in sorted(buckets.items()):
+            self.db[LEVELS].update_one(
+                {"_id": f"{year}:{bucket}"},
+                {"$set": {"year": year, "bucket": bucket, **levels}},
+                upsert=True,
+            )
 
     def palmares_entry(self, year, application_id):
         """One application's stored palmarès line, None if absent (with its feedback in a

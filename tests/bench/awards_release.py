@@ -63,7 +63,7 @@ def main():
                 "title": "bench",
                 "ceremony_at": "2999-02-01T10:00:00+00:00",
                 "ceremony_place": "Lille",
-                "submissions_close_at": "2998-12-01T00:00:00+00:00",
+                "submissions_close_at": "2020-12-01T00:00:00+00:00",  # closed: the release needs no reason
                 "mentions": [],
             }
         )
@@ -88,6 +88,10 @@ def main():
                     for n in chunk
                 ]
             )
+        # The label's history: the same collectivités labelled the year before.
+        repo.record_levels(
+            year - 1, [(collectivite(n)["insee_code"], n % 5 + 1) for n in range(count)], "released"
+        )
         ledger = Ledger(db)
         relay = CountingRelay(ledger)
         awards = Awards(repo, OutboxSession(ledger, relay), utcnow())

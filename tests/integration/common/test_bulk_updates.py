@@ -7,7 +7,7 @@ from services.common.mongo import UPDATES_PER_BULK, update_in_bulks
 
 
 def test_many_updates_of_existing_documents_all_land(mongo_client, db_prefix):
-    collection = mongo_client[f"{db_prefix}awards"]["levels"]
+    collection = mongo_client[f"{db_prefix}awards"]["bulk_updates"]
     count = 3 * UPDATES_PER_BULK + 7  # a single bulk this size would stall past the socket timeout
     collection.insert_many([{"_id": f"{n:05d}", "years": {"2016": {"arobases": 2}}} for n in range(count)])
     update_in_bulks(
