@@ -190,7 +190,7 @@ class OutboxSession:
             self.relay.publish(change)
 
     def publish_many(self, changes: list[Doc]) -> None:
-        """Publish the changes a `record_many` of this worker just decided, marked together."""
+        """Publish the changes a `record_many` of this worker just decided (their markers go together)."""
         self.relay.publish_many([c for c in changes if c["events"]])
 
     def _publish(self, change: Doc) -> None:

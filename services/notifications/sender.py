@@ -21,7 +21,7 @@ Per batch (SMTP_BATCH_SIZE emails, read through the send queue):
    parallel; a failure is recorded alone, `failed` through the ledger
    (email_failed) or back to `queued` with a backoff for a transient error;
 4. once the batch is out, its sent documents are marked `sent` together
-   (by queue batch: repository.BATCH_READ_MIN).
+   (one update per queue batch: repository.EmailRepository.mark_sent_many).
 
 Crash window: if the process dies after the SMTP server accepted a message
 and before step 3's decision (one insert_many), the email stays queued with
