@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.common import contracts, tallies
-from services.common.clock import isoformat
+from services.common.clock import as_utc, isoformat
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.types import Doc
 from services.jury.consolidation import check_review, next_step, review_ref, score_spread
@@ -74,6 +74,11 @@ def reviews_by_juror(done_tasks: Iterable[Doc]) -> dict[str, int]:
 
 
 REFRESH_ON_EMPTY = 2.0  # seconds
+# A claim reserves its application for the juror, then claims a task, within
+# milliseconds; a reservation this old with no task of the application held
+# or reviewed by that juror is what a claim cut short left (the database
+# failing between the two writes): it is taken over, not kept forever.
+STALE_RESERVATION = timedelta(minutes=2)
 CONSOLIDATION_GRACE = timedelta(seconds=10)
 
 
@@ -414,7 +419,7 @@ class JuryDesk:
                     continue
                 if nonce is None:
                     nonce = uuid.uuid4().hex
-                    if not self.repos.assignments.reserve(juror["_id"], app_id, nonce, self.now):
+                    if not self._reserve(juror["_id"], app_id, nonce):
                         nonce = None
                         break  # this juror holds (or held) a task of that application
                 claimed = self._claim_task(task, juror, lease, maybe_first=not started)
@@ -424,6 +429,25 @@ class JuryDesk:
             if nonce is not None:
                 self.repos.assignments.unreserve(juror["_id"], app_id, nonce)
         raise _no_task()
+
+    def _reserve(self, juror_id, app_id, nonce):
+        """The juror's reservation of the application: new, or taking over a
+        stale one (STALE_RESERVATION) if no task of the application is theirs."""
+        if self.repos.assignments.reserve(juror_id, app_id, nonce, self.now):
+            return True
+        held = self.repos.assignments.get(juror_id, app_id)
+        if held is None or "nonce" not in held or as_utc(held["at"]) > self.now - STALE_RESERVATION:
+            return False  # recent: a claim under way
+        app = self.repos.applications.get(app_id) or {}
+        juror = self.repos.jurors.get(juror_id)  # read again: another replica's cache may lag
+        if juror is None or conflicted(juror, app.get("collectivite") or {}):
+            return False  # a declared conflict keeps the reservation for good
+        numbers = range(1, int(app.get("expected") or 2) + 1)
+        tasks = [self.repos.tasks.get(f"{app_id}:{n}", summary=True) for n in numbers]
+        if any(task and task.get("claimed_by") == juror_id for task in tasks):
+            return False  # they hold, held or reviewed one: never a second
+        log.warning("juror %s: a reservation of %s left by a claim cut short, taken over", juror_id, app_id)
+        return self.repos.assignments.take_over(juror_id, app_id, held, nonce, self.now)
 
     def _remember(self, task):
         if task is not None and self.snapshots is not None:

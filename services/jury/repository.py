@@ -172,6 +172,16 @@ class Assignments:
         except DuplicateKeyError:
             return False
 
+    def get(self, juror_id, app_id):
+        return self.collection.find_one({"_id": f"{juror_id}:{app_id}"})
+
+    def take_over(self, juror_id, app_id, stale, nonce, now):
+        """Replace the reservation `stale` (a document read before) with a new
+        one: its conditional delete, then the insert, which decides between
+        concurrent takers."""
+        self.unreserve(juror_id, app_id, stale.get("nonce"))
+        return self.reserve(juror_id, app_id, nonce, now)
+
     def unreserve(self, juror_id, app_id, nonce):
         # Only the attempt that reserved it may undo it: one conditional delete
         # (our FerretDB build looks {_id, nonce} up by the _id index).

@@ -129,6 +129,21 @@ def test_two_jurors_claim_the_two_tasks_of_one_application(jury):
     assert none_left.value.code == "no_task_available"
 
 
+def test_a_reservation_left_by_a_claim_cut_short_is_taken_over_later(jury):
+    jury.submit("app-1", BESANCON)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    # The database failed between Ada's reservation and her claim: no task is hers.
+    assert jury.repos.assignments.reserve(ada, "app-1", "cut-short", T0)
+    with pytest.raises(NotFound):
+        jury.desk(T0 + timedelta(minutes=1)).claim(ada, YEAR)  # recent: a claim may be under way
+    assert jury.desk(T0 + timedelta(minutes=1)).claim(bob, YEAR)["id"].startswith("app-1:")
+
+    later = T0 + timedelta(minutes=3)
+    assert jury.desk(later).claim(ada, YEAR)["id"].startswith("app-1:")
+    with pytest.raises(NotFound):
+        jury.desk(later).claim(bob, YEAR)  # his reservation is old too, but he holds a task of app-1
+
+
 def test_a_juror_never_holds_two_tasks_of_one_application(jury):
     jury.submit("app-1", BESANCON, reviews=3)
     ada = jury.juror("Ada")
