@@ -445,7 +445,7 @@ class JuryDesk:
         numbers = range(1, int(app.get("expected") or 2) + 1)
         tasks = [self.repos.tasks.get(f"{app_id}:{n}", summary=True) for n in numbers]
         if any(task and task.get("claimed_by") == juror_id for task in tasks):
-            return False  # they hold, held or reviewed one: never a second
+            return False  # they hold or reviewed one (a lapsed claim another juror took is no review)
         log.warning("juror %s: a reservation of %s left by a claim cut short, taken over", juror_id, app_id)
         return self.repos.assignments.take_over(juror_id, app_id, held, nonce, self.now)
 
