@@ -29,6 +29,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes, find_step
+from services.common.migrations import migration
 from services.common.tallies import Tallies
 
 # The label's history is kept by year, in this many documents a year: a
@@ -39,7 +40,6 @@ from services.common.tallies import Tallies
 LEVEL_BUCKETS = 64
 LEVELS = "level_buckets"
 OLD_LEVELS = "levels"  # one document per collectivité, before LEVELS
-MIGRATIONS = "migrations"
 
 
 def level_bucket(code: str) -> int:
@@ -53,13 +53,10 @@ def ensure_indexes(db):
     bucket_older_levels(db)
 
 
+@migration("level-buckets")
 def bucket_older_levels(db):
     """Levels stored one document per collectivité move to their year's
-    buckets, once (a marker says it is done; a replica doing it too writes the
-    same). The old collection goes only after the buckets are written."""
-    done = "level-buckets"
-    if db[MIGRATIONS].find_one({"_id": done}) is not None:
-        return
+    buckets; the old collection goes only after the buckets are written."""
     rows: dict[tuple[int, str], list[tuple[str, int]]] = {}
     for doc in db[OLD_LEVELS].find({}):
         for year, level in doc.get("years", {}).items():
@@ -70,7 +67,6 @@ def bucket_older_levels(db):
     for (year, source), levels in sorted(rows.items()):
         repo.record_levels(year, levels, source)
     db.drop_collection(OLD_LEVELS)
-    _insert_once(db[MIGRATIONS], {"_id": done})
 
 
 def _insert_once(collection, doc):

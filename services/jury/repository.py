@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
 from services.common.markers import CampaignMarkers
+from services.common.migrations import migration
 from services.common.tallies import Tallies
 from services.jury.eligibility import ClaimIndex
 from services.jury.logic import SHELF_WIDTHS, shelf, shelf_fields
@@ -21,7 +22,6 @@ _TASK_SUMMARY = {"review": 0}
 # A deliberation row needs no dossier.
 _APPLICATION_ROW = {"services": 0, "initiatives": 0}
 SHELVES = "deliberation_shelves"
-MIGRATIONS = "migrations"
 
 
 def ensure_indexes(db):
@@ -38,12 +38,9 @@ def ensure_indexes(db):
     shelve_older_documents(db)
 
 
+@migration("deliberation-shelves")
 def shelve_older_documents(db):
-    """Applications and tasks stored before deliberation shelves existed get
-    theirs, once (a marker says it is done; a replica doing it too writes the same)."""
-    done = "deliberation-shelves"
-    if db[MIGRATIONS].find_one({"_id": done}) is not None:
-        return
+    """Applications and tasks stored before deliberation shelves existed get theirs."""
     shelves = Shelves(db)
     narrowest = f"shelf_{max(SHELF_WIDTHS)}"
     for app in db["applications"].find({narrowest: {"$exists": False}}, {"campaign_year": 1}):
@@ -51,10 +48,6 @@ def shelve_older_documents(db):
         db["applications"].update_one({"_id": app["_id"]}, {"$set": shelf_fields(app["_id"])})
     for task in db["tasks"].find({narrowest: {"$exists": False}}, {"application_id": 1}):
         db["tasks"].update_one({"_id": task["_id"]}, {"$set": shelf_fields(task["application_id"])})
-    try:
-        db[MIGRATIONS].insert_one({"_id": done})
-    except DuplicateKeyError:
-        pass
 
 
 class Shelves(CampaignMarkers):

@@ -6,17 +6,16 @@ of a campaign) and what a start-up migration adds."""
 import re
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
 from services.common.markers import CampaignMarkers
+from services.common.migrations import migration
 from services.common.mongo import update_in_bulks
 
 CAMPAIGNS = "campaigns"
 COLLECTIVITES = "collectivites"
 APPLICATIONS = "applications"
 CAMPAIGN_DEPARTMENTS = "campaign_departments"
-MIGRATIONS = "migrations"
 
 
 def listed_fields(collectivite_ref):
@@ -39,13 +38,10 @@ def ensure_indexes(db):
     list_older_applications(db)
 
 
+@migration("organisers-list-by-department")
 def list_older_applications(db):
     """Applications stored before the organisers' list read them by département
-    get its fields, once (a marker says it is done; a replica doing it too
-    writes the same)."""
-    done = "organisers-list-by-department"
-    if db[MIGRATIONS].find_one({"_id": done}) is not None:
-        return
+    get its fields."""
     departments = CampaignDepartments(db)
     unlisted = {"department": {"$exists": False}}
     older = list(db[APPLICATIONS].find(unlisted, {"campaign_year": 1, "collectivite": 1}))
@@ -55,10 +51,6 @@ def list_older_applications(db):
         db[APPLICATIONS],
         [UpdateOne({"_id": app["_id"]}, {"$set": listed_fields(app["collectivite"])}) for app in older],
     )
-    try:
-        db[MIGRATIONS].insert_one({"_id": done})
-    except DuplicateKeyError:
-        pass
 
 
 class CampaignDepartments(CampaignMarkers):

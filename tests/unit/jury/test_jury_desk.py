@@ -499,7 +499,8 @@ def test_deliberation_pages_read_shelf_by_shelf_give_every_row_once_in_id_order(
 
 
 def test_documents_stored_before_the_shelves_get_theirs_once(jury):
-    from services.jury.repository import MIGRATIONS, shelve_older_documents
+    from services.common.migrations import MIGRATIONS
+    from services.jury.repository import shelve_older_documents
 
     db = jury.out.db
     jury.submit(f"{YEAR}:25056", BESANCON)
