@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from pymongo import ASCENDING, DeleteOne
+from pymongo import ASCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -47,6 +47,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from services.common.clock import as_utc, isoformat, utcnow
 from services.common.contracts import Event, check_payload
 from services.common.errors import Conflict
+from services.common.mongo import delete_ids
 from services.common.types import Doc
 
 log = logging.getLogger(__name__)
@@ -252,17 +253,11 @@ class Ledger:
     def mark_published_many(self, changes: list[Doc]) -> None:
         """The markers of `changes`, all published, gone: those of one `record_many`
         in one delete (by their `batch`, an equality read), the others by `_id`."""
-        batches: dict[str, list[str]] = {}
-        alone = []
+        batches: dict[str | None, list[str]] = {}
         for change in changes:
-            if change.get("batch"):
-                batches.setdefault(change["batch"], []).append(change["_id"])
-            else:
-                alone.append(DeleteOne({"_id": change["_id"]}))
+            batches.setdefault(change.get("batch"), []).append(change["_id"])
         for batch, keys in batches.items():
-            self.markers.delete_many({"batch": batch, "_id": {"$in": keys}})
-        if alone:
-            self.markers.bulk_write(alone, ordered=False)
+            delete_ids(self.markers, keys, {"batch": batch} if batch else None)
 
 
 def insert_new(collection: Collection[Doc], docs: list[Doc]) -> set[int]:

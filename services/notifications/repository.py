@@ -3,12 +3,12 @@
 import uuid
 from datetime import timedelta
 
-from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc, utcnow
 from services.common.ledger import ensure_ledger_indexes, find_step, insert_new
-from services.common.mongo import update_in_bulks
+from services.common.mongo import delete_ids, update_in_bulks
 from services.common.tallies import Tallies
 from services.notifications.logic import EmailState
 
@@ -108,12 +108,7 @@ class SendQueue:
         self.col.delete_one({"_id": email_id})
 
     def remove_many(self, email_ids, queue_batch=None):
-        if not email_ids:
-            return
-        if queue_batch is not None:
-            self.col.delete_many({"queue_batch": queue_batch, "_id": {"$in": email_ids}})
-        else:
-            self.col.bulk_write([DeleteOne({"_id": email_id}) for email_id in email_ids], ordered=False)
+        delete_ids(self.col, email_ids, {"queue_batch": queue_batch} if queue_batch else None)
 
 
 class EmailRepository:
