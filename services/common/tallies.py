@@ -3,14 +3,21 @@
 
 A count (a campaign's applications by state, its reviews, its emails) reads
 every document it counts, and FerretDB decodes each whole, so at national
-scale one count takes seconds. A count that took under CHEAP_SECONDS is made
-again at every read. A dearer one is served from its tally while the tally
-is younger than COST_FACTOR times what it cost (and at least
-MIN_AGE_SECONDS); an older one is served as it is, marked `asked`, and
-counted again by the service's timer (`refresh_asked`, every
-REFRESH_SECONDS). A page is never held by a dear count after the first, and
-recounting takes at most about 1/COST_FACTOR of one core while a page is
-watched. Only the first count of a key is made while a page waits.
+scale one count takes seconds (17 s for a campaign of 3,500 collectivités,
+the gateway's RPC would time out at 35,000). So a page never waits for a
+count it does not know to be cheap:
+- a key never counted gets a placeholder, marked `asked`, and the page says
+  that the first count is on its way (`counts` is None). A caller that needs
+  a number (`wait_first`) counts at once instead;
+- a count that took under CHEAP_SECONDS less than CHEAP_HORIZON_SECONDS ago
+  is made again at every read: exact while counting stays cheap, and a set
+  cannot grow from cheap to dear unseen for long;
+- any other tally is served while it is younger than COST_FACTOR times what
+  it cost (and at least MIN_AGE_SECONDS); an older one is served as it is,
+  marked `asked`.
+The service's timer (`refresh_asked`, every REFRESH_SECONDS) counts the
+asked keys, so recounting takes at most about 1/COST_FACTOR of one core
+while a page is watched.
 
 Tallies are plain upserts: two replicas recounting the same key at once both
 write a true count, and the later one stays.
@@ -30,6 +37,7 @@ if TYPE_CHECKING:  # the use cases that read tallies know nothing of pymongo
 
 TALLIES = "tallies"
 CHEAP_SECONDS = 0.05
+CHEAP_HORIZON_SECONDS = 300
 COST_FACTOR = 10
 MIN_AGE_SECONDS = 10.0
 REFRESH_SECONDS = 5
@@ -39,15 +47,18 @@ What = list[int | str]  # what is counted: the counter's arguments (a year, a ki
 
 
 class Freshness(Enum):
-    COUNT = "count"  # no tally, or a cheap one: count now
+    FIRST = "first"  # never counted: the timer makes the first count
+    COUNT = "count"  # a cheap count, made lately: count now
     SERVE = "serve"  # the tally is recent enough
     ASK = "ask"  # serve the tally and have the timer count again
 
 
 def freshness(tally: Doc | None, now: datetime) -> Freshness:
-    if tally is None or tally["seconds"] < CHEAP_SECONDS:
-        return Freshness.COUNT
+    if tally is None or tally.get("counts") is None:
+        return Freshness.FIRST
     age = (now - as_utc(tally["counted_at"])).total_seconds()
+    if tally["seconds"] < CHEAP_SECONDS and age < CHEAP_HORIZON_SECONDS:
+        return Freshness.COUNT
     if age < max(MIN_AGE_SECONDS, COST_FACTOR * tally["seconds"]):
         return Freshness.SERVE
     return Freshness.ASK
@@ -68,8 +79,13 @@ class Tallies:
         self.collection.update_one({"_id": key}, {"$set": fields}, upsert=True)
         return {"_id": key} | fields
 
-    def ask(self, key: str) -> None:
-        self.collection.update_one({"_id": key}, {"$set": {"asked": True}})
+    def ask(self, key: str, what: What) -> None:
+        # A key never counted is created here: its placeholder has no counts.
+        self.collection.update_one(
+            {"_id": key},
+            {"$set": {"asked": True}, "$setOnInsert": {"what": what, "counts": None}},
+            upsert=True,
+        )
 
     def asked(self) -> list[Doc]:
         return list(self.collection.find({"asked": True}).limit(ASKED_PER_REFRESH))
@@ -92,16 +108,23 @@ def read(
     counter: Counter,
     now: datetime,
     clock: Callable[[], float] = time.monotonic,
+    wait_first: bool = False,
 ) -> Doc:
-    """`counter(*what)` as a page shows it: {"counts", "counted_at" (ISO),
-    "recounting": a newer count is on its way}."""
+    """`counter(*what)` as a page shows it: {"counts" (None until the first
+    count), "counted_at" (ISO, or None), "recounting": a newer count is on
+    its way}."""
     key = ":".join(str(part) for part in what)
     tally = tallies.get(key)
     decision = freshness(tally, now)
-    if decision is Freshness.COUNT:
+    if decision is Freshness.COUNT or (decision is Freshness.FIRST and wait_first):
         tally = _count(tallies, key, what, counter, now, clock)
+        decision = Freshness.COUNT
+    elif decision is Freshness.FIRST:
+        if tally is None:  # else the placeholder is asked already
+            tallies.ask(key, what)
+        return {"counts": None, "counted_at": None, "recounting": True}
     elif decision is Freshness.ASK:
-        tallies.ask(key)
+        tallies.ask(key, what)
     assert tally is not None
     return {
         "counts": tally["counts"],

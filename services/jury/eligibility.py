@@ -130,10 +130,15 @@ def claim_order(
     return list(ClaimIndex(tasks, now).order(juror, now, rng))
 
 
+def shown_state(task: Doc, now: datetime) -> str:
+    """A task's state as API.md shows it: an expired claim shows as open."""
+    return OPEN if task["state"] == CLAIMED and lease_expired(task, now) else task["state"]
+
+
 def task_view(task: Doc, now: datetime, viewer: str | None = None) -> Doc:
     """A task as API.md shows it; an expired claim shows as open."""
     collectivite = task["collectivite"]
-    state = OPEN if task["state"] == CLAIMED and lease_expired(task, now) else task["state"]
+    state = shown_state(task, now)
     view = {
         "id": task["_id"],
         "application_id": task["application_id"],

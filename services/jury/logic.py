@@ -36,6 +36,7 @@ from services.jury.eligibility import (
     claimable,
     conflicted,
     held_by,
+    shown_state,
     task_view,
 )
 
@@ -191,7 +192,7 @@ class JuryDesk:
         done: dict[str, int] = {}
         for campaign in self.repos.campaigns.all():
             if not campaign.get("released_at"):  # the campaign's progress tally counts them
-                tally = self.campaign_progress(campaign["_id"])["counts"]["reviews_by_juror"]
+                tally = self.campaign_progress(campaign["_id"], wait_first=True)["counts"]["reviews_by_juror"]
             elif "reviews_by_juror" in campaign:
                 tally = campaign["reviews_by_juror"]
             else:
@@ -201,30 +202,42 @@ class JuryDesk:
                 done[juror_id] = done.get(juror_id, 0) + count
         return done
 
-    def campaign_progress(self, campaign_year: int) -> Doc:
+    def campaign_progress(self, campaign_year: int, wait_first: bool = False) -> Doc:
         """Reviews done and outstanding, and the jurors at work, for one campaign,
-        as a tally (common/tallies.py)."""
-        return tallies.read(self.repos.tallies, [campaign_year], self._count_progress, self.now)
+        as a tally (common/tallies.py; the jurors' list needs a number)."""
+        return tallies.read(
+            self.repos.tallies, [campaign_year], self._count_progress, self.now, wait_first=wait_first
+        )
 
     def refresh_tallies(self) -> int:
         return tallies.refresh_asked(self.repos.tallies, self._count_progress, self.now)
 
     def _count_progress(self, campaign_year: int) -> Doc:
-        tasks = self.repos.tasks.of_campaign(campaign_year)
-        views = [task_view(task, self.now) for task in tasks]
+        # Streamed, a few fields each: a national campaign's 70,000 tasks are
+        # never held in memory at once.
         states: dict[str, int] = {}
-        for view in views:
-            states[view["state"]] = states.get(view["state"], 0) + 1
-        active = {t.get("claimed_by") for t in tasks if t.get("claimed_by") and t["state"] in (CLAIMED, DONE)}
-        apps = self.repos.applications.of_campaign(campaign_year)
+        active: set[str] = set()
+        by_juror: dict[str, int] = {}
+        for task in self.repos.tasks.states_of_campaign(campaign_year):
+            state = shown_state(task, self.now)
+            states[state] = states.get(state, 0) + 1
+            juror_id = task.get("claimed_by")
+            if juror_id and task["state"] in (CLAIMED, DONE):
+                active.add(juror_id)
+                if task["state"] == DONE:
+                    by_juror[juror_id] = by_juror.get(juror_id, 0) + 1
+        reviewed = disagreements = 0
+        for app in self.repos.applications.states_of_campaign(campaign_year):
+            reviewed += app["state"] == REVIEWED
+            disagreements += bool(app.get("disagreement"))
         return {
             "tasks": states,
             "reviews_done": states.get(DONE, 0),
             "reviews_outstanding": states.get(OPEN, 0) + states.get(CLAIMED, 0),
             "jurors_active": len(active),
-            "applications_reviewed": sum(1 for app in apps if app["state"] == REVIEWED),
-            "disagreements": sum(1 for app in apps if app.get("disagreement")),
-            "reviews_by_juror": reviews_by_juror(task for task in tasks if task["state"] == DONE),
+            "applications_reviewed": reviewed,
+            "disagreements": disagreements,
+            "reviews_by_juror": by_juror,
         }
 
     def juror_view(self, juror_id):
@@ -394,7 +407,7 @@ class JuryDesk:
         self._check_not_released(campaign_year)
         juror = self.juror(juror_id, cached=True)
         lease = self.lease
-        load = lambda: self.repos.tasks.of_campaign(campaign_year)  # noqa: E731
+        load = lambda: self.repos.tasks.scan_of_campaign(campaign_year)  # noqa: E731
         if self.snapshots is None:
             return self._claim_from(juror, ClaimIndex(load(), self.now), lease)
         try:

@@ -94,6 +94,10 @@ class Applications:
     def of_campaign(self, year):
         return list(self.collection.find({"campaign_year": year}))
 
+    def states_of_campaign(self, year):
+        """State and disagreement of each, streamed: a count."""
+        return self.collection.find({"campaign_year": year}, {"state": 1, "disagreement": 1})
+
     def on_shelf(self, year, width, name, disagreements=False):
         query = {"campaign_year": year, f"shelf_{width}": name}
         if disagreements:
@@ -113,6 +117,16 @@ class Tasks:
     def of_campaign(self, year, with_reviews=False):
         # On FerretDB/SQLite this filter scans the collection (see bench_claims.py).
         return list(self.collection.find({"campaign_year": year}, None if with_reviews else _TASK_SUMMARY))
+
+    def scan_of_campaign(self, year):
+        """Each, without its review, streamed (a claim copy keeps a few fields)."""
+        return self.collection.find({"campaign_year": year}, _TASK_SUMMARY)
+
+    def states_of_campaign(self, year):
+        """State, claimer and lease of each, streamed: a count."""
+        return self.collection.find(
+            {"campaign_year": year}, {"state": 1, "claimed_by": 1, "lease_expires_at": 1}
+        )
 
     def on_shelf(self, year, width, name):
         """With their reviews: a deliberation page."""
@@ -275,6 +289,28 @@ class Repositories:
         self.tallies = Tallies(db)
 
 
+# What ordering a claim needs of a task (eligibility.ClaimIndex): all a copy
+# keeps, a sixth of a whole task (a national campaign's copy holds 70,000).
+_CLAIM_FIELDS = (
+    "_id",
+    "application_id",
+    "campaign_year",
+    "n",
+    "state",
+    "claimed_by",
+    "lease_expires_at",
+    "version",
+)
+_CLAIM_COLLECTIVITE = ("id", "insee_code", "department", "member_communes")
+
+
+def claim_fields(task):
+    kept = {key: task[key] for key in _CLAIM_FIELDS if key in task}
+    collectivite = task.get("collectivite") or {}
+    kept["collectivite"] = {key: collectivite[key] for key in _CLAIM_COLLECTIVITE if key in collectivite}
+    return kept
+
+
 class _Copy:
     """One campaign's copy of the task list: when it was taken, the tasks by
     id, and their ClaimIndex once a claim has asked for it."""
@@ -335,7 +371,7 @@ class TaskSnapshots:
                 continue
             try:
                 started = self._clock()
-                entry = _Copy(started, {task["_id"]: task for task in load()})
+                entry = _Copy(started, {task["_id"]: claim_fields(task) for task in load()})
                 with self._lock:
                     self._entries[year] = entry
                 return entry
@@ -343,10 +379,6 @@ class TaskSnapshots:
                 with self._lock:
                     self._loading.pop(year, None)
                 loading.set()
-
-    def of_campaign(self, year, load, fresh_within=None):
-        """The campaign's tasks (see _copy)."""
-        return list(self._copy(year, load, fresh_within).tasks.values())
 
     def claim_index(self, year, load, now, fresh_within=None):
         """The campaign's tasks arranged for claiming (eligibility.ClaimIndex),
@@ -369,7 +401,7 @@ class TaskSnapshots:
             if entry is not None:
                 current = entry.tasks.get(task["_id"])
                 if current is None or current.get("version", 0) <= task.get("version", 0):
-                    known = {k: v for k, v in task.items() if k != "review"}
+                    known = claim_fields(task)
                     entry.tasks[task["_id"]] = known
                     if entry.index is not None:
                         entry.index.update(known)

@@ -223,8 +223,14 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     assert "La décision est enregistrée" in page.get_by_role("status").inner_text()
 
     # Release: preview, an explicit confirmation naming the campaign, then the emails.
-    page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/publication")
-    assert "Courriels de résultat à envoyer\n3" in page.locator("main").inner_text()
+    def release_page():
+        page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/publication")
+        return page.locator("main").inner_text()
+
+    # Its first read: the awards service's timer drafts the preview, the page says so.
+    assert "Aperçu en préparation : premier décompte en cours" in release_page()
+    checked(page, "publication (aperçu en préparation)")
+    poll(release_page, lambda text: "Courriels de résultat à envoyer\n3" in text, interval=1)
     checked(page, "publication (aperçu)")
     page.get_by_role("button", name=f"Publier le palmarès {YEAR}").click()
     assert page.locator("#f-confirm").get_attribute("aria-describedby") == "f-confirm-erreur-1"
@@ -243,11 +249,7 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     expect(page.locator("#progression")).to_contain_text(re.compile(r"Envoyés\s*2"), timeout=45_000)
     expect(page.locator("#progression")).to_contain_text(re.compile(r"En échec\s*1"))
 
-    def result_mail():
-        page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/publication")
-        return page.locator("main").inner_text()
-
-    text = poll(result_mail, lambda text: "Envoyés\t2" in text and "En échec\t1" in text)
+    text = poll(release_page, lambda text: "Envoyés\t2" in text and "En échec\t1" in text)
     assert f"Palmarès publié par {ORGANISER['name']}" in text
     checked(page, "publication (envoi)")
     screenshot(page, "console-publication")
@@ -260,7 +262,7 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     checked(page, "courriel")
     page.get_by_role("button", name="Renvoyer ce courriel").click()
     assert "remis dans la file" in page.get_by_role("status").inner_text()
-    poll(result_mail, lambda text: "Envoyés\t3" in text)
+    poll(release_page, lambda text: "Envoyés\t3" in text)
 
     # The emails of one address (an equality read); a malformed one is named by its field.
     page.goto(f"{stack.base_url}/organisation/courriels")

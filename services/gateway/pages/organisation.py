@@ -29,10 +29,11 @@ DELIBERATION_ROWS = 50  # a page of the deliberation
 
 
 def counted(*tallies):
-    """When the oldest of a page's tallies was counted, and whether a newer
-    count is on its way (services/common/tallies.py)."""
+    """When the oldest of a page's tallies was counted (None while none has
+    its first count), and whether a newer count is on its way
+    (services/common/tallies.py)."""
     return {
-        "at": min(tally["counted_at"] for tally in tallies),
+        "at": min((tally["counted_at"] for tally in tallies if tally["counts"] is not None), default=None),
         "recounting": any(tally["recounting"] for tally in tallies),
     }
 
@@ -388,6 +389,7 @@ class OrganiserPages:
             visitor,
             status=status,
             campaign=campaign,
+            released=released,
             preview=None if released else tally["counts"],
             mail=tally["counts"] if released else None,
             counted=counted(tally),

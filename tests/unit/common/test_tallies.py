@@ -1,5 +1,6 @@
-"""The organisers' counts (services/common/tallies.py): exact while counting is
-cheap; a dear count served from its tally, recounted by the timer when asked."""
+"""The organisers' counts (services/common/tallies.py): the first count made by
+the timer; exact while counting is cheap; a dear count served from its tally,
+recounted by the timer when asked."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -26,24 +27,51 @@ class Counter:
 
 
 def tally(seconds, age):
-    return {"seconds": seconds, "counted_at": NOW - timedelta(seconds=age)}
+    return {"counts": {}, "seconds": seconds, "counted_at": NOW - timedelta(seconds=age)}
+
+
+def counted_first(store, what, counter):
+    """A page's first read, then the timer's first count."""
+    first = tallies.read(store, what, counter, NOW, counter.clock)
+    assert first == {"counts": None, "counted_at": None, "recounting": True}
+    assert tallies.refresh_asked(store, counter, NOW, counter.clock) == 1
 
 
 def test_freshness_counts_cheap_tallies_again_and_dear_ones_by_their_cost():
-    assert freshness(None, NOW) is Freshness.COUNT
+    assert freshness(None, NOW) is Freshness.FIRST
+    assert freshness({"counts": None, "asked": True}, NOW) is Freshness.FIRST  # the placeholder
     assert freshness(tally(0.01, 0), NOW) is Freshness.COUNT
+    assert freshness(tally(0.01, 299), NOW) is Freshness.COUNT
+    assert freshness(tally(0.01, 301), NOW) is Freshness.ASK  # cheap once, maybe not now
     assert freshness(tally(0.5, 9), NOW) is Freshness.SERVE  # under the minimum age
     assert freshness(tally(0.5, 11), NOW) is Freshness.ASK
     assert freshness(tally(3.0, 29), NOW) is Freshness.SERVE  # under 10 × its cost
     assert freshness(tally(3.0, 31), NOW) is Freshness.ASK
 
 
+def test_the_first_count_is_left_to_the_timer_and_made_once():
+    store, counter = Tallies(memory_database()), Counter(cost=30.0)
+    for _ in range(3):  # pages read while the first count is on its way
+        pending = tallies.read(store, [2027], counter, NOW, counter.clock)
+        assert pending == {"counts": None, "counted_at": None, "recounting": True}
+    assert counter.calls == []
+    assert tallies.refresh_asked(store, counter, NOW, counter.clock) == 1
+    assert tallies.read(store, [2027], counter, NOW, counter.clock)["counts"] == {"draft": 1}
+    assert counter.calls == [(2027, None)]
+
+
+def test_a_caller_that_needs_a_number_makes_the_first_count_itself():
+    store, counter = Tallies(memory_database()), Counter(cost=30.0)
+    read = tallies.read(store, [2027], counter, NOW, counter.clock, wait_first=True)
+    assert read == {"counts": {"draft": 1}, "counted_at": NOW.isoformat(), "recounting": False}
+    assert tallies.refresh_asked(store, counter, NOW, counter.clock) == 0
+
+
 def test_a_cheap_count_is_made_at_every_read():
     store, counter = Tallies(memory_database()), Counter(cost=0.001)
-    first = tallies.read(store, [2027], counter, NOW, counter.clock)
+    counted_first(store, [2027], counter)
     counter.state = {"draft": 1, "submitted": 1}
     second = tallies.read(store, [2027], counter, NOW + timedelta(seconds=1), counter.clock)
-    assert (first["counts"], second["counts"]) == ({"draft": 1}, {"draft": 1, "submitted": 1})
     assert second == {
         "counts": {"draft": 1, "submitted": 1},
         "counted_at": (NOW + timedelta(seconds=1)).isoformat(),
@@ -54,7 +82,7 @@ def test_a_cheap_count_is_made_at_every_read():
 
 def test_a_dear_count_is_served_then_asked_for_then_recounted_by_the_timer():
     store, counter = Tallies(memory_database()), Counter(cost=2.0)
-    tallies.read(store, [2027, "result"], counter, NOW, counter.clock)  # the first count: made now
+    counted_first(store, [2027, "result"], counter)
     counter.state = {"sent": 5}
     served = tallies.read(store, [2027, "result"], counter, NOW + timedelta(seconds=15), counter.clock)
     assert served["counts"] == {"draft": 1} and served["recounting"] is False
@@ -63,7 +91,7 @@ def test_a_dear_count_is_served_then_asked_for_then_recounted_by_the_timer():
     later = NOW + timedelta(seconds=25)  # older than 10 × 2 s
     stale = tallies.read(store, [2027, "result"], counter, later, counter.clock)
     assert stale == {"counts": {"draft": 1}, "counted_at": NOW.isoformat(), "recounting": True}
-    assert counter.calls == [(2027, "result")]  # the page was not held by a count
+    assert counter.calls == [(2027, "result")]  # the pages were not held by a count
 
     assert tallies.refresh_asked(store, counter, later, counter.clock) == 1
     assert counter.calls == [(2027, "result"), (2027, "result")]
@@ -74,8 +102,8 @@ def test_a_dear_count_is_served_then_asked_for_then_recounted_by_the_timer():
 
 def test_each_key_has_its_own_tally():
     store, counter = Tallies(memory_database()), Counter(cost=2.0)
-    tallies.read(store, [2027], counter, NOW, counter.clock)
-    tallies.read(store, [2027, "result"], counter, NOW, counter.clock)
-    tallies.read(store, [2028], counter, NOW, counter.clock)
+    for what in ([2027], [2027, "result"], [2028]):
+        tallies.read(store, what, counter, NOW, counter.clock)
+    assert tallies.refresh_asked(store, counter, NOW, counter.clock) == 3
     assert counter.calls == [(2027, None), (2027, "result"), (2028, None)]
     assert sorted(doc["_id"] for doc in store.collection.find({})) == ["2027", "2027:result", "2028"]

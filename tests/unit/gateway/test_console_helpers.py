@@ -97,3 +97,14 @@ def test_a_deliberation_page_links_the_next_one_in_its_view_and_back_to_the_star
     assert 'href="/organisation/campagnes/2017/deliberation" aria-current="page"' in last
     assert "Candidatures suivantes" not in last
     assert 'href="/organisation/campagnes/2017/deliberation">Début de la liste' in last
+
+
+def test_a_page_of_counts_says_when_they_were_made_and_that_a_first_one_is_coming():
+    from services.gateway.pages.organisation import counted
+
+    made = {"counts": {"draft": 3}, "counted_at": "2027-03-01T09:00:00+00:00", "recounting": False}
+    older = dict(made, counted_at="2027-03-01T08:59:00+00:00", recounting=True)
+    first = {"counts": None, "counted_at": None, "recounting": True}  # the timer's first count is due
+    assert counted(made, older) == {"at": "2027-03-01T08:59:00+00:00", "recounting": True}
+    assert counted(made, first) == {"at": "2027-03-01T09:00:00+00:00", "recounting": True}
+    assert counted(first) == {"at": None, "recounting": True}

@@ -234,11 +234,32 @@ def test_a_stale_snapshot_costs_a_probe_never_a_double_claim(jury):
     jury.snapshots = TaskSnapshots(max_age=3600)
     jury.submit("app-1", BESANCON, reviews=1)
     ada, bob = jury.juror("Ada"), jury.juror("Bob")
-    jury.snapshots.of_campaign(YEAR, lambda: jury.repos.tasks.of_campaign(YEAR))  # the copy: open
+    copy = jury.snapshots.claim_index(YEAR, lambda: jury.repos.tasks.scan_of_campaign(YEAR), T0)
+    assert copy.started("app-1") is False  # the copy: open
     jury.desk(other_replica=True).claim(ada, YEAR)  # this process's copy does not know
     with pytest.raises(NotFound):
         jury.desk().claim(bob, YEAR)
     assert jury.repos.tasks.get("app-1:1")["claimed_by"] == ada
+
+
+def test_a_claim_copy_keeps_only_what_ordering_a_claim_needs(jury):
+    jury.snapshots = TaskSnapshots(max_age=3600)
+    jury.submit("app-1", BESANCON, reviews=1)
+    index = jury.snapshots.claim_index(YEAR, lambda: jury.repos.tasks.scan_of_campaign(YEAR), T0)
+    (task,) = index._tasks["app-1"].values()
+    assert set(task) == {
+        "_id",
+        "application_id",
+        "campaign_year",
+        "n",
+        "state",
+        "claimed_by",
+        "lease_expires_at",
+        "version",
+        "collectivite",
+    }
+    assert set(task["collectivite"]) <= {"id", "insee_code", "department", "member_communes"}
+    assert task["collectivite"]["department"] == BESANCON["department"]  # the conflict rule's
 
 
 # -- consolidation -------------------------------------------------------------
@@ -275,6 +296,8 @@ def test_the_campaign_progress_counts_reviews_and_applications(jury):
     jury.submit("app-1", BESANCON)
     ada, bob = review_both(jury, "app-1", 3, 4)
     jury.submit("app-2", GRENOBLE)
+    assert jury.desk().campaign_progress(YEAR)["counts"] is None  # the first count: the timer's
+    assert jury.desk().refresh_tallies() == 1
     progress = jury.desk().campaign_progress(YEAR)
     assert progress["counts"] == {
         "tasks": {"open": 2, "done": 2},
@@ -609,10 +632,14 @@ def test_the_jurors_load_reads_a_released_campaign_once(jury):
 
     assert load() == {"Ada": (1, 1), "Bob": (0, 1)}
     read = []
-    for name in ("done_of_campaign", "of_campaign"):
+    for name in ("done_of_campaign", "of_campaign", "states_of_campaign"):
         method = getattr(jury.repos.tasks, name)
         setattr(jury.repos.tasks, name, lambda year, m=method, n=name: read.append((n, year)) or m(year))
-    assert load(T0 + LEASE + timedelta(minutes=1)) == {"Ada": (0, 1), "Bob": (0, 1)}  # Ada's lease ran out
+    assert load(T0 + timedelta(minutes=1)) == {"Ada": (1, 1), "Bob": (0, 1)}
     # The released campaign's count was kept on its document; the one in
     # progress is its progress tally (common/tallies.py: cheap here, so counted).
-    assert read == [("of_campaign", YEAR)]
+    assert read == [("states_of_campaign", YEAR)]
+    later = T0 + LEASE + timedelta(minutes=1)
+    assert load(later) == {"Ada": (0, 1), "Bob": (0, 1)}  # Ada's lease ran out
+    assert read == [("states_of_campaign", YEAR)]  # counted long ago: served, and the timer asked
+    assert jury.desk(later).refresh_tallies() == 1 and len(read) == 2

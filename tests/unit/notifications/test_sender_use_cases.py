@@ -140,11 +140,15 @@ def test_a_permanent_refusal_fails_the_email_and_a_failed_result_alerts_the_orga
 def test_the_release_page_counts_the_result_emails_by_state(mail):
     mail.notifications.on_results_released(released(2017))
     mail.notifications.on_award_decided(award(2017))
+    assert mail.notifications.campaign_mail(2017, "result")["counts"] is None  # the first: the timer's
+    assert mail.notifications.refresh_tallies() == 1
     assert mail.notifications.campaign_mail(2017, "result")["counts"] == {"queued": 1}
     mail.smtp.answers[ADDRESS] = refused(550, "no such user")
     mail.sender().run()
     assert mail.notifications.campaign_mail(2017, "result")["counts"] == {"failed": 1}
     # The campaign page counts every kind: the organisers' release emails and alerts too.
+    mail.notifications.campaign_mail(2017)
+    assert mail.notifications.refresh_tallies() == 1
     assert mail.notifications.campaign_mail(2017)["counts"] == {"failed": 1, "sent": 4}
 
 

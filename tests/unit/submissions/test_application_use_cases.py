@@ -66,6 +66,8 @@ def test_the_organisers_search_filters_and_sorts_by_department_then_name(desk):
     assert names(desk.search_applications(2027, {"category": "village"})) == ["Bressuire"]
     assert names(desk.search_applications(2027, {"department": "38"})) == ["Grenoble"]
     assert names(desk.search_applications(2027, {"state": "submitted"})) == []
+    assert desk.application_counts(2027)["counts"] is None  # the first count: the timer's
+    assert desk.refresh_tallies() == 1
     assert desk.application_counts(2027)["counts"] == {"draft": 4}
 
 
