@@ -187,8 +187,9 @@ class JuryDesk:
 
     def _reviews_by_juror(self) -> dict[str, int]:
         """Reviews done, per juror, over every campaign: a released campaign's
-        count is taken once and kept on its document (nothing is reviewed after
-        the release), so only the campaigns in progress read their tasks."""
+        count is taken at its release (at the first read for one released
+        before) and kept on its document, as nothing is reviewed after the
+        release; only the campaigns in progress are counted again."""
         done: dict[str, int] = {}
         for campaign in self.repos.campaigns.all():
             if not campaign.get("released_at"):  # the campaign's progress tally counts them
@@ -196,7 +197,7 @@ class JuryDesk:
             elif "reviews_by_juror" in campaign:
                 tally = campaign["reviews_by_juror"]
             else:
-                tally = reviews_by_juror(self.repos.tasks.done_of_campaign(campaign["_id"]))
+                tally = reviews_by_juror(self.repos.tasks.reviewers_of_campaign(campaign["_id"]))
                 self.repos.campaigns.save(campaign["_id"], {"reviews_by_juror": tally})
             for juror_id, count in tally.items():
                 done[juror_id] = done.get(juror_id, 0) + count
@@ -259,8 +260,11 @@ class JuryDesk:
         )
 
     def results_released(self, data):
-        """From the release on, no task of the campaign is claimed or reviewed."""
-        self.repos.campaigns.save(data["campaign_year"], {"released_at": data["released_at"]})
+        """From the release on, no task of the campaign is claimed or reviewed:
+        the reviews each juror did are counted once, for the jurors' list."""
+        year = data["campaign_year"]
+        tally = reviews_by_juror(self.repos.tasks.reviewers_of_campaign(year))
+        self.repos.campaigns.save(year, {"released_at": data["released_at"], "reviews_by_juror": tally})
 
     def _released(self, campaign_year):
         campaign = self.repos.campaigns.get(campaign_year)

@@ -149,6 +149,10 @@ class Tasks:
     def done_of_campaign(self, year):
         return list(self.collection.find({"campaign_year": year, "state": "done"}, _TASK_SUMMARY))
 
+    def reviewers_of_campaign(self, year):
+        """Who did each review, streamed: a count."""
+        return self.collection.find({"campaign_year": year, "state": "done"}, {"claimed_by": 1})
+
     def claimed_by(self, juror_id, campaign_year=None):
         """The tasks this juror claimed: held, lapsed or reviewed."""
         query = {"claimed_by": juror_id}

@@ -622,6 +622,7 @@ def test_the_jurors_load_reads_a_released_campaign_once(jury):
     earlier = jury.desk().claim(ada, YEAR - 1)
     jury.review(ada, earlier["id"], 4)
     jury.desk().results_released({"campaign_year": YEAR - 1, "released_at": "2016-12-01T10:00:00+00:00"})
+    assert jury.repos.campaigns.get(YEAR - 1)["reviews_by_juror"] == {ada: 1}  # counted at the release
     jury.submit(f"{YEAR}:25056", BESANCON)
     jury.submit(f"{YEAR}:38185", GRENOBLE)
     jury.desk().claim(ada, YEAR)  # held
@@ -632,7 +633,7 @@ def test_the_jurors_load_reads_a_released_campaign_once(jury):
 
     assert load() == {"Ada": (1, 1), "Bob": (0, 1)}
     read = []
-    for name in ("done_of_campaign", "of_campaign", "states_of_campaign"):
+    for name in ("reviewers_of_campaign", "of_campaign", "states_of_campaign"):
         method = getattr(jury.repos.tasks, name)
         setattr(jury.repos.tasks, name, lambda year, m=method, n=name: read.append((n, year)) or m(year))
     assert load(T0 + timedelta(minutes=1)) == {"Ada": (1, 1), "Bob": (0, 1)}
