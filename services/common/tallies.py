@@ -7,8 +7,7 @@ scale one count takes seconds (17 s for a campaign of 3,500 collectivités,
 the gateway's RPC would time out at 35,000). So a page never waits for a
 count it does not know to be cheap:
 - a key never counted gets a placeholder, marked `asked`, and the page says
-  that the first count is on its way (`counts` is None). A caller that needs
-  a number (`wait_first`) counts at once instead;
+  that the first count is on its way (`counts` is None);
 - a count that took under CHEAP_SECONDS less than CHEAP_HORIZON_SECONDS ago
   is made again at every read: exact while counting stays cheap, and a set
   cannot grow from cheap to dear unseen for long;
@@ -108,7 +107,6 @@ def read(
     counter: Counter,
     now: datetime,
     clock: Callable[[], float] = time.monotonic,
-    wait_first: bool = False,
 ) -> Doc:
     """`counter(*what)` as a page shows it: {"counts" (None until the first
     count), "counted_at" (ISO, or None), "recounting": a newer count is on
@@ -116,9 +114,8 @@ def read(
     key = ":".join(str(part) for part in what)
     tally = tallies.get(key)
     decision = freshness(tally, now)
-    if decision is Freshness.COUNT or (decision is Freshness.FIRST and wait_first):
+    if decision is Freshness.COUNT:
         tally = _count(tallies, key, what, counter, now, clock)
-        decision = Freshness.COUNT
     elif decision is Freshness.FIRST:
         if tally is None:  # else the placeholder is asked already
             tallies.ask(key, what)

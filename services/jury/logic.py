@@ -165,14 +165,19 @@ class JuryDesk:
 
     def jurors_with_load(self, limit: int = 1000) -> list[Doc]:
         """Every juror (at most `limit`), with the tasks they hold and the reviews they did."""
+        return self.jurors_page(limit)["jurors"]
+
+    def jurors_page(self, limit: int = 1000) -> Doc:
+        """{"jurors": jurors_with_load, "tallies": the progress tallies their
+        reviews in the campaigns in progress were read from}."""
         held: dict[str, int] = {}
         for task in self.repos.tasks.claimed():
             owner = task.get("claimed_by")
             if owner and held_by(task, owner, self.now):
                 held[owner] = held.get(owner, 0) + 1
-        done = self._reviews_by_juror()
+        done, progress = self._reviews_by_juror()
         jurors = sorted(self.repos.jurors.all(), key=lambda j: j["name"].lower())[:limit]
-        return [
+        rows = [
             {
                 "id": j["_id"],
                 "name": j["name"],
@@ -184,16 +189,22 @@ class JuryDesk:
             }
             for j in jurors
         ]
+        return {"jurors": rows, "tallies": progress}
 
-    def _reviews_by_juror(self) -> dict[str, int]:
-        """Reviews done, per juror, over every campaign: a released campaign's
-        count is taken at its release (at the first read for one released
-        before) and kept on its document, as nothing is reviewed after the
-        release; only the campaigns in progress are counted again."""
+    def _reviews_by_juror(self) -> tuple[dict[str, int], list[Doc]]:
+        """Reviews done, per juror, over every campaign, and the progress
+        tallies read. A released campaign's count is taken at its release (at
+        the first read for one released before) and kept on its document, as
+        nothing is reviewed after the release; a campaign in progress is read
+        from its progress tally, as the campaign page is (none until its
+        first count: 19 s at 3,500 collectivités when this list made it)."""
         done: dict[str, int] = {}
+        progress = []
         for campaign in self.repos.campaigns.all():
-            if not campaign.get("released_at"):  # the campaign's progress tally counts them
-                tally = self.campaign_progress(campaign["_id"], wait_first=True)["counts"]["reviews_by_juror"]
+            if not campaign.get("released_at"):
+                read = self.campaign_progress(campaign["_id"])
+                progress.append(read)
+                tally = (read["counts"] or {}).get("reviews_by_juror", {})
             elif "reviews_by_juror" in campaign:
                 tally = campaign["reviews_by_juror"]
             else:
@@ -201,14 +212,12 @@ class JuryDesk:
                 self.repos.campaigns.save(campaign["_id"], {"reviews_by_juror": tally})
             for juror_id, count in tally.items():
                 done[juror_id] = done.get(juror_id, 0) + count
-        return done
+        return done, progress
 
-    def campaign_progress(self, campaign_year: int, wait_first: bool = False) -> Doc:
+    def campaign_progress(self, campaign_year: int) -> Doc:
         """Reviews done and outstanding, and the jurors at work, for one campaign,
-        as a tally (common/tallies.py; the jurors' list needs a number)."""
-        return tallies.read(
-            self.repos.tallies, [campaign_year], self._count_progress, self.now, wait_first=wait_first
-        )
+        as a tally (common/tallies.py)."""
+        return tallies.read(self.repos.tallies, [campaign_year], self._count_progress, self.now)
 
     def refresh_tallies(self) -> int:
         return tallies.refresh_asked(self.repos.tallies, self._count_progress, self.now)

@@ -91,6 +91,10 @@ class JuryService(HealthRpc):
         return self._use_cases().jurors_with_load()
 
     @rpc
+    def jurors_page(self):
+        return self._use_cases().jurors_page()
+
+    @rpc
     def campaign_progress(self, campaign_year):
         return self._use_cases().campaign_progress(int(campaign_year))
 

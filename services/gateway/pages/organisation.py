@@ -149,8 +149,17 @@ class OrganiserPages:
 
     def _jurors(self, visitor, form, errors, status=200):
         revoked = self.team().revoked("juror")
-        jurors = [dict(j, revoked=j["id"] in revoked) for j in self.jury.list_jurors()]
-        return render("orga_jures.html", visitor, status=status, jurors=jurors, form=form, errors=errors)
+        found = self.jury.jurors_page()
+        jurors = [dict(j, revoked=j["id"] in revoked) for j in found["jurors"]]
+        return render(
+            "orga_jures.html",
+            visitor,
+            status=status,
+            jurors=jurors,
+            counted=counted(*found["tallies"]) if found["tallies"] else None,
+            form=form,
+            errors=errors,
+        )
 
     @page("POST", "/organisation/jures", roles=ORGANISER)
     def invite_juror(self, request, visitor):

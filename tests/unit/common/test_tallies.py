@@ -60,13 +60,6 @@ def test_the_first_count_is_left_to_the_timer_and_made_once():
     assert counter.calls == [(2027, None)]
 
 
-def test_a_caller_that_needs_a_number_makes_the_first_count_itself():
-    store, counter = Tallies(memory_database()), Counter(cost=30.0)
-    read = tallies.read(store, [2027], counter, NOW, counter.clock, wait_first=True)
-    assert read == {"counts": {"draft": 1}, "counted_at": NOW.isoformat(), "recounting": False}
-    assert tallies.refresh_asked(store, counter, NOW, counter.clock) == 0
-
-
 def test_a_cheap_count_is_made_at_every_read():
     store, counter = Tallies(memory_database()), Counter(cost=0.001)
     counted_first(store, [2027], counter)

@@ -631,6 +631,11 @@ def test_the_jurors_load_reads_a_released_campaign_once(jury):
     def load(now=T0):
         return {j["name"]: (j["held"], j["reviews_done"]) for j in jury.desk(now).jurors_with_load()}
 
+    # The campaign in progress: its reviews once its progress tally has its first count.
+    page = jury.desk().jurors_page()
+    assert page["tallies"] == [{"counts": None, "counted_at": None, "recounting": True}]
+    assert {j["name"]: j["reviews_done"] for j in page["jurors"]} == {"Ada": 1, "Bob": 0}
+    assert jury.desk().refresh_tallies() == 1
     assert load() == {"Ada": (1, 1), "Bob": (0, 1)}
     read = []
     for name in ("reviewers_of_campaign", "of_campaign", "states_of_campaign"):
