@@ -294,7 +294,7 @@ class Repositories:
 
 
 # What ordering a claim needs of a task (eligibility.ClaimIndex): all a copy
-# keeps, a sixth of a whole task (a national campaign's copy holds 70,000).
+# keeps (a national campaign's copy holds 70,000 tasks).
 _CLAIM_FIELDS = (
     "_id",
     "application_id",
