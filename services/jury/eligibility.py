@@ -24,6 +24,29 @@ def conflicted(juror: Doc, collectivite: Doc) -> bool:
     return any(code and str(code).upper() in declared for code in codes)
 
 
+# What ordering a claim needs of a task (ClaimIndex; of its collectivité,
+# what conflicted() reads): all a claim copy keeps (a national campaign's
+# copy holds 70,000 tasks).
+_CLAIM_FIELDS = (
+    "_id",
+    "application_id",
+    "campaign_year",
+    "n",
+    "state",
+    "claimed_by",
+    "lease_expires_at",
+    "version",
+)
+_CLAIM_COLLECTIVITE = ("id", "insee_code", "department", "member_communes")
+
+
+def claim_fields(task: Doc) -> Doc:
+    kept = {key: task[key] for key in _CLAIM_FIELDS if key in task}
+    collectivite = task.get("collectivite") or {}
+    kept["collectivite"] = {key: collectivite[key] for key in _CLAIM_COLLECTIVITE if key in collectivite}
+    return kept
+
+
 def lease_expired(task: Doc, now: datetime) -> bool:
     expires = task.get("lease_expires_at")
     return expires is not None and expires <= now

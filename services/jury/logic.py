@@ -726,7 +726,7 @@ class JuryDesk:
         consolidated), disagreement flag, per-enjeu spread, review state; by name."""
         rows = deliberation_rows(
             self.repos.applications.of_campaign(campaign_year),
-            self.repos.tasks.of_campaign(campaign_year, with_reviews=True),
+            self.repos.tasks.of_campaign(campaign_year),
         )
         return sorted(rows, key=lambda row: (row["collectivite"].get("name", ""), row["application_id"]))
 

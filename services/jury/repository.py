@@ -14,7 +14,7 @@ from services.common.ledger import ensure_ledger_indexes
 from services.common.markers import CampaignMarkers
 from services.common.migrations import migration
 from services.common.tallies import Tallies
-from services.jury.eligibility import ClaimIndex
+from services.jury.eligibility import ClaimIndex, claim_fields
 from services.jury.logic import SHELF_WIDTHS, shelf, shelf_fields
 
 # The task list of a claim carries no review bodies (they can be long).
@@ -114,9 +114,10 @@ class Tasks:
     def get(self, task_id, summary=False):
         return self.collection.find_one({"_id": task_id}, _TASK_SUMMARY if summary else None)
 
-    def of_campaign(self, year, with_reviews=False):
+    def of_campaign(self, year):
+        """With their reviews: the whole deliberation."""
         # On FerretDB/SQLite this filter scans the collection (see bench_claims.py).
-        return list(self.collection.find({"campaign_year": year}, None if with_reviews else _TASK_SUMMARY))
+        return list(self.collection.find({"campaign_year": year}))
 
     def scan_of_campaign(self, year):
         """Each, without its review, streamed (a claim copy keeps a few fields)."""
@@ -291,28 +292,6 @@ class Repositories:
         self.pending_consolidations = PendingConsolidations(db)
         self.shelves = Shelves(db)
         self.tallies = Tallies(db)
-
-
-# What ordering a claim needs of a task (eligibility.ClaimIndex): all a copy
-# keeps (a national campaign's copy holds 70,000 tasks).
-_CLAIM_FIELDS = (
-    "_id",
-    "application_id",
-    "campaign_year",
-    "n",
-    "state",
-    "claimed_by",
-    "lease_expires_at",
-    "version",
-)
-_CLAIM_COLLECTIVITE = ("id", "insee_code", "department", "member_communes")
-
-
-def claim_fields(task):
-    kept = {key: task[key] for key in _CLAIM_FIELDS if key in task}
-    collectivite = task.get("collectivite") or {}
-    kept["collectivite"] = {key: collectivite[key] for key in _CLAIM_COLLECTIVITE if key in collectivite}
-    return kept
 
 
 class _Copy:

@@ -9,7 +9,7 @@ the first candidate, each written back into the index.
 
 With --database: the same tasks stored in a throw-away FerretDB (on
 FERRETDB_BACKEND, tests/support/ferretdb.py), and what one copy of the task
-list costs to read (`Tasks.of_campaign`, what TaskSnapshots reads once per
+list costs to read (`Tasks.scan_of_campaign`, what TaskSnapshots reads once per
 CLAIM_SNAPSHOT_SECONDS), against one task read by `_id` in the same run.
 
     .venv/bin/python tests/bench/bench_claim_index.py [--applications 35000] [--database]
@@ -127,7 +127,7 @@ def copy_read(all_tasks):
         tasks = Tasks(db)
         ids = [all_tasks[n * 97 % len(all_tasks)]["_id"] for n in range(50)]
         baseline = sorted(timed(lambda task_id=task_id: tasks.get(task_id))[1] for task_id in ids)[25]
-        copy = sorted(timed(lambda: tasks.of_campaign(2294))[1] for _ in range(3))[1]
+        copy = sorted(timed(lambda: list(tasks.scan_of_campaign(2294)))[1] for _ in range(3))[1]
         print(f"{'database: one task by _id (median of 50)':<46} {baseline:>10,.2f}  —")
         name = "database: one copy of the task list (median 3)"
         print(f"{name:<46} {copy:>10,.2f}  ×{copy / baseline:,.0f}")
