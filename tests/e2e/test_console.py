@@ -230,6 +230,7 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     # Its first read: the awards service's timer drafts the preview, the page says so.
     assert "Aperçu en préparation : premier décompte en cours" in release_page()
     checked(page, "publication (aperçu en préparation)")
+    screenshot(page, "console-publication-en-preparation")
     poll(release_page, lambda text: "Courriels de résultat à envoyer\n3" in text, interval=1)
     checked(page, "publication (aperçu)")
     page.get_by_role("button", name=f"Publier le palmarès {YEAR}").click()
