@@ -1,5 +1,7 @@
 """labelctl deliberation show, decide, release."""
 
+import time
+
 import click
 
 from labelctl.base import (
@@ -8,6 +10,9 @@ from labelctl.base import (
     handle_api_errors,
     pass_api,
 )
+
+# How often a release still being prepared (a national draft) is asked about.
+RELEASE_POLL_SECONDS = 2
 
 
 def collectivite_label(c):
@@ -105,5 +110,12 @@ def release(api, year, preview, force):
             "Publication refusée : l'aperçu n'est pas prêt (voir ci-dessus) ; "
             "--force pour publier quand même."
         )
-    api.post(f"/campaigns/{year}/release")
+    state = api.post(f"/campaigns/{year}/release")
+    if state.get("state") == "requested":  # a national draft outlasts the call
+        click.echo(f"Publication du palmarès {year} demandée : il est en préparation…")
+    while state.get("state") == "requested":
+        time.sleep(RELEASE_POLL_SECONDS)
+        state = api.get(f"/campaigns/{year}/release")
+    if state.get("state") == "refused":
+        fail(f"Publication refusée : {state['refusal']['message']}")
     click.echo(f"Palmarès {year} publié (les courriels de résultats partent).")

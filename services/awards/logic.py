@@ -296,8 +296,7 @@ class Awards(ReleaseProtocol):
         if review_id not in reviews or not (reviews[review_id].get("comment") or "").strip():
             raise NotFound("Commentaire inconnu.", "comment_not_found")
         year = review["campaign_year"]
-        if self.released(year):
-            raise Conflict("Le palmarès de cette campagne est déjà publié.", "results_released")
+        self.refuse_if_frozen(year)
         text = (data.get("text") or "").strip()
         if data["state"] == feedback.EDITED and not text:
             raise ValidationFailed(
@@ -358,8 +357,7 @@ class Awards(ReleaseProtocol):
         year = app["campaign_year"]
         if self.repo.withdrawal(application_id) is not None:
             raise Conflict("Cette candidature a été retirée.", "application_withdrawn")
-        if self.released(year):
-            raise Conflict("Le palmarès de cette campagne est déjà publié.", "results_released")
+        self.refuse_if_frozen(year)
         campaign = self._campaign(year)
         known = {m["code"] for m in campaign.get("mentions", [])}
         unknown = [code for code in data["mentions"] if code not in known]

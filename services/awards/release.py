@@ -1,10 +1,16 @@
-"""The release protocol: one uniquely keyed ledger step decides the release
-(`release:<year>`, carrying results_released); the award_decided events leave
-in deterministic batches (`release:<year>:batch:<n>`), each its own step, so a
-retry after a crash writes exactly the same events; then the palmarès is
-written out. `ReleaseProtocol` is the part of `logic.Awards` that runs it.
+"""The release protocol. An organiser's click is a request (one standing per
+campaign), checked at once only for what is cheap: the campaign, its closing
+date. The awards timer drafts it as of the click, refuses it if applications
+are undecided and it is not forced, or decides it: one uniquely keyed ledger
+step (`release:<year>`, carrying results_released). A national draft takes
+longer than an HTTP request may, hence the timer. The award_decided events
+then leave in deterministic batches (`release:<year>:batch:<n>`), each its own
+step, so a retry after a crash writes exactly the same events; then the
+palmarès is written out. `ReleaseProtocol` is the part of `logic.Awards` that
+runs it.
 """
 
+import enum
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -26,6 +32,24 @@ RESULT_BUCKET_SIZE = 100
 # A completer that died leaves the release to another after this long (the
 # recovery timer); a national release is written out well within it.
 COMPLETION_LEASE = timedelta(minutes=3)
+# Requests decided per timer tick: one per campaign stands at most.
+REQUESTS_PER_TICK = 10
+
+
+class ReleaseState(enum.StrEnum):
+    """Where a campaign's release stands (release_state, API.md)."""
+
+    NOT_REQUESTED = "not_requested"
+    REQUESTED = "requested"  # waiting for the timer's draft
+    REFUSED = "refused"  # the draft found undecided applications; a new click may follow
+    DECIDED = "decided"  # (a request's last state) the ledger step exists
+    RELEASING = "releasing"  # decided, being written out
+    RELEASED = "released"
+
+
+# Once requested, decisions, moderations and withdrawals are closed: the
+# draft is made as of the click, and must not miss what follows it.
+FROZEN = {ReleaseState.REQUESTED, ReleaseState.RELEASING, ReleaseState.RELEASED}
 
 
 def preview(labelled: Sequence[tuple[Doc, Doc]], pending: Sequence[str], released: bool) -> Doc:
@@ -82,6 +106,12 @@ def result_buckets(entries: list[Doc], size: int = RESULT_BUCKET_SIZE) -> list[l
     return buckets
 
 
+def early_release(campaign: Doc, moment: Any) -> bool:
+    """Whether a release at `moment` comes before the campaign's submissions close."""
+    closes = campaign.get("submissions_close_at")
+    return closes is not None and parse(closes) > moment
+
+
 def release_key(year: int) -> str:
     return f"release:{year}"
 
@@ -129,6 +159,21 @@ class ReleaseProtocol:
     def released(self, year: int) -> bool:
         raise NotImplementedError
 
+    def _campaign(self, year: int) -> Doc:
+        raise NotImplementedError
+
+    def refuse_if_frozen(self, year: int) -> None:
+        """Decisions and moderations close at the click, not at the decision:
+        the draft is made as of the click."""
+        if self.released(year):
+            raise Conflict("Le palmarès de cette campagne est déjà publié.", "results_released")
+        request = self.repo.release_request(year)
+        if request is not None and request["state"] == ReleaseState.REQUESTED:
+            raise Conflict(
+                "La publication du palmarès est en préparation : les décisions sont closes.",
+                "release_requested",
+            )
+
     def release_preview(self, year):
         _, labelled, pending, _ = self._draft(year)
         return preview(labelled, pending, self.released(year))
@@ -147,48 +192,106 @@ class ReleaseProtocol:
         return preview(labelled, pending, released=False)
 
     def release(self, year, by, force=False, reason=None):
+        """An organiser's request for the release (see the module's docstring):
+        refused here if the campaign is unknown or still open without a
+        reason; a second request while one stands changes nothing."""
+        if self.released(year):
+            return self.release_state(year)
+        campaign = self._campaign(year)
+        reason = (reason or "").strip() or None
+        if early_release(campaign, self.now) and not (force and reason):
+            raise Conflict(
+                f"Les candidatures {year} sont ouvertes jusqu'au "
+                f"{french_date(campaign['submissions_close_at'])} : "
+                "le palmarès se publie après leur clôture "
+                "(ou forcez la publication en donnant un motif).",
+                "submissions_open",
+            )
+        self.repo.request_release(
+            {
+                "_id": year,
+                "state": ReleaseState.REQUESTED.value,
+                "requested_at": self.now,
+                "requested_by": by,
+                "force": force,
+                "reason": reason,
+                "refusal": None,
+            }
+        )
+        return self.release_state(year)
+
+    def release_state(self, year):
+        record = self.repo.release(year)
+        if record and record.get("complete"):
+            return dict(release_view(record), state=ReleaseState.RELEASED.value, frozen=True)
         step = self.repo.release_step(year)
-        if step is None:
-            released_at = self.now
-            campaign, labelled, pending, entries = self._draft(year, as_of=released_at)
-            if pending and not force:
-                raise Conflict(
-                    f"{len(pending)} candidature(s) sans proposition ni décision ; "
-                    "décidez-les ou forcez la publication.",
-                    "applications_undecided",
-                )
-            closes = campaign.get("submissions_close_at")
-            early = bool(closes) and parse(closes) > released_at
-            if early and not (force and (reason or "").strip()):
-                raise Conflict(
-                    f"Les candidatures {year} sont ouvertes jusqu'au {french_date(closes)} : "
-                    "le palmarès se publie après leur clôture "
-                    "(ou forcez la publication en donnant un motif).",
-                    "submissions_open",
-                )
-            try:
-                step = self.outbox.record(
-                    release_key(year),
-                    [
-                        (
-                            contracts.RESULTS_RELEASED,
-                            {
-                                "campaign_year": year,
-                                "released_at": isoformat(released_at),
-                                "released_by": by,
-                                "labelled_count": len(entries),
-                                "pending": pending,
-                                "early_release_reason": reason.strip() if early and reason else None,
-                            },
-                        )
-                    ],
-                    publish=False,
-                )
-            except Conflict:
-                step = self.repo.release_step(year)  # a concurrent call decided it
-            else:  # what we just computed is what the record decided: no second scan
-                return self._complete_release(year, step, (campaign, labelled, pending, entries))
-        return self._complete_release(year, step)
+        if step is not None:
+            view = step_view(year, step["events"][0]["payload"])
+            return dict(view, state=ReleaseState.RELEASING.value, frozen=True)
+        request = self.repo.release_request(year)
+        if request is None or request["state"] == ReleaseState.DECIDED:
+            self._campaign(year)  # 404 for an unknown campaign
+            return {"year": year, "state": ReleaseState.NOT_REQUESTED.value, "frozen": False}
+        state = ReleaseState(request["state"])
+        return {
+            "year": year,
+            "state": state.value,
+            "frozen": state in FROZEN,
+            "requested_at": isoformat(request["requested_at"]),
+            "requested_by": request["requested_by"],
+            "refusal": request.get("refusal"),
+        }
+
+    def decide_requested_releases(self):
+        """Each standing request drafted as of its click, then refused or
+        decided and written out. Returns the years released."""
+        released = []
+        for request in self.repo.requested_releases(ReleaseState.REQUESTED.value, REQUESTS_PER_TICK):
+            year, requested_at = request["_id"], request["requested_at"]
+            step, draft = self.repo.release_step(year), None
+            if step is None:
+                draft = self._draft(year, as_of=requested_at)
+                _, _, pending, _ = draft
+                if pending and not request["force"]:
+                    refusal = {
+                        "code": "applications_undecided",
+                        "message": f"{len(pending)} candidature(s) sans proposition ni décision ; "
+                        "décidez-les ou forcez la publication.",
+                    }
+                    self.repo.settle_release_request(year, requested_at, ReleaseState.REFUSED.value, refusal)
+                    continue
+                step = self._record_release(year, request, draft)
+                if step is None:  # a concurrent timer decided it: its draft is not ours to reuse
+                    step, draft = self.repo.release_step(year), None
+            self.repo.settle_release_request(year, requested_at, ReleaseState.DECIDED.value)
+            self._complete_release(year, step, draft)
+            released.append(year)
+        return released
+
+    def _record_release(self, year, request, draft):
+        """The ledger step that decides the release, or None if another did."""
+        campaign, _, pending, entries = draft
+        early = early_release(campaign, request["requested_at"])
+        try:
+            return self.outbox.record(
+                release_key(year),
+                [
+                    (
+                        contracts.RESULTS_RELEASED,
+                        {
+                            "campaign_year": year,
+                            "released_at": isoformat(request["requested_at"]),
+                            "released_by": request["requested_by"],
+                            "labelled_count": len(entries),
+                            "pending": pending,
+                            "early_release_reason": request["reason"] if early else None,
+                        },
+                    )
+                ],
+                publish=False,
+            )
+        except Conflict:
+            return None
 
     def _complete_release(self, year, step, draft=None):
         """Write (again) everything the release record decided; idempotent, so

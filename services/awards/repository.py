@@ -10,6 +10,8 @@
                  comment, its entries [{state, text, by, at}] (last one stands, feedback.py)
 - ready_changes  {_id: year}: a token renewed by each proposal or withdrawal
 - ready_state    {_id: year}: bookkeeping of the deliberation_ready check (the token it saw)
+- release_requests {_id: year}: an organiser's standing request for the release, its state
+                 (requested, refused with the reason, decided): the timer drafts and decides it
 - releases       {_id: year}: the released palmarès' summary and statistics
 - palmares       {_id: "<year>:<chunk>"}: the released entries' public fields, 500 per document
                  (before result buckets: whole entries)
@@ -245,6 +247,36 @@ class AwardsRepository:
 
     def releases(self):
         return list(self.db.releases.find({}, {"stats": 0}))
+
+    # release requests: at most one standing per campaign
+
+    def request_release(self, doc):
+        """`doc` becomes the campaign's request unless one stands: a refused
+        request is replaced, any other is returned as it is."""
+        try:
+            self.db.release_requests.insert_one(doc)
+            return doc
+        except DuplicateKeyError:
+            pass
+        standing = self.release_request(doc["_id"])
+        if standing is not None and standing["state"] == "refused":
+            self.db.release_requests.replace_one(
+                {"_id": doc["_id"], "requested_at": standing["requested_at"]}, doc
+            )
+            return self.release_request(doc["_id"])
+        return standing
+
+    def release_request(self, year):
+        return self.db.release_requests.find_one({"_id": year})
+
+    def requested_releases(self, state, limit):
+        return list(self.db.release_requests.find({"state": state}).limit(limit))
+
+    def settle_release_request(self, year, requested_at, state, refusal=None):
+        """The outcome of this request (not of a later one that replaced it)."""
+        self.db.release_requests.update_one(
+            {"_id": year, "requested_at": requested_at}, {"$set": {"state": state, "refusal": refusal}}
+        )
 
     # levels: each collectivité's labels over the years (its INSEE code or SIREN), by year
 

@@ -4,7 +4,6 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.awards import logic, palmares
-from services.awards.release import release_view
 from services.awards.repository import AwardsRepository, ensure_indexes
 from services.awards.schemas import (
     ApplicationIds,
@@ -24,6 +23,8 @@ from services.common.startup import StartupChecks
 from services.common.validation import load
 
 READY_CHECK_SECONDS = 2
+# How soon an organiser's release request is drafted and decided.
+RELEASE_DECISION_SECONDS = 1
 # How often a release interrupted by a crash is looked for and finished.
 RELEASE_RECOVERY_SECONDS = 10
 
@@ -61,6 +62,10 @@ class AwardsService(HealthRpc):
     @timer(interval=READY_CHECK_SECONDS)
     def check_deliberation_ready(self):
         return self._use_cases().check_deliberation_ready()
+
+    @timer(interval=RELEASE_DECISION_SECONDS)
+    def decide_requested_releases(self):
+        return self._use_cases().decide_requested_releases()
 
     @timer(interval=RELEASE_RECOVERY_SECONDS)
     def finish_interrupted_releases(self):
@@ -124,10 +129,9 @@ class AwardsService(HealthRpc):
         return self._use_cases().import_history(load(PastPalmares(), data)["rows"])
 
     @rpc
-    def release_record(self, year):
-        """Who released the campaign and when (organisers), or None before the release."""
-        record = AwardsRepository(self.db).release(campaign_year(year))
-        return release_view(record) if record else None
+    def release_state(self, year):
+        """Where the release stands: requested, refused, releasing, released (release.py)."""
+        return self._use_cases().release_state(campaign_year(year))
 
     @rpc
     def released_campaigns(self):

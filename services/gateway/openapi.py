@@ -77,7 +77,14 @@ YEAR_QUERY = {"type": "integer", "minimum": 2000, "maximum": 2999}
 CAMPAIGN_LINKS = {
     "year": (
         "year",
-        ("get_campaign", "list_applications", "get_deliberation", "get_release_preview", "get_palmares"),
+        (
+            "get_campaign",
+            "list_applications",
+            "get_deliberation",
+            "get_release_preview",
+            "get_release",
+            "get_palmares",
+        ),
     )
 }
 APPLICATION_LINKS = {
@@ -180,6 +187,7 @@ OPERATIONS: dict[str, Operation] = {
     "post_release": Operation(
         "Publier le palmarès", r.Release, 202, ReleaseSchema, errors=(404, 409, 422), body_optional=True
     ),
+    "get_release": Operation("Où en est la publication", r.Release, errors=(404,)),
     "get_palmares": Operation("Le palmarès (public après la publication)", r.Palmares, errors=(404, 409)),
     "get_palmares_csv": Operation("Le palmarès en CSV", None, errors=(404, 409), content_type="text/csv"),
     "get_application_result": Operation(

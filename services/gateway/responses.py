@@ -138,9 +138,26 @@ class ReleasePreview(Body):
     emails_to_send = fields.Integer(required=True)
 
 
+class ReleaseRefusal(Body):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
 class Release(Body):
-    year = fields.Integer()
-    released_at = fields.String()
+    year = fields.Integer(required=True)
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(["not_requested", "requested", "refused", "releasing", "released"]),
+    )
+    frozen = fields.Boolean(
+        required=True, metadata={"description": "décisions et retraits clos (demandée ou publiée)"}
+    )
+    requested_at = fields.String(metadata={"description": "requested, refused"})
+    requested_by = fields.String(metadata={"description": "requested, refused"})
+    refusal = fields.Nested(ReleaseRefusal, allow_none=True, metadata={"description": "refused"})
+    released_at = fields.String(metadata={"description": "releasing, released"})
+    released_by = fields.String(metadata={"description": "releasing, released"})
+    labelled_count = fields.Integer(metadata={"description": "releasing, released"})
 
 
 class PalmaresEntry(Body):

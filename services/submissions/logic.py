@@ -586,17 +586,20 @@ class Submissions:
         )
         return application_view(application)
 
-    def withdraw_application(self, application_id, principal_role, principal_subject, released=None):
-        """`released(year)`: asks the awards service, which decides the release,
-        so that a withdrawal never slips in before its event reaches us (the
-        release wins: the application stays in the palmarès, no "retirée" email)."""
+    def withdraw_application(self, application_id, principal_role, principal_subject, release_frozen=None):
+        """`release_frozen(year)`: asks the awards service, which decides the
+        release, so that a withdrawal never slips in after the organiser's click
+        and before its event reaches us (the release wins: the application stays
+        in the palmarès, no "retirée" email)."""
         application = self._owned(application_id, principal_role, principal_subject)
         if application["state"] == WITHDRAWN:
             raise Conflict("La candidature est déjà retirée.", "already_withdrawn")
         campaign = self._campaign(application["campaign_year"])
-        if campaign.get("released_at") or (released is not None and released(campaign["year"])):
+        if campaign.get("released_at") or (release_frozen is not None and release_frozen(campaign["year"])):
             raise Conflict(
-                "Le palmarès est publié : la candidature ne peut plus être retirée.", "results_released"
+                "Le palmarès est publié ou en cours de publication : "
+                "la candidature ne peut plus être retirée.",
+                "results_released",
             )
         event = (
             contracts.APPLICATION_WITHDRAWN,

@@ -119,7 +119,7 @@ class SubmissionsService(HealthRpc):
             application_id,
             principal_role,
             principal_subject,
-            released=lambda year: self.awards.release_record(year) is not None,
+            release_frozen=lambda year: self.awards.release_state(year)["frozen"],
         )
 
     # -- baromètre, Atlaas, pré-diagnostic ------------------------------------

@@ -4,6 +4,7 @@ the palmarès is embargoed for everyone else until then; the public pages, in
 headless Chromium (Playwright), show their charts and pass axe-core."""
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -287,6 +288,7 @@ def test_release_refused_while_undecided_unless_forced(stack):
     admin = stack.admin_token
     year = YEAR + 1
     now = datetime.now(UTC)
+    closes = now + timedelta(seconds=20)  # time to submit one application
     ok(
         stack.http(
             "POST",
@@ -296,7 +298,7 @@ def test_release_refused_while_undecided_unless_forced(stack):
                 "year": year,
                 "title": f"Label {year}",
                 "submissions_open_at": iso(now - timedelta(hours=1)),
-                "submissions_close_at": iso(now + timedelta(hours=2)),
+                "submissions_close_at": iso(closes),
                 "ceremony_at": iso(now + timedelta(days=30)),
                 "ceremony_place": "Lille",
                 "reviews_per_application": 1,
@@ -348,18 +350,20 @@ def test_release_refused_while_undecided_unless_forced(stack):
     )
     assert preview["ready"] is False
 
+    # Refused at once while the submissions are open (cheap to check); then by
+    # the awards timer's draft, the gateway waiting for it.
+    early = stack.http("POST", f"/api/v1/campaigns/{year}/release", token=admin)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "submissions_open"
+    time.sleep(max((closes - datetime.now(UTC)).total_seconds() + 1, 0))
     refused = stack.http("POST", f"/api/v1/campaigns/{year}/release", token=admin)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "applications_undecided"
+    state = ok(stack.http("GET", f"/api/v1/campaigns/{year}/release", token=admin))
+    assert (state["state"], state["refusal"]["code"]) == ("refused", "applications_undecided")
     assert stack.http("GET", f"/api/v1/campaigns/{year}/palmares").status_code == 409
     forced = ok(
-        stack.http(
-            "POST",
-            f"/api/v1/campaigns/{year}/release",
-            token=admin,
-            json={"force": True, "reason": "Essai de bout en bout : publication avant la clôture."},
-        ),
-        202,
+        stack.http("POST", f"/api/v1/campaigns/{year}/release", token=admin, json={"force": True}), 202
     )
+    assert forced["state"] == "released"  # a small campaign: public when the answer comes
     assert forced["pending"] == [app["id"]] and forced["labelled_count"] == 0
     palmares = ok(stack.http("GET", f"/api/v1/campaigns/{year}/palmares"))
     assert palmares["labelled"] == [] and palmares["pending"] == [app["id"]]

@@ -20,6 +20,7 @@ from services.gateway import console
 from services.gateway.forms import form_errors
 from services.gateway.pages.collectivite import REGIONS
 from services.gateway.pages.jure import dossier_sections
+from services.gateway.releasing import request_release
 from services.gateway.repository import Replays
 from services.gateway.web import page, redirect, render
 
@@ -387,22 +388,26 @@ class OrganiserPages:
     def _release_page(self, visitor, year, errors, status=200):
         campaign = self.submissions.get_campaign(year)
         # The awards service knows of the release at once (submissions learns it by event).
-        record = self.awards.release_record(year)
-        released = record is not None
+        release = self.awards.release_state(year)
+        released = release["state"] in ("releasing", "released")
         if released:
             tally = self.notifications.campaign_mail(year, "result")
         else:
             tally = self.awards.release_preview_tally(year)
+        if release["state"] == "refused" and not errors:
+            errors = {"f-confirm": [release["refusal"]["message"]]}
+        by = release.get("released_by") or release.get("requested_by")
         return render(
             "orga_publication.html",
             visitor,
             status=status,
             campaign=campaign,
+            release=release,
             released=released,
             preview=None if released else tally["counts"],
             mail=tally["counts"] if released else None,
             counted=counted(tally),
-            released_by=self.team().name_of(record["released_by"]) if released else None,
+            by=self.team().name_of(by) if by else None,
             errors=errors,
         )
 
@@ -414,11 +419,12 @@ class OrganiserPages:
         reason = _text(request.form, "reason")
         options = {"force": request.form.get("force") == "1" or bool(reason), "reason": reason or None}
         try:
-            self.awards.release(year, self._by(visitor), options)
+            state = request_release(self.awards, year, self._by(visitor), options)
         except Conflict as refused:  # e.g. submissions still open and no reason given
             field = "f-reason" if refused.code == "submissions_open" else "f-confirm"
             return self._release_page(visitor, year, {field: [refused.message]}, status=409)
-        return redirect(f"/organisation/campagnes/{year}/publication", "released")
+        notice = "release_requested" if state["state"] == "requested" else "released"
+        return redirect(f"/organisation/campagnes/{year}/publication", notice)
 
     # -- outbox and dead letters -----------------------------------------------------------
 

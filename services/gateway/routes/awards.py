@@ -16,6 +16,7 @@ from services.gateway import charts
 from services.gateway.http import api, json_text, read_json
 from services.gateway.paging import bad_cursor, page_args, page_response, paged
 from services.gateway.public_cache import PublicCache
+from services.gateway.releasing import request_release
 
 ORGANISER = ("organiser",)
 
@@ -126,7 +127,11 @@ class AwardsRoutes:
     @api("POST", "/api/v1/campaigns/<int:year>/release", roles=ORGANISER)
     def post_release(self, request, principal, year):
         body = read_json(request) if request.get_data(cache=True).strip() else {}
-        return 202, self.awards.release(year, principal.subject, body)
+        return 202, request_release(self.awards, year, principal.subject, body)
+
+    @api("GET", "/api/v1/campaigns/<int:year>/release", roles=ORGANISER)
+    def get_release(self, request, principal, year):
+        return self.awards.release_state(year)
 
     # -- results (embargoed until the release for all but organisers) -------
 

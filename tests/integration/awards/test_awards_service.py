@@ -18,6 +18,7 @@ from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.ledger import Ledger, find_step, step_id
 from services.common.mongo import make_client
 from services.common.relay import Outbox
+from services.gateway.releasing import request_release
 from tests.support.api import poll, wait_until
 from tests.support.config import service_config
 
@@ -41,6 +42,10 @@ class Probe:
     @event_handler("awards", "deliberation_ready")
     def deliberation_ready(self, payload):
         RECEIVED.append(payload)
+
+
+# What the click that decided a release fixes: a later click changes none of it.
+DECIDED = ("year", "released_at", "released_by", "labelled_count", "pending")
 
 
 @pytest.fixture
@@ -200,8 +205,9 @@ def test_decisions_embargo_and_one_release(services, config):
         tally = poll(lambda: rpc.release_preview_tally(YEAR), lambda t: t["counts"] is not None, timeout=20)
         assert tally["counts"] == preview and tally["recounting"] is False
         with pytest.raises(Conflict) as refused:
-            rpc.release(YEAR, "admin")
+            request_release(rpc, YEAR, "admin", {}, wait=30)  # refused by the timer's draft
         assert refused.value.code == "applications_undecided"
+        assert rpc.release_state(YEAR)["state"] == "refused"
 
         # Departing from the proposal needs a reason; following it does not.
         with pytest.raises(ValidationFailed) as no_reason:
@@ -236,10 +242,12 @@ def test_decisions_embargo_and_one_release(services, config):
         assert draft["draft"] is True and draft["stats"]["by_arobases"]["5"] == 1
         assert received("award_decided") == [] and received("results_released") == []
 
-        first = rpc.release(YEAR, "admin")
-        second = rpc.release(YEAR, "someone-else")
-        assert first == second
+        first = request_release(rpc, YEAR, "admin", {}, wait=30)
+        second = request_release(rpc, YEAR, "someone-else", {}, wait=30)
+        assert first["state"] in ("releasing", "released")
+        assert [first[k] for k in DECIDED] == [second[k] for k in DECIDED]  # the first click decided
         assert first["released_by"] == "admin" and first["labelled_count"] == 3
+        assert poll(lambda: rpc.release_state(YEAR), lambda s: s["state"] == "released", timeout=30)
 
         assert wait_until(lambda: len(received("award_decided")) >= 3 and received("results_released"))
         # The sweep and the recovery timer, driven: they find nothing more to publish.
@@ -332,11 +340,13 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
         ]
     )
     with ServiceRpcProxy("awards", config, timeout=120) as rpc:
-        first = rpc.release(year, "admin")
+        first = request_release(rpc, year, "admin", {}, wait=60)
         assert first["labelled_count"] == count
-        # Pretend the first call crashed after deciding: forget what it wrote out.
+        assert poll(lambda: rpc.release_state(year), lambda s: s["state"] == "released", timeout=60)
+        # Pretend the writing out crashed after the decision: forget what it wrote out.
         db.releases.delete_one({"_id": year})
-        assert rpc.release(year, "admin") == first
+        again = rpc.release(year, "admin")
+        assert again["state"] == "releasing" and [again[k] for k in DECIDED] == [first[k] for k in DECIDED]
     steps = sorted(
         db.changes.find({"collection": "steps", "doc_id": {"$regex": f"^release:{year}"}}),
         key=lambda c: c["doc_id"],
@@ -399,3 +409,37 @@ def test_a_release_interrupted_after_its_decision_is_finished_by_the_timer(servi
     assert wait_until(lambda: len(received("award_decided", year)) == count, timeout=30)
     assert sorted(p["arobases"] for p in received("award_decided", year)) == [2, 3, 4]
     assert len(received("results_released", year)) == 1
+
+
+def test_a_click_stored_before_a_crash_is_decided_by_the_restarted_timer(services, config):
+    """The service died right after storing the organiser's click: nothing was
+    drafted, nothing recorded. The timer of the service running now decides it."""
+    from services.common.clock import utcnow
+
+    year, count = 2020, 2
+    awards = services
+    with entrypoint_hook(awards, "on_campaign_opened") as opened:
+        opened(campaign_opened(year))
+    for n in range(count):
+        with entrypoint_hook(awards, "on_application_submitted") as handle:
+            handle(submitted(n, year))
+        with entrypoint_hook(awards, "on_application_reviewed") as handle:
+            handle(reviewed(n, n + 3, year=year))
+    db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
+    clicked = utcnow()
+    db.release_requests.insert_one(
+        {
+            "_id": year,
+            "state": "requested",
+            "requested_at": clicked,
+            "requested_by": "admin",
+            "force": False,
+            "reason": None,
+            "refusal": None,
+        }
+    )
+    with ServiceRpcProxy("awards", config, timeout=30) as rpc:
+        state = poll(lambda: rpc.release_state(year), lambda s: s["state"] == "released", timeout=30)
+    assert (state["released_by"], state["labelled_count"]) == ("admin", count)
+    assert wait_until(lambda: len(received("award_decided", year)) == count, timeout=30)
+    assert db.release_requests.find_one({"_id": year})["state"] == "decided"

@@ -61,8 +61,8 @@ class ProbeAwards:
     released_years: set = set()
 
     @rpc
-    def release_record(self, year):
-        return {"year": year} if year in self.released_years else None
+    def release_state(self, year):
+        return {"year": year, "frozen": year in self.released_years}
 
 
 @pytest.fixture

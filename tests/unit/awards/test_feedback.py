@@ -11,6 +11,7 @@ from services.awards import feedback, logic
 from services.awards.repository import AwardsRepository
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.gateway import responses
+from tests.unit.awards.releasing import release
 from tests.unit.fakes import Clock, MemoryOutbox
 
 T0 = datetime(2017, 10, 1, 9, 0, tzinfo=UTC)
@@ -217,7 +218,7 @@ def test_moderation_then_release_freezes_the_feedback(desk):
         "2017:a", {"arobases": 3, "mentions": ["tele"], "reason": "Télétravail exemplaire."}, "orga-1"
     )
     desk.clock.advance(minutes=1)
-    desk.awards.release(YEAR, "orga-1")
+    release(desk, YEAR, "orga-1")
 
     result = desk.awards.application_result("2017:a", "collectivite", "col-35238")
     fb = result["feedback"]

@@ -10,7 +10,8 @@ import pytest
 from services.awards import logic
 from services.awards.release import result_bucket, result_buckets
 from services.awards.repository import AwardsRepository
-from services.common.errors import Conflict, ValidationFailed
+from services.common.errors import Conflict, NotFound, ValidationFailed
+from tests.unit.awards.releasing import release
 from tests.unit.fakes import Clock, MemoryOutbox
 
 YEAR = 2017
@@ -104,21 +105,21 @@ def test_the_release_page_previews_from_a_tally_that_follows_the_decisions(award
 
 def test_release_refused_while_undecided_unless_forced(awards):
     with pytest.raises(Conflict) as undecided:
-        awards.awards.release(YEAR, "admin")
+        release(awards, YEAR, "admin")
     assert undecided.value.code == "applications_undecided"
     assert awards.repo.release_step(YEAR) is None
 
-    view = awards.awards.release(YEAR, "admin", force=True)
+    view = release(awards, YEAR, "admin", force=True)
     assert (view["labelled_count"], view["pending"]) == (2, ["app-3"])
     assert awards.out.names() == ["results_released", "award_decided", "award_decided"]
 
 
 def test_release_publishes_once_and_a_second_call_changes_nothing(awards):
     awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
-    first = awards.awards.release(YEAR, "admin")
+    first = release(awards, YEAR, "admin")
     events = list(awards.out.publisher.events)
     awards.clock.advance(hours=1)
-    second = awards.awards.release(YEAR, "someone-else")
+    second = release(awards, YEAR, "someone-else")
 
     assert first == second  # the record decided it: same time, same author
     assert awards.out.publisher.events == events
@@ -132,7 +133,7 @@ def test_release_publishes_once_and_a_second_call_changes_nothing(awards):
 
 
 def test_nothing_changes_the_palmares_once_released(awards):
-    awards.awards.release(YEAR, "admin", force=True)
+    release(awards, YEAR, "admin", force=True)
     with pytest.raises(Conflict) as late:
         awards.awards.decide("app-3", {"arobases": 5, "mentions": [], "reason": "x"}, "admin")
     assert late.value.code == "results_released"
@@ -149,7 +150,7 @@ def test_a_release_that_died_midway_is_finished_with_the_same_events(awards, mon
 
     monkeypatch.setattr(awards.repo, "save_release", crash)
     with pytest.raises(RuntimeError):
-        awards.awards.release(YEAR, "admin", force=True)
+        release(awards, YEAR, "admin", force=True)
     assert awards.repo.release(YEAR) is None  # decided (the record exists) but not written out
     assert awards.repo.release_step(YEAR) is not None
     ids_before = [e["payload"]["event_id"] for e in awards.out.publisher.events]
@@ -162,7 +163,7 @@ def test_a_release_that_died_midway_is_finished_with_the_same_events(awards, mon
         with pytest.raises(Conflict) as reading:
             awards.awards.palmares(YEAR, role)
         assert reading.value.code == "release_in_progress"
-    again = awards.awards.release(YEAR, "someone-else", force=True)
+    again = release(awards, YEAR, "someone-else", force=True)
     assert again["released_by"] == "admin" and awards.repo.release(YEAR) is None
     awards.clock.advance(minutes=4)  # the lease ran out: the recovery timer takes over
 
@@ -200,7 +201,7 @@ def test_an_expired_completion_lease_goes_to_one_completer_only(awards, monkeypa
 
 def test_a_release_during_a_broker_outage_is_published_by_the_sweep(awards):
     awards.out.publisher.down = True
-    awards.awards.release(YEAR, "admin", force=True)
+    release(awards, YEAR, "admin", force=True)
     assert awards.out.names() == []
     assert len(awards.out.unpublished()) == 2  # the release record and its one batch
     awards.out.publisher.down = False
@@ -266,20 +267,20 @@ def test_a_release_before_the_submissions_close_needs_force_and_a_reason(awards)
     awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
     for kwargs in ({}, {"force": True}, {"force": True, "reason": "  "}):
         with pytest.raises(Conflict) as early:
-            awards.awards.release(YEAR, "admin", **kwargs)
+            release(awards, YEAR, "admin", **kwargs)
         assert (
             early.value.code == "submissions_open" and "1er octobre 2017 à 0 h 00" in early.value.message
         )  # Paris time
     assert awards.repo.release_step(YEAR) is None and awards.out.names() == []
 
-    awards.awards.release(YEAR, "admin", force=True, reason="Cérémonie avancée.")
+    release(awards, YEAR, "admin", force=True, reason="Cérémonie avancée.")
     [released] = awards.out.payloads("results_released")
     assert released["early_release_reason"] == "Cérémonie avancée."
 
 
 def test_after_the_release_no_proposal_changes(awards):
     awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
-    awards.awards.release(YEAR, "admin")
+    release(awards, YEAR, "admin")
     late = {
         "application_id": "app-2",
         "campaign_year": YEAR,
@@ -296,7 +297,7 @@ def test_after_the_release_no_proposal_changes(awards):
 def test_labelled_in_n_absent_in_n_plus_1_back_in_n_plus_2(awards):
     """Labelled through the system in 2017, absent in 2018, applying in 2019: back."""
     awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "pas de proposition"}, "admin")
-    awards.awards.release(YEAR, "admin")
+    release(awards, YEAR, "admin")
     awards.awards.campaign_opened(
         {"year": 2019, "title": "Label 2019", "submissions_close_at": "2019-06-30T22:00:00+00:00",
          "ceremony_at": "2019-12-12T17:00:00+00:00", "ceremony_place": "Lille", "mentions": []}
@@ -326,7 +327,7 @@ def test_an_imported_past_palmares_is_the_history_before_the_system(awards):
 
 
 def test_a_released_result_is_read_from_its_bucket_alone(awards, monkeypatch):
-    awards.awards.release(YEAR, "admin", force=True)  # app-3, undecided, is not labelled
+    release(awards, YEAR, "admin", force=True)  # app-3, undecided, is not labelled
     public = {e["application_id"]: e for e in awards.awards.palmares(YEAR, None)["labelled"]}
     before = {
         app_id: awards.awards.application_result(app_id, "collectivite", col)
@@ -363,3 +364,51 @@ def test_result_buckets_hold_each_entry_once_where_its_id_says():
         assert all(result_bucket(e["application_id"], 3) == index for e in bucket)
     assert min(len(b) for b in buckets) > 300  # spread, not piled into one
     assert result_buckets([], size=500) == [[]]
+
+
+def test_a_click_is_a_request_the_timer_drafts_as_of_the_click(awards):
+    requested = awards.awards.release(YEAR, "admin")
+    assert (requested["state"], requested["requested_by"]) == ("requested", "admin")
+    assert requested["frozen"] is True
+    assert awards.repo.release_step(YEAR) is None and awards.out.names() == []  # nothing drafted yet
+    # Decisions close at the click: the draft would not see them.
+    with pytest.raises(Conflict) as closed:
+        awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "x"}, "admin")
+    assert closed.value.code == "release_requested"
+    # A proposal arriving after the click is not in the draft either: app-3 stays undecided.
+    awards.clock.advance(minutes=1)
+    awards.apply("app-3", collectivite("79202", "Parthenay", email=None), proposal=2)
+
+    assert awards.awards.decide_requested_releases() == []
+    refused = awards.awards.release_state(YEAR)
+    assert (refused["state"], refused["frozen"]) == ("refused", False)
+    assert refused["refusal"]["code"] == "applications_undecided"
+    assert refused["refusal"]["message"].startswith("1 candidature(s) sans proposition ni décision")
+    assert awards.repo.release_step(YEAR) is None and awards.out.names() == []
+
+    # A new click replaces the refused request; its draft sees the proposal.
+    awards.clock.advance(minutes=1)
+    assert awards.awards.release(YEAR, "someone-else")["state"] == "requested"
+    assert awards.awards.decide_requested_releases() == [YEAR]
+    released = awards.awards.release_state(YEAR)
+    assert (released["state"], released["released_by"]) == ("released", "someone-else")
+    assert released["labelled_count"] == 3
+    assert released["released_at"] == awards.clock().isoformat()  # the click's instant, not the timer's
+    assert awards.awards.decide_requested_releases() == []  # nothing left standing
+
+
+def test_a_second_click_while_one_stands_changes_nothing(awards):
+    first = awards.awards.release(YEAR, "admin", force=True)
+    awards.clock.advance(seconds=5)
+    assert awards.awards.release(YEAR, "someone-else") == first
+    assert awards.awards.decide_requested_releases() == [YEAR]
+    (payload,) = awards.out.payloads("results_released")
+    assert (payload["released_by"], payload["pending"]) == ("admin", ["app-3"])  # the first click's force
+
+
+def test_an_unknown_campaign_or_an_early_click_is_refused_at_once(awards):
+    with pytest.raises(NotFound):
+        awards.awards.release(1999, "admin")
+    with pytest.raises(NotFound):
+        awards.awards.release_state(1999)
+    assert awards.awards.release_state(YEAR) == {"year": YEAR, "state": "not_requested", "frozen": False}

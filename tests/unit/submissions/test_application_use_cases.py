@@ -122,10 +122,14 @@ def test_a_submitted_application_says_its_state_in_french(desk):
 def test_a_withdrawal_after_the_release_is_refused_even_before_its_event_arrives(desk):
     desk.submit_application("2027:25056", "collectivite", "25056")
     with pytest.raises(Conflict) as refused:
-        desk.withdraw_application("2027:25056", "collectivite", "25056", released=lambda year: year == 2027)
+        desk.withdraw_application(
+            "2027:25056", "collectivite", "25056", release_frozen=lambda year: year == 2027
+        )
     assert refused.value.code == "results_released"
     assert desk.applications.get("2027:25056")["state"] == "submitted"
-    withdrawn = desk.withdraw_application("2027:25056", "collectivite", "25056", released=lambda year: False)
+    withdrawn = desk.withdraw_application(
+        "2027:25056", "collectivite", "25056", release_frozen=lambda year: False
+    )
     assert withdrawn["state"] == "withdrawn"
 
 

@@ -1,0 +1,34 @@
+"""An organiser's release request, waited for a few seconds: a campaign is
+usually drafted, decided and written out within them, so the organiser hears
+of a refusal (undecided applications) at once, as a 409, and the palmarès is
+public when the answer comes. A national campaign takes longer: the answer is
+then `requested` or `releasing`, the outcome read later
+(`GET /api/v1/campaigns/{year}/release`, the release page)."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from services.common.errors import Conflict
+
+RELEASE_WAIT_SECONDS = 10.0
+POLL_SECONDS = 0.5
+UNDER_WAY = ("requested", "releasing")
+
+
+def request_release(
+    awards: Any,
+    year: int,
+    by: str,
+    options: dict,
+    wait: float = RELEASE_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,  # green under nameko's monkey-patching
+) -> dict:
+    state = awards.release(year, by, options)
+    deadline = time.monotonic() + wait
+    while state["state"] in UNDER_WAY and time.monotonic() < deadline:
+        sleep(POLL_SECONDS)
+        state = awards.release_state(year)
+    if state["state"] == "refused":
+        raise Conflict(state["refusal"]["message"], state["refusal"]["code"])
+    return state
