@@ -108,9 +108,12 @@ class JuryDesk:
     """The jury's use cases over its repositories (see repository.py) and the
     outbox session (ledger writes that publish)."""
 
-    def __init__(self, repos, outbox, lease, now, token_for=None, rng=random, snapshots=None):
+    def __init__(
+        self, repos, outbox, lease, now, token_for=None, rng=random, snapshots=None, shelf_lists=None
+    ):
         self.repos = repos
         self.snapshots = snapshots  # repository.TaskSnapshots, or None: scan on every claim
+        self.shelf_lists = shelf_lists  # repository.ShelfLists, or None: read at every page
         self.outbox = outbox
         self.lease = lease  # how long a claim holds a task (JurySettings.claim_lease)
         self.now = now
@@ -293,7 +296,10 @@ class JuryDesk:
         app = self.repos.applications.get(app_id)
         if app is None:
             # First: a page lists the (narrowest) shelves.
-            self.repos.shelves.add(data["campaign_year"], shelf(app_id, max(SHELF_WIDTHS)))
+            name = shelf(app_id, max(SHELF_WIDTHS))
+            self.repos.shelves.add(data["campaign_year"], name)
+            if self.shelf_lists is not None:
+                self.shelf_lists.add(data["campaign_year"], name)
             app = self._create_ignoring_duplicate(
                 "applications",
                 {
@@ -746,7 +752,10 @@ class JuryDesk:
         row's id when more follow. `disagreements`: only the applications whose
         reviewers disagreed (the shelf read filters them, by equality too)."""
         width = max(SHELF_WIDTHS)
-        shelves = self.repos.shelves.of_campaign(campaign_year)  # the narrowest, in order
+        if self.shelf_lists is None:
+            shelves = self.repos.shelves.of_campaign(campaign_year)  # the narrowest, in order
+        else:
+            shelves = self.shelf_lists.of_campaign(campaign_year, self.repos.shelves.of_campaign)
         if after is not None:  # those before the cursor's hold only rows before it
             shelves = [name for name in shelves if name >= shelf(after, width)]
         rows: list[Doc] = []
@@ -754,6 +763,10 @@ class JuryDesk:
         position = after  # a wider shelf may hold rows already read
         while next_shelf < len(shelves) and len(rows) <= limit:
             group = shelf(shelves[next_shelf], width)
+            # Never widen over a shelf already read: its rows would be read again.
+            while next_shelf > 0 and shelves[next_shelf - 1].startswith(group):
+                width += 1
+                group = shelf(shelves[next_shelf], width)
             while next_shelf < len(shelves) and shelves[next_shelf].startswith(group):
                 next_shelf += 1
             apps = self.repos.applications.on_shelf(campaign_year, width, group, disagreements)

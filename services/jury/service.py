@@ -17,7 +17,7 @@ from services.common.startup import StartupChecks
 from services.common.validation import load
 from services.jury import schemas
 from services.jury.logic import JuryDesk
-from services.jury.repository import Repositories, TaskSnapshots, ensure_indexes
+from services.jury.repository import Repositories, ShelfLists, TaskSnapshots, ensure_indexes
 from services.jury.settings import JurySettings
 
 
@@ -35,6 +35,9 @@ digest_timer = DigestTimer.decorator
 
 # A consolidation owed and not done (a crash after a review) is run again this often.
 CONSOLIDATION_SWEEP_SECONDS = 10
+# How stale a deliberation page's shelf list may be: only another replica's
+# newly submitted application can be missing from it (repository.ShelfLists).
+SHELF_LIST_SECONDS = 60
 
 
 class JuryService(HealthRpc):
@@ -47,6 +50,7 @@ class JuryService(HealthRpc):
     startup = StartupChecks()  # no default or short secret outside local mode
     # One TaskSnapshots per container, shared by its workers (see repository.py).
     snapshots = PerProcess(lambda config: TaskSnapshots(JurySettings.from_config(config).snapshot_seconds))
+    shelf_lists = PerProcess(lambda config: ShelfLists(SHELF_LIST_SECONDS))
 
     def _use_cases(self):
         secret, lifetime, now = self.settings.secret_key, self.settings.token_lifetime, utcnow()
@@ -57,6 +61,7 @@ class JuryService(HealthRpc):
             now,
             token_for=lambda juror_id: tokens.issue(secret, "juror", juror_id, now, lifetime),
             snapshots=self.snapshots,
+            shelf_lists=self.shelf_lists,
         )
 
     # -- RPC (called by the gateway) ------------------------------------

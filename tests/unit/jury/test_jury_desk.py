@@ -8,7 +8,7 @@ import pytest
 
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.jury.logic import CLAIMED, DONE, OPEN, REVIEWED, WAITING_EXTRA, JuryDesk
-from services.jury.repository import Repositories, TaskSnapshots
+from services.jury.repository import Repositories, ShelfLists, TaskSnapshots
 from tests.unit.fakes import MemoryOutbox
 
 T0 = datetime(2017, 10, 2, 9, 0, tzinfo=UTC)
@@ -42,6 +42,7 @@ class Jury:
         self.out = MemoryOutbox()
         self.repos = Repositories(self.out.db)
         self.snapshots = None
+        self.shelf_lists = None
 
     def desk(self, now=T0, other_replica=False):
         return JuryDesk(
@@ -52,6 +53,7 @@ class Jury:
             token_for=lambda juror_id: f"token-{juror_id}",
             rng=random.Random(7),
             snapshots=None if other_replica else self.snapshots,
+            shelf_lists=None if other_replica else self.shelf_lists,
         )
 
     def juror(self, name, department="75", conflicts=()):
@@ -509,6 +511,51 @@ def test_deliberation_pages_read_shelf_by_shelf_give_every_row_once_in_id_order(
     assert {row["application_id"]: row for row in paged_rows} == whole
     assert sum(len(row["reviews"]) for row in whole.values()) == 2
     assert jury.desk().deliberation_page(YEAR + 1, None, 200) == {"rows": [], "next": None}
+
+
+@pytest.mark.parametrize("sparse, dense", [(12, 120), (2, 2)])
+def test_a_deliberation_page_reads_each_application_once(jury, monkeypatch, sparse, dense):
+    """A page that widens its shelf after the first read does not read again
+    the shelf before: a wider group over it would hold its rows a second time."""
+    monkeypatch.setattr("services.jury.logic.SPARSE", sparse)
+    monkeypatch.setattr("services.jury.logic.DENSE", dense)
+    for code in CODES:
+        jury.submit(f"{YEAR}:{code}", collectivite(code, code[:2]))
+    read: list[str] = []
+    on_shelf = jury.repos.applications.on_shelf
+
+    def counted(*args, **kwargs):
+        found = on_shelf(*args, **kwargs)
+        read.extend(app["_id"] for app in found)
+        return found
+
+    monkeypatch.setattr(jury.repos.applications, "on_shelf", counted)
+    for after in (None, f"{YEAR}:25056", f"{YEAR}:25057"):
+        read.clear()
+        jury.desk().deliberation_page(YEAR, after, 3)
+        assert read and len(read) == len(set(read)), (after, read)
+
+
+def test_a_process_keeps_its_shelf_list_and_adds_the_shelves_it_creates(jury):
+    now = [0.0]
+    jury.shelf_lists = ShelfLists(60, clock=lambda: now[0])
+    jury.submit(f"{YEAR}:25056", collectivite("25056", "25"))
+    reads = []
+    of_campaign = jury.repos.shelves.of_campaign
+    jury.repos.shelves.of_campaign = lambda year: reads.append(year) or of_campaign(year)
+
+    def listed():
+        return [row["application_id"] for row in jury.desk().deliberation_page(YEAR, None, 50)["rows"]]
+
+    assert listed() == [f"{YEAR}:25056"] and reads == [YEAR]
+    jury.submit(f"{YEAR}:38185", collectivite("38185", "38"))  # this process: into its copy
+    assert listed() == [f"{YEAR}:25056", f"{YEAR}:38185"] and reads == [YEAR]
+    shelf_lists, jury.shelf_lists = jury.shelf_lists, None  # another replica's submission
+    jury.submit(f"{YEAR}:75056", collectivite("75056", "75"))
+    jury.shelf_lists = shelf_lists
+    assert f"{YEAR}:75056" not in listed()
+    now[0] = 61
+    assert listed()[-1] == f"{YEAR}:75056" and reads == [YEAR, YEAR]
 
 
 def test_documents_stored_before_the_shelves_get_theirs_once(jury):
