@@ -7,7 +7,8 @@ reviewed tasks each (dossier and review sizes as the label's), is written straig
 database of a throw-away FerretDB (tests/support/ferretdb.py, the default
 backend; MONGODB_URI to use another server), then:
   1. baseline: --samples `_id` lookups of random applications;
-  2. pages:    every page of --limit rows, cursor after cursor;
+  2. pages:    every page of --limit rows, cursor after cursor, the shelf
+               list read at each page, then kept by the process (as the service);
   3. whole:    the whole campaign's rows, as each page read them before.
 
     .venv/bin/python tests/bench/bench_deliberation.py [--applications 3500] [--limit 200]
@@ -26,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from services.common.mongo import make_client  # noqa: E402
 from services.jury.logic import SHELF_WIDTHS, JuryDesk, shelf, shelf_fields  # noqa: E402
-from services.jury.repository import Repositories, ensure_indexes  # noqa: E402
+from services.jury.repository import Repositories, ShelfLists, ensure_indexes  # noqa: E402
+from services.jury.service import SHELF_LIST_SECONDS  # noqa: E402
 from tests.support.bench import stage_line, timed  # noqa: E402
 from tests.support.ferretdb import private_ferretdb  # noqa: E402
 
@@ -141,26 +143,34 @@ def main():
         where = own.describe() if own else uri
         print(f"{len(apps)} applications and {len(tasks)} tasks written in {seconds:.1f} s ({where})")
         desk = JuryDesk(repos, None, timedelta(hours=48), NOW)
+        # As the service runs it: the shelf list kept by the process.
+        kept = JuryDesk(repos, None, timedelta(hours=48), NOW, shelf_lists=ShelfLists(SHELF_LIST_SECONDS))
+
+        def every_page(desk):
+            pages, after, rows = [], None, 0
+            while True:
+                page, ms = timed(lambda after=after: desk.deliberation_page(YEAR, after, args.limit))
+                pages.append(ms)
+                rows += len(page["rows"])
+                after = page["next"]
+                if after is None:
+                    break
+            if rows != len(apps):
+                raise SystemExit(f"pages gave {rows} rows for {len(apps)} applications")
+            return pages
 
         lookups = [
             timed(lambda: repos.applications.get(rng.choice(apps)["_id"]))[1] for _ in range(args.samples)
         ]
-        pages, after, rows = [], None, 0
-        while True:
-            page, ms = timed(lambda after=after: desk.deliberation_page(YEAR, after, args.limit))
-            pages.append(ms)
-            rows += len(page["rows"])
-            after = page["next"]
-            if after is None:
-                break
-        if rows != len(apps):
-            raise SystemExit(f"pages gave {rows} rows for {len(apps)} applications")
+        pages = every_page(desk)
+        kept_pages = every_page(kept)
         whole = [timed(lambda: desk.deliberation(YEAR))[1] for _ in range(args.whole)]
 
         baseline = statistics.median(lookups)
         print(f"\n{'stage':<36} {'count':>6} {'median ms':>11} {'p99 ms':>10}  vs baseline")
         stage_line("baseline: one application by _id", lookups)
         stage_line(f"deliberation page ({args.limit} rows)", pages, baseline)
+        stage_line("  the same, shelf list kept", kept_pages, baseline)
         stage_line("whole campaign (each page, before)", whole, baseline)
     finally:
         if own is not None:

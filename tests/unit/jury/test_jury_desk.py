@@ -513,29 +513,6 @@ def test_deliberation_pages_read_shelf_by_shelf_give_every_row_once_in_id_order(
     assert jury.desk().deliberation_page(YEAR + 1, None, 200) == {"rows": [], "next": None}
 
 
-@pytest.mark.parametrize("sparse, dense", [(12, 120), (2, 2)])
-def test_a_deliberation_page_reads_each_application_once(jury, monkeypatch, sparse, dense):
-    """A page that widens its shelf after the first read does not read again
-    the shelf before: a wider group over it would hold its rows a second time."""
-    monkeypatch.setattr("services.jury.logic.SPARSE", sparse)
-    monkeypatch.setattr("services.jury.logic.DENSE", dense)
-    for code in CODES:
-        jury.submit(f"{YEAR}:{code}", collectivite(code, code[:2]))
-    read: list[str] = []
-    on_shelf = jury.repos.applications.on_shelf
-
-    def counted(*args, **kwargs):
-        found = on_shelf(*args, **kwargs)
-        read.extend(app["_id"] for app in found)
-        return found
-
-    monkeypatch.setattr(jury.repos.applications, "on_shelf", counted)
-    for after in (None, f"{YEAR}:25056", f"{YEAR}:25057"):
-        read.clear()
-        jury.desk().deliberation_page(YEAR, after, 3)
-        assert read and len(read) == len(set(read)), (after, read)
-
-
 def test_a_process_keeps_its_shelf_list_and_adds_the_shelves_it_creates(jury):
     now = [0.0]
     jury.shelf_lists = ShelfLists(60, clock=lambda: now[0])
