@@ -108,10 +108,36 @@ def flatten_errors(messages: object, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+NUL_MESSAGE = "Le caractère nul (U+0000) n'est pas accepté."
+
+
+def nul_characters(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """The fields whose text (or key) holds a NUL character: no store keeps
+    it (PostgreSQL's jsonb refuses it), so it is refused here, by name."""
+    found: dict[str, list[str]] = {}
+    if isinstance(data, str):
+        if "\x00" in data:
+            found[prefix or "_schema"] = [NUL_MESSAGE]
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if "\x00" in str(key):
+                found[name.replace("\x00", "\\u0000")] = [NUL_MESSAGE]
+            else:
+                found.update(nul_characters(value, name))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.update(nul_characters(value, f"{prefix}.{index}" if prefix else str(index)))
+    return found
+
+
 def load(schema: Schema, data: Any, **kwargs: Any) -> Any:
     """Validate `data` with `schema` or raise ValidationFailed naming the fields."""
     if not isinstance(data, dict) and not kwargs.get("many"):
         raise ValidationFailed({"_schema": ["Un objet JSON est attendu."]})
+    nul = nul_characters(data)
+    if nul:
+        raise ValidationFailed(nul)
     try:
         return schema.load(data, **kwargs)
     except ValidationError as exc:

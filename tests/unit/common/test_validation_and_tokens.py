@@ -21,6 +21,17 @@ def test_operator_and_dotted_keys_are_refused_with_their_path():
     assert "ok" not in "".join(caught.value.fields)
 
 
+def test_a_nul_character_is_refused_by_its_field_before_the_schema_runs():
+    """PostgreSQL's jsonb stores no U+0000: a campaign titled with one was a 500."""
+    with pytest.raises(ValidationFailed) as caught:
+        load(Sample(), {"name": "Ag\x00en", "tags": {"a\x00": 1, "ok": 2}, "notes": ["x", "\x00"]})
+    assert caught.value.fields == {
+        "name": ["Le caractère nul (U+0000) n'est pas accepté."],
+        "tags.a\\u0000": ["Le caractère nul (U+0000) n'est pas accepté."],
+        "notes.1": ["Le caractère nul (U+0000) n'est pas accepté."],
+    }
+
+
 def test_unknown_and_missing_fields_are_named():
     with pytest.raises(ValidationFailed) as caught:
         load(Sample(), {"surname": "x"})
