@@ -675,13 +675,16 @@ class Demo:
             return None
 
     def release(self, year):
-        preview = self.wait_for(
-            "l'aperçu de publication prêt",
-            lambda: (lambda p: p if p.get("ready") else None)(
-                self.api.get(f"/campaigns/{year}/release/preview")
-            ),
-            interval=2,
-        )
+        def ready_preview():
+            try:
+                preview = self.api.get(f"/campaigns/{year}/release/preview")
+            except ApiError as exc:
+                if exc.code != "preview_pending":  # its first count is on its way
+                    raise
+                return None
+            return preview if preview.get("ready") else None
+
+        preview = self.wait_for("l'aperçu de publication prêt", ready_preview, interval=2)
         by = preview.get("by_arobases") or {}
         self.say(
             "Aperçu : "

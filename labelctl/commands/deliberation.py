@@ -10,6 +10,7 @@ from labelctl.base import (
     handle_api_errors,
     pass_api,
 )
+from labelctl.client import ApiError
 
 # How often a release still being prepared (a national draft) is asked about.
 RELEASE_POLL_SECONDS = 2
@@ -80,6 +81,18 @@ def decide(api, application_id, arobases, mentions, reason):
     )
 
 
+def release_preview(api, year):
+    """The preview, once its first count is made (a national one takes a minute)."""
+    while True:
+        try:
+            return api.get(f"/campaigns/{year}/release/preview")
+        except ApiError as exc:
+            if exc.code != "preview_pending":
+                raise
+            click.echo("Aperçu en préparation (premier décompte en cours)…")
+            time.sleep(RELEASE_POLL_SECONDS)
+
+
 def print_preview(p):
     by = p.get("by_arobases") or {}
     click.echo(f"Prêt : {'oui' if p.get('ready') else 'non'}")
@@ -101,7 +114,7 @@ def print_preview(p):
 @handle_api_errors
 def release(api, year, preview, force):
     """Publier le palmarès d'une campagne (lève l'embargo, envoie les courriels)."""
-    p = api.get(f"/campaigns/{year}/release/preview")
+    p = release_preview(api, year)
     print_preview(p)
     if preview:
         return

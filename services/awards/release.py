@@ -174,14 +174,11 @@ class ReleaseProtocol:
                 "release_requested",
             )
 
-    def release_preview(self, year):
-        _, labelled, pending, _ = self._draft(year)
-        return preview(labelled, pending, self.released(year))
-
     def release_preview_tally(self, year):
-        """The preview as the organisers' release page shows it before the
+        """The preview as the release page and the API show it before the
         release: a tally (common/tallies.py), since drafting a national
-        palmarès takes seconds; the release itself drafts it again."""
+        palmarès takes a minute; the release itself drafts it again."""
+        self._campaign(year)  # 404: no count is asked for an unknown campaign
         return tallies.read(self.repo.tallies, [year], self._unreleased_preview, self.now)
 
     def refresh_tallies(self):

@@ -101,10 +101,6 @@ class AwardsService(HealthRpc):
         )
 
     @rpc
-    def release_preview(self, year):
-        return self._use_cases().release_preview(campaign_year(year))
-
-    @rpc
     def release_preview_tally(self, year):
         return self._use_cases().release_preview_tally(campaign_year(year))
 

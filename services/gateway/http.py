@@ -41,9 +41,10 @@ MAX_JSON_DEPTH = 32
 
 
 class ApiError(Exception):
-    def __init__(self, status, code, message, fields=None):
+    def __init__(self, status, code, message, fields=None, retry_after=None):
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields
+        self.retry_after = retry_after  # seconds, for a 503
 
 
 def unauthorized():
@@ -236,7 +237,10 @@ def api(method, path, roles=None, public=False):
                 ):
                     return _to_response(fn(self, request, principal, **params))
             except ApiError as exc:
-                return error_response(exc.status, exc.code, exc.message, exc.fields)
+                response = error_response(exc.status, exc.code, exc.message, exc.fields)
+                if exc.retry_after is not None:
+                    response.headers["Retry-After"] = str(exc.retry_after)
+                return response
             except RateLimited as exc:
                 response = error_response(429, "rate_limited", exc.message)
                 response.headers["Retry-After"] = str(exc.retry_after)

@@ -40,6 +40,7 @@ ERROR_TEXT = {
     413: "Corps de la requête trop volumineux.",
     429: "Trop de demandes : réessayez après le délai de l'en-tête Retry-After.",
     422: "Données invalides : `fields` nomme chaque champ refusé.",
+    503: "Un décompte est en préparation : réessayez après le délai de l'en-tête Retry-After.",
     504: "Un service n'a pas répondu à temps.",
 }
 # Every route may answer these: body cap, bad token, service timeout.
@@ -183,7 +184,7 @@ OPERATIONS: dict[str, Operation] = {
         body=ModerationSchema,
         errors=(404, 409, 422),
     ),
-    "get_release_preview": Operation("Ce que ferait la publication", r.ReleasePreview, errors=(404,)),
+    "get_release_preview": Operation("Ce que ferait la publication", r.ReleasePreview, errors=(404, 503)),
     "post_release": Operation(
         "Publier le palmarès", r.Release, 202, ReleaseSchema, errors=(404, 409, 422), body_optional=True
     ),

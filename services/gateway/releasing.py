@@ -1,9 +1,15 @@
-"""An organiser's release request, waited for a few seconds: a campaign is
+"""What the API waits a few seconds for, from the awards service's timer.
+
+An organiser's release request: a campaign is
 usually drafted, decided and written out within them, so the organiser hears
 of a refusal (undecided applications) at once, as a 409, and the palmarès is
 public when the answer comes. A national campaign takes longer: the answer is
 then `requested` or `releasing`, the outcome read later
-(`GET /api/v1/campaigns/{year}/release`, the release page)."""
+(`GET /api/v1/campaigns/{year}/release`, the release page).
+
+The release preview's first count (a tally, services/common/tallies.py): a
+small campaign's is made within the wait, a national one's (a whole draft,
+about a minute) is not, and the API then answers 503 with Retry-After."""
 
 import time
 from collections.abc import Callable
@@ -32,3 +38,17 @@ def request_release(
     if state["state"] == "refused":
         raise Conflict(state["refusal"]["message"], state["refusal"]["code"])
     return state
+
+
+def first_count(
+    read: Callable[[], dict],
+    wait: float = RELEASE_WAIT_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
+    """A tally read again while it has no first count, for at most `wait` seconds."""
+    tally = read()
+    deadline = time.monotonic() + wait
+    while tally["counts"] is None and time.monotonic() < deadline:
+        sleep(POLL_SECONDS)
+        tally = read()
+    return tally

@@ -136,6 +136,9 @@ class ReleasePreview(Body):
     undecided = fields.List(fields.String(), required=True)
     missing_email = fields.List(fields.String(), required=True)
     emails_to_send = fields.Integer(required=True)
+    released = fields.Boolean(required=True)
+    counted_at = fields.String(required=True, metadata={"description": "quand l'aperçu a été établi"})
+    recounting = fields.Boolean(required=True, metadata={"description": "un aperçu plus récent est en cours"})
 
 
 class ReleaseRefusal(Body):

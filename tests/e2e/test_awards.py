@@ -204,6 +204,7 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
     assert draft["released_at"] is None and len(draft["labelled"]) == 4
 
     preview = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/release/preview", token=admin))
+    counted = {key: preview.pop(key) for key in ("counted_at", "recounting")}
     assert preview == {
         "ready": True,
         "released": False,
@@ -213,6 +214,7 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
         "missing_email": [],
         "emails_to_send": 4,
     }
+    assert counted["counted_at"] and counted["recounting"] is False  # a small campaign: counted at the read
     # Nothing about results has left awards: no award/result event recorded yet.
     awards_db = stack.mongo("awards")
     assert (

@@ -13,12 +13,13 @@ from services.common import csvsafe
 from services.common.errors import Conflict, NotFound
 from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, sort_key
 from services.gateway import charts
-from services.gateway.http import api, json_text, read_json
+from services.gateway.http import ApiError, api, json_text, read_json
 from services.gateway.paging import bad_cursor, page_args, page_response, paged
 from services.gateway.public_cache import PublicCache
-from services.gateway.releasing import request_release
+from services.gateway.releasing import first_count, request_release
 
 ORGANISER = ("organiser",)
+PREVIEW_RETRY_SECONDS = 10
 
 _released = PublicCache()
 
@@ -122,7 +123,21 @@ class AwardsRoutes:
 
     @api("GET", "/api/v1/campaigns/<int:year>/release/preview", roles=ORGANISER)
     def get_release_preview(self, request, principal, year):
-        return self.awards.release_preview(year)
+        tally = first_count(lambda: self.awards.release_preview_tally(year))
+        if tally["counts"] is None:
+            raise ApiError(
+                503,
+                "preview_pending",
+                "Aperçu en préparation : premier décompte en cours ; réessayez dans quelques secondes.",
+                retry_after=PREVIEW_RETRY_SECONDS,
+            )
+        state = self.awards.release_state(year)["state"]
+        return dict(
+            tally["counts"],
+            released=state in ("releasing", "released"),
+            counted_at=tally["counted_at"],
+            recounting=tally["recounting"],
+        )
 
     @api("POST", "/api/v1/campaigns/<int:year>/release", roles=ORGANISER)
     def post_release(self, request, principal, year):

@@ -95,7 +95,7 @@ def test_the_release_page_previews_from_a_tally_that_follows_the_decisions(award
     assert awards.awards.release_preview_tally(YEAR)["counts"] is None  # the first: the timer's
     assert awards.awards.refresh_tallies() == 1
     first = awards.awards.release_preview_tally(YEAR)
-    assert first["counts"] == awards.awards.release_preview(YEAR)
+    assert (first["counts"]["ready"], first["counts"]["labelled_count"]) == (False, 2)
     assert (first["counts"]["undecided"], first["counts"]["emails_to_send"]) == (["app-3"], 2)
     awards.awards.decide("app-3", {"arobases": 2, "mentions": []}, "admin")
     second = awards.awards.release_preview_tally(YEAR)  # cheap here: counted again

@@ -3,7 +3,7 @@
 import pytest
 
 from services.common.errors import Conflict
-from services.gateway.releasing import request_release
+from services.gateway.releasing import first_count, request_release
 
 
 class Awards:
@@ -51,3 +51,10 @@ def test_a_draft_longer_than_the_wait_answers_requested():
     awards = Awards(REQUESTED, REQUESTED)
     assert request_release(awards, 2017, "orga-1", {}, wait=0, sleep=lambda seconds: None) == REQUESTED
     assert [call[0] for call in awards.calls] == ["release"]
+
+
+def test_a_first_count_is_waited_for_a_few_seconds_only():
+    tallies = [{"counts": None}, {"counts": None}, {"counts": {"ready": True}}]
+    assert first_count(lambda: tallies.pop(0), sleep=lambda seconds: None) == {"counts": {"ready": True}}
+    never = first_count(lambda: {"counts": None}, wait=0, sleep=lambda seconds: None)
+    assert never == {"counts": None}  # the API answers 503, Retry-After
