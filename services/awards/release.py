@@ -178,7 +178,8 @@ class ReleaseProtocol:
         """The preview as the release page and the API show it before the
         release: a tally (common/tallies.py), since drafting a national
         palmarès takes a minute; the release itself drafts it again."""
-        self._campaign(year)  # 404: no count is asked for an unknown campaign
+        if self.repo.campaign(year) is None:  # not heard of yet: no count it would fail
+            return {"counts": None, "counted_at": None, "recounting": True}
         return tallies.read(self.repo.tallies, [year], self._unreleased_preview, self.now)
 
     def refresh_tallies(self):
@@ -227,7 +228,8 @@ class ReleaseProtocol:
             return dict(view, state=ReleaseState.RELEASING.value, frozen=True)
         request = self.repo.release_request(year)
         if request is None or request["state"] == ReleaseState.DECIDED:
-            self._campaign(year)  # 404 for an unknown campaign
+            # Also for a campaign not heard of yet (its event may be late, or
+            # dead-lettered): a withdrawal asks before the release may begin.
             return {"year": year, "state": ReleaseState.NOT_REQUESTED.value, "frozen": False}
         state = ReleaseState(request["state"])
         return {

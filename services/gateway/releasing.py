@@ -1,9 +1,9 @@
 """What the API waits a few seconds for, from the awards service's timer.
 
-An organiser's release request: a campaign is
-usually drafted, decided and written out within them, so the organiser hears
-of a refusal (undecided applications) at once, as a 409, and the palmarès is
-public when the answer comes. A national campaign takes longer: the answer is
+An organiser's release request: a campaign is usually drafted, decided and
+written out within them, so the organiser hears of a refusal (undecided
+applications) at once, as a 409, and the palmarès is public when the answer
+comes. A national campaign takes longer: the answer is
 then `requested` or `releasing`, the outcome read later
 (`GET /api/v1/campaigns/{year}/release`, the release page).
 

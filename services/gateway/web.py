@@ -55,7 +55,7 @@ MESSAGES = {
     "decision_saved": "La décision est enregistrée, à votre nom.",
     "comment_saved": "Le commentaire est modéré ; la collectivité le lira tel quel après la publication.",
     "released": "Le palmarès est publié : les courriels de résultat partent.",
-    "release_requested": "La publication est demandée : le palmarès est en préparation.",
+    "release_requested": "La publication est en cours : le palmarès sera public dans quelques instants.",
     "email_resent": "Le courriel est remis dans la file d'envoi.",
     "replayed": "Les lettres mortes sont renvoyées à leur destinataire.",
     "token_revoked": "Le jeton est révoqué : il n'ouvre plus rien.",

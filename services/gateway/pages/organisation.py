@@ -423,7 +423,7 @@ class OrganiserPages:
         except Conflict as refused:  # e.g. submissions still open and no reason given
             field = "f-reason" if refused.code == "submissions_open" else "f-confirm"
             return self._release_page(visitor, year, {field: [refused.message]}, status=409)
-        notice = "release_requested" if state["state"] == "requested" else "released"
+        notice = "released" if state["state"] == "released" else "release_requested"
         return redirect(f"/organisation/campagnes/{year}/publication", notice)
 
     # -- outbox and dead letters -----------------------------------------------------------

@@ -123,6 +123,7 @@ class AwardsRoutes:
 
     @api("GET", "/api/v1/campaigns/<int:year>/release/preview", roles=ORGANISER)
     def get_release_preview(self, request, principal, year):
+        self.submissions.get_campaign(year)  # 404 for an unknown campaign
         tally = first_count(lambda: self.awards.release_preview_tally(year))
         if tally["counts"] is None:
             raise ApiError(
@@ -146,6 +147,7 @@ class AwardsRoutes:
 
     @api("GET", "/api/v1/campaigns/<int:year>/release", roles=ORGANISER)
     def get_release(self, request, principal, year):
+        self.submissions.get_campaign(year)  # 404 for an unknown campaign
         return self.awards.release_state(year)
 
     # -- results (embargoed until the release for all but organisers) -------
