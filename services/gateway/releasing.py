@@ -20,6 +20,7 @@ from services.common.errors import Conflict
 RELEASE_WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.5
 UNDER_WAY = ("requested", "releasing")
+DECIDED = ("releasing", "released")  # the ledger step exists: nothing changes it any more
 
 
 def request_release(

@@ -20,7 +20,7 @@ from services.gateway import console
 from services.gateway.forms import form_errors
 from services.gateway.pages.collectivite import REGIONS
 from services.gateway.pages.jure import dossier_sections
-from services.gateway.releasing import request_release
+from services.gateway.releasing import DECIDED, request_release
 from services.gateway.repository import Replays
 from services.gateway.web import page, redirect, render
 
@@ -389,7 +389,7 @@ class OrganiserPages:
         campaign = self.submissions.get_campaign(year)
         # The awards service knows of the release at once (submissions learns it by event).
         release = self.awards.release_state(year)
-        released = release["state"] in ("releasing", "released")
+        released = release["state"] in DECIDED
         if released:
             tally = self.notifications.campaign_mail(year, "result")
         else:

@@ -16,7 +16,7 @@ from services.gateway import charts
 from services.gateway.http import ApiError, api, json_text, read_json
 from services.gateway.paging import bad_cursor, page_args, page_response, paged
 from services.gateway.public_cache import PublicCache
-from services.gateway.releasing import first_count, request_release
+from services.gateway.releasing import DECIDED, first_count, request_release
 
 ORGANISER = ("organiser",)
 PREVIEW_RETRY_SECONDS = 10
@@ -135,7 +135,7 @@ class AwardsRoutes:
         state = self.awards.release_state(year)["state"]
         return dict(
             tally["counts"],
-            released=state in ("releasing", "released"),
+            released=state in DECIDED,
             counted_at=tally["counted_at"],
             recounting=tally["recounting"],
         )
