@@ -207,20 +207,20 @@ class Awards(ReleaseProtocol):
             raise NotFound(f"Campagne {year} inconnue.", "campaign_not_found")
         return campaign
 
-    def _inputs(self, year, as_of=None):
-        """Active applications, withdrawn ids, proposals and decisions of a
-        campaign; with `as_of`, only what had arrived by then (a release retry
-        recomputes exactly what the release decided)."""
+    def _inputs(self, year, as_of=None, with_reviews=False):
+        """Active applications, withdrawn ids, proposals (their reviews only
+        if asked: the bulk of a campaign) and decisions of a campaign; with
+        `as_of`, only what had arrived by then (a release retry recomputes
+        exactly what the release decided)."""
 
         def arrived(doc, field="received_at"):
             return as_of is None or doc.get(field) is None or doc[field] <= as_of
 
         applications = {a["_id"]: a for a in self.repo.applications(year) if arrived(a)}
-        proposals = {p["_id"]: p for p in self.repo.proposals(year) if arrived(p)}
-        for app_id, review in proposals.items():  # reviewed before its submission event arrived
-            applications.setdefault(
-                app_id, {"_id": app_id, "campaign_year": year, "collectivite": review["collectivite"]}
-            )
+        proposals = {p["_id"]: p for p in self.repo.proposals(year, with_reviews) if arrived(p)}
+        for app_id in proposals.keys() - applications.keys():  # reviewed before its submission event arrived
+            collectivite = self.repo.proposal(app_id)["collectivite"]
+            applications[app_id] = {"_id": app_id, "campaign_year": year, "collectivite": collectivite}
         withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w)}
         decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
         return active_applications(applications.values(), withdrawn), withdrawn, proposals, decisions
@@ -248,34 +248,44 @@ class Awards(ReleaseProtocol):
         entries = palmares_entries(labelled, self._history(labelled), labels, year)
         return campaign, labelled, pending, entries
 
-    def feedback_entries(self, year, campaign, labelled, entries, as_of=None):
-        """The palmarès entries, each with its collectivité's feedback (feedback.py):
-        category averages over the labelled applications, comments as moderated by `as_of`."""
-        proposals = {
-            p["_id"]: p
-            for p in self.repo.proposals(year)
-            if as_of is None or p.get("received_at") is None or p["received_at"] <= as_of
-        }
-        reviews = {app["_id"]: proposals.get(app["_id"], {}).get("reviews", []) for app, _ in labelled}
+    def release_feedback(self, year, campaign, labelled, as_of=None):
+        """`entries_of(part, entries)`: a part's palmarès entries, each with its
+        collectivité's feedback (feedback.py), comments as moderated by `as_of`.
+        The category averages over the labelled applications are made first,
+        in one streamed pass over the reviews; then each part reads its own."""
+
+        def arrived(proposal):
+            return as_of is None or proposal.get("received_at") is None or proposal["received_at"] <= as_of
+
         categories = {app["_id"]: app["collectivite"]["category"] for app, _ in labelled}
-        averages = feedback.category_averages((categories[k], reviews[k]) for k in reviews)
-        moderations = self.repo.moderations(year)
+        averages = feedback.category_averages(
+            (categories[p["_id"]], p.get("reviews", []))
+            for p in self.repo.review_scores(year)
+            if p["_id"] in categories and arrived(p)
+        )
         labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
-        return [
-            dict(
-                entry,
-                feedback=feedback.feedback(
-                    categories[entry["application_id"]],
-                    reviews[entry["application_id"]],
-                    averages,
-                    campaign.get("enjeux") or [],
-                    labels,
-                    moderations.get(entry["application_id"], {}),
-                    as_of,
-                ),
-            )
-            for entry in entries
-        ]
+        enjeux = campaign.get("enjeux") or []
+
+        def entries_of(part, entries):
+            reviews = {p["_id"]: p.get("reviews", []) for p in self.repo.reviews(year, part) if arrived(p)}
+            moderations = self.repo.moderations(year, part)
+            return [
+                dict(
+                    entry,
+                    feedback=feedback.feedback(
+                        categories[entry["application_id"]],
+                        reviews.get(entry["application_id"], []),
+                        averages,
+                        enjeux,
+                        labels,
+                        moderations.get(entry["application_id"], {}),
+                        as_of,
+                    ),
+                )
+                for entry in entries
+            ]
+
+        return entries_of
 
     # comment moderation (during the deliberation)
 
@@ -324,7 +334,7 @@ class Awards(ReleaseProtocol):
 
     def deliberation(self, year):
         self._campaign(year)
-        applications, _, proposals, decisions = self._inputs(year)
+        applications, _, proposals, decisions = self._inputs(year, with_reviews=True)
         rows = []
         for app in applications:
             review = proposals.get(app["_id"], {})

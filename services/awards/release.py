@@ -4,16 +4,20 @@ date. The awards timer drafts it as of the click, refuses it if applications
 are undecided and it is not forced, or decides it: one uniquely keyed ledger
 step (`release:<year>`, carrying results_released). A national draft takes
 longer than an HTTP request may, hence the timer. The award_decided events
-then leave in deterministic batches (`release:<year>:batch:<n>`), each its own
-step, so a retry after a crash writes exactly the same events; then the
-palmarès is written out. `ReleaseProtocol` is the part of `logic.Awards` that
-runs it.
+then leave in deterministic batches (`release:<year>:part:<p>:batch:<n>`),
+each its own step, so a retry after a crash writes exactly the same events;
+then the palmarès is written out. The events and the result buckets carry each
+collectivité's feedback, drawn from its jurors' reviews: they are written one
+release part at a time (`release_part`, a stable hash of the application's id
+that awards stores with the reviews and moderations), so a national write-out
+holds one part's reviews, not the campaign's. `ReleaseProtocol` is the part of
+`logic.Awards` that runs it.
 """
 
 import enum
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -26,8 +30,11 @@ from services.common.reference import is_email
 from services.common.types import Doc
 
 RELEASE_BATCH_SIZE = 500
+# Parts of a campaign's applications, read one at a time by the write-out (by
+# an equality FerretDB serves from an index): about 550 at 35,000.
+RELEASE_PARTS = 64
 # Entries to a `results` document: a collectivité's result reads one (about
-# 100 kB with the feedback), and the release writes 350 at 35,000 collectivités.
+# 100 kB with the feedback), and the release writes 384 at 35,000 collectivités.
 RESULT_BUCKET_SIZE = 100
 # A completer that died leaves the release to another after this long (the
 # recovery timer); a national release is written out well within it.
@@ -92,18 +99,40 @@ def batches(items: list[Doc], size: int = RELEASE_BATCH_SIZE) -> list[list[Doc]]
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def result_bucket(application_id: str, buckets: int) -> int:
-    """Where one application's released entry is kept: a stable hash (not
-    Python's, salted per process) of its id, among `buckets` documents."""
-    return zlib.crc32(application_id.encode()) % buckets
+def _stable_hash(application_id: str) -> int:
+    return zlib.crc32(application_id.encode())  # not Python's hash, salted per process
 
 
-def result_buckets(entries: list[Doc], size: int = RESULT_BUCKET_SIZE) -> list[list[Doc]]:
-    """The entries by result_bucket, about `size` to a document (one at least)."""
-    buckets: list[list[Doc]] = [[] for _ in range(max(1, -(-len(entries) // size)))]
+def release_part(application_id: str) -> int:
+    return _stable_hash(application_id) % RELEASE_PARTS
+
+
+def by_release_part(entries: Iterable[Doc]) -> dict[int, list[Doc]]:
+    """The entries of each non-empty part, in their given order."""
+    parts: dict[int, list[Doc]] = {}
     for entry in entries:
-        buckets[result_bucket(entry["application_id"], len(buckets))].append(entry)
-    return buckets
+        parts.setdefault(release_part(entry["application_id"]), []).append(entry)
+    return dict(sorted(parts.items()))
+
+
+def result_bucket(application_id: str, buckets: int) -> int:
+    """Where one application's released entry is kept: among `buckets` documents."""
+    return _stable_hash(application_id) % buckets
+
+
+def result_bucket_count(labelled_count: int, size: int = RESULT_BUCKET_SIZE) -> int:
+    """About `size` entries to a bucket, and a multiple of RELEASE_PARTS, so
+    that a part's entries fill whole buckets (those ≡ the part modulo
+    RELEASE_PARTS) and each part writes its own."""
+    return RELEASE_PARTS * max(1, -(-labelled_count // (size * RELEASE_PARTS)))
+
+
+def result_buckets(entries: Iterable[Doc], count: int) -> dict[int, list[Doc]]:
+    """The non-empty buckets of these entries among `count`, by index."""
+    buckets: dict[int, list[Doc]] = {}
+    for entry in entries:
+        buckets.setdefault(result_bucket(entry["application_id"], count), []).append(entry)
+    return dict(sorted(buckets.items()))
 
 
 def early_release(campaign: Doc, moment: Any) -> bool:
@@ -116,8 +145,8 @@ def release_key(year: int) -> str:
     return f"release:{year}"
 
 
-def batch_key(year: int, index: int) -> str:
-    return f"release:{year}:batch:{index}"
+def batch_key(year: int, part: int, index: int) -> str:
+    return f"release:{year}:part:{part}:batch:{index}"
 
 
 def step_view(year: int, released: Doc) -> Doc:
@@ -151,9 +180,7 @@ class ReleaseProtocol:
     def _draft(self, year: int, as_of: Any = None) -> Any:
         raise NotImplementedError
 
-    def feedback_entries(
-        self, year: int, campaign: Doc, labelled: Any, entries: Any, as_of: Any = None
-    ) -> Any:
+    def release_feedback(self, year: int, campaign: Doc, labelled: Any, as_of: Any = None) -> Any:
         raise NotImplementedError
 
     def released(self, year: int) -> bool:
@@ -304,39 +331,27 @@ class ReleaseProtocol:
             return step_view(year, released)
         as_of = parse(released["released_at"])
         campaign, labelled, pending, entries = draft or self._draft(year, as_of=as_of)
-        # Each line carries its collectivité's feedback, comments as moderated at the release.
-        entries = self.feedback_entries(year, campaign, labelled, entries, as_of)
         by_app = {app["_id"]: app for app, _ in labelled}
         # Each record is published as soon as it is written, well within the
         # relay sweep's grace period, so the sweep seldom publishes it a second
         # time (consumers would drop the copy by its event id anyway).
         self._publish(step)
-        for index, batch in enumerate(batches(entries)):
-            # Read first: after a crash, a record tried again would put its
-            # marker back and have its 200 events published a second time.
-            change = self.repo.step(batch_key(year, index))
-            if change is None:
-                events = [
-                    (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
-                    for e in batch
-                ]
-                try:
-                    change = self.outbox.record(
-                        batch_key(year, index), events, publish=False, independent=True
-                    )
-                except Conflict:
-                    change = self.repo.step(batch_key(year, index))
-            self._publish(change)
+        with_feedback = self.release_feedback(year, campaign, labelled, as_of)
+        bucket_count = result_bucket_count(len(entries))
+        for part, part_entries in by_release_part(entries).items():
+            # Each line carries its collectivité's feedback, comments as moderated at the release.
+            full = with_feedback(part, part_entries)
+            for index, batch in enumerate(batches(full)):
+                self._write_batch(year, batch_key(year, part, index), batch, by_app, campaign)
+            # Each collectivité's own result page reads its entry, feedback included, from its bucket.
+            for index, bucket in result_buckets(full, bucket_count).items():
+                self.repo.save_result_bucket(year, index, bucket)
         # The public palmarès, read by every visitor, carries the public fields
         # only: the feedback was 82 % of its bytes at 3,500 collectivités, decoded
-        # by the database at each read. Each collectivité's own result page reads
-        # its entry, feedback included, from its bucket.
+        # by the database at each read.
         chunks = batches([public_entry(entry) for entry in entries])
         for index, chunk in enumerate(chunks):
             self.repo.save_palmares_chunk(year, index, chunk)
-        buckets = result_buckets(entries)
-        for index, bucket in enumerate(buckets):
-            self.repo.save_result_bucket(year, index, bucket)
         # The label's history, for the progression of later campaigns.
         self.repo.record_levels(
             year, [(e["collectivite"]["insee_code"], e["arobases"]) for e in entries], "released"
@@ -348,12 +363,27 @@ class ReleaseProtocol:
             "labelled_count": len(entries),
             "pending": released["pending"],
             "chunks": len(chunks),
-            "result_buckets": len(buckets),
+            "result_buckets": bucket_count,
             "stats": statistics(entries),
             "complete": True,
         }
         self.repo.save_release(doc)
         return release_view(doc)
+
+    def _write_batch(self, year, key, batch, by_app, campaign):
+        # Read first: after a crash, a record tried again would put its
+        # marker back and have its events published a second time.
+        change = self.repo.step(key)
+        if change is None:
+            events = [
+                (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
+                for e in batch
+            ]
+            try:
+                change = self.outbox.record(key, events, publish=False, independent=True)
+            except Conflict:
+                change = self.repo.step(key)
+        self._publish(change)
 
     def finish_interrupted_releases(self):
         """A release decided but not fully written out (the service died

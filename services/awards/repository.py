@@ -4,10 +4,12 @@
 - campaigns      {_id: year}: title, closing date, ceremony, mention labels (from campaign_opened)
 - applications   {_id: application id}: campaign_year, collectivite (from application_submitted)
 - withdrawals    {_id: application id} (from application_withdrawn)
-- proposals      {_id: application id}: the jury's consolidated proposal and reviews
+- proposals      {_id: application id}: the jury's consolidated proposal and reviews, its
+                 release part (release.release_part: the write-out reads a part at a time)
 - decisions      {_id: application id}: the organiser's decision (ledger-versioned)
 - moderation     {_id: "<application id>|<review id>"}: an organiser's moderation of a juror's
-                 comment, its entries [{state, text, by, at}] (last one stands, feedback.py)
+                 comment, its entries [{state, text, by, at}] (last one stands, feedback.py),
+                 its application's release part
 - ready_changes  {_id: year}: a token renewed by each proposal or withdrawal
 - ready_state    {_id: year}: bookkeeping of the deliberation_ready check (the token it saw)
 - release_requests {_id: year}: an organiser's standing request for the release, its state
@@ -27,11 +29,13 @@
 import uuid
 import zlib
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from services.awards.release import release_part
 from services.common.ledger import ensure_ledger_indexes, find_step
 from services.common.migrations import migration
+from services.common.mongo import READ_BATCH, update_in_bulks
 from services.common.tallies import Tallies
 
 # The label's history is kept by year, in this many documents a year: a
@@ -52,7 +56,21 @@ def level_bucket(code: str) -> int:
 def ensure_indexes(db):
     ensure_ledger_indexes(db)
     db[LEVELS].create_index([("bucket", ASCENDING)])
+    for name in ("proposals", "moderation"):
+        db[name].create_index([("campaign_year", ASCENDING), ("part", ASCENDING)])
     bucket_older_levels(db)
+    part_older_reviews(db)
+
+
+@migration("release-parts")
+def part_older_reviews(db):
+    """Proposals and moderations stored before release parts get theirs."""
+    for name, id_field in (("proposals", "_id"), ("moderation", "application_id")):
+        older = db[name].find({"part": {"$exists": False}}, {id_field: 1}, batch_size=READ_BATCH)
+        updates = [
+            UpdateOne({"_id": doc["_id"]}, {"$set": {"part": release_part(doc[id_field])}}) for doc in older
+        ]
+        update_in_bulks(db[name], updates)
 
 
 @migration("level-buckets")
@@ -116,13 +134,28 @@ class AwardsRepository:
 
     def save_proposal(self, doc):
         # A later consolidation (one more review) replaces the earlier one.
+        doc = dict(doc, part=release_part(doc["_id"]))
         self.db.proposals.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     def proposal(self, application_id):
         return self.db.proposals.find_one({"_id": application_id})
 
-    def proposals(self, year):
-        return list(self.db.proposals.find({"campaign_year": year}))
+    def proposals(self, year, with_reviews=False):
+        """A campaign's proposals; without reviews, only the proposal itself
+        (the reviews and the collectivité are the bulk of a national campaign)."""
+        projection = None if with_reviews else {"proposal": 1, "received_at": 1}
+        return list(self.db.proposals.find({"campaign_year": year}, projection, batch_size=READ_BATCH))
+
+    def review_scores(self, year):
+        """The scores of a campaign's reviews, streamed: {_id, reviews: [{scores}], received_at}."""
+        projection = {"reviews.scores": 1, "received_at": 1}
+        return self.db.proposals.find({"campaign_year": year}, projection, batch_size=READ_BATCH)
+
+    def reviews(self, year, part):
+        """The reviews of one release part's proposals (release.release_part):
+        {_id, reviews, received_at}."""
+        query = {"campaign_year": year, "part": part}
+        return self.db.proposals.find(query, {"reviews": 1, "received_at": 1}, batch_size=READ_BATCH)
 
     # decisions (written through the ledger, read here)
 
@@ -144,6 +177,7 @@ class AwardsRepository:
                 "_id": key,
                 "application_id": application_id,
                 "campaign_year": year,
+                "part": release_part(application_id),
                 "review_id": review_id,
                 "entries": entries,
             },
@@ -155,10 +189,11 @@ class AwardsRepository:
         docs = self.db.moderation.find({"application_id": application_id})
         return {doc["review_id"]: doc["entries"] for doc in docs}
 
-    def moderations(self, year):
-        """{application id: {review id: entries}} of a campaign."""
+    def moderations(self, year, part):
+        """{application id: {review id: entries}} of a campaign's release part."""
         found: dict = {}
-        for doc in self.db.moderation.find({"campaign_year": year}):
+        query = {"campaign_year": year, "part": part}
+        for doc in self.db.moderation.find(query, batch_size=READ_BATCH):
             found.setdefault(doc["application_id"], {})[doc["review_id"]] = doc["entries"]
         return found
 

@@ -22,6 +22,11 @@ DEFAULT_URI = "mongodb://127.0.0.1:27017/"
 # of existing documents (measured: 48 in 70 ms, 50 past the 30 s socket
 # timeout), so a bulk update goes at most this many to a round trip.
 UPDATES_PER_BULK = 40
+# Documents to a cursor's batch, for the streamed reads of big documents:
+# FerretDB v1 answers a getMore with 250 documents whatever their size, where
+# MongoDB stops at 16 MB (FerretDB#2824), pymongo refuses a reply over 48 MB,
+# and the reader holds a whole batch's bytes at once.
+READ_BATCH = 200
 
 
 def delete_ids(collection: Collection[Doc], ids: list[Any], shared: Doc | None = None) -> None:

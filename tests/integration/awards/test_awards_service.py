@@ -11,7 +11,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
-from services.awards.release import batch_key, release_key
+from services.awards.release import batch_key, by_release_part, release_key, release_part
 from services.awards.service import AwardsService
 from services.common import topology
 from services.common.errors import Conflict, NotFound, ValidationFailed
@@ -283,7 +283,10 @@ def test_decisions_embargo_and_one_release(services, config):
     db = make_client(config["MONGODB_URI"])[f"{config['MONGODB_DATABASE_PREFIX']}awards"]
     release = find_step(db, release_key(YEAR))
     assert release is not None and not Ledger(db).is_pending(release["_id"])
-    assert db.changes.count_documents({"collection": "steps", "doc_id": {"$regex": f"^release:{YEAR}"}}) == 2
+    # The release record, and one batch to each release part its three applications fall in.
+    parts = {release_part(f"app-{YEAR}-{n}") for n in (1, 2, 3)}
+    steps = db.changes.count_documents({"collection": "steps", "doc_id": {"$regex": f"^release:{YEAR}"}})
+    assert steps == 1 + len(parts)
 
 
 def test_deliberation_ready_once_when_every_application_has_a_proposal(services, config):
@@ -313,9 +316,9 @@ def test_deliberation_ready_once_when_every_application_has_a_proposal(services,
 
 
 def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys(services, config):
-    """1,001 applications: one release record, then batch records of 500
-    award_decided events, each well under MongoDB's 16 MB document limit
-    (35,000 events in one document would not be)."""
+    """1,001 applications: one release record, then a batch record of
+    award_decided events for each release part, each well under MongoDB's
+    16 MB document limit (35,000 events in one document would not be)."""
     year, count = 2018, 1001
     awards = services
     with entrypoint_hook(awards, "on_campaign_opened") as opened:
@@ -327,11 +330,13 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
             for n in range(count)
         ]
     )
+    app_ids = [f"app-{year}-{n:05d}" for n in range(count)]
     db.proposals.insert_many(
         [
             {
                 "_id": f"app-{year}-{n:05d}",
                 "campaign_year": year,
+                "part": release_part(f"app-{year}-{n:05d}"),
                 "collectivite": collectivite(n),
                 "proposal": {"arobases": n % 5 + 1, "mentions": []},
                 "reviews": [],
@@ -352,21 +357,22 @@ def test_a_big_release_is_split_into_batches_and_a_retry_recreates_the_same_keys
         db.changes.find({"collection": "steps", "doc_id": {"$regex": f"^release:{year}"}}),
         key=lambda c: c["doc_id"],
     )
-    assert [s["doc_id"] for s in steps] == [
-        f"release:{year}",
-        f"release:{year}:batch:0",
-        f"release:{year}:batch:1",
-        f"release:{year}:batch:2",
-    ]
-    assert [len(s["events"]) for s in steps] == [1, 500, 500, 1]
-    batch_size = len(bson.encode(steps[1]))
-    assert batch_size < 1_000_000, batch_size  # so 70 batches for 35,000, each far below 16 MB
+    [decision, *batches] = steps
+    assert decision["doc_id"] == f"release:{year}" and len(decision["events"]) == 1
+    # One batch to each release part the applications fall in (all 64 here).
+    parts = by_release_part({"application_id": app_id} for app_id in app_ids)
+    assert [s["doc_id"] for s in batches] == sorted(batch_key(year, part, 0) for part in parts)
+    assert sorted(len(s["events"]) for s in batches) == sorted(len(p) for p in parts.values())
+    biggest = max(len(bson.encode(s)) for s in batches)
+    assert biggest < 200_000, biggest  # so about 550 to a part at 35,000, far below 16 MB
     assert wait_until(lambda: len(received("award_decided", year)) >= count, timeout=60)
     events = received("award_decided", year)
-    assert len(events) == count and len({p["application_id"] for p in events}) == count
-    assert {p["event_id"] for p in events} == {
-        f"{step_id(batch_key(year, n // 500))}:{n % 500}" for n in range(count)
-    }
+    assert len(events) == count and {p["application_id"] for p in events} == set(app_ids)
+    assert len({p["event_id"] for p in events}) == count
+    for p in events:  # each from its part's batch
+        assert p["event_id"].rsplit(":", 1)[0] == step_id(
+            batch_key(year, release_part(p["application_id"]), 0)
+        )
     assert len(received("results_released", year)) == 1
 
 

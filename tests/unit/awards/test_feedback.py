@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.awards import feedback, logic
-from services.awards.repository import AwardsRepository
+from services.awards.release import release_part
+from services.awards.repository import AwardsRepository, ensure_indexes
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.gateway import responses
 from tests.unit.awards.releasing import release
@@ -270,3 +271,27 @@ def test_a_comment_too_long_to_release_must_be_shortened(desk):
     assert "raccourcir" in error.value.fields["state"][0]
     shorter = {"state": "edited", "text": long[:500]}
     assert desk.awards.moderate_comment("2017:d", "r6", shorter, "orga-1")["state"] == "edited"
+
+
+def test_reviews_and_moderations_stored_before_release_parts_get_theirs_once(desk):
+    desk.awards.moderate_comment("2017:a", "r1", {"state": "approved"}, "orga-1")
+    db = desk.out.db
+    for name in ("proposals", "moderation"):
+        db[name].update_many({}, {"$unset": {"part": ""}})
+    db["migrations"].delete_many({"_id": "release-parts"})
+    ensure_indexes(db)
+    ensure_indexes(db)  # a second start (or a replica) finds it done
+    assert {p["_id"]: p["part"] for p in db.proposals.find()} == {
+        app_id: release_part(app_id) for app_id in ("2017:a", "2017:b", "2017:c")
+    }
+    assert [m["part"] for m in db.moderation.find()] == [release_part("2017:a")]
+    # The write-out, reading by part, finds them: Rennes's approved comment and its scores.
+    release(desk, YEAR, "orga-1", force=True)
+    fb = desk.awards.application_result("2017:a", "collectivite", "col-35238")["feedback"]
+    assert fb["comments"] == ["Belle démarche participative."]
+    assert fb["scores"][0] == {
+        "enjeu": "acces",
+        "label": "Accès au numérique",
+        "score": 3.0,
+        "category_average": 2.0,
+    }

@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.awards import logic
-from services.awards.release import result_bucket, result_buckets
+from services.awards.release import (
+    RELEASE_PARTS,
+    RESULT_BUCKET_SIZE,
+    by_release_part,
+    release_part,
+    result_bucket,
+    result_bucket_count,
+    result_buckets,
+)
 from services.awards.repository import AwardsRepository
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from tests.unit.awards.releasing import release
@@ -203,10 +211,12 @@ def test_a_release_during_a_broker_outage_is_published_by_the_sweep(awards):
     awards.out.publisher.down = True
     release(awards, YEAR, "admin", force=True)
     assert awards.out.names() == []
-    assert len(awards.out.unpublished()) == 2  # the release record and its one batch
+    # The release record, and a batch for each part its two applications fall in.
+    parts = {release_part(app_id) for app_id in ("app-1", "app-2")}
+    assert len(awards.out.unpublished()) == 1 + len(parts)
     awards.out.publisher.down = False
     awards.out.db.outbox_pending.update_many({}, {"$set": {"created_at": datetime(2000, 1, 1, tzinfo=UTC)}})
-    assert awards.out.relay.sweep() == 2
+    assert awards.out.relay.sweep() == 1 + len(parts)
     assert awards.out.names() == ["results_released", "award_decided", "award_decided"]
 
 
@@ -356,14 +366,22 @@ def test_a_released_result_is_read_from_its_bucket_alone(awards, monkeypatch):
     assert awards.awards.application_result("app-3", "collectivite", "col-79202") == before["app-3"]
 
 
-def test_result_buckets_hold_each_entry_once_where_its_id_says():
-    entries = [{"application_id": f"2017:{code:05d}"} for code in range(1234)]
-    buckets = result_buckets(entries, size=500)
-    assert len(buckets) == 3 and sum(len(b) for b in buckets) == 1234
-    for index, bucket in enumerate(buckets):
-        assert all(result_bucket(e["application_id"], 3) == index for e in bucket)
-    assert min(len(b) for b in buckets) > 300  # spread, not piled into one
-    assert result_buckets([], size=500) == [[]]
+def test_a_parts_entries_fill_whole_buckets_each_entry_once_where_its_id_says():
+    entries = [{"application_id": f"2017:{code:05d}"} for code in range(12345)]
+    count = result_bucket_count(len(entries))
+    assert count % RELEASE_PARTS == 0 and 12345 / count <= RESULT_BUCKET_SIZE
+    written: dict[int, list] = {}
+    for part, part_entries in by_release_part(entries).items():
+        for index, bucket in result_buckets(part_entries, count).items():
+            assert index % RELEASE_PARTS == part  # no two parts write one bucket
+            assert index not in written
+            written[index] = bucket
+    assert sorted(e["application_id"] for b in written.values() for e in b) == sorted(
+        e["application_id"] for e in entries
+    )
+    assert all(result_bucket(e["application_id"], count) == index for index, b in written.items() for e in b)
+    assert result_bucket_count(0) == result_bucket_count(3) == RELEASE_PARTS
+    assert result_buckets([], count) == {}
 
 
 def test_a_click_is_a_request_the_timer_drafts_as_of_the_click(awards):
@@ -413,3 +431,21 @@ def test_a_click_on_a_campaign_not_heard_of_is_refused_and_its_state_is_not_requ
     assert awards.awards.release_state(1999) == {"year": 1999, "state": "not_requested", "frozen": False}
     assert awards.awards.release_preview_tally(1999)["counts"] is None
     assert awards.awards.refresh_tallies() == 0  # nothing asked: its count would fail
+
+
+def test_an_application_reviewed_before_its_submission_arrived_is_drafted_with_its_proposals_collectivite(
+    awards,
+):
+    awards.awards.application_reviewed(
+        {
+            "application_id": "app-4",
+            "campaign_year": YEAR,
+            "collectivite": collectivite("21231", "Dijon"),
+            "proposal": {"arobases": 2, "mentions": []},
+            "reviews": [],
+            "disagreement": False,
+        }
+    )
+    draft = awards.awards.palmares(YEAR, logic.ORGANISER)
+    [dijon] = [e for e in draft["labelled"] if e["application_id"] == "app-4"]
+    assert (dijon["collectivite"]["name"], dijon["arobases"]) == ("Dijon", 2)

@@ -169,7 +169,7 @@ def test_batches_are_deterministic():
     items = list(range(1234))
     assert [len(b) for b in release.batches(items)] == [500, 500, 234]
     assert release.batches(items) == release.batches(list(items))
-    assert release.batch_key(2019, 2) == "release:2019:batch:2"
+    assert release.batch_key(2019, 7, 2) == "release:2019:part:7:batch:2"
 
 
 def test_csv_rows():
