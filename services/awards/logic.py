@@ -408,7 +408,15 @@ class Awards(ReleaseProtocol):
 
     # results
 
-    def palmares(self, year, role):
+    def palmares(self, year, role, region=None, lines=True):
+        """The palmarès: a draft for organisers before the release. Its lines:
+        all of them, or a region's only, or none (`lines=False`: its figures)."""
+
+        def kept(entries):
+            if not lines:
+                return []
+            return [public_entry(e) for e in entries if region is None or e["region"] == region]
+
         release = self.repo.release(year)
         if not (release and release.get("complete")):
             if self.repo.release_step(year) is not None:
@@ -430,11 +438,17 @@ class Awards(ReleaseProtocol):
                     "ceremony_at": campaign["ceremony_at"],
                     "ceremony_place": campaign["ceremony_place"],
                     "title": campaign.get("title"),
-                    "labelled": [public_entry(e) for e in entries],
+                    "labelled": kept(entries),
                     "stats": statistics(entries),
                 }
         campaign = self.repo.campaign(year) or {}
-        entries = self.repo.palmares_entries(year)
+        if not lines:
+            entries = []
+        elif region is None or "region_chunks" not in release:  # (a release stored before them)
+            entries = self.repo.palmares_entries(year)
+        else:
+            where = next((c for c in release["region_chunks"] if c["region"] == region), None)
+            entries = self.repo.palmares_entries(year, where["first"], where["last"]) if where else []
         return {
             "year": year,
             "released_at": release["released_at"],
@@ -443,7 +457,7 @@ class Awards(ReleaseProtocol):
             "ceremony_at": campaign.get("ceremony_at"),
             "ceremony_place": campaign.get("ceremony_place"),
             "title": campaign.get("title"),
-            "labelled": [public_entry(e) for e in entries],
+            "labelled": kept(entries),
             "stats": current_shape(release["stats"]),
         }
 

@@ -135,6 +135,17 @@ def result_buckets(entries: Iterable[Doc], count: int) -> dict[int, list[Doc]]:
     return dict(sorted(buckets.items()))
 
 
+def region_chunks(chunks: Sequence[Sequence[Doc]]) -> list[Doc]:
+    """[{region, first, last}]: the chunks where each region's lines are (the
+    palmarès is sorted by region, so they follow each other); a region's page
+    reads those alone. A list: a region's name is no field name."""
+    found: dict[str, Doc] = {}
+    for index, chunk in enumerate(chunks):
+        for entry in chunk:
+            found.setdefault(entry["region"], {"region": entry["region"], "first": index})["last"] = index
+    return list(found.values())
+
+
 def early_release(campaign: Doc, moment: Any) -> bool:
     """Whether a release at `moment` comes before the campaign's submissions close."""
     closes = campaign.get("submissions_close_at")
@@ -149,24 +160,15 @@ def batch_key(year: int, part: int, index: int) -> str:
     return f"release:{year}:part:{part}:batch:{index}"
 
 
-def step_view(year: int, released: Doc) -> Doc:
-    """A release decided and still being written out (by another completer)."""
+def release_view(year: int, released: Doc) -> Doc:
+    """A decided release as the caller sees it, from its ledger step's
+    results_released payload or from its stored summary (the same fields)."""
     return {
         "year": year,
         "released_at": released["released_at"],
         "released_by": released["released_by"],
         "labelled_count": released["labelled_count"],
         "pending": released.get("pending", []),
-    }
-
-
-def release_view(doc: Doc) -> Doc:
-    return {
-        "year": doc["_id"],
-        "released_at": doc["released_at"],
-        "released_by": doc["released_by"],
-        "labelled_count": doc["labelled_count"],
-        "pending": doc.get("pending", []),
     }
 
 
@@ -248,10 +250,10 @@ class ReleaseProtocol:
     def release_state(self, year):
         record = self.repo.release(year)
         if record and record.get("complete"):
-            return dict(release_view(record), state=ReleaseState.RELEASED.value, frozen=True)
+            return dict(release_view(year, record), state=ReleaseState.RELEASED.value, frozen=True)
         step = self.repo.release_step(year)
         if step is not None:
-            view = step_view(year, step["events"][0]["payload"])
+            view = release_view(year, step["events"][0]["payload"])
             return dict(view, state=ReleaseState.RELEASING.value, frozen=True)
         request = self.repo.release_request(year)
         if request is None or request["state"] == ReleaseState.DECIDED:
@@ -326,9 +328,9 @@ class ReleaseProtocol:
         released = step["events"][0]["payload"]
         existing = self.repo.release(year)
         if existing and existing.get("complete"):
-            return release_view(existing)
+            return release_view(year, existing)
         if not self.repo.take_completion(year, uuid.uuid4().hex, self.now, self.now + COMPLETION_LEASE):
-            return step_view(year, released)
+            return release_view(year, released)  # decided, written out by another completer
         as_of = parse(released["released_at"])
         campaign, labelled, pending, entries = draft or self._draft(year, as_of=as_of)
         by_app = {app["_id"]: app for app, _ in labelled}
@@ -363,12 +365,13 @@ class ReleaseProtocol:
             "labelled_count": len(entries),
             "pending": released["pending"],
             "chunks": len(chunks),
+            "region_chunks": region_chunks(chunks),
             "result_buckets": bucket_count,
             "stats": statistics(entries),
             "complete": True,
         }
         self.repo.save_release(doc)
-        return release_view(doc)
+        return release_view(year, doc)
 
     def _write_batch(self, year, key, batch, by_app, campaign):
         # Read first: after a crash, a record tried again would put its

@@ -352,12 +352,14 @@ class AwardsRepository:
                 return entry
         return None
 
-    def palmares_entries(self, year):
+    def palmares_entries(self, year, first=0, last=None):
+        """The released lines, of chunks `first` to `last` (all by default)."""
         release = self.release(year)
         if not release:
             return []
         entries = []
-        for index in range(release.get("chunks", 0)):
+        last = release.get("chunks", 0) - 1 if last is None else last
+        for index in range(first, last + 1):
             chunk = self.db.palmares.find_one({"_id": f"{year}:{index}"})
             entries.extend(chunk["entries"] if chunk else [])
         return entries

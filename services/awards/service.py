@@ -112,8 +112,8 @@ class AwardsService(HealthRpc):
         )
 
     @rpc
-    def palmares(self, year, role=None):
-        return self._use_cases().palmares(campaign_year(year), role)
+    def palmares(self, year, role=None, region=None, lines=True):
+        return self._use_cases().palmares(campaign_year(year), role, region, lines)
 
     @rpc
     def palmares_rows(self, year, role=None):

@@ -1,5 +1,6 @@
 """What French readers see, written once: dates in Paris time, category labels."""
 
+import re
 import unicodedata
 import zoneinfo
 
@@ -39,6 +40,13 @@ def sort_key(text: str) -> tuple[str, str]:
     ("Île-de-France" between "Hauts-de-France" and "La Réunion", not last)."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
     return folded, text
+
+
+def slug(text: str) -> str:
+    """A name as a URL's path segment: "Provence-Alpes-Côte d'Azur" gives
+    "provence-alpes-cote-d-azur"."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "-".join(re.findall(r"[a-z0-9]+", folded)) or "-"
 
 
 def french_date(text: object, with_time: bool = True) -> str:

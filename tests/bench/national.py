@@ -28,8 +28,8 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
              person is (the link of the sign-in email);
   release    POST /campaigns/{year}/release, then every result email accepted
              by the SMTP capture (arrival times from its file names), while
-             `--visitors` concurrent visitors read /palmares/{year} and
-             palmares.csv; baseline: the same emails handed to the same capture
+             `--visitors` concurrent visitors read /palmares/{year}, its
+             regions' pages and palmares.csv in turn; baseline: the same emails handed to the same capture
              alone (no database), with as many connections as the sender
              (SMTP_CONNECTIONS when the configuration has it, else 1);
   results    20 collectivités reading their result (GET /applications/{id}/result);
@@ -816,15 +816,25 @@ class National:
         page_url = f"{self.stack.base_url}/palmares/{YEAR}"
         csv_url = f"{self.api}/campaigns/{YEAR}/palmares.csv"
 
+        region_link = re.compile(rf'href="(/palmares/{YEAR}/[a-z0-9-]+)"')
+
         def visit(session, n, timer):
-            k = 0
+            # The year's page, a region's page (from the year's links), the CSV, in turn.
+            k, regions = n, []
             while not stop.is_set():
-                url, label = (page_url, "page") if (n + k) % 2 == 0 else (csv_url, "csv")
+                label = ("page", "region", "csv")[k % 3]
+                if label == "region" and not regions:
+                    label = "page"
+                url = {"page": page_url, "csv": csv_url}.get(label) or self.stack.base_url + regions[
+                    k % len(regions)
+                ]
                 k += 1
                 t0 = time.perf_counter()
                 response, _ = request(session, "GET", url, label)
                 if response.status_code == 200:
                     timer(label, t0, response)
+                    if label == "page" and not regions:
+                        regions = region_link.findall(response.text)
                 else:  # before the release is complete: embargoed
                     timer(label + "-not-yet", t0, response)
                     time.sleep(0.1)
@@ -873,12 +883,17 @@ class National:
         if len(results) < expected:
             emails.note = f"ONLY {len(results)}/{expected} within the time allowed; {emails.note}"
         self.emails_stage = self.add(emails)
-        for label, name in (("page", "palmarès page (visitors)"), ("csv", "palmarès CSV (visitors)")):
+        pages = (
+            ("page", "palmarès page (visitors)"),
+            ("region", "palmarès region page (visitors)"),
+            ("csv", "palmarès CSV (visitors)"),
+        )
+        for label, name in pages:
             lat = visitors.latencies.get(label, [])
             stage = Stage(name, len(lat), seconds, lat)
             waiting = len(visitors.latencies.get(label + "-not-yet", []))
             stage.note = f"{self.args.visitors} visitors; +{waiting} before the palmarès was out"
-            if label == "page":
+            if label in ("page", "region"):
                 stage.target = f"p99 ≤ {LIST_PAGE_MS} ms"
                 stage.met = bool(lat) and stage.p99 <= LIST_PAGE_MS
             self.add(stage)

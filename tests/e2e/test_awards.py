@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.common.french import slug
 from tests.support.api import ok, poll
 from tests.support.browser import PHONE, assert_accessible, screenshot, tab_to
 
@@ -273,10 +274,23 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
         assert section.locator("svg rect").count() > 0, chart
         assert section.locator("svg").bounding_box()["width"] <= PHONE["width"], chart
     assert page.locator("svg").count() == 4
-    assert page.get_by_text("Entre-Deux", exact=False).count() == 1
-    assert page.locator(".arobases", has_text="@@@").count() > 0
+    assert page.get_by_text("Entre-Deux", exact=False).count() == 0  # the lines are by region
     assert_accessible(page, context=f"palmarès {YEAR}, téléphone")
     assert screenshot(page, "palmares").stat().st_size > 10_000
+
+    # Its region's page, reached by keyboard: the region's lines.
+    tab_to(page, REGION)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/palmares/{YEAR}/{slug(REGION)}")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Palmarès {YEAR} : {REGION}"
+    row = page.locator("#c-97405")
+    assert "Entre-Deux" in row.inner_text() and row.locator(".arobases").inner_text() == "@@@"
+    assert page.locator("tbody tr").count() == 4
+    assert_accessible(page, context=f"palmarès {YEAR}, {REGION}, téléphone")
+    screenshot(page, "palmares_region")
+    missing = page.goto(f"{stack.base_url}/palmares/{YEAR}/atlantide")
+    assert missing.status == 404 and "Aucune collectivité de cette région" in page.content()
+    assert_accessible(page, context="palmarès : région inconnue")
 
     # The list of palmarès: accessible, and the year is reached and opened by keyboard alone.
     assert page.goto(f"{stack.base_url}/palmares").status == 200

@@ -124,7 +124,7 @@ def test_the_directory_holds_only_consented_initiatives_of_submitted_application
     first = next(i for i in items if i["region"] == "Bretagne")  # the page's first, newest first
     assert page.get_by_role("heading", name="Annuaire des initiatives").is_visible()
     link = page.get_by_role("link", name=f"{first['collectivite']['name']} au palmarès {YEAR}").first
-    assert link.get_attribute("href") == f"/palmares/{YEAR}#c-{first['collectivite']['insee_code']}"
+    assert link.get_attribute("href") == f"/palmares/{YEAR}/bretagne#c-{first['collectivite']['insee_code']}"
     assert_accessible(page, "annuaire des initiatives")
     screenshot(page, "initiatives", size=PHONE)
     page.goto(f"{stack.base_url}/initiatives?limit=1000")

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from services.common import csvsafe
 from services.common.errors import Conflict, NotFound
-from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, sort_key
+from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, slug, sort_key
 from services.gateway import charts
 from services.gateway.http import ApiError, api, json_text, read_json
 from services.gateway.paging import bad_cursor, page_args, page_response, paged
@@ -34,6 +34,7 @@ _pages = Environment(
     autoescape=select_autoescape(["html"]),
 )
 _pages.filters["french_date"] = lambda text: french_date(text, with_time=False)
+_pages.filters["slug"] = slug
 _pages.globals.update(progression_labels=PROGRESSION_LABELS, category_labels=CATEGORY_LABELS)
 
 
@@ -42,15 +43,25 @@ def html(template, status=200, **context):
 
 
 def palmares_page_text(palmares):
-    regions = {}
-    for entry in palmares["labelled"]:
-        regions.setdefault(entry["region"], []).append(entry)
+    """A year's page: its figures, and its regions, each a page of its lines
+    (a national palmarès is 35,000 lines: one page would weigh megabytes)."""
     return _pages.get_template("palmares_year.html").render(
         palmares=palmares,
         stats=palmares["stats"],
         charts=palmares_charts(palmares["stats"]),
-        regions=sorted(regions.items(), key=lambda item: sort_key(item[0])),
+        regions=sorted(palmares["stats"]["by_region"].items(), key=lambda item: sort_key(item[0])),
     )
+
+
+def palmares_region_text(palmares, region):
+    return _pages.get_template("palmares_region.html").render(
+        palmares=palmares, region=region, entries=palmares["labelled"]
+    )
+
+
+def region_named(palmares, region_slug):
+    """The palmarès' region whose slug this is, None if none."""
+    return next((r for r in palmares["stats"]["by_region"] if slug(r) == region_slug), None)
 
 
 def palmares_charts(stats):
@@ -191,19 +202,46 @@ class AwardsRoutes:
     @api("GET", "/palmares/<int:year>", public=True)
     def palmares_page(self, request, principal, year):
         role = principal.role if principal else None
-        try:
-            page = _released.get(
+        return self._palmares_page(
+            year,
+            lambda: _released.get(
                 ("page", year),
-                lambda: palmares_page_text(self.awards.palmares(year, role)),
+                lambda: palmares_page_text(self.awards.palmares(year, role, lines=False)),
+                _public(principal),
+            ),
+        )
+
+    @api("GET", "/palmares/<int:year>/<region_slug>", public=True)
+    def palmares_region_page(self, request, principal, year, region_slug):
+        role = principal.role if principal else None
+
+        def page():
+            figures = _released.get(
+                ("figures", year), lambda: self.awards.palmares(year, role, lines=False), _public(principal)
+            )
+            region = region_named(figures, region_slug)
+            if region is None:
+                raise NotFound(
+                    f"Aucune collectivité de cette région n'est au palmarès {year}.", "region_not_found"
+                )
+            return _released.get(
+                ("region", year, region),
+                lambda: palmares_region_text(self.awards.palmares(year, role, region=region), region),
                 _public(principal),
             )
+
+        return self._palmares_page(year, page)
+
+    @staticmethod
+    def _palmares_page(year, render):
+        """`render()`'s page, or the page saying why there is none."""
+        try:
+            page = render()
         except Conflict as exc:
             return html("palmares_embargo.html", status=409, year=year, message=exc.message)
-        except NotFound:
-            return html(
-                "palmares_embargo.html",
-                status=404,
-                year=year,
-                message=f"Aucune campagne {year} n'est connue.",
+        except NotFound as exc:
+            message = (
+                exc.message if exc.code == "region_not_found" else f"Aucune campagne {year} n'est connue."
             )
+            return html("palmares_embargo.html", status=404, year=year, message=message)
         return Response(page, mimetype="text/html")

@@ -12,6 +12,7 @@ from services.awards.release import (
     RELEASE_PARTS,
     RESULT_BUCKET_SIZE,
     by_release_part,
+    region_chunks,
     release_part,
     result_bucket,
     result_bucket_count,
@@ -449,3 +450,39 @@ def test_an_application_reviewed_before_its_submission_arrived_is_drafted_with_i
     draft = awards.awards.palmares(YEAR, logic.ORGANISER)
     [dijon] = [e for e in draft["labelled"] if e["application_id"] == "app-4"]
     assert (dijon["collectivite"]["name"], dijon["arobases"]) == ("Dijon", 2)
+
+
+def test_region_chunks_say_where_each_regions_lines_are():
+    regions = [("Bretagne", "Corse"), ("Corse", "Corse"), ("Corse", "Occitanie")]
+    chunks = [[{"region": region} for region in chunk] for chunk in regions]
+    assert region_chunks(chunks) == [
+        {"region": "Bretagne", "first": 0, "last": 0},
+        {"region": "Corse", "first": 0, "last": 2},
+        {"region": "Occitanie", "first": 2, "last": 2},
+    ]
+    assert region_chunks([]) == []
+
+
+def test_a_released_palmares_is_read_by_region_or_as_figures_alone(awards):
+    breton = dict(collectivite("29019", "Brest"), region="Bretagne")
+    awards.apply("app-4", breton, proposal=2)
+    release(awards, YEAR, "admin", force=True)
+    assert awards.repo.release(YEAR)["region_chunks"] == [
+        {"region": "Bourgogne-Franche-Comté", "first": 0, "last": 0},
+        {"region": "Bretagne", "first": 0, "last": 0},
+    ]
+    bretagne = awards.awards.palmares(YEAR, None, region="Bretagne")
+    assert [e["collectivite"]["name"] for e in bretagne["labelled"]] == ["Brest"]
+    assert bretagne["stats"]["labelled_count"] == 3  # the figures stay the year's
+    assert awards.awards.palmares(YEAR, None, region="Corse")["labelled"] == []
+    figures = awards.awards.palmares(YEAR, None, lines=False)
+    assert figures["labelled"] == [] and figures["stats"]["by_region"] == {
+        "Bourgogne-Franche-Comté": 2,
+        "Bretagne": 1,
+    }
+    # An organiser's draft is read by region the same way.
+    draft = Awards()
+    draft.apply("app-4", breton, proposal=2)
+    draft.apply("app-1", collectivite("25056", "Besançon"), proposal=4)
+    lines = draft.awards.palmares(YEAR, logic.ORGANISER, region="Bretagne")["labelled"]
+    assert lines[0]["collectivite"]["name"] == "Brest" and len(lines) == 1

@@ -1,4 +1,4 @@
-from services.common.french import french_date
+from services.common.french import french_date, slug
 
 
 def test_dates_are_written_in_paris_time_and_french():
@@ -32,3 +32,11 @@ def test_regions_sort_in_french_order():
         "La Réunion",
         "Occitanie",
     ]
+
+
+def test_a_region_slug_is_ascii_lowercase_words_joined_by_hyphens():
+    assert slug("Provence-Alpes-Côte d'Azur") == "provence-alpes-cote-d-azur"
+    assert slug("Île-de-France") == "ile-de-france"
+    assert slug("La Réunion") == "la-reunion"
+    assert slug("Bretagne") == "bretagne"
+    assert slug("  ") == "-"  # never empty: still a path segment
