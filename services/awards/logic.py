@@ -258,11 +258,17 @@ class Awards(ReleaseProtocol):
             return as_of is None or proposal.get("received_at") is None or proposal["received_at"] <= as_of
 
         categories = {app["_id"]: app["collectivite"]["category"] for app, _ in labelled}
-        averages = feedback.category_averages(
-            (categories[p["_id"]], p.get("reviews", []))
-            for p in self.repo.review_scores(year)
-            if p["_id"] in categories and arrived(p)
-        )
+        partless = []
+
+        def scored():
+            for proposal in self.repo.review_scores(year):
+                if "part" not in proposal:
+                    partless.append(proposal["_id"])
+                if proposal["_id"] in categories and arrived(proposal):
+                    yield categories[proposal["_id"]], proposal.get("reviews", [])
+
+        averages = feedback.category_averages(scored())
+        self.repo.give_parts(year, partless)
         labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
         enjeux = campaign.get("enjeux") or []
 

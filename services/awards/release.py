@@ -33,8 +33,9 @@ RELEASE_BATCH_SIZE = 500
 # Parts of a campaign's applications, read one at a time by the write-out (by
 # an equality FerretDB serves from an index): about 550 at 35,000.
 RELEASE_PARTS = 64
-# Entries to a `results` document: a collectivité's result reads one (about
-# 100 kB with the feedback), and the release writes 384 at 35,000 collectivités.
+# Entries to a `results` document, at most about: a collectivité's result reads
+# one (about 100 kB with the feedback), and the release writes 384 at 35,000
+# collectivités (64 at least, one or more to a part).
 RESULT_BUCKET_SIZE = 100
 # A completer that died leaves the release to another after this long (the
 # recovery timer); a national release is written out well within it.
@@ -158,6 +159,13 @@ def release_key(year: int) -> str:
 
 def batch_key(year: int, part: int, index: int) -> str:
     return f"release:{year}:part:{part}:batch:{index}"
+
+
+def unparted_batch_key(year: int, index: int) -> str:
+    """A batch of a release begun before release parts: all its lines in
+    palmarès order, 500 to a batch. Finished the same way, with the same keys,
+    so that no event is recorded again under another key (another email)."""
+    return f"release:{year}:batch:{index}"
 
 
 def release_view(year: int, released: Doc) -> Doc:
@@ -340,14 +348,24 @@ class ReleaseProtocol:
         self._publish(step)
         with_feedback = self.release_feedback(year, campaign, labelled, as_of)
         bucket_count = result_bucket_count(len(entries))
+        unparted = self.repo.step(unparted_batch_key(year, 0)) is not None
+        unparted_lines = []  # (a release begun before release parts: its events in its own batches)
         for part, part_entries in by_release_part(entries).items():
             # Each line carries its collectivité's feedback, comments as moderated at the release.
             full = with_feedback(part, part_entries)
-            for index, batch in enumerate(batches(full)):
-                self._write_batch(year, batch_key(year, part, index), batch, by_app, campaign)
+            if unparted:
+                unparted_lines += full
+            else:
+                for index, batch in enumerate(batches(full)):
+                    self._write_batch(year, batch_key(year, part, index), batch, by_app, campaign)
             # Each collectivité's own result page reads its entry, feedback included, from its bucket.
             for index, bucket in result_buckets(full, bucket_count).items():
                 self.repo.save_result_bucket(year, index, bucket)
+        if unparted:
+            order = {e["application_id"]: n for n, e in enumerate(entries)}
+            unparted_lines.sort(key=lambda e: order[e["application_id"]])
+            for index, batch in enumerate(batches(unparted_lines)):
+                self._write_batch(year, unparted_batch_key(year, index), batch, by_app, campaign)
         # The public palmarès, read by every visitor, carries the public fields
         # only: the feedback was 82 % of its bytes at 3,500 collectivités, decoded
         # by the database at each read.

@@ -67,10 +67,13 @@ def part_older_reviews(db):
     """Proposals and moderations stored before release parts get theirs."""
     for name, id_field in (("proposals", "_id"), ("moderation", "application_id")):
         older = db[name].find({"part": {"$exists": False}}, {id_field: 1}, batch_size=READ_BATCH)
-        updates = [
-            UpdateOne({"_id": doc["_id"]}, {"$set": {"part": release_part(doc[id_field])}}) for doc in older
-        ]
-        update_in_bulks(db[name], updates)
+        _give_parts(db[name], older, id_field)
+
+
+def _give_parts(collection, docs, id_field):
+    """Each of `docs` ({_id, id_field}) gets the release part of its application."""
+    parts = [UpdateOne({"_id": d["_id"]}, {"$set": {"part": release_part(d[id_field])}}) for d in docs]
+    update_in_bulks(collection, parts)
 
 
 @migration("level-buckets")
@@ -147,9 +150,18 @@ class AwardsRepository:
         return list(self.db.proposals.find({"campaign_year": year}, projection, batch_size=READ_BATCH))
 
     def review_scores(self, year):
-        """The scores of a campaign's reviews, streamed: {_id, reviews: [{scores}], received_at}."""
-        projection = {"reviews.scores": 1, "received_at": 1}
+        """The scores of a campaign's reviews, streamed: {_id, reviews: [{scores}], received_at, part}."""
+        projection = {"reviews.scores": 1, "received_at": 1, "part": 1}
         return self.db.proposals.find({"campaign_year": year}, projection, batch_size=READ_BATCH)
+
+    def give_parts(self, year, proposal_ids):
+        """Release parts for these proposals and the campaign's moderations
+        written without one after the migration (by a replica still running
+        the code before it, during a deploy)."""
+        _give_parts(self.db.proposals, ({"_id": i} for i in proposal_ids), "_id")
+        partless = {"campaign_year": year, "part": {"$exists": False}}
+        moderations = self.db.moderation.find(partless, {"application_id": 1}, batch_size=READ_BATCH)
+        _give_parts(self.db.moderation, moderations, "application_id")
 
     def reviews(self, year, part):
         """The reviews of one release part's proposals (release.release_part):

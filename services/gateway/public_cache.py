@@ -24,7 +24,9 @@ from typing import Any
 from cachetools import LRUCache
 
 SECONDS = 5.0
-SIZE = 64  # a handful of years × (JSON, CSV, page): bounded whatever visitors ask for
+# A handful of years × (JSON, CSV, page, figures, up to 18 regions' pages):
+# bounded whatever visitors ask for (an unknown region is never kept).
+SIZE = 128
 
 
 class PublicCache:

@@ -289,8 +289,13 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
     assert_accessible(page, context=f"palmarès {YEAR}, {REGION}, téléphone")
     screenshot(page, "palmares_region")
     missing = page.goto(f"{stack.base_url}/palmares/{YEAR}/atlantide")
-    assert missing.status == 404 and "Aucune collectivité de cette région" in page.content()
+    assert missing.status == 404 and "Aucune région ne porte ce nom" in page.content()
     assert_accessible(page, context="palmarès : région inconnue")
+    # A region none of whose collectivités is labelled (the directory of initiatives links to it too).
+    assert page.goto(f"{stack.base_url}/palmares/{YEAR}/bretagne").status == 200
+    assert page.get_by_role("heading", level=1).inner_text() == f"Palmarès {YEAR} : Bretagne"
+    assert "Aucune collectivité de la région n'est labellisée" in page.content()
+    assert_accessible(page, context="palmarès : région sans lauréat")
 
     # The list of palmarès: accessible, and the year is reached and opened by keyboard alone.
     assert page.goto(f"{stack.base_url}/palmares").status == 200

@@ -3,6 +3,7 @@ palmarès pages; a mixin of GatewayService. The embargo itself is enforced by
 the awards service (it is told the caller's role)."""
 
 import io
+import itertools
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -12,6 +13,7 @@ from werkzeug.wrappers import Response
 from services.common import csvsafe
 from services.common.errors import Conflict, NotFound
 from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, slug, sort_key
+from services.common.reference import REGIONS
 from services.gateway import charts
 from services.gateway.http import ApiError, api, json_text, read_json
 from services.gateway.paging import bad_cursor, page_args, page_response, paged
@@ -54,14 +56,21 @@ def palmares_page_text(palmares):
 
 
 def palmares_region_text(palmares, region):
-    return _pages.get_template("palmares_region.html").render(
-        palmares=palmares, region=region, entries=palmares["labelled"]
-    )
+    """A region's page: its lines in French alphabetical order."""
+
+    def order(entry):
+        return sort_key(entry["collectivite"]["name"]), entry["collectivite"]["insee_code"]
+
+    entries = sorted(palmares["labelled"], key=order)
+    page = _pages.get_template("palmares_region.html")
+    return page.render(palmares=palmares, region=region, entries=entries)
 
 
 def region_named(palmares, region_slug):
-    """The palmarès' region whose slug this is, None if none."""
-    return next((r for r in palmares["stats"]["by_region"] if slug(r) == region_slug), None)
+    """The region whose slug this is: one of the palmarès' or of France's
+    (which may have none labelled); None if none."""
+    names = itertools.chain(palmares["stats"]["by_region"], REGIONS.values())
+    return next((name for name in names if slug(name) == region_slug), None)
 
 
 def palmares_charts(stats):
@@ -222,8 +231,11 @@ class AwardsRoutes:
             region = region_named(figures, region_slug)
             if region is None:
                 raise NotFound(
-                    f"Aucune collectivité de cette région n'est au palmarès {year}.", "region_not_found"
+                    f"Aucune région ne porte ce nom : voyez les régions du palmarès {year}.",
+                    "region_not_found",
                 )
+            if region not in figures["stats"]["by_region"]:  # none of its collectivités labelled
+                return palmares_region_text(figures, region)
             return _released.get(
                 ("region", year, region),
                 lambda: palmares_region_text(self.awards.palmares(year, role, region=region), region),

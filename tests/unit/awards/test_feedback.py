@@ -295,3 +295,14 @@ def test_reviews_and_moderations_stored_before_release_parts_get_theirs_once(des
         "score": 3.0,
         "category_average": 2.0,
     }
+
+
+def test_reviews_written_without_a_part_after_the_migration_still_reach_the_release(desk):
+    """As a replica still running the code before release parts writes them, during a deploy."""
+    desk.awards.moderate_comment("2017:a", "r1", {"state": "approved"}, "orga-1")
+    for name in ("proposals", "moderation"):
+        desk.out.db[name].update_many({}, {"$unset": {"part": ""}})
+    release(desk, YEAR, "orga-1", force=True)
+    fb = desk.awards.application_result("2017:a", "collectivite", "col-35238")["feedback"]
+    assert fb["comments"] == ["Belle démarche participative."]
+    assert fb["scores"][0]["score"] == 3.0

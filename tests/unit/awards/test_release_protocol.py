@@ -11,14 +11,17 @@ from services.awards import logic
 from services.awards.release import (
     RELEASE_PARTS,
     RESULT_BUCKET_SIZE,
+    award_payload,
     by_release_part,
     region_chunks,
     release_part,
     result_bucket,
     result_bucket_count,
     result_buckets,
+    unparted_batch_key,
 )
 from services.awards.repository import AwardsRepository
+from services.common import contracts
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from tests.unit.awards.releasing import release
 from tests.unit.fakes import Clock, MemoryOutbox
@@ -486,3 +489,32 @@ def test_a_released_palmares_is_read_by_region_or_as_figures_alone(awards):
     draft.apply("app-1", collectivite("25056", "Besançon"), proposal=4)
     lines = draft.awards.palmares(YEAR, logic.ORGANISER, region="Bretagne")["labelled"]
     assert lines[0]["collectivite"]["name"] == "Brest" and len(lines) == 1
+
+
+def test_a_release_begun_before_release_parts_is_finished_with_its_own_keys(awards, monkeypatch):
+    """Its events already out keep their keys (an event id is an email's): no
+    line is recorded again under a part's key."""
+
+    def crash(*args):
+        raise RuntimeError("process killed")
+
+    monkeypatch.setattr(logic.Awards, "release_feedback", crash)
+    with pytest.raises(RuntimeError):
+        release(awards, YEAR, "admin", force=True)
+    monkeypatch.undo()
+    # As the code before release parts left it: its first batch recorded and published.
+    campaign, labelled, _, entries = awards.awards._draft(YEAR)
+    app = next(app for app, _ in labelled if app["_id"] == entries[0]["application_id"])
+    event = (contracts.AWARD_DECIDED, award_payload(YEAR, app, entries[0], campaign))
+    awards.out.session.record(unparted_batch_key(YEAR, 0), [event], independent=True)
+    published = len(awards.out.publisher.events)
+
+    awards.clock.advance(minutes=4)  # the dead completer's lease ran out
+    assert awards.awards.finish_interrupted_releases() == [YEAR]
+    keys = {c["doc_id"] for c in awards.out.db.changes.find({"collection": "steps"})}
+    assert {k for k in keys if k.startswith(f"release:{YEAR}")} == {
+        f"release:{YEAR}",
+        unparted_batch_key(YEAR, 0),
+    }
+    assert len(awards.out.publisher.events) == published  # nothing new went out
+    assert awards.awards.application_result("app-1", "collectivite", "col-25056")["arobases"] == 4
