@@ -29,8 +29,9 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
   release    POST /campaigns/{year}/release, then every result email accepted
              by the SMTP capture (arrival times from its file names), while
              `--visitors` concurrent visitors read /palmares/{year}, its
-             regions' pages and palmares.csv in turn; baseline: the same emails handed to the same capture
-             alone (no database), with as many connections as the sender
+             regions' pages and palmares.csv in turn; baseline: the same
+             emails handed to the same capture alone (no database), with as
+             many connections as the sender
              (SMTP_CONNECTIONS when the configuration has it, else 1);
   results    20 collectivités reading their result (GET /applications/{id}/result);
   events     the lifecycle's event throughput (application_submitted events
