@@ -35,18 +35,22 @@ PROGRESSION_LABELS = {
 }
 
 
+def fold(text: str) -> str:
+    """Lower case without accents, for comparing names ("Île" and "ile")."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
 def sort_key(text: str) -> tuple[str, str]:
     """French alphabetical order: accents and case do not count first
     ("Île-de-France" between "Hauts-de-France" and "La Réunion", not last)."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
+    folded = fold(text)
     return folded, text
 
 
 def slug(text: str) -> str:
     """A name as a URL's path segment: "Provence-Alpes-Côte d'Azur" gives
     "provence-alpes-cote-d-azur"."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return "-".join(re.findall(r"[a-z0-9]+", folded)) or "-"
+    return "-".join(re.findall(r"[a-z0-9]+", fold(text))) or "-"
 
 
 def french_date(text: object, with_time: bool = True) -> str:

@@ -17,8 +17,7 @@ An EPCI's name keeps its own article, in lower case inside a sentence: "la
 Communauté d'agglomération …", "le Syndicat …", "l'Établissement …".
 """
 
-import unicodedata
-
+from services.common.french import fold
 from services.common.types import Doc
 
 TNCC_VALUES = tuple(range(9))
@@ -30,7 +29,7 @@ _EPCI_ELIDED = ("établissement", "eurométropole")
 
 
 def _plain(letter: str) -> str:
-    return unicodedata.normalize("NFKD", letter).encode("ascii", "ignore").decode().lower()
+    return fold(letter)
 
 
 def default_tncc(name: str) -> int:

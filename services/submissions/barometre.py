@@ -9,12 +9,12 @@ no single collectivité can be recognised.
 
 import functools
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
 import snowballstemmer
 
+from services.common.french import fold
 from services.common.types import Doc
 
 MIN_GROUP = 5
@@ -44,10 +44,6 @@ def band_of(population: int) -> str:
         if population >= lower:
             code = band
     return code
-
-
-def fold(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def terms(text: str) -> list[str]:

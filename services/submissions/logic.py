@@ -8,14 +8,13 @@ change that owes an event is one ledger change carrying it.
 import json
 import logging
 import time
-import unicodedata
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from services.common import contracts, tallies, tokens
 from services.common.clock import as_utc, isoformat
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.common.french import APPLICATION_STATE_LABELS
+from services.common.french import APPLICATION_STATE_LABELS, fold
 from services.common.types import Doc
 from services.common.validation import load
 from services.submissions import barometre, schemas
@@ -59,11 +58,6 @@ def campaign_state(campaign: Doc, now: datetime) -> str:
     if campaign.get("released_at"):
         return "released"
     return "closed" if now >= campaign["submissions_close_at"] else "open"
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for searching names."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def grid_codes(grid: Doc) -> tuple[set[str], set[str]]:

@@ -3,10 +3,10 @@ fields and `$`/`.` keys are rejected). Checks that need the database or the
 campaign's grid (known codes, ownership, dates) live in logic.py."""
 
 import re
-import unicodedata
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
+from services.common.french import fold
 from services.common.reference import REGION_NAMES
 from services.common.validation import StrictSchema
 
@@ -22,8 +22,7 @@ REGIONS = REGION_NAMES
 
 
 def _fold(text):
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z]+", "", text)
+    return re.sub(r"[^a-z]+", "", fold(text))
 
 
 _REGION_BY_FOLD = {_fold(name): name for name in REGIONS}
