@@ -210,13 +210,10 @@ class AwardsRoutes:
 
     @api("GET", "/palmares/<int:year>", public=True)
     def palmares_page(self, request, principal, year):
-        role = principal.role if principal else None
         return self._palmares_page(
             year,
             lambda: _released.get(
-                ("page", year),
-                lambda: palmares_page_text(self.awards.palmares(year, role, lines=False)),
-                _public(principal),
+                ("page", year), lambda: palmares_page_text(self._figures(principal, year)), _public(principal)
             ),
         )
 
@@ -225,9 +222,7 @@ class AwardsRoutes:
         role = principal.role if principal else None
 
         def page():
-            figures = _released.get(
-                ("figures", year), lambda: self.awards.palmares(year, role, lines=False), _public(principal)
-            )
+            figures = self._figures(principal, year)
             region = region_named(figures, region_slug)
             if region is None:
                 raise NotFound(
@@ -243,6 +238,13 @@ class AwardsRoutes:
             )
 
         return self._palmares_page(year, page)
+
+    def _figures(self, principal, year):
+        """The palmarès without its lines, read once for the year's page and its regions' pages."""
+        role = principal.role if principal else None
+        return _released.get(
+            ("figures", year), lambda: self.awards.palmares(year, role, lines=False), _public(principal)
+        )
 
     @staticmethod
     def _palmares_page(year, render):
