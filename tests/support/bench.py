@@ -74,10 +74,15 @@ def run_all(threads: list[threading.Thread], errors: list[BaseException]) -> flo
 
 def rss_kib(pid: int) -> int:
     """VmRSS of a process in KiB (0 once it is gone)."""
+    return status_kib(pid, "VmRSS")
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A memory field of /proc/<pid>/status (VmRSS, VmHWM: the peak) in KiB, 0 once it is gone."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError, ValueError):
         pass
