@@ -5,9 +5,13 @@ A released palmarès no longer changes, and at the ceremony a crowd asks for it
 many times a second: each read would otherwise cost an RPC to the awards
 service and its database reads, competing with the release's own work (the
 routes keep the encoded body, so a read costs no encoding either). Only
-answers every visitor gets are kept (never an organiser's draft, never an
-embargo or "in progress" answer, which are exceptions and pass through), and
-only for `SECONDS`, so a correction shows within that time.
+answers every visitor gets are kept (never an organiser's draft), and only for
+`SECONDS`, so a correction shows within that time. A refusal every visitor
+gets (a domain error: the embargo, "being published", an unknown year) is an
+answer too, kept `ERROR_SECONDS` only: the crowd refreshing before the
+ceremony, or during a national release's write-out (a minute), would
+otherwise put an RPC and two database reads per request on the awards
+service while it writes the release; the palmarès shows at most that late.
 
 One caller at a time loads a key (single flight): when an answer is due again,
 the crowd keeps getting the one it has while that caller loads the next. Without
@@ -16,6 +20,7 @@ page at once, and the gateway's one process would serve them all seconds late.""
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -23,7 +28,10 @@ from typing import Any
 
 from cachetools import LRUCache
 
+from services.common.errors import DomainError
+
 SECONDS = 5.0
+ERROR_SECONDS = 1.0
 # A handful of years × (JSON, CSV, page, figures, up to 18 regions' pages):
 # bounded whatever visitors ask for (an unknown region is never kept).
 SIZE = 128
@@ -31,24 +39,30 @@ SIZE = 128
 
 class PublicCache:
     def __init__(
-        self, seconds: float = SECONDS, size: int = SIZE, timer: Callable[[], float] = time.monotonic
+        self,
+        seconds: float = SECONDS,
+        size: int = SIZE,
+        timer: Callable[[], float] = time.monotonic,
+        error_seconds: float = ERROR_SECONDS,
     ):
         self._seconds = seconds
+        self._error_seconds = error_seconds
         self._timer = timer
-        self._entries: LRUCache = LRUCache(maxsize=size)  # key -> (answer, loaded at)
+        # key -> (answer, loaded at, the DomainError raised instead or None)
+        self._entries: LRUCache = LRUCache(maxsize=size)
         self._loading: dict[Hashable, threading.Event] = {}  # keys one caller is loading
         self._lock = threading.Lock()  # green under eventlet: one gateway's workers share it
 
     def get(self, key: Hashable, load: Callable[[], Any], public: bool) -> Any:
-        """`load()`'s answer, from the cache when `public` (the caller sees what
-        everyone sees) and it was loaded less than `seconds` ago, or when another
-        caller is loading the next one."""
+        """`load()`'s answer (or its DomainError, raised again), from the cache
+        when `public` (the caller sees what everyone sees) and it was loaded
+        recently enough, or when another caller is loading the next one."""
         if not public:
             return load()
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and (self._timer() - entry[1] < self._seconds or key in self._loading):
-                return entry[0]
+            if entry is not None and (self._fresh(entry) or key in self._loading):
+                return _answer(entry)
             loading = self._loading.get(key)
             if loading is None:
                 self._loading[key] = threading.Event()
@@ -57,13 +71,34 @@ class PublicCache:
             with self._lock:
                 entry = self._entries.get(key)
             if entry is not None:
-                return entry[0]
-            return load()  # its load raised (an embargo): each caller gets its own answer
+                return _answer(entry)
+            return load()  # its load failed otherwise (the awards service away): try again
         try:
-            value = load()
+            try:
+                value = load()
+            except DomainError as refused:
+                with self._lock:
+                    self._entries[key] = (None, self._timer(), refused)
+                raise
             with self._lock:
-                self._entries[key] = (value, self._timer())
+                self._entries[key] = (value, self._timer(), None)
             return value
         finally:
             with self._lock:
                 self._loading.pop(key).set()
+
+    def clear(self) -> None:
+        """Everything kept forgotten (a release this process saw answered)."""
+        with self._lock:
+            self._entries.clear()
+
+    def _fresh(self, entry: tuple[Any, float, DomainError | None]) -> bool:
+        seconds = self._seconds if entry[2] is None else self._error_seconds
+        return self._timer() - entry[1] < seconds
+
+
+def _answer(entry: tuple[Any, float, DomainError | None]) -> Any:
+    if entry[2] is not None:
+        # A copy: raising the kept instance again would chain each raise's traceback onto it.
+        raise copy.copy(entry[2])
+    return entry[0]

@@ -5,7 +5,10 @@ written out within them, so the organiser hears of a refusal (undecided
 applications) at once, as a 409, and the palmarès is public when the answer
 comes. A national campaign takes longer: the answer is
 then `requested` or `releasing`, the outcome read later
-(`GET /api/v1/campaigns/{year}/release`, the release page).
+(`GET /api/v1/campaigns/{year}/release`, the release page). A release
+answered `released` drops this gateway's kept palmarès answers (the embargo
+its visitors were refused a moment ago): public here when the answer comes,
+in the other gateways within public_cache.ERROR_SECONDS.
 
 The release preview's first count (a tally, services/common/tallies.py): a
 small campaign's is made within the wait, a national one's (a whole draft,
@@ -16,11 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from services.common.errors import Conflict
+from services.gateway.public_cache import PublicCache
 
 RELEASE_WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.5
 UNDER_WAY = ("requested", "releasing")
 DECIDED = ("releasing", "released")  # the ledger step exists: nothing changes it any more
+# What every visitor gets of a released palmarès, kept as the bytes sent (routes/awards.py).
+public_palmares = PublicCache()
 
 
 def request_release(
@@ -38,6 +44,8 @@ def request_release(
         state = awards.release_state(year)
     if state["state"] == "refused":
         raise Conflict(state["refusal"]["message"], state["refusal"]["code"])
+    if state["state"] == "released":
+        public_palmares.clear()
     return state
 
 

@@ -17,13 +17,10 @@ from services.common.reference import REGIONS
 from services.gateway import charts
 from services.gateway.http import ApiError, api, json_text, read_json
 from services.gateway.paging import bad_cursor, page_args, page_response, paged
-from services.gateway.public_cache import PublicCache
-from services.gateway.releasing import DECIDED, first_count, request_release
+from services.gateway.releasing import DECIDED, first_count, public_palmares, request_release
 
 ORGANISER = ("organiser",)
 PREVIEW_RETRY_SECONDS = 10
-
-_released = PublicCache()
 
 
 def _public(principal):
@@ -178,7 +175,7 @@ class AwardsRoutes:
     @api("GET", "/api/v1/campaigns/<int:year>/palmares", public=True)
     def get_palmares(self, request, principal, year):
         role = principal.role if principal else None
-        text = _released.get(
+        text = public_palmares.get(
             ("json", year), lambda: json_text(self.awards.palmares(year, role)), _public(principal)
         )
         return Response(text, mimetype="application/json")
@@ -193,7 +190,7 @@ class AwardsRoutes:
             return out.getvalue()
 
         return Response(
-            _released.get(("csv", year), csv_text, _public(principal)),
+            public_palmares.get(("csv", year), csv_text, _public(principal)),
             mimetype="text/csv",
             headers={"Content-Disposition": f'attachment; filename="palmares-{year}.csv"'},
         )
@@ -212,7 +209,7 @@ class AwardsRoutes:
     def palmares_page(self, request, principal, year):
         return self._palmares_page(
             year,
-            lambda: _released.get(
+            lambda: public_palmares.get(
                 ("page", year), lambda: palmares_page_text(self._figures(principal, year)), _public(principal)
             ),
         )
@@ -231,7 +228,7 @@ class AwardsRoutes:
                 )
             if region not in figures["stats"]["by_region"]:  # none of its collectivités labelled
                 return palmares_region_text(figures, region)
-            return _released.get(
+            return public_palmares.get(
                 ("region", year, region),
                 lambda: palmares_region_text(self.awards.palmares(year, role, region=region), region),
                 _public(principal),
@@ -242,7 +239,7 @@ class AwardsRoutes:
     def _figures(self, principal, year):
         """The palmarès without its lines, read once for the year's page and its regions' pages."""
         role = principal.role if principal else None
-        return _released.get(
+        return public_palmares.get(
             ("figures", year), lambda: self.awards.palmares(year, role, lines=False), _public(principal)
         )
 

@@ -40,15 +40,48 @@ def test_an_organisers_read_neither_uses_nor_fills_the_cache():
     assert cache.get(("json", 2018), lambda: "public 2018", public=True) == "public 2018"
 
 
-def test_an_embargo_is_never_kept():
+def embargoed():
+    raise Conflict("Le palmarès 2017 n'est pas encore publié.", "results_embargoed")
+
+
+def test_an_embargo_is_kept_its_error_seconds_only():
+    clock, loads = Clock(), []
+    cache = PublicCache(seconds=5, error_seconds=1, timer=clock)
+
+    def load():
+        loads.append(clock.now)
+        embargoed()
+
+    for now in (0.0, 0.9):
+        clock.now = now
+        with pytest.raises(Conflict) as refused:
+            cache.get(("json", 2017), load, public=True)
+        assert refused.value.code == "results_embargoed"
+    assert loads == [0.0]
+    clock.now = 1.1
+    assert cache.get(("json", 2017), lambda: "released", public=True) == "released"
+
+
+def test_a_kept_refusal_is_raised_afresh_each_time():
+    cache = PublicCache(seconds=5, timer=Clock())
+    raised = []
+    for _ in range(3):
+        with pytest.raises(Conflict) as refused:
+            cache.get("page", embargoed, public=True)
+        raised.append(refused.value)
+    assert len({id(error) for error in raised}) == 3
+    assert [error.message for error in raised] == ["Le palmarès 2017 n'est pas encore publié."] * 3
+
+
+def test_a_failure_that_is_no_answer_is_never_kept():
     cache = PublicCache(seconds=5, timer=Clock())
 
-    def embargoed():
-        raise Conflict("Le palmarès 2017 n'est pas encore publié.", "results_embargoed")
+    def away():
+        raise TimeoutError("the awards service did not answer")
 
-    with pytest.raises(Conflict):
-        cache.get(("json", 2017), embargoed, public=True)
-    assert cache.get(("json", 2017), lambda: "released", public=True) == "released"
+    with pytest.raises(TimeoutError):
+        cache.get("page", away, public=True)
+    assert cache.get("page", lambda: "released", public=True) == "released"
 
 
 def test_the_cache_is_bounded_whatever_years_visitors_ask_for():
@@ -106,22 +139,51 @@ def test_the_crowd_gets_the_previous_answer_while_one_caller_loads_the_next():
     assert cache.get("page", lambda: pytest.fail("a third load"), public=True) == "à 6 s"
 
 
-def test_when_the_load_fails_each_waiting_caller_gets_its_own_answer():
+def test_the_callers_waiting_for_a_refused_load_get_that_refusal():
     cache = PublicCache(seconds=5, timer=Clock())
     started, release = threading.Event(), threading.Event()
 
-    def embargoed():
+    def slow_embargo():
         started.set()
         release.wait(5)
-        raise Conflict("Le palmarès 2017 n'est pas encore publié.", "results_embargoed")
+        embargoed()
+
+    outcomes = []
+
+    def read(load):
+        try:
+            outcomes.append(cache.get("page", load, public=True))
+        except Conflict as refused:
+            outcomes.append(refused.code)
+
+    loader = threading.Thread(target=read, args=(slow_embargo,))
+    loader.start()
+    assert started.wait(5)
+    waiters = [threading.Thread(target=read, args=(lambda: pytest.fail("a second load"),)) for _ in range(5)]
+    for waiter in waiters:
+        waiter.start()
+    release.set()
+    for thread in [loader, *waiters]:
+        thread.join(5)
+    assert outcomes == ["results_embargoed"] * 6
+
+
+def test_the_callers_waiting_for_a_load_that_failed_load_again():
+    cache = PublicCache(seconds=5, timer=Clock())
+    started, release = threading.Event(), threading.Event()
+
+    def slow_failure():
+        started.set()
+        release.wait(5)
+        raise TimeoutError("the awards service did not answer")
 
     outcomes = []
 
     def first():
         try:
-            cache.get("page", embargoed, public=True)
-        except Conflict:
-            outcomes.append("embargo")
+            cache.get("page", slow_failure, public=True)
+        except TimeoutError:
+            outcomes.append("timeout")
 
     loader = threading.Thread(target=first)
     loader.start()
@@ -133,4 +195,4 @@ def test_when_the_load_fails_each_waiting_caller_gets_its_own_answer():
     release.set()
     loader.join(5)
     waiter.join(5)
-    assert sorted(outcomes) == ["embargo", "publié"]
+    assert sorted(outcomes) == ["publié", "timeout"]

@@ -3,7 +3,7 @@
 import pytest
 
 from services.common.errors import Conflict
-from services.gateway.releasing import first_count, request_release
+from services.gateway.releasing import first_count, public_palmares, request_release
 
 
 class Awards:
@@ -58,3 +58,19 @@ def test_a_first_count_is_waited_for_a_few_seconds_only():
     assert first_count(lambda: tallies.pop(0), sleep=lambda seconds: None) == {"counts": {"ready": True}}
     never = first_count(lambda: {"counts": None}, wait=0, sleep=lambda seconds: None)
     assert never == {"counts": None}  # the API answers 503, Retry-After
+
+
+def test_a_release_answered_released_drops_the_embargo_this_gateway_kept():
+    def embargoed():
+        raise Conflict("Le palmarès 2017 n'est pas encore publié.", "results_embargoed")
+
+    with pytest.raises(Conflict):
+        public_palmares.get(("json", 2017), embargoed, public=True)
+    with pytest.raises(Conflict):  # kept: the crowd refreshing costs the awards service nothing
+        public_palmares.get(("json", 2017), lambda: pytest.fail("loaded again"), public=True)
+    request_release(Awards(RELEASING), 2017, "orga-1", {}, sleep=lambda _: None, wait=0)
+    with pytest.raises(Conflict):  # still being written out: nothing dropped
+        public_palmares.get(("json", 2017), lambda: pytest.fail("loaded again"), public=True)
+    request_release(Awards(RELEASED), 2017, "orga-1", {}, sleep=lambda _: None)
+    assert public_palmares.get(("json", 2017), lambda: "publié", public=True) == "publié"
+    public_palmares.clear()
