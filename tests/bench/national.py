@@ -410,8 +410,8 @@ class National:
         """No email queued or being sent, no ledger change unpublished, for 2 s."""
         emails = self.stack.mongo("notifications")["emails"]
 
-        def quiet():
-            if emails.count_documents({"state": {"$in": ["queued", "sending"]}}, limit=1):
+        def quiet():  # equalities: FerretDB hands them to PostgreSQL (an `$in` reads every email)
+            if emails.count_documents({"state": "queued"}, limit=1):
                 return False
             return not any(
                 self.stack.mongo(s)["outbox_pending"].count_documents({}, limit=1) for s in BACKEND_NAMES
@@ -713,8 +713,15 @@ class National:
         self.add(stage)
 
     def deliberation(self):
+        """The organisers deliberate once the jury's work is done: its emails
+        (acknowledgements, reviews started) gone, its events handled. Read
+        while the sender still drains them, a page measured that load instead:
+        a 50-row console page took 560 ms (median, at a tenth of the size) where
+        the jury's part of it takes 46-69 ms alone (bench_deliberation.py)."""
         import requests
 
+        say("waiting for the jury's emails and events to leave before the deliberation")
+        self.settle(600 + len(self.applicants))
         stage = Stage("deliberation pages (200 rows)", target=f"p99 ≤ {LIST_PAGE_MS} ms")
         rows = 0
         cursor = None
@@ -805,7 +812,7 @@ class National:
 
         expected = len(self.applicants)
         recipients = {a["email"] for a in self.applicants}
-        say("waiting for the earlier emails to leave (welcome, acknowledgements, reviews started)")
+        say("waiting for the earlier emails to leave (the organisers' pages asked for counts)")
         self.settle(600 + expected)
         mail_dir = self.stack.mail_dir
         before = {p.name for p in mail_dir.glob("*.eml")}
