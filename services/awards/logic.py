@@ -22,6 +22,7 @@ from services.common import contracts
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.reference import is_email
+from services.common.shelves import shelf_fields
 from services.common.types import Doc
 
 ORGANISER = "organiser"
@@ -356,9 +357,20 @@ class Awards(ReleaseProtocol):
             )
         return rows
 
-    def decisions_of(self, application_ids):
-        """The decisions taken on these applications (a page's), by id: each read by its id."""
-        found = (self.repo.decision(application_id) for application_id in application_ids)
+    def decisions_of(self, application_ids, shelves=None):
+        """The decisions taken on these applications (a page's), by id: read by
+        the `shelves` ([width, shelf]) the page's rows came from when given (a
+        few equality reads), else each by its id."""
+        if shelves is None:
+            found = [self.repo.decision(application_id) for application_id in application_ids]
+        else:
+            wanted = set(application_ids)
+            found = [
+                doc
+                for width, name in shelves
+                for doc in self.repo.decisions_on_shelf(width, name)
+                if doc["_id"] in wanted
+            ]
         return {doc["_id"]: decision_view(doc) for doc in found if doc}
 
     def released(self, year):
@@ -392,6 +404,7 @@ class Awards(ReleaseProtocol):
         now = self.now
         fields = {
             "campaign_year": year,
+            **shelf_fields(application_id),
             "arobases": data["arobases"],
             "mentions": list(data["mentions"]),
             "reason": reason or None,

@@ -36,6 +36,7 @@ from services.awards.release import release_part
 from services.common.ledger import ensure_ledger_indexes, find_step
 from services.common.migrations import migration
 from services.common.mongo import READ_BATCH, update_in_bulks
+from services.common.shelves import SHELF_WIDTHS, shelf_fields
 from services.common.tallies import Tallies
 
 # The label's history is kept by year, in this many documents a year: a
@@ -58,8 +59,11 @@ def ensure_indexes(db):
     db[LEVELS].create_index([("bucket", ASCENDING)])
     for name in ("proposals", "moderation"):
         db[name].create_index([("campaign_year", ASCENDING), ("part", ASCENDING)])
+    for width in SHELF_WIDTHS:
+        db["decisions"].create_index([(f"shelf_{width}", ASCENDING)])
     bucket_older_levels(db)
     part_older_reviews(db)
+    shelve_older_decisions(db)
 
 
 @migration("release-parts")
@@ -68,6 +72,15 @@ def part_older_reviews(db):
     for name, id_field in (("proposals", "_id"), ("moderation", "application_id")):
         older = db[name].find({"part": {"$exists": False}}, {id_field: 1}, batch_size=READ_BATCH)
         _give_parts(db[name], older, id_field)
+
+
+@migration("decision-shelves")
+def shelve_older_decisions(db):
+    """Decisions stored before they were kept on shelves get theirs."""
+    older = db["decisions"].find({"shelf_1": {"$exists": False}}, {"_id": 1}, batch_size=READ_BATCH)
+    update_in_bulks(
+        db["decisions"], [UpdateOne({"_id": d["_id"]}, {"$set": shelf_fields(d["_id"])}) for d in older]
+    )
 
 
 def _give_parts(collection, docs, id_field):
@@ -176,6 +189,9 @@ class AwardsRepository:
 
     def decisions(self, year):
         return list(self.db.decisions.find({"campaign_year": year}))
+
+    def decisions_on_shelf(self, width, name):
+        return list(self.db.decisions.find({f"shelf_{width}": name}))
 
     # comment moderation (last writer wins: an organiser's later choice replaces the earlier)
 

@@ -3,14 +3,28 @@
 from marshmallow import fields, validate
 
 from services.awards.feedback import MAX_COMMENT_CHARS, MODERATION_STATES
+from services.common.shelves import SHELF_WIDTHS
 from services.common.validation import StrictSchema
 
 
 class ApplicationIds(StrictSchema):
-    """A page's applications (the decisions taken on them are read one by one)."""
+    """A page's applications, and the shelves their rows were read from
+    ([width, shelf], services/common/shelves.py): the decisions taken on them
+    are read by those, else one by one."""
 
     application_ids = fields.List(
         fields.String(validate=validate.Length(1, 200)), required=True, validate=validate.Length(max=200)
+    )
+    shelves = fields.List(
+        fields.Tuple(
+            (
+                fields.Integer(strict=True, validate=validate.OneOf(SHELF_WIDTHS)),
+                fields.String(validate=validate.Length(1, 200)),
+            )
+        ),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
     )
 
 

@@ -82,9 +82,9 @@ class AwardsService(HealthRpc):
         return self._use_cases().deliberation(campaign_year(year))
 
     @rpc
-    def decisions_of(self, application_ids):
-        ids = load(ApplicationIds(), {"application_ids": application_ids})["application_ids"]
-        return self._use_cases().decisions_of(ids)
+    def decisions_of(self, application_ids, shelves=None):
+        page = load(ApplicationIds(), {"application_ids": application_ids, "shelves": shelves})
+        return self._use_cases().decisions_of(page["application_ids"], page["shelves"])
 
     @rpc
     def decide(self, application_id, data, by):

@@ -25,6 +25,7 @@ from typing import Any
 from services.common import contracts, tallies
 from services.common.clock import as_utc, isoformat
 from services.common.errors import Conflict, Forbidden, NotFound
+from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields
 from services.common.types import Doc
 from services.jury.consolidation import check_review, next_step, review_ref, score_spread
 from services.jury.eligibility import (
@@ -45,25 +46,11 @@ REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_revi
 
 log = logging.getLogger(__name__)
 
-# Deliberation rows are read by shelf: the application id up to 1, 2 or 3
-# characters of the collectivité's code ("2017:2", "2017:25", "2017:250" for
-# "2017:25056"). Each is a prefix of the sort key, so shelves in order hold the
-# rows in `_id` order, and a page reads a few of them by equality (the one
-# filter FerretDB v1 hands to PostgreSQL's indexes), never the whole campaign.
-SHELF_WIDTHS = (1, 2, 3)
-# A shelf read finding fewer applications than SPARSE makes the next read a
-# wider shelf, more than DENSE a narrower one: a few reads of a few dozen rows
-# each, whether the campaign holds 300 applications or 35,000.
+# Deliberation rows are read by shelf (services/common/shelves.py). A shelf
+# read finding fewer applications than SPARSE makes the next read a wider
+# shelf, more than DENSE a narrower one: a few reads of a few dozen rows each,
+# whether the campaign holds 300 applications or 35,000.
 SPARSE, DENSE = 12, 120
-
-
-def shelf(application_id: str, width: int) -> str:
-    return application_id[: application_id.find(":") + 1 + width]
-
-
-def shelf_fields(application_id: str) -> Doc:
-    """The top-level fields an application's documents are read by."""
-    return {f"shelf_{width}": shelf(application_id, width) for width in SHELF_WIDTHS}
 
 
 def reviews_by_juror(done_tasks: Iterable[Doc]) -> dict[str, int]:
@@ -748,9 +735,10 @@ class JuryDesk:
 
     def deliberation_page(self, campaign_year, after=None, limit=200, disagreements=False):
         """The rows after the application `after`, by application id, at most
-        `limit`, read shelf by shelf (see SHELF_WIDTHS); `next` is the last
-        row's id when more follow. `disagreements`: only the applications whose
-        reviewers disagreed (the shelf read filters them, by equality too)."""
+        `limit`, read shelf by shelf (services/common/shelves.py); `next` is the
+        last row's id when more follow; `shelves` the [width, shelf] read.
+        `disagreements`: only the applications whose reviewers disagreed (the
+        shelf read filters them, by equality too)."""
         width = max(SHELF_WIDTHS)
         if self.shelf_lists is None:
             shelves = self.repos.shelves.of_campaign(campaign_year)  # the narrowest, in order
@@ -759,10 +747,12 @@ class JuryDesk:
         if after is not None:  # those before the cursor's hold only rows before it
             shelves = [name for name in shelves if name >= shelf(after, width)]
         rows: list[Doc] = []
+        read: list[list[object]] = []  # [width, shelf] of each read: where the page's decisions are
         next_shelf = 0
         position = after  # a wider shelf may hold rows already read
         while next_shelf < len(shelves) and len(rows) <= limit:
             group = shelf(shelves[next_shelf], width)
+            read.append([width, group])
             # A wider group may hold rows already read (filtered below): the
             # narrower reads that would avoid them were no faster
             # (bench_deliberation.py, 3,500 applications, 50 rows a page).
@@ -782,7 +772,7 @@ class JuryDesk:
                 width += 1
         more = len(rows) > limit
         rows = rows[:limit]
-        return {"rows": rows, "next": rows[-1]["application_id"] if more else None}
+        return {"rows": rows, "next": rows[-1]["application_id"] if more else None, "shelves": read}
 
     # -- digest -------------------------------------------------------------
 

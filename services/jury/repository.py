@@ -15,9 +15,9 @@ from pymongo.errors import DuplicateKeyError
 from services.common.ledger import ensure_ledger_indexes
 from services.common.markers import CampaignMarkers
 from services.common.migrations import migration
+from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields
 from services.common.tallies import Tallies
 from services.jury.eligibility import ClaimIndex, claim_fields
-from services.jury.logic import SHELF_WIDTHS, shelf, shelf_fields
 
 # The task list of a claim carries no review bodies (they can be long).
 _TASK_SUMMARY = {"review": 0}
@@ -53,7 +53,7 @@ def shelve_older_documents(db):
 
 
 class Shelves(CampaignMarkers):
-    """The narrowest deliberation shelves each campaign has (see logic.SHELF_WIDTHS)."""
+    """The narrowest deliberation shelves each campaign has (services/common/shelves.py)."""
 
     def __init__(self, db):
         super().__init__(db, SHELVES, "shelf")

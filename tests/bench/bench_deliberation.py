@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from services.common.mongo import make_client  # noqa: E402
-from services.jury.logic import SHELF_WIDTHS, JuryDesk, shelf, shelf_fields  # noqa: E402
+from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields  # noqa: E402
+from services.jury.logic import JuryDesk  # noqa: E402
 from services.jury.repository import Repositories, ShelfLists, ensure_indexes  # noqa: E402
 from services.jury.service import SHELF_LIST_SECONDS  # noqa: E402
 from tests.support.bench import stage_line, timed  # noqa: E402

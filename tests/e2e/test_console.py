@@ -221,6 +221,8 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     page.get_by_label("Motif de la décision").fill("Un réseau de tiers-lieux remarquable, vu sur place.")
     page.get_by_role("button", name="Enregistrer la décision").click()
     assert "La décision est enregistrée" in page.get_by_role("status").inner_text()
+    # Back on the deliberation, Dax's row shows it (read by the shelves of the page).
+    assert "4 @ (écart motivé)" in page.get_by_role("row", name="Dax").inner_text()
 
     # Release: preview, an explicit confirmation naming the campaign, then the emails.
     def release_page():

@@ -304,7 +304,7 @@ class OrganiserPages:
         application = self.submissions.get_application(application_id, "organiser", self._by(visitor))
         campaign = self.submissions.get_campaign(application["campaign_year"])
         row = self.jury.deliberation_row(application_id)
-        row = self.with_decisions([row])[0] if row else None
+        row = self.with_decisions({"rows": [row]})[0] if row else None
         team = self.team()
         comments = self.awards.comments(application_id) if row else []
         return render(
@@ -374,7 +374,7 @@ class OrganiserPages:
             "orga_deliberation.html",
             visitor,
             campaign=campaign,
-            rows=self.with_decisions(page["rows"]),
+            rows=self.with_decisions(page),
             view=view,
             after=after,
             next=page["next"],

@@ -112,11 +112,14 @@ class AwardsRoutes:
         except (UnknownService, MethodNotFound):  # the jury service is away: the awards copy of its proposals
             return paged(request, self.awards.deliberation(year), lambda row: [row["application_id"]])
         next_key = [page["next"]] if page["next"] is not None else None
-        return page_response(self.with_decisions(page["rows"]), next_key)
+        return page_response(self.with_decisions(page), next_key)
 
-    def with_decisions(self, rows):
-        """Deliberation rows with the organisers' decision on each (a page's, read by id)."""
-        decisions = self.awards.decisions_of([row["application_id"] for row in rows]) if rows else {}
+    def with_decisions(self, page):
+        """A deliberation page's rows with the organisers' decision on each, read
+        by the shelves the jury read the rows from (by id from an older jury)."""
+        rows = page["rows"]
+        ids = [row["application_id"] for row in rows]
+        decisions = self.awards.decisions_of(ids, page.get("shelves")) if rows else {}
         return [dict(row, decision=decisions.get(row["application_id"])) for row in rows]
 
     @api("PUT", "/api/v1/applications/<application_id>/decision", roles=ORGANISER)

@@ -20,9 +20,10 @@ from services.awards.release import (
     result_buckets,
     unparted_batch_key,
 )
-from services.awards.repository import AwardsRepository
+from services.awards.repository import AwardsRepository, ensure_indexes
 from services.common import contracts
 from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.shelves import shelf, shelf_fields
 from tests.unit.awards.releasing import release
 from tests.unit.fakes import Clock, MemoryOutbox
 
@@ -238,6 +239,29 @@ def test_a_decision_departing_from_the_proposal_needs_a_reason(awards):
     assert awards.repo.decision("app-1")["version"] == 2
     # A page's decisions, read by id: the undecided and the unknown are left out.
     assert awards.awards.decisions_of(["app-1", "app-2", "nulle-part"]) == {"app-1": changed}
+
+
+def test_a_pages_decisions_are_read_by_the_shelves_its_rows_came_from(awards):
+    first = awards.awards.decide("app-1", {"arobases": 4, "mentions": ["teletravail"]}, "admin")
+    awards.awards.decide("app-3", {"arobases": 2, "mentions": [], "reason": "dossier mince"}, "admin")
+    assert awards.repo.decision("app-1")["shelf_3"] == shelf("app-1", 3)
+    # app-3 is on the shelf too, but not on the page; app-2 has no decision.
+    assert awards.awards.decisions_of(["app-1", "app-2"], [[3, shelf("app-1", 3)]]) == {"app-1": first}
+    # Nothing is read by id once shelves are given: none of them holds app-1.
+    assert awards.awards.decisions_of(["app-1"], [[3, "ailleurs"]]) == {}
+
+
+def test_decisions_stored_before_shelves_get_theirs_once(awards):
+    awards.awards.decide("app-1", {"arobases": 4, "mentions": ["teletravail"]}, "admin")
+    db = awards.repo.db
+    db.decisions.update_many({}, {"$unset": shelf_fields("app-1")})
+    db["migrations"].delete_many({"_id": "decision-shelves"})
+    ensure_indexes(db)
+    ensure_indexes(db)  # a second start (or a replica) finds it done
+    assert {k: v for k, v in db.decisions.find_one({"_id": "app-1"}).items() if k.startswith("shelf_")} == (
+        shelf_fields("app-1")
+    )
+    assert list(awards.awards.decisions_of(["app-1"], [[1, shelf("app-1", 1)]])) == ["app-1"]
 
 
 def test_deliberation_ready_once_closed_and_every_application_proposed(awards):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.common.errors import Conflict, Forbidden, NotFound
+from services.common.shelves import SHELF_WIDTHS, shelf
 from services.jury.logic import CLAIMED, DONE, OPEN, REVIEWED, WAITING_EXTRA, JuryDesk
 from services.jury.repository import Repositories, ShelfLists, TaskSnapshots
 from tests.unit.fakes import MemoryOutbox
@@ -469,6 +470,10 @@ def pages(jury, limit, after=None):
     while True:
         page = jury.desk().deliberation_page(YEAR, after, limit)
         assert len(page["rows"]) <= limit
+        read = {tuple(pair) for pair in page["shelves"]}  # the page's decisions are read by them
+        assert all(
+            any((w, shelf(row["application_id"], w)) in read for w in SHELF_WIDTHS) for row in page["rows"]
+        )
         found.append([row["application_id"] for row in page["rows"]])
         if page["next"] is None:
             return found
@@ -510,7 +515,7 @@ def test_deliberation_pages_read_shelf_by_shelf_give_every_row_once_in_id_order(
     [paged_rows] = [jury.desk().deliberation_page(YEAR, None, 200)["rows"]]
     assert {row["application_id"]: row for row in paged_rows} == whole
     assert sum(len(row["reviews"]) for row in whole.values()) == 2
-    assert jury.desk().deliberation_page(YEAR + 1, None, 200) == {"rows": [], "next": None}
+    assert jury.desk().deliberation_page(YEAR + 1, None, 200) == {"rows": [], "next": None, "shelves": []}
 
 
 def test_a_process_keeps_its_shelf_list_and_adds_the_shelves_it_creates(jury):
