@@ -22,10 +22,12 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
              by the jurors through 30 concurrent clients; baseline in the same
              run: GET /api/v1/jurors/me, 30 clients;
   proposals  the jury's proposals all arrived in awards;
-  deliberation   GET /campaigns/{year}/deliberation, every page (limit 200);
+  deliberation   once the jury's emails and events have left,
+             GET /campaigns/{year}/deliberation, every page (limit 200);
   organiser pages   each page of the console an organiser opens during the
-             deliberation (ORGANISER_PAGES), 5 reads each, signed in as a
-             person is (the link of the sign-in email);
+             deliberation (ORGANISER_PAGES), signed in as a person is (the
+             link of the sign-in email): a first read of each asks for its
+             counts, the first counts are awaited, then 5 reads each;
   release    POST /campaigns/{year}/release, then every result email accepted
              by the SMTP capture (arrival times from its file names), while
              `--visitors` concurrent visitors read /palmares/{year}, its
@@ -818,7 +820,7 @@ class National:
 
         expected = len(self.applicants)
         recipients = {a["email"] for a in self.applicants}
-        say("waiting for the earlier emails to leave (the organisers' pages asked for counts)")
+        say("waiting for the system to settle before the release")
         self.settle(600 + expected)
         mail_dir = self.stack.mail_dir
         before = {p.name for p in mail_dir.glob("*.eml")}
