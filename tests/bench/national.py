@@ -22,6 +22,7 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
              by the jurors through 30 concurrent clients; baseline in the same
              run: GET /api/v1/jurors/me, 30 clients;
   proposals  the jury's proposals all arrived in awards;
+  decisions  the organisers' decisions on one application in ten, 4 at once;
   deliberation   once the jury's emails and events have left,
              GET /campaigns/{year}/deliberation, every page (limit 200);
   organiser pages   each page of the console an organiser opens during the
@@ -100,6 +101,8 @@ RSS_LIMIT_MIB = 150
 LIST_PAGE_MS = 200
 ORGANISER = {"name": "Organisatrice de la mesure", "email": "organisation@bench-national.example.fr"}
 PAGE_READS = 5  # each organiser page, read one after the other
+DECIDED_EVERY = 10  # the organisers decide on one application in ten before the deliberation's pages
+ORGANISERS_DECIDING = 4  # at once
 FIRST_COUNT = "premier décompte en cours"  # a page whose counts the timer has not made yet
 FIRST_COUNT_WAIT = 1800  # seconds
 RESULT_READS = 20  # collectivités reading their result after the release, one after the other
@@ -714,6 +717,30 @@ class National:
         stage.note = f"{lag:.1f} s after the last review"
         self.add(stage)
 
+    def decisions(self):
+        """The organisers decide on one application in DECIDED_EVERY, a few of
+        them at once (PUT /applications/{id}/decision, with its reason): the
+        deliberation pages then show decisions, read beside their rows."""
+        clients = Clients()
+        chosen = self.applicants[::DECIDED_EVERY]
+
+        def one(session, applicant, timer):
+            body = {"arobases": 3, "mentions": [], "reason": "Mesure de charge : décision du jury national."}
+            t0 = time.perf_counter()
+            response, _ = request(
+                session,
+                "PUT",
+                f"{self.api}/applications/{YEAR}:{applicant['id']}/decision",
+                "decision",
+                headers=self.admin,
+                json=body,
+            )
+            timer("decision", t0, expect(response, 200))
+
+        seconds = clients.run(ORGANISERS_DECIDING, chosen, one)
+        latencies = clients.latencies.get("decision", [])
+        self.add(Stage(f"organisers' decisions (1 in {DECIDED_EVERY})", len(latencies), seconds, latencies))
+
     def deliberation(self):
         """The organisers deliberate once the jury's work is done: its emails
         (acknowledgements, reviews started) gone, its events handled. Read
@@ -1025,6 +1052,7 @@ class National:
         baseline = self.baseline()
         self.claim_and_review(baseline)
         self.proposals()
+        self.decisions()
         self.deliberation()
         self.organiser_pages()
         self.release()

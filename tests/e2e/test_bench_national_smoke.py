@@ -48,6 +48,7 @@ def test_bench_national_runs_every_stage(amqp_base_uri, mongodb_uri, tmp_path):
     assert count("claims") == 2 * COUNT
     assert count("reviews") == 2 * COUNT
     assert count("proposals") == COUNT
+    assert count("organisers' decisions") == len(range(0, COUNT, 10))
     assert count("deliberation pages") == 1  # 35 rows, 200 a page
     organiser_pages = [name for name in stages if name.startswith("organiser page: ")]
     assert len(organiser_pages) == 9 and all(stages[name]["count"] == 5 for name in organiser_pages)
