@@ -850,7 +850,12 @@ class National:
         say("waiting for the system to settle before the release")
         self.settle(600 + expected)
         mail_dir = self.stack.mail_dir
-        before = {p.name for p in mail_dir.glob("*.eml")}
+
+        def names():  # the folder holds every email of the year, read each second: no Path per file
+            with os.scandir(mail_dir) as entries:
+                return {e.name for e in entries if e.name.endswith(".eml")}
+
+        before = names()
         parser = BytesHeaderParser(policy=policy.default)
         seen: set[str] = set()
         results: list[datetime] = []
@@ -903,17 +908,15 @@ class National:
         while len(results) < expected:
             if time.monotonic() > deadline:
                 break
-            for path in sorted(mail_dir.glob("*.eml")):
-                if path.name in before or path.name in seen:
-                    continue
-                seen.add(path.name)
-                with open(path, "rb") as fh:
+            for name in sorted(names() - before - seen):
+                seen.add(name)
+                with open(mail_dir / name, "rb") as fh:
                     headers = parser.parse(fh)
                 to = str(headers.get("To", ""))
                 address = to[to.find("<") + 1 : to.rfind(">")] if "<" in to else to
                 if address in recipients and str(headers.get("Subject", "")).startswith(f"Label {YEAR} :"):
-                    results.append(datetime.strptime(path.name[:22], "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC))
-            time.sleep(0.5)
+                    results.append(datetime.strptime(name[:22], "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC))
+            time.sleep(1)  # the time measured is each file's name, not this loop's
         stop.set()
         visitors_thread.join(timeout=120)
         last = max(results) if results else datetime.now(UTC)
@@ -1104,11 +1107,15 @@ def main():
     parser.add_argument("--visitors", type=int, default=50, help="concurrent palmarès readers")
     parser.add_argument("--json", help="also write the stages as JSON to this file")
     parser.add_argument(
-        "--stage-timeout", type=float, default=1800, help="seconds a stage may take before the run stops"
+        "--stage-timeout",
+        type=float,
+        help="seconds a stage may take before the run stops (1,800 up to scale 0.1, in proportion above)",
     )
     parser.add_argument("--events", type=int, default=0, help="lifecycle events (default: 200..2000)")
     parser.add_argument("--out", help="the table's file (default var/bench/national-<backend>-<scale>.txt)")
     args = parser.parse_args()
+    if args.stage_timeout is None:
+        args.stage_timeout = max(1800.0, 18000.0 * args.scale)
 
     amqp = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     api = f"http://{urlsplit(amqp).hostname or '127.0.0.1'}:15672"
@@ -1143,6 +1150,9 @@ def main():
             bench.run()
         except Stopped as exc:
             stopped = str(exc)
+            say(f"STOPPED: {stopped}")
+        except KeyboardInterrupt:  # the stages measured so far are still worth their table
+            stopped = "interrupted (SIGINT)"
             say(f"STOPPED: {stopped}")
     finally:
         peaks = sampler.stop() if sampler else {}
