@@ -10,7 +10,8 @@ an insert with a unique `_id`. A change to a document is therefore:
 2. apply it to the document: a plain update keyed on the previous version;
    applying it twice changes nothing, so a crash between 1 and 2 is repaired
    by rolling forward (the relay's sweep, or the next writer);
-3. the relay publishes the change's events, then deletes its marker.
+3. the relay publishes the change's events, then deletes its marker (a
+   change with no events: once applied).
 
 Unpublished changes are found through `outbox_pending`, a small collection of
 markers inserted just before step 1 and deleted once published: the marker

@@ -196,6 +196,8 @@ class OutboxSession:
     def _publish(self, change: Doc) -> None:
         if change["events"]:
             self.relay.publish(change)
+        else:  # applied, nothing to send: its marker goes now rather than by the sweep's four round trips
+            self.ledger.mark_published(change["_id"])
 
 
 class Outbox(ServiceDatabaseProvider):

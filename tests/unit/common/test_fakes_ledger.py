@@ -168,3 +168,19 @@ def test_an_independent_change_goes_out_several_events_at_a_time_and_whole_or_no
     out.session.record("ordered", batch[:5])  # not independent: one at a time, in order
     assert out.relay.publisher.most_waiting == 1
     assert [e["payload"]["email_id"] for e in out.relay.publisher.events] == [f"m{n}" for n in range(5)]
+
+
+def test_a_change_with_no_events_leaves_no_marker_once_applied_and_a_crash_before_is_rolled_forward():
+    out = MemoryOutbox()
+    task = out.session.create("tasks", {"_id": "t1", "state": "open"})
+    out.session.update("tasks", task, {"state": "claimed"})
+    assert out.db.tasks.find_one({"_id": "t1"})["state"] == "claimed"
+    assert list(out.db.outbox_pending.find({})) == []  # nothing left for the sweep
+    # Decided, then a crash before it was applied: the marker stays, the sweep applies it.
+    change = out.ledger._decide("tasks", "t2", 1, {"insert": {"_id": "t2", "version": 1}}, (), None)
+    out.db.outbox_pending.update_many({}, {"$set": {"created_at": datetime(2000, 1, 1, tzinfo=UTC)}})
+    assert [m["_id"] for m in out.db.outbox_pending.find({})] == [change["_id"]]
+    assert out.relay.sweep() == 1
+    assert out.db.tasks.find_one({"_id": "t2"}) is not None
+    assert list(out.db.outbox_pending.find({})) == []
+    assert out.names() == []
