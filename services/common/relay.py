@@ -78,7 +78,8 @@ class Relay:
         self.publisher = publisher
 
     def publish(self, change: Doc) -> bool:
-        """Publish every event of `change`, then delete its marker; False if it must wait for the sweep."""
+        """Publish every event of `change` (perhaps none), then delete its marker; False if it must wait
+        for the sweep."""
         return self.publish_many([change]) == 1
 
     def publish_many(self, changes: list[Doc]) -> int:
@@ -150,7 +151,7 @@ class OutboxSession:
 
     def create(self, collection: str, doc: Doc, events: Events = (), conflict: Conflict | None = None) -> Doc:
         doc, change = self.ledger.create(collection, doc, events, conflict)
-        self._publish(change)
+        self.relay.publish(change)
         return doc
 
     def update(
@@ -162,7 +163,7 @@ class OutboxSession:
         conflict: Conflict | None = None,
     ) -> Doc:
         doc, change = self.ledger.update(collection, current, fields, events, conflict)
-        self._publish(change)
+        self.relay.publish(change)
         return doc
 
     def record(
@@ -175,7 +176,7 @@ class OutboxSession:
     ) -> Doc:
         change = self.ledger.record(key, events, conflict, independent)
         if publish:
-            self._publish(change)
+            self.relay.publish(change)
         return change
 
     def record_many(self, steps: list[tuple[str, Events]]) -> tuple[list[Doc], list[str]]:
@@ -192,12 +193,6 @@ class OutboxSession:
     def publish_many(self, changes: list[Doc]) -> None:
         """Publish the changes a `record_many` of this worker just decided (their markers go together)."""
         self.relay.publish_many([c for c in changes if c["events"]])
-
-    def _publish(self, change: Doc) -> None:
-        if change["events"]:
-            self.relay.publish(change)
-        else:  # applied, nothing to send: its marker goes now rather than by the sweep's four round trips
-            self.ledger.mark_published(change["_id"])
 
 
 class Outbox(ServiceDatabaseProvider):
