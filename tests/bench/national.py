@@ -43,7 +43,9 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
              on the same broker (tests/bench/bare_events.py).
 The peak VmRSS of each service process is sampled every 0.5 s during the run.
 Prints one table (stage, count, per second, median, p99, vs baseline, target,
-met?) and writes it to var/bench/national-<backend>-<scale>.txt.
+met?), then each process's CPU seconds and peak RSS stage by stage, and
+writes them to var/bench/national-<backend>-<scale>.txt. A SIGINT stops the
+run and still writes the stages measured.
 
     .venv/bin/python tests/bench/national.py [--scale 0.1] [--history 5] [--json out.json]
     make bench-national SCALE=0.1
@@ -131,6 +133,7 @@ class Stage:
     met: bool | None = None
     note: str = ""
     cpu: dict = field(default_factory=dict)  # process → CPU seconds since the previous stage
+    rss_kib: dict = field(default_factory=dict)  # process → peak VmRSS since the previous stage
 
     @property
     def rate(self):
@@ -173,6 +176,7 @@ class Stage:
             "met": self.met,
             "note": self.note,
             "cpu_seconds": self.cpu,
+            "peak_rss_kib": self.rss_kib,
         }
 
 
@@ -309,6 +313,7 @@ class National:
             now = self.cpu_so_far()
             stage.cpu = {k: v - self._cpu.get(k, 0.0) for k, v in now.items()}
             self._cpu = now
+            stage.rss_kib = self.sampler.stage_peaks()
         rate = f"{stage.rate:,.1f}/s" if stage.rate else "—"
         median = f"median {stage.median:,.1f} ms, p99 {stage.p99:,.1f} ms" if stage.latencies else ""
         say(f"{stage.name}: {stage.count} in {stage.seconds:.1f} s ({rate}) {median} {stage.note}".rstrip())
@@ -1084,12 +1089,24 @@ def table(stages):
 def cpu_table(stages):
     """CPU seconds of each process between the end of the previous stage and
     the end of this one (waits included): where the time of a stage went."""
+    return per_process_table(stages, "CPU s since previous stage", lambda s: s.cpu, lambda v: f"{v:.1f}")
+
+
+def rss_table(stages):
+    """Each process's peak VmRSS between the end of the previous stage and the
+    end of this one: which stage makes a service grow."""
+    return per_process_table(
+        stages, "peak RSS MiB in the stage", lambda s: s.rss_kib, lambda v: f"{v / MIB:.0f}"
+    )
+
+
+def per_process_table(stages, title, figures, shown):
     names = []
     for stage in stages:
-        names += [n for n in stage.cpu if n not in names]
+        names += [n for n in figures(stage) if n not in names]
     short = {"smtp capture": "smtp", "notifications": "notif.", "bench clients": "clients"}
-    head = ["CPU s since previous stage", *(short.get(n, n) for n in names)]
-    rows = [head] + [[s.name, *(f"{s.cpu.get(n, 0):.1f}" for n in names)] for s in stages if s.cpu]
+    head = [title, *(short.get(n, n) for n in names)]
+    rows = [head] + [[s.name, *(shown(figures(s).get(n, 0)) for n in names)] for s in stages if figures(s)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     return "\n".join(
         "  ".join(
@@ -1172,7 +1189,9 @@ def main():
         )
     if stopped:
         header += f"\nSTOPPED before the end: {stopped}"
-    text = header + "\n" + table(bench.stages) + "\n\n" + cpu_table(bench.stages)
+    text = "\n\n".join(
+        [header + "\n" + table(bench.stages), cpu_table(bench.stages), rss_table(bench.stages)]
+    )
     print("\n" + text)
     out = Path(args.out) if args.out else ROOT / "var" / "bench" / f"national-{backend}-{args.scale:g}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)

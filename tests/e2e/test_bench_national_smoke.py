@@ -62,5 +62,8 @@ def test_bench_national_runs_every_stage(amqp_base_uri, mongodb_uri, tmp_path):
         assert count(f"peak RSS {service}") > 10  # MiB: the sampler saw the process
     for stage in result["stages"]:  # a figure for every timed stage
         assert stage["per_second"] is None or stage["per_second"] > 0
+    claims = stages["claims"]  # where each service's memory went, stage by stage
+    assert claims["peak_rss_kib"]["jury"] > 10 * 1024 and claims["cpu_seconds"]["jury"] > 0
     text = table.read_text()
     assert "stage" in text and "met?" in text and f"MongoDB {mongodb_uri}" in text
+    assert "peak RSS MiB in the stage" in text

@@ -66,7 +66,8 @@ def run_all(threads: list[threading.Thread], errors: list[BaseException]) -> flo
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        while thread.is_alive():  # a join with a timeout lets a SIGINT through to this thread
+            thread.join(1.0)
     if errors:
         raise errors[0]
     return time.perf_counter() - started
@@ -114,14 +115,17 @@ def _children(pid: int) -> list[int]:
 
 
 class RssSampler(threading.Thread):
-    """Samples VmRSS of named processes every `interval` seconds; `peaks` in KiB.
-    `pids()` is called at each sample: a restarted process is followed."""
+    """Samples VmRSS of named processes every `interval` seconds; `peaks` in KiB,
+    over the whole run and since the last `stage_peaks()`. `pids()` is called
+    at each sample: a restarted process is followed."""
 
     def __init__(self, pids, interval: float = 0.5):
         super().__init__(daemon=True)
         self.pids = pids
         self.interval = interval
         self.peaks: dict[str, int] = {}
+        self._stage: dict[str, int] = {}
+        self._lock = threading.Lock()
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -132,7 +136,17 @@ class RssSampler(threading.Thread):
     def sample(self) -> None:
         for name, pid in self.pids().items():
             if pid:
-                self.peaks[name] = max(self.peaks.get(name, 0), rss_kib(pid))
+                kib = rss_kib(pid)
+                with self._lock:
+                    self.peaks[name] = max(self.peaks.get(name, 0), kib)
+                    self._stage[name] = max(self._stage.get(name, 0), kib)
+
+    def stage_peaks(self) -> dict[str, int]:
+        """The peaks since the previous call (a stage's), then starts again."""
+        self.sample()
+        with self._lock:
+            peaks, self._stage = self._stage, {}
+        return peaks
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each process."""
