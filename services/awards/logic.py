@@ -171,16 +171,16 @@ class Awards(ReleaseProtocol):
             if last is not None and (now - last).total_seconds() < 10 * state.get("scan_seconds", 0):
                 continue
             started = time.monotonic()
-            applications, _, proposals, _ = self._inputs(year)
+            active, proposed = self._active_and_proposed(year)
             scan_seconds = time.monotonic() - started
-            if applications and all(app["_id"] in proposals for app in applications):
+            if active and active <= proposed:
                 try:
                     self.outbox.record(
                         f"deliberation_ready:{year}",
                         [
                             (
                                 contracts.DELIBERATION_READY,
-                                {"campaign_year": year, "application_count": len(applications)},
+                                {"campaign_year": year, "application_count": len(active)},
                             )
                         ],
                     )
@@ -207,6 +207,14 @@ class Awards(ReleaseProtocol):
         if campaign is None:
             raise NotFound(f"Campagne {year} inconnue.", "campaign_not_found")
         return campaign
+
+    def _active_and_proposed(self, year):
+        """The ids of the campaign's active applications (as `_inputs` counts
+        them) and of those with a proposal: the readiness check, every few
+        seconds once submissions close, reads no document whole."""
+        proposed = self.repo.ids_of_campaign("proposals", year)
+        submitted = self.repo.ids_of_campaign("applications", year)
+        return (submitted | proposed) - self.repo.ids_of_campaign("withdrawals", year), proposed
 
     def _inputs(self, year, as_of=None, with_reviews=False):
         """Active applications, withdrawn ids, proposals (their reviews only

@@ -139,6 +139,11 @@ class AwardsRepository:
     def applications(self, year):
         return list(self.db.applications.find({"campaign_year": year}))
 
+    def ids_of_campaign(self, collection, year):
+        """The ids of a campaign's applications, withdrawals or proposals, streamed into a set."""
+        found = self.db[collection].find({"campaign_year": year}, {"_id": 1}, batch_size=READ_BATCH)
+        return {doc["_id"] for doc in found}
+
     def add_withdrawal(self, doc):
         _insert_once(self.db.withdrawals, doc)
 

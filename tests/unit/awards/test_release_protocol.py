@@ -275,16 +275,35 @@ def test_deliberation_ready_once_closed_and_every_application_proposed(awards):
     assert awards.out.payloads("deliberation_ready")[0]["application_count"] == 3
 
 
+def test_a_withdrawn_application_is_not_awaited_and_one_proposed_before_its_submission_counts(awards):
+    awards.clock.current = CLOSE + timedelta(minutes=1)
+    awards.awards.application_withdrawn(
+        {"application_id": "app-3", "campaign_year": YEAR, "withdrawn_at": CLOSE.isoformat()}
+    )
+    awards.awards.application_reviewed(  # its application_submitted still on its way
+        {
+            "application_id": "app-4",
+            "campaign_year": YEAR,
+            "collectivite": collectivite("35238", "Rennes"),
+            "proposal": {"arobases": 5, "mentions": []},
+            "reviews": [],
+            "disagreement": False,
+        }
+    )
+    assert awards.awards.check_deliberation_ready() == [YEAR]
+    assert awards.out.payloads("deliberation_ready")[0]["application_count"] == 3  # app-1, app-2, app-4
+
+
 def test_a_proposal_arriving_during_the_readiness_check_is_seen_by_the_next_one(awards, monkeypatch):
     """Even where a write can be lost: FerretDB v1 writes an updated document
     back whole, as it read it. Here the check's bookkeeping write carries the
     state it read before app-3's proposal came in; that proposal must still
     make the next check scan again."""
     awards.clock.current = CLOSE + timedelta(minutes=1)
-    scan, read = logic.Awards._inputs, {}
+    scan, read = logic.Awards._active_and_proposed, {}
 
-    def scan_while_app_3_is_proposed(self, year, as_of=None):
-        found = scan(self, year, as_of)  # app-3 has no proposal yet
+    def scan_while_app_3_is_proposed(self, year):
+        found = scan(self, year)  # app-3 has no proposal yet
         read.update(awards.out.db.ready_state.find_one({"_id": year}) or {})
         awards.apply("app-3", collectivite("79202", "Parthenay"), proposal=2)
         return found
@@ -292,7 +311,7 @@ def test_a_proposal_arriving_during_the_readiness_check_is_seen_by_the_next_one(
     def written_back_whole(year, fields):
         awards.out.db.ready_state.replace_one({"_id": year}, dict(read, **fields), upsert=True)
 
-    monkeypatch.setattr(logic.Awards, "_inputs", scan_while_app_3_is_proposed)
+    monkeypatch.setattr(logic.Awards, "_active_and_proposed", scan_while_app_3_is_proposed)
     monkeypatch.setattr(awards.repo, "set_ready_state", written_back_whole)
     assert awards.awards.check_deliberation_ready() == []
     monkeypatch.undo()
