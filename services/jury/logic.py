@@ -20,7 +20,6 @@ import random
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from services.common import contracts, tallies
 from services.common.clock import as_utc, isoformat
@@ -34,6 +33,7 @@ from services.jury.eligibility import (
     DONE,
     OPEN,
     ClaimIndex,
+    OpenTasks,
     claimable,
     conflicted,
     held_by,
@@ -61,7 +61,9 @@ def reviews_by_juror(done_tasks: Iterable[Doc]) -> dict[str, int]:
     return tally
 
 
-REFRESH_ON_EMPTY = 2.0  # seconds
+# A claim that finds nothing for its juror in the claim copy reads the
+# campaign's claimable tasks again, at most this often (seconds).
+REFRESH_ON_EMPTY = 2.0
 # A claim reserves its application for the juror, then claims a task, within
 # milliseconds; a reservation this old with no task of the application held
 # or reviewed by that juror is what a claim cut short left (the database
@@ -264,6 +266,8 @@ class JuryDesk:
         year = data["campaign_year"]
         tally = reviews_by_juror(self.repos.tasks.reviewers_of_campaign(year))
         self.repos.campaigns.save(year, {"released_at": data["released_at"], "reviews_by_juror": tally})
+        if self.snapshots is not None:
+            self.snapshots.drop(year)
 
     def _released(self, campaign_year):
         campaign = self.repos.campaigns.get(campaign_year)
@@ -416,15 +420,34 @@ class JuryDesk:
         load = lambda: self.repos.tasks.scan_of_campaign(campaign_year)  # noqa: E731
         if self.snapshots is None:
             return self._claim_from(juror, ClaimIndex(load(), self.now), lease)
+        index = self.snapshots.claim_index(campaign_year, load, self.now)
         try:
-            return self._claim_from(juror, self.snapshots.claim_index(campaign_year, load, self.now), lease)
-        except NotFound:
-            # Nothing in the copy: it may miss tasks another replica created; look
-            # again at the database, at most every REFRESH_ON_EMPTY seconds.
-            if (self.snapshots.age(campaign_year) or 0) < REFRESH_ON_EMPTY:
-                raise
-            index = self.snapshots.claim_index(campaign_year, load, self.now, REFRESH_ON_EMPTY)
             return self._claim_from(juror, index, lease)
+        except NotFound:
+            # Nothing for them in the copy: it may lack what another replica
+            # created or let lapse.
+            # Its open tasks only: a claimed one it lacks comes with the timer's
+            # refresh (at 70,000 claims under way, not read every few seconds).
+            if not self._refresh_claim_copy(campaign_year, (OPEN,), REFRESH_ON_EMPTY):
+                raise
+            return self._claim_from(juror, index, lease)
+
+    def _refresh_claim_copy(self, campaign_year, states, within):
+        return self.snapshots.refresh(
+            campaign_year, lambda: self.repos.tasks.claimable_candidates(campaign_year, states), within
+        )
+
+    def refresh_claim_copies(self):
+        """The timer's: each campaign's claim copy in this process catches up
+        with the other replicas (open and claimed tasks: a lease another
+        replica's claim let lapse); a released campaign's is let go."""
+        refreshed = 0
+        for year in self.snapshots.years() if self.snapshots is not None else []:
+            if self._released(year):
+                self.snapshots.drop(year)
+            else:
+                refreshed += self._refresh_claim_copy(year, (OPEN, CLAIMED), 0)
+        return refreshed
 
     def _claim_from(self, juror, index, lease):
         for app_id, candidates in index.order(juror, self.now, self.rng):
@@ -781,42 +804,40 @@ class JuryDesk:
         claim appeared since their last digest; the batch key (juror, campaign,
         newest task time) is a uniquely keyed ledger record, so two replicas
         running the timer send it once."""
-        candidates = self.repos.tasks.claimable_candidates()
-        released = {year: self._released(year) for year in {task["campaign_year"] for task in candidates}}
-        tasks = [
-            task for task in candidates if claimable(task, self.now) and not released[task["campaign_year"]]
-        ]
-        if not tasks:
-            return 0
+        released: dict[int, bool] = {}
+        open_tasks: dict[int, OpenTasks] = {}
         # Who holds or reviewed a task of an application gets none of its others
         # (the claim's rule): read from these campaigns' tasks, not from every
         # assignment ever stored.
-        years = {task["campaign_year"] for task in tasks}
         assigned: dict[str, set[str]] = {}
-        for task in [*candidates, *(t for year in years for t in self.repos.tasks.done_of_campaign(year))]:
-            if task.get("claimed_by") and task["state"] in (CLAIMED, DONE):
+        for task in self.repos.tasks.claimable_candidates():
+            year = task["campaign_year"]
+            if year not in released:
+                released[year] = self._released(year)
+            if released[year]:
+                continue
+            if claimable(task, self.now):
+                open_tasks.setdefault(year, OpenTasks()).add(task)
+            if task["state"] == CLAIMED and task.get("claimed_by"):
                 assigned.setdefault(task["claimed_by"], set()).add(task["application_id"])
+        for year in open_tasks:
+            for task in self.repos.tasks.reviewers_of_campaign(year):
+                if task.get("claimed_by"):
+                    assigned.setdefault(task["claimed_by"], set()).add(task["application_id"])
         sent = 0
-        for juror in self.repos.jurors.all():
-            mine = [
-                t
-                for t in tasks
-                if not conflicted(juror, t["collectivite"])
-                and t["application_id"] not in assigned.get(juror["_id"], set())
-            ]
-            by_year: dict[int, list[dict[str, Any]]] = {}
-            for task in mine:
-                by_year.setdefault(task["campaign_year"], []).append(task)
-            for year, year_tasks in by_year.items():
+        for juror in self.repos.jurors.all() if open_tasks else []:
+            for year, tasks in open_tasks.items():
+                count, newest = tasks.for_juror(juror, assigned.get(juror["_id"], ()))
+                if newest is None:
+                    continue  # nothing they may claim
                 seen = self.repos.digests.watermark(juror["_id"], year)
-                newest = max(task["created_at"] for task in year_tasks)
                 if seen is not None and newest <= seen:
                     continue
                 event = (
                     contracts.REVIEW_TASKS_AVAILABLE,
                     {
                         "campaign_year": year,
-                        "open_tasks": len(year_tasks),
+                        "open_tasks": count,
                         "juror": {"id": juror["_id"], "name": juror["name"], "email": juror["email"]},
                     },
                 )

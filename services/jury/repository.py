@@ -169,22 +169,19 @@ class Tasks:
         """The tasks claimed now or whose lease ran out unreviewed (by state, indexed)."""
         return list(self.collection.find({"state": "claimed"}, _TASK_SUMMARY))
 
-    def claimable_candidates(self, campaign_year=None):
-        """The open and the claimed tasks (a lease may have run out), each state
-        read by equality: the done and cancelled ones of every campaign ever
-        stored stay unread."""
-        found = []
-        for state in ("open", "claimed"):
+    def claimable_candidates(self, campaign_year=None, states=("open", "claimed"), fields=_TASK_SUMMARY):
+        """The open and the claimed tasks (a lease may have run out), streamed,
+        each state read by equality: the done and cancelled ones of every
+        campaign ever stored stay unread."""
+        for state in states:
             query = {"state": state, **({"campaign_year": campaign_year} if campaign_year else {})}
-            found += self.collection.find(query, _TASK_SUMMARY)
-        return found
-
-    def done_of_campaign(self, year):
-        return list(self.collection.find({"campaign_year": year, "state": "done"}, _TASK_SUMMARY))
+            yield from self.collection.find(query, fields)
 
     def reviewers_of_campaign(self, year):
-        """Who did each review, streamed: a count."""
-        return self.collection.find({"campaign_year": year, "state": "done"}, {"claimed_by": 1})
+        """Who did each review, and of which application, streamed."""
+        return self.collection.find(
+            {"campaign_year": year, "state": "done"}, {"claimed_by": 1, "application_id": 1}
+        )
 
     def claimed_by(self, juror_id, campaign_year=None):
         """The tasks this juror claimed: held, lapsed or reviewed."""
@@ -327,99 +324,99 @@ class Repositories:
 
 
 class _Copy:
-    """One campaign's copy of the task list: when it was taken, the tasks by
-    id, and their ClaimIndex once a claim has asked for it."""
+    """One campaign's claim copy: its ClaimIndex, and when what may be
+    claimed was last read into it."""
 
-    def __init__(self, taken_at, tasks):
-        self.taken_at = taken_at
-        self.tasks = tasks
-        self.index = None
+    def __init__(self, index, refreshed_at):
+        self.index = index
+        self.refreshed_at = refreshed_at
+        self.refreshing = False
 
 
 class TaskSnapshots:
-    """A per-process, per-campaign copy of the task list, so a claim does not
-    scan the task collection (on FerretDB/SQLite only `_id` lookups are pushed
-    down: a scan of a few hundred tasks costs hundreds of ms, serialised).
+    """A per-process, per-campaign copy of the task list, arranged for
+    claiming (eligibility.ClaimIndex) and shared by the workers, so a claim
+    does not scan the task collection (a national campaign's 70,000 tasks
+    take seconds to read).
 
     Only a hint: every claim re-reads its candidate by `_id` and is decided by
     uniquely keyed inserts, so a stale copy (another replica's claims, a task
-    created a moment ago) costs a wasted probe, never a double claim. At most
-    one scan per campaign at a time (the others wait for it), and at most one
-    every `max_age` seconds; this process's own claims are written into it.
+    created a moment ago) costs a wasted probe, never a double claim. The
+    whole list is read once, by the campaign's first claim in this process
+    (the others wait for it). After that the copy is kept up to date in
+    place, never read again whole beside itself: this process's own writes
+    and probes (`remember`), and `refresh`, which reads only the campaign's
+    open and claimed tasks (by state, indexed): what another replica created
+    or let lapse, the only tasks a copy may wrongly lack.
     """
 
-    def __init__(self, max_age, clock=None):
-        import threading
-        import time
-
-        self.max_age = max_age
-        self._clock = clock or time.monotonic
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
         self._lock = threading.Lock()
-        self._entries = {}  # year -> _Copy
-        self._loading = {}  # year -> threading.Event of the scan in progress
+        self._copies = {}  # year -> _Copy
+        self._loading = {}  # year -> threading.Event of the first read in progress
         self._jurors = {}
 
-    def _copy(self, year, load, fresh_within=None):
-        """The campaign's copy, scanned with `load()` when older than
-        `fresh_within` (default max_age) seconds."""
-        import threading
-
-        limit = self.max_age if fresh_within is None else fresh_within
+    def claim_index(self, year, load, now):
+        """The campaign's claim index; the first call reads it with `load()`
+        (every task of the campaign, streamed) and the others wait for it."""
         while True:
             with self._lock:
-                entry = self._entries.get(year)
-                if entry is not None and self._clock() - entry.taken_at <= limit:
-                    return entry
+                copy = self._copies.get(year)
+                if copy is not None:
+                    return copy.index
                 loading = self._loading.get(year)
-                if loading is not None and entry is not None and fresh_within is None:
-                    return entry  # another worker refreshes it: the current copy will do
-                if loading is None:
+                mine = loading is None
+                if mine:
                     loading = self._loading[year] = threading.Event()
-                    mine = True
-                else:
-                    mine = False
             if not mine:
                 loading.wait(30)
-                entry = self._entries.get(year)
-                if entry is not None:
-                    return entry
-                continue
+                continue  # read, or its reader failed: look again
             try:
                 started = self._clock()
-                entry = _Copy(started, {task["_id"]: claim_fields(task) for task in load()})
+                index = ClaimIndex((claim_fields(task) for task in load()), now)
                 with self._lock:
-                    self._entries[year] = entry
-                return entry
+                    self._copies[year] = _Copy(index, started)
+                return index
             finally:
                 with self._lock:
                     self._loading.pop(year, None)
                 loading.set()
 
-    def claim_index(self, year, load, now, fresh_within=None):
-        """The campaign's tasks arranged for claiming (eligibility.ClaimIndex),
-        built once per copy, at the first claim's instant."""
-        entry = self._copy(year, load, fresh_within)
+    def refresh(self, year, load_claimable, within):
+        """Reads what may be claimed (`load_claimable()`: the campaign's open
+        and claimed tasks) into the copy, in place. Not when there is no copy,
+        when one was read less than `within` seconds ago, or while another
+        worker reads; returns whether it read."""
         with self._lock:
-            if entry.index is None:
-                entry.index = ClaimIndex(entry.tasks.values(), now)
-            return entry.index
+            copy = self._copies.get(year)
+            if copy is None or copy.refreshing or self._clock() - copy.refreshed_at < within:
+                return False
+            copy.refreshing, started = True, self._clock()
+        try:
+            for task in load_claimable():
+                self.remember(task)
+            copy.refreshed_at = started
+            return True
+        finally:
+            copy.refreshing = False
 
-    def age(self, year):
-        entry = self._entries.get(year)
-        return None if entry is None else self._clock() - entry.taken_at
+    def years(self):
+        with self._lock:
+            return list(self._copies)
+
+    def drop(self, year):
+        """A released campaign is claimed no more: its copy is let go."""
+        with self._lock:
+            self._copies.pop(year, None)
 
     def remember(self, task):
         if not task:
             return
         with self._lock:
-            entry = self._entries.get(task["campaign_year"])
-            if entry is not None:
-                current = entry.tasks.get(task["_id"])
-                if current is None or current.get("version", 0) <= task.get("version", 0):
-                    known = claim_fields(task)
-                    entry.tasks[task["_id"]] = known
-                    if entry.index is not None:
-                        entry.index.update(known)
+            copy = self._copies.get(task["campaign_year"])
+            if copy is not None:
+                copy.index.learn(claim_fields(task))
 
     def forget_juror(self, juror_id):
         """A juror declared a conflict: read them again next time. (Another

@@ -21,17 +21,18 @@ from services.jury.repository import Repositories, ShelfLists, TaskSnapshots, en
 from services.jury.settings import JurySettings
 
 
-class DigestTimer(Timer):
-    """A nameko timer whose interval is the settings' `digest_seconds`."""
+class SettingTimer(Timer):
+    """A nameko timer whose interval (seconds) is one of the jury settings."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, setting, **kwargs):
+        self.setting = setting
         super().__init__(interval=3600, **kwargs)
 
     def setup(self):
-        self.interval = JurySettings.from_config(self.container.config).digest_seconds
+        self.interval = getattr(JurySettings.from_config(self.container.config), self.setting)
 
 
-digest_timer = DigestTimer.decorator
+setting_timer = SettingTimer.decorator
 
 # A consolidation owed and not done (a crash after a review) is run again this often.
 CONSOLIDATION_SWEEP_SECONDS = 10
@@ -49,7 +50,7 @@ class JuryService(HealthRpc):
     inbox = Inbox(contracts.JURY)
     startup = StartupChecks()  # no default or short secret outside local mode
     # One TaskSnapshots per container, shared by its workers (see repository.py).
-    snapshots = PerProcess(lambda config: TaskSnapshots(JurySettings.from_config(config).snapshot_seconds))
+    snapshots = PerProcess(lambda config: TaskSnapshots())
     shelf_lists = PerProcess(lambda config: ShelfLists(SHELF_LIST_SECONDS))
 
     def _use_cases(self):
@@ -156,9 +157,13 @@ class JuryService(HealthRpc):
     def sweep_consolidations(self):
         return self._use_cases().sweep_consolidations()
 
-    @digest_timer
+    @setting_timer("digest_seconds")
     def send_digests(self):
         return self._use_cases().send_digests()
+
+    @setting_timer("snapshot_seconds")
+    def refresh_claim_copies(self):
+        return self._use_cases().refresh_claim_copies()
 
     @timer(interval=tallies.REFRESH_SECONDS)
     def refresh_tallies(self):

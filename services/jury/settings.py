@@ -11,7 +11,7 @@ from services.jury.eligibility import lease_duration
 class JurySettings:
     secret_key: str  # signs the jurors' bearer tokens (LABEL_SECRET_KEY)
     digest_seconds: float  # REVIEW_DIGEST_SECONDS
-    snapshot_seconds: float  # CLAIM_SNAPSHOT_SECONDS: age of the task list a claim may use
+    snapshot_seconds: float  # CLAIM_SNAPSHOT_SECONDS: how often a claim copy catches up with other replicas
     claim_lease: timedelta  # CLAIM_LEASE_HOURS, or CLAIM_LEASE_SECONDS when set (tests)
     token_lifetime: timedelta  # API_TOKEN_DAYS
 

@@ -10,7 +10,7 @@ the first candidate, each written back into the index.
 With --database: the same tasks stored in a throw-away FerretDB (on
 FERRETDB_BACKEND, tests/support/ferretdb.py), and what one copy of the task
 list costs to read (`Tasks.scan_of_campaign`, what TaskSnapshots reads once per
-CLAIM_SNAPSHOT_SECONDS), against one task read by `_id` in the same run.
+process and campaign), against one task read by `_id` in the same run.
 
     .venv/bin/python tests/bench/bench_claim_index.py [--applications 35000] [--database]
 """

@@ -210,6 +210,49 @@ def test_an_application_whose_lease_ran_out_is_back_in_the_claim_index_without_a
     assert [(app, [t["n"] for t in tasks]) for app, tasks in index.order(JUROR, later)] == [("a", [1])]
 
 
+def test_the_digest_count_follows_the_conflict_rule_without_a_pass_per_juror():
+    """eligibility.OpenTasks against `conflicted` applied task by task."""
+    import random
+
+    rng = random.Random(11)
+    departments = ["25", "38", "2A", "2a", "75"]
+    tasks = []
+    for n in range(300):
+        members = [f"{rng.randrange(100):05d}" for _ in range(rng.randrange(3))]
+        collectivite = {
+            "id": f"col-{n}",
+            "insee_code": f"{rng.randrange(100):05d}",
+            "department": rng.choice(departments),
+            "member_communes": members,
+        }
+        app_id = f"app-{n // 2}"  # two tasks per application
+        tasks.append(
+            {
+                "_id": f"{app_id}:{n % 2 + 1}",
+                "application_id": app_id,
+                "collectivite": collectivite,
+                "created_at": NOW + timedelta(minutes=rng.randrange(1000)),
+            }
+        )
+    open_tasks = eligibility.OpenTasks()
+    for one in tasks:
+        open_tasks.add(one)
+    for _ in range(50):
+        conflicts = [f"{rng.randrange(100):05d}" for _ in range(rng.randrange(4))] + [
+            f"COL-{rng.randrange(300)}"
+        ]
+        juror = {"_id": "j", "department": rng.choice(departments), "conflicts": conflicts}
+        assigned = {f"app-{rng.randrange(150)}" for _ in range(rng.randrange(20))}
+        mine = [
+            one
+            for one in tasks
+            if not eligibility.conflicted(juror, one["collectivite"])
+            and one["application_id"] not in assigned
+        ]
+        expected = (len(mine), max((one["created_at"] for one in mine), default=None))
+        assert open_tasks.for_juror(juror, assigned) == expected
+
+
 def test_lease_from_config():
     assert eligibility.lease_duration({"CLAIM_LEASE_HOURS": 48, "CLAIM_LEASE_SECONDS": None}) == timedelta(
         hours=48

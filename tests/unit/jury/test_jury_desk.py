@@ -61,8 +61,8 @@ class Jury:
         data = {"name": name, "email": f"{name.lower()}@jury.fr", "department": department}
         return self.desk().register_juror(dict(data, conflicts=list(conflicts)))["id"]
 
-    def submit(self, app_id, col, reviews=2, year=YEAR):
-        return self.desk().application_submitted(
+    def submit(self, app_id, col, reviews=2, year=YEAR, other_replica=False):
+        return self.desk(other_replica=other_replica).application_submitted(
             {
                 "application_id": app_id,
                 "campaign_year": year,
@@ -234,7 +234,7 @@ def test_of_two_claimers_with_the_same_stale_read_one_wins(jury):
 
 
 def test_a_stale_snapshot_costs_a_probe_never_a_double_claim(jury):
-    jury.snapshots = TaskSnapshots(max_age=3600)
+    jury.snapshots = TaskSnapshots()
     jury.submit("app-1", BESANCON, reviews=1)
     ada, bob = jury.juror("Ada"), jury.juror("Bob")
     copy = jury.snapshots.claim_index(YEAR, lambda: jury.repos.tasks.scan_of_campaign(YEAR), T0)
@@ -246,13 +246,73 @@ def test_a_stale_snapshot_costs_a_probe_never_a_double_claim(jury):
 
 
 def test_a_claim_copy_keeps_only_what_ordering_a_claim_needs(jury):
-    jury.snapshots = TaskSnapshots(max_age=3600)
+    jury.snapshots = TaskSnapshots()
     jury.submit("app-1", BESANCON, reviews=1)
     index = jury.snapshots.claim_index(YEAR, lambda: jury.repos.tasks.scan_of_campaign(YEAR), T0)
     (task,) = index._tasks["app-1"].values()
     assert {"state", "claimed_by", "lease_expires_at", "version", "n"} <= set(task)  # the order's
     assert not {"created_at", "shelf_1"} & set(task) and "name" not in task["collectivite"]
     assert task["collectivite"]["department"] == BESANCON["department"]  # the conflict rule's
+
+
+def test_the_tasks_of_one_application_share_their_collectivite_in_the_claim_copy(jury):
+    jury.snapshots = TaskSnapshots()
+    jury.submit("app-1", BESANCON, reviews=2)
+    first, second = (
+        jury.snapshots.claim_index(YEAR, lambda: jury.repos.tasks.scan_of_campaign(YEAR), T0)
+        ._tasks["app-1"]
+        .values()
+    )
+    assert first["collectivite"] is second["collectivite"]
+
+
+class Clock:
+    def __init__(self):
+        self.seconds = 1000.0
+
+    def __call__(self):
+        return self.seconds
+
+
+def test_a_claim_finding_nothing_reads_the_open_tasks_again_in_place_at_most_every_two_seconds(
+    jury, monkeypatch
+):
+    clock = Clock()
+    jury.snapshots = TaskSnapshots(clock=clock)
+    jury.submit("app-1", BESANCON, reviews=1)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    assert jury.desk().claim(ada, YEAR)["id"] == "app-1:1"  # the copy is read whole here
+    index = jury.snapshots.claim_index(YEAR, lambda: pytest.fail("read whole again"), T0)
+    jury.submit("app-2", GRENOBLE, reviews=1, other_replica=True)  # this process's copy does not know
+    read = []
+    candidates = jury.repos.tasks.claimable_candidates
+    monkeypatch.setattr(
+        jury.repos.tasks,
+        "claimable_candidates",
+        lambda year, states: read.append(states) or candidates(year, states),
+    )
+    clock.seconds += 1
+    with pytest.raises(NotFound):  # read less than two seconds ago
+        jury.desk().claim(bob, YEAR)
+    clock.seconds += 1
+    assert jury.desk().claim(bob, YEAR)["id"] == "app-2:1"
+    assert read == [("open",)]  # not the claimed ones, nor the campaign whole
+    assert jury.snapshots.claim_index(YEAR, lambda: pytest.fail("read whole again"), T0) is index
+
+
+def test_the_timer_catches_the_copy_up_with_open_and_claimed_tasks_and_lets_a_released_campaign_go(jury):
+    jury.snapshots = TaskSnapshots(clock=Clock())
+    jury.submit("app-1", BESANCON, reviews=1)
+    ada = jury.juror("Ada")
+    assert jury.desk().refresh_claim_copies() == 0  # no copy yet: nothing to catch up
+    jury.desk().claim(ada, YEAR)
+    jury.submit("app-2", GRENOBLE, reviews=1, other_replica=True)
+    jury.desk(other_replica=True).claim(ada, YEAR)  # claimed elsewhere, unknown here
+    assert jury.desk().refresh_claim_copies() == 1
+    index = jury.snapshots.claim_index(YEAR, lambda: pytest.fail("read whole again"), T0)
+    assert index._tasks["app-2"]["app-2:1"]["claimed_by"] == ada
+    jury.desk().results_released({"campaign_year": YEAR, "released_at": "2017-12-01T18:00:00+00:00"})
+    assert jury.snapshots.years() == []
 
 
 # -- consolidation -------------------------------------------------------------
@@ -620,8 +680,8 @@ def test_the_digest_reads_the_campaigns_in_progress_only(jury):
     jury.submit(f"{YEAR - 1}:39300", collectivite("39300", "39"), reviews=1, year=YEAR - 1)
     jury.desk().results_released({"campaign_year": YEAR - 1, "released_at": "2016-12-01T10:00:00+00:00"})
     read = []
-    done_of_campaign = jury.repos.tasks.done_of_campaign
-    jury.repos.tasks.done_of_campaign = lambda year: read.append(year) or done_of_campaign(year)
+    reviewers_of_campaign = jury.repos.tasks.reviewers_of_campaign
+    jury.repos.tasks.reviewers_of_campaign = lambda year: read.append(year) or reviewers_of_campaign(year)
     assert jury.desk().send_digests() == 2
     assert read == [YEAR]
     digests = {p["juror"]["id"]: p["open_tasks"] for p in jury.out.payloads("review_tasks_available")}
