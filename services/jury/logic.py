@@ -15,6 +15,7 @@ step is decided by a uniquely keyed insert.
   the winner of that slot's ledger insert sends `first_claim: true`.
 """
 
+import itertools
 import logging
 import random
 import uuid
@@ -40,6 +41,7 @@ from services.jury.eligibility import (
     shown_state,
     task_view,
 )
+from services.jury.schemas import TASK_PAGE
 
 # Application review states (deliberation view).
 REVIEWING, WAITING_EXTRA, REVIEWED, WITHDRAWN = "reviewing", "waiting_extra_review", "reviewed", "withdrawn"
@@ -393,24 +395,28 @@ class JuryDesk:
 
     # -- tasks ------------------------------------------------------------
 
-    def list_tasks(self, juror_id, state, campaign_year=None):
-        juror = self.juror(juror_id)
-        if state == OPEN:  # the tasks open or claimed, not every task ever stored
-            tasks = self.repos.tasks.claimable_candidates(campaign_year)
+    def list_tasks(self, juror_id, state, campaign_year=None, after=None, limit=TASK_PAGE):
+        """The juror's tasks in `state` by id, after task `after`: at most
+        `limit`. Open: those they may claim, read a page at a time from the
+        open and claimed tasks of every juror (70,000 at national scale), not
+        all of them; claimed or done: their own."""
+        if state == OPEN:
+            juror = self.juror(juror_id)
             assigned = self.repos.assignments.applications_of(juror_id)
-            views = [
-                task_view(t, self.now, juror_id)
-                for t in tasks
-                if claimable(t, self.now)
-                and not conflicted(juror, t["collectivite"])
-                and t["application_id"] not in assigned
-            ]
+            tasks = (
+                task
+                for task in self.repos.tasks.claimable_after(campaign_year, after, chunk=limit)
+                if claimable(task, self.now)
+                and not conflicted(juror, task["collectivite"])
+                and task["application_id"] not in assigned
+            )
         else:
-            views = [
-                task_view(t, self.now, juror_id) for t in self.repos.tasks.claimed_by(juror_id, campaign_year)
-            ]
-            views = [view for view in views if view["state"] == state]
-        return sorted(views, key=lambda v: (v["campaign_year"], v["id"]))
+            self.juror(juror_id)  # NotFound for a juror who is no more
+            own = sorted(self.repos.tasks.claimed_by(juror_id, campaign_year), key=lambda task: task["_id"])
+            tasks = (
+                task for task in own if task["_id"] > (after or "") and shown_state(task, self.now) == state
+            )
+        return [task_view(task, self.now, juror_id) for task in itertools.islice(tasks, limit)]
 
     def claim(self, juror_id, campaign_year):
         """The next task this juror may review; see the module docstring."""

@@ -2,7 +2,12 @@
 
 from marshmallow import fields, validate
 
+from services.common.paging import MAX_LIMIT
 from services.common.validation import StrictSchema
+
+# Tasks listed at most at once (GET /review-tasks, a juror's page): one more
+# than the API's largest page, which tells whether another follows.
+TASK_PAGE = MAX_LIMIT + 1
 
 DEPARTMENT = validate.Regexp(
     r"^(?:\d{2}|2[abAB]|\d{3})$", error="Code de département invalide (ex. 25, 2A, 974)."
@@ -55,3 +60,5 @@ class Review(StrictSchema):
 class TaskListQuery(StrictSchema):
     state = fields.String(load_default="open", validate=validate.OneOf(["open", "claimed", "done"]))
     campaign_year = fields.Integer(load_default=None, validate=validate.Range(2000, 2999))
+    after = fields.String(load_default=None, validate=validate.Length(1, 200))  # a task id
+    limit = fields.Integer(load_default=TASK_PAGE, validate=validate.Range(1, TASK_PAGE))

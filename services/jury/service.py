@@ -78,7 +78,9 @@ class JuryService(HealthRpc):
     @rpc
     def list_tasks(self, juror_id, query):
         query = load(schemas.TaskListQuery(), query)
-        return self._use_cases().list_tasks(juror_id, query["state"], query["campaign_year"])
+        return self._use_cases().list_tasks(
+            juror_id, query["state"], query["campaign_year"], query["after"], query["limit"]
+        )
 
     @rpc
     def claim(self, juror_id, data):

@@ -8,10 +8,12 @@ jury service decides (claims, leases, who may read a dossier).
 
 from services.common.errors import NotFound, ValidationFailed
 from services.common.french import sort_key
+from services.common.paging import MAX_LIMIT
 from services.gateway.forms import form_errors, review_from_form
 from services.gateway.web import page, redirect, render
 
 JUROR = ("juror",)
+LISTED = MAX_LIMIT  # tasks a juror's page counts or lists
 
 # What each level means, shown beside the proposed arobases.
 AROBASES_MEANINGS = {
@@ -54,16 +56,26 @@ class JurorPages:
         juror = self.jury.get_juror(juror_id)
         held = self.jury.list_tasks(juror_id, {"state": "claimed"})
         done = self.jury.list_tasks(juror_id, {"state": "done"})
+        # Each list holds one page and one more task, which says that more
+        # follow: a national campaign offers a juror some 70,000 tasks.
+        open_tasks = self.jury.list_tasks(juror_id, {"state": "open"})
         open_by_year: dict[int, int] = {}
-        for task in self.jury.list_tasks(juror_id, {"state": "open"}):
+        for task in open_tasks[:LISTED]:
             open_by_year[task["campaign_year"]] = open_by_year.get(task["campaign_year"], 0) + 1
+        cut = open_tasks[LISTED - 1]["campaign_year"] if len(open_tasks) > LISTED else None
         return render(
             "jure_tableau.html",
             visitor,
             juror=juror,
-            held=held,
-            done=sorted(done, key=lambda t: (-t["campaign_year"], sort_key(t["collectivite"]["name"]))),
-            open_by_year=sorted(open_by_year.items(), reverse=True),
+            held=held[:LISTED],
+            done=sorted(
+                done[:LISTED], key=lambda t: (-t["campaign_year"], sort_key(t["collectivite"]["name"]))
+            ),
+            done_more=len(done) > LISTED,
+            # (year, tasks counted, whether more follow)
+            open_by_year=[
+                (year, count, year == cut) for year, count in sorted(open_by_year.items(), reverse=True)
+            ],
         )
 
     @page("POST", "/jure/prendre", roles=JUROR)

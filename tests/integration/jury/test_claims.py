@@ -125,3 +125,36 @@ def test_release_by_the_holder_reopens_the_task(jury_config, make_harness):
     assert again.json()["id"] == task["id"]
     # the first claim of the application was announced once only
     assert [e["first_claim"] for e in h.events("review_task_claimed")] == [True, False]
+
+
+def test_the_open_tasks_are_read_a_page_at_a_time_by_id(jury_config, make_harness):
+    """GET /review-tasks?state=open pages through the open and claimed tasks by
+    id (the service reads one page and one more task, not every open task):
+    the juror's own department, their own application and a held task are
+    left out across the pages."""
+    h = make_harness(jury_config)
+    juror, other = h.juror("05"), h.juror("06")
+    for index in range(6):  # 01001..06001: 12 tasks, two in the juror's department 05
+        h.submit(YEAR + 2, f"{index + 1:02d}001", f"{index + 1:02d}")
+    wait_until(lambda: h.db["tasks"].count_documents({"campaign_year": YEAR + 2}) == 12)
+    mine = h.http("POST", "/api/v1/review-tasks/claim", juror["token"], {"campaign_year": YEAR + 2}).json()
+    held = h.http("POST", "/api/v1/review-tasks/claim", other["token"], {"campaign_year": YEAR + 2}).json()
+    pages, cursor = [], None
+    while True:
+        query = f"state=open&campaign_year={YEAR + 2}&limit=3" + (f"&cursor={cursor}" if cursor else "")
+        response = h.http("GET", f"/api/v1/review-tasks?{query}", juror["token"])
+        assert response.status_code == 200, response.text
+        pages.append([task["id"] for task in response.json()])
+        cursor = response.headers.get("X-Next-Cursor")
+        if cursor is None:
+            break
+    listed = [task_id for page in pages for task_id in page]
+    expected = sorted(
+        task["_id"]
+        for task in h.db["tasks"].find({"campaign_year": YEAR + 2})
+        if task["collectivite"]["department"] != "05"
+        and task["application_id"] != mine["application_id"]
+        and task["_id"] != held["id"]
+    )
+    assert listed == expected and len(expected) >= 6
+    assert [len(page) for page in pages][:-1] == [3] * (len(pages) - 1)
