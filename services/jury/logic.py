@@ -164,12 +164,7 @@ class JuryDesk:
     def jurors_page(self, limit: int = 1000) -> Doc:
         """{"jurors": jurors_with_load, "tallies": the progress tallies their
         reviews in the campaigns in progress were read from}."""
-        held: dict[str, int] = {}
-        for task in self.repos.tasks.claimed():
-            owner = task.get("claimed_by")
-            if owner and held_by(task, owner, self.now):
-                held[owner] = held.get(owner, 0) + 1
-        done, progress = self._reviews_by_juror()
+        held, done, progress = self._load_by_juror()
         jurors = sorted(self.repos.jurors.all(), key=lambda j: j["name"].lower())[:limit]
         rows = [
             {
@@ -185,13 +180,16 @@ class JuryDesk:
         ]
         return {"jurors": rows, "tallies": progress}
 
-    def _reviews_by_juror(self) -> tuple[dict[str, int], list[Doc]]:
-        """Reviews done, per juror, over every campaign, and the progress
-        tallies read. A released campaign's count is taken at its release (at
-        the first read for one released before) and kept on its document, as
-        nothing is reviewed after the release; a campaign in progress is read
-        from its progress tally, as the campaign page is (none until its
-        first count: 19 s at 3,500 collectivités when this list made it)."""
+    def _load_by_juror(self) -> tuple[dict[str, int], dict[str, int], list[Doc]]:
+        """Tasks held and reviews done, per juror, over every campaign, and the
+        progress tallies read. A released campaign's count is taken at its
+        release (at the first read for one released before) and kept on its
+        document, as nothing is reviewed after the release; a campaign in
+        progress is read from its progress tally, as the campaign page is
+        (none until its first count: 19 s at 3,500 collectivités when this
+        list made it; and no read of every claim under way, 70,000 at
+        national scale)."""
+        held: dict[str, int] = {}
         done: dict[str, int] = {}
         progress = []
         for campaign in self.repos.campaigns.all():
@@ -199,6 +197,8 @@ class JuryDesk:
                 read = self.campaign_progress(campaign["_id"])
                 progress.append(read)
                 tally = (read["counts"] or {}).get("reviews_by_juror", {})
+                for juror_id, count in (read["counts"] or {}).get("held_by_juror", {}).items():
+                    held[juror_id] = held.get(juror_id, 0) + count
             elif "reviews_by_juror" in campaign:
                 tally = campaign["reviews_by_juror"]
             else:
@@ -206,7 +206,7 @@ class JuryDesk:
                 self.repos.campaigns.save(campaign["_id"], {"reviews_by_juror": tally})
             for juror_id, count in tally.items():
                 done[juror_id] = done.get(juror_id, 0) + count
-        return done, progress
+        return held, done, progress
 
     def campaign_progress(self, campaign_year: int) -> Doc:
         """Reviews done and outstanding, and the jurors at work, for one campaign,
@@ -222,6 +222,7 @@ class JuryDesk:
         states: dict[str, int] = {}
         active: set[str] = set()
         by_juror: dict[str, int] = {}
+        held: dict[str, int] = {}
         for task in self.repos.tasks.states_of_campaign(campaign_year):
             state = shown_state(task, self.now)
             states[state] = states.get(state, 0) + 1
@@ -230,6 +231,8 @@ class JuryDesk:
                 active.add(juror_id)
                 if task["state"] == DONE:
                     by_juror[juror_id] = by_juror.get(juror_id, 0) + 1
+                elif held_by(task, juror_id, self.now):
+                    held[juror_id] = held.get(juror_id, 0) + 1
         reviewed = disagreements = 0
         for app in self.repos.applications.states_of_campaign(campaign_year):
             reviewed += app["state"] == REVIEWED
@@ -242,6 +245,7 @@ class JuryDesk:
             "applications_reviewed": reviewed,
             "disagreements": disagreements,
             "reviews_by_juror": by_juror,
+            "held_by_juror": held,
         }
 
     def juror_view(self, juror_id):
@@ -397,19 +401,11 @@ class JuryDesk:
 
     def list_tasks(self, juror_id, state, campaign_year=None, after=None, limit=TASK_PAGE):
         """The juror's tasks in `state` by id, after task `after`: at most
-        `limit`. Open: those they may claim, read a page at a time from the
-        open and claimed tasks of every juror (70,000 at national scale), not
-        all of them; claimed or done: their own."""
+        `limit`. Open: those they may claim, read shelf by shelf until the
+        page is full, not every open task (70,000 at national scale); claimed
+        or done: their own."""
         if state == OPEN:
-            juror = self.juror(juror_id)
-            assigned = self.repos.assignments.applications_of(juror_id)
-            tasks = (
-                task
-                for task in self.repos.tasks.claimable_after(campaign_year, after, chunk=limit)
-                if claimable(task, self.now)
-                and not conflicted(juror, task["collectivite"])
-                and task["application_id"] not in assigned
-            )
+            tasks = self._claimable_by(self.juror(juror_id), campaign_year, after)
         else:
             self.juror(juror_id)  # NotFound for a juror who is no more
             own = sorted(self.repos.tasks.claimed_by(juror_id, campaign_year), key=lambda task: task["_id"])
@@ -417,6 +413,41 @@ class JuryDesk:
                 task for task in own if task["_id"] > (after or "") and shown_state(task, self.now) == state
             )
         return [task_view(task, self.now, juror_id) for task in itertools.islice(tasks, limit)]
+
+    def _claimable_by(self, juror, campaign_year, after):
+        """The tasks this juror may claim, by id after task `after`, in the
+        campaigns in progress (or `campaign_year`), streamed shelf by shelf
+        (services/common/shelves.py): each shelf one equality read, as
+        FerretDB v1 pushes nothing else down (a page read by a range of ids,
+        sorted and limited, took 17 s at 70,000 tasks, as long as them all)."""
+        assigned = self.repos.assignments.applications_of(juror["_id"])
+        width = max(SHELF_WIDTHS)
+        first = (
+            None if after is None else shelf(after.rsplit(":", 1)[0], width)
+        )  # a task id: <application>:<n>
+        if campaign_year:
+            years = [] if self._released(campaign_year) else [campaign_year]
+        else:
+            years = sorted(c["_id"] for c in self.repos.campaigns.all() if not c.get("released_at"))
+        for year in years:
+            for name in self._shelves(year):
+                if first is not None and name < first:
+                    continue
+                tasks = self.repos.tasks.on_shelf(year, width, name, summary=True)
+                for task in sorted(tasks, key=lambda task: task["_id"]):
+                    if (
+                        (after is None or task["_id"] > after)
+                        and claimable(task, self.now)
+                        and not conflicted(juror, task["collectivite"])
+                        and task["application_id"] not in assigned
+                    ):
+                        yield task
+
+    def _shelves(self, campaign_year):
+        """The campaign's narrowest shelves, in order."""
+        if self.shelf_lists is None:
+            return self.repos.shelves.of_campaign(campaign_year)
+        return self.shelf_lists.of_campaign(campaign_year, self.repos.shelves.of_campaign)
 
     def claim(self, juror_id, campaign_year):
         """The next task this juror may review; see the module docstring."""
@@ -769,10 +800,7 @@ class JuryDesk:
         `disagreements`: only the applications whose reviewers disagreed (the
         shelf read filters them, by equality too)."""
         width = max(SHELF_WIDTHS)
-        if self.shelf_lists is None:
-            shelves = self.repos.shelves.of_campaign(campaign_year)  # the narrowest, in order
-        else:
-            shelves = self.shelf_lists.of_campaign(campaign_year, self.repos.shelves.of_campaign)
+        shelves = self._shelves(campaign_year)
         if after is not None:  # those before the cursor's hold only rows before it
             shelves = [name for name in shelves if name >= shelf(after, width)]
         rows: list[Doc] = []

@@ -32,7 +32,6 @@ def ensure_indexes(db):
     db["tasks"].create_index([("campaign_year", ASCENDING)])
     db["tasks"].create_index([("claimed_by", ASCENDING)])
     db["tasks"].create_index([("state", ASCENDING)])
-    db["tasks"].create_index([("state", ASCENDING), ("_id", ASCENDING)])  # a page of the open tasks
     db["applications"].create_index([("campaign_year", ASCENDING)])
     for width in SHELF_WIDTHS:
         db["applications"].create_index([(f"shelf_{width}", ASCENDING)])
@@ -162,28 +161,10 @@ class Tasks:
             {"campaign_year": year}, {"state": 1, "claimed_by": 1, "lease_expires_at": 1}
         )
 
-    def on_shelf(self, year, width, name):
-        """With their reviews: a deliberation page."""
-        return list(self.collection.find({"campaign_year": year, f"shelf_{width}": name}))
-
-    def claimed(self):
-        """The tasks claimed now or whose lease ran out unreviewed (by state, indexed)."""
-        return list(self.collection.find({"state": "claimed"}, _TASK_SUMMARY))
-
-    def claimable_after(self, campaign_year, after, chunk):
-        """The open and the claimed tasks by id, after task `after`, streamed a
-        chunk at a time (each read sorted by `_id` and limited: an index walk,
-        never the whole list of a national campaign)."""
-        last = after or ""
-        while True:
-            query = {"state": {"$in": ["open", "claimed"]}, "_id": {"$gt": last}}
-            if campaign_year:
-                query["campaign_year"] = campaign_year
-            chunk_read = list(self.collection.find(query, _TASK_SUMMARY).sort("_id", ASCENDING).limit(chunk))
-            yield from chunk_read
-            if len(chunk_read) < chunk:
-                return
-            last = chunk_read[-1]["_id"]
+    def on_shelf(self, year, width, name, summary=False):
+        """With their reviews (a deliberation page) unless `summary`."""
+        query = {"campaign_year": year, f"shelf_{width}": name}
+        return list(self.collection.find(query, _TASK_SUMMARY if summary else None))
 
     def claimable_candidates(self, campaign_year=None, states=("open", "claimed"), fields=_TASK_SUMMARY):
         """The open and the claimed tasks (a lease may have run out), streamed,

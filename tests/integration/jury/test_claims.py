@@ -128,10 +128,10 @@ def test_release_by_the_holder_reopens_the_task(jury_config, make_harness):
 
 
 def test_the_open_tasks_are_read_a_page_at_a_time_by_id(jury_config, make_harness):
-    """GET /review-tasks?state=open pages through the open and claimed tasks by
-    id (the service reads one page and one more task, not every open task):
-    the juror's own department, their own application and a held task are
-    left out across the pages."""
+    """GET /review-tasks?state=open pages through the tasks a juror may claim
+    by id (the service reads shelf by shelf until one page and one more task
+    are found, not every open task): the juror's own department, their own
+    application and a held task are left out across the pages."""
     h = make_harness(jury_config)
     juror, other = h.juror("05"), h.juror("06")
     for index in range(6):  # 01001..06001: 12 tasks, two in the juror's department 05

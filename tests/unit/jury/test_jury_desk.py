@@ -62,6 +62,10 @@ class Jury:
         return self.desk().register_juror(dict(data, conflicts=list(conflicts)))["id"]
 
     def submit(self, app_id, col, reviews=2, year=YEAR, other_replica=False):
+        if self.repos.campaigns.get(year) is None:  # its opening came first
+            self.desk().campaign_opened(
+                {"year": year, "enjeux": [{"code": "e1"}], "mentions": [], "reviews_per_application": reviews}
+            )
         return self.desk(other_replica=other_replica).application_submitted(
             {
                 "application_id": app_id,
@@ -187,6 +191,37 @@ def test_no_task_of_a_declared_conflict_nor_of_a_territoire_grouping_it(jury):
         jury.desk().claim(ada, YEAR)
     assert jury.desk().list_tasks(ada, OPEN) == []
     assert jury.out.payloads("review_task_claimed") == []
+
+
+def test_the_open_tasks_are_listed_a_page_at_a_time_shelf_by_shelf(jury):
+    codes = [("13055", "13"), ("25056", "25"), ("38185", "38"), ("39300", "39"), ("75056", "75")]
+    for insee, department in codes:
+        jury.submit(f"{YEAR}:{insee}", collectivite(insee, department), reviews=2)
+    ada = jury.juror("Ada", department="25")
+    held = jury.desk().claim(ada, YEAR)  # none of that application's other task for her
+    shelves_read = []
+    on_shelf = jury.repos.tasks.on_shelf
+    jury.repos.tasks.on_shelf = lambda *args, **kwargs: (
+        shelves_read.append(args[2]) or on_shelf(*args, **kwargs)
+    )
+    pages, after, reads = [], None, 0
+    while True:
+        page = jury.desk().list_tasks(ada, OPEN, None, after, limit=3)
+        pages.append([task["id"] for task in page])
+        reads = reads if after else len(shelves_read)  # the first page's
+        if len(page) < 3:
+            break
+        after = page[-1]["id"]
+    expected = sorted(
+        f"{YEAR}:{insee}:{n}"
+        for insee, department in codes
+        for n in (1, 2)
+        if department != "25" and f"{YEAR}:{insee}" != held["application_id"]
+    )
+    assert [task_id for page in pages for task_id in page] == expected
+    assert pages[0] == expected[:3]
+    assert shelves_read[:2] == [f"{YEAR}:130", f"{YEAR}:250"]
+    assert reads < len(codes)  # the first page stopped once full
 
 
 def test_an_expired_lease_returns_the_task_to_the_pool(jury):
@@ -360,6 +395,7 @@ def test_the_campaign_progress_counts_reviews_and_applications(jury):
         "applications_reviewed": 1,
         "disagreements": 0,
         "reviews_by_juror": {ada: 1, bob: 1},
+        "held_by_juror": {},
     }
     assert progress["counted_at"] == T0.isoformat() and progress["recounting"] is False
 
@@ -725,6 +761,7 @@ def test_the_jurors_load_reads_a_released_campaign_once(jury):
     # progress is its progress tally (common/tallies.py: cheap here, so counted).
     assert read == [("states_of_campaign", YEAR)]
     later = T0 + LEASE + timedelta(minutes=1)
-    assert load(later) == {"Ada": (0, 1), "Bob": (0, 1)}  # Ada's lease ran out
+    assert load(later) == {"Ada": (1, 1), "Bob": (0, 1)}  # as counted: Ada's lease had not run out
     assert read == [("states_of_campaign", YEAR)]  # counted long ago: served, and the timer asked
     assert jury.desk(later).refresh_tallies() == 1 and len(read) == 2
+    assert load(later) == {"Ada": (0, 1), "Bob": (0, 1)}  # counted again: it ran out
