@@ -8,7 +8,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc, utcnow
 from services.common.ledger import ensure_ledger_indexes, find_step, insert_new
-from services.common.mongo import delete_ids, update_in_bulks
+from services.common.mongo import READ_BATCH, delete_ids, update_in_bulks
 from services.common.tallies import Tallies
 from services.notifications.logic import EmailState
 
@@ -157,7 +157,8 @@ class EmailRepository:
             if queue_batch is None or len(batch) < BATCH_READ_MIN:
                 alone.extend(batch)
                 continue
-            for email in self.col.find({"queue_batch": queue_batch, "state": EmailState.QUEUED}):
+            queued = {"queue_batch": queue_batch, "state": EmailState.QUEUED}
+            for email in self.col.find(queued, batch_size=READ_BATCH):
                 if as_utc(email.get("next_attempt_at") or now) <= now:
                     found[email["_id"]] = email
             alone.extend(m for m in batch if m["_id"] not in found)

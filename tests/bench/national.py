@@ -65,6 +65,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ from bson import ObjectId, json_util  # noqa: E402
 
 from labelctl.client import Api  # noqa: E402
 from labelctl.importer import Importer, tokens_file_writer  # noqa: E402
+from services.common.mongo import READ_BATCH  # noqa: E402
 from services.common.reference import REGION_OF_DEPARTMENT, region_name  # noqa: E402
 from tests.bench.bench_claims import feed  # noqa: E402
 from tests.bench.bench_import import write_csv  # noqa: E402
@@ -963,7 +965,7 @@ class National:
         builder = Sender(None, None, None, settings, SenderState())
         docs = list(
             self.stack.mongo("notifications")["emails"]
-            .find({"campaign_year": YEAR, "template": "result"})
+            .find({"campaign_year": YEAR, "template": "result"}, batch_size=READ_BATCH)
             .limit(min(len(self.applicants), 5000))
         )
         messages = [(doc["recipient"], builder.message(doc).as_bytes(policy=SMTP_POLICY)) for doc in docs]
@@ -1171,6 +1173,10 @@ def main():
         except KeyboardInterrupt:  # the stages measured so far are still worth their table
             stopped = "interrupted (SIGINT)"
             say(f"STOPPED: {stopped}")
+        except Exception as exc:  # so is a run the bench itself broke: its table, then the traceback
+            stopped = f"failed: {exc!r}"
+            say(f"STOPPED: {stopped}")
+            traceback.print_exc()
     finally:
         peaks = sampler.stop() if sampler else {}
         stack.stop_all(drop_databases=ferret is None)  # a private FerretDB goes whole
