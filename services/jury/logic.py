@@ -422,9 +422,8 @@ class JuryDesk:
         sorted and limited, took 17 s at 70,000 tasks, as long as them all)."""
         assigned = self.repos.assignments.applications_of(juror["_id"])
         width = max(SHELF_WIDTHS)
-        first = (
-            None if after is None else shelf(after.rsplit(":", 1)[0], width)
-        )  # a task id: <application>:<n>
+        # `after` is a task id, `<application id>:<n>`: its application's shelf first
+        first = None if after is None else shelf(after.rsplit(":", 1)[0], width)
         if campaign_year:
             years = [] if self._released(campaign_year) else [campaign_year]
         else:
@@ -462,9 +461,9 @@ class JuryDesk:
             return self._claim_from(juror, index, lease)
         except NotFound:
             # Nothing for them in the copy: it may lack what another replica
-            # created or let lapse.
-            # Its open tasks only: a claimed one it lacks comes with the timer's
-            # refresh (at 70,000 claims under way, not read every few seconds).
+            # created or released. Its open tasks only: a claimed one whose lease
+            # lapsed comes with the timer's refresh (70,000 claims may be under
+            # way: not read every few seconds).
             if not self._refresh_claim_copy(campaign_year, (OPEN,), REFRESH_ON_EMPTY):
                 raise
             return self._claim_from(juror, index, lease)
