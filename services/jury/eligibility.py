@@ -128,9 +128,11 @@ class ClaimIndex:
         self._place(task["application_id"])
 
     def learn(self, task: Doc) -> None:
-        """A task as read or written: kept unless the index knows a later version."""
+        """A task as read or written: kept if the index knew an earlier version
+        or none. (The same version again changes nothing: every write of a task
+        makes a new one, and a refresh reads thousands unchanged.)"""
         known = self._tasks.get(task["application_id"], {}).get(task["_id"])
-        if known is None or known.get("version", 0) <= task.get("version", 0):
+        if known is None or known.get("version", 0) < task.get("version", 0):
             self.update(task)
 
     def started(self, app_id: str) -> bool:

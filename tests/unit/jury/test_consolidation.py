@@ -314,3 +314,15 @@ def test_a_marker_written_before_markers_were_one_per_review_is_still_swept():
     assert pending.due(now + timedelta(seconds=1)) == [("2017:25056", "2017:25056")]
     pending.clear("2017:25056", "2017:25056")
     assert pending.due(now + timedelta(seconds=1)) == []
+
+
+def test_a_task_read_again_unchanged_leaves_the_claim_index_as_it_was():
+    held = dict(task("a", 1, "claimed", NOW + timedelta(hours=1), "j2"), version=2)
+    index = eligibility.ClaimIndex([held], NOW)
+    for _ in range(3):  # three refreshes of the copy
+        index.learn(dict(held))
+    assert len(index._leases) == 1  # one lease, not one per read
+    index.learn(dict(held, version=1))  # an older read: ignored
+    assert index._tasks["a"]["a:1"]["version"] == 2
+    index.learn(dict(task("a", 1, "done", None, "j2"), version=3))
+    assert index._tasks["a"]["a:1"]["state"] == "done"
