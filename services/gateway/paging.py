@@ -36,3 +36,18 @@ def paged(request, items, key, descending=False):
         return page_response(*paging.page(items, key, limit, after, descending))
     except paging.BadPage:  # a cursor of another list
         raise bad_cursor() from None
+
+
+def id_page_args(request):
+    """(limit, id after which the page starts or None) of a list the service
+    pages itself by one string id."""
+    limit, after = page_args(request)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
+        raise bad_cursor()  # not one of this list's
+    return limit, (after[0] if after else None)
+
+
+def id_page_response(rows, limit):
+    """A page of the `limit + 1` rows the service was asked for: the one more
+    says that another page follows."""
+    return page_response(rows[:limit], [rows[limit - 1]["id"]] if len(rows) > limit else None)

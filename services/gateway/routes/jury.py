@@ -3,7 +3,7 @@
 Jurors (organiser registers them) and review tasks (juror)."""
 
 from services.gateway.http import api, read_json
-from services.gateway.paging import bad_cursor, page_args, page_response, paged
+from services.gateway.paging import id_page_args, id_page_response, paged
 
 
 class JuryRoutes:
@@ -23,13 +23,10 @@ class JuryRoutes:
 
     @api("GET", "/api/v1/review-tasks", roles=("juror",))
     def list_review_tasks(self, request, principal):
-        limit, after = page_args(request)
-        if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
-            raise bad_cursor()
+        limit, after = id_page_args(request)
         query = {key: request.args[key] for key in ("state", "campaign_year") if key in request.args}
-        query.update(after=after[0] if after else None, limit=limit + 1)  # one more: is there a next page?
-        tasks = self.jury.list_tasks(principal.subject, query)
-        return page_response(tasks[:limit], [tasks[limit - 1]["id"]] if len(tasks) > limit else None)
+        query.update(after=after, limit=limit + 1)
+        return id_page_response(self.jury.list_tasks(principal.subject, query), limit)
 
     @api("POST", "/api/v1/review-tasks/claim", roles=("juror",))
     def claim_review_task(self, request, principal):

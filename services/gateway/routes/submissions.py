@@ -6,7 +6,7 @@ decides (validation, ownership, states), these handlers only translate.
 
 from services.gateway.accounts import Account
 from services.gateway.http import api, read_json
-from services.gateway.paging import bad_cursor, page_args, page_response, paged
+from services.gateway.paging import id_page_args, id_page_response, paged
 
 ORGANISER = ("organiser",)
 COLLECTIVITE = ("collectivite",)
@@ -31,15 +31,12 @@ class SubmissionsRoutes:
 
     @api("GET", "/api/v1/campaigns/<year>/applications", roles=APPLICANT_OR_ORGANISER)
     def list_applications(self, request, principal, year):
-        limit, after = page_args(request)
-        if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
-            raise bad_cursor()
+        limit, after = id_page_args(request)
         state = request.args.get("state") or None
         rows = self.submissions.list_applications(
-            year, principal.role, principal.subject, state, after[0] if after else None, limit + 1
-        )  # one more than a page: is there a next one?
-        more = len(rows) > limit
-        return page_response(rows[:limit], [rows[limit - 1]["id"]] if more else None)
+            year, principal.role, principal.subject, state, after, limit + 1
+        )
+        return id_page_response(rows, limit)
 
     # -- collectivités -------------------------------------------------------
 
