@@ -5,6 +5,8 @@ gateway) gets the same exception class back, with its arguments, and can map
 it to the HTTP status of API.md. Arguments must stay JSON-serialisable.
 """
 
+import logging
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -51,3 +53,20 @@ class Conflict(DomainError):
 @deserialize_to_instance
 class Forbidden(DomainError):
     code = "forbidden"
+
+
+class RefusalLogFilter(logging.Filter):
+    """For nameko's worker log (deploy/config.yaml): an entrypoint that raised
+    a DomainError refused a request as the rules say (no task left to claim,
+    a field rejected); one INFO line, not an ERROR with its traceback. At the
+    end of a national review, every claim answers "no task"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, DomainError) or not isinstance(record.args, tuple):
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info = record.exc_text = None
+        # The code only: a message may quote what the user sent (an address).
+        record.msg, record.args = "refused %s: %s", (record.args[0], error.code)
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
