@@ -403,15 +403,19 @@ class JuryDesk:
         """The juror's tasks in `state` by id, after task `after`: at most
         `limit`. Open: those they may claim, read shelf by shelf until the
         page is full, not every open task (70,000 at national scale); claimed
-        or done: their own."""
+        or done: their own in that state, never all their tasks of every year
+        (29 jurors listing theirs at once took the jury from 77 to 98 MiB at
+        a tenth of national scale)."""
         if state == OPEN:
             tasks = self._claimable_by(self.juror(juror_id), campaign_year, after)
-        else:
+        elif state == DONE:
             self.juror(juror_id)  # NotFound for a juror who is no more
-            own = sorted(self.repos.tasks.claimed_by(juror_id, campaign_year), key=lambda task: task["_id"])
-            tasks = (
-                task for task in own if task["_id"] > (after or "") and shown_state(task, self.now) == state
-            )
+            tasks = iter(self.repos.tasks.of_juror(juror_id, DONE, campaign_year, after, limit))
+        else:
+            # Held, or lapsed (shown open): the few under way, sorted by the database.
+            self.juror(juror_id)
+            own = self.repos.tasks.of_juror(juror_id, CLAIMED, campaign_year, after)
+            tasks = (task for task in own if shown_state(task, self.now) == CLAIMED)
         return [task_view(task, self.now, juror_id) for task in itertools.islice(tasks, limit)]
 
     def _claimable_by(self, juror, campaign_year, after):

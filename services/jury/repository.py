@@ -15,12 +15,18 @@ from pymongo.errors import DuplicateKeyError
 from services.common.ledger import ensure_ledger_indexes
 from services.common.markers import CampaignMarkers
 from services.common.migrations import migration
+from services.common.mongo import READ_BATCH
 from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields
 from services.common.tallies import Tallies
 from services.jury.eligibility import ClaimIndex, claim_fields
 
 # The task list of a claim carries no review bodies (they can be long).
 _TASK_SUMMARY = {"review": 0}
+# What a task's line in a list shows (eligibility.task_view).
+_TASK_ROW = {
+    key: 1
+    for key in ("application_id", "campaign_year", "collectivite", "state", "claimed_by", "lease_expires_at")
+}
 # A deliberation row needs no dossier.
 _APPLICATION_ROW = {"services": 0, "initiatives": 0}
 SHELVES = "deliberation_shelves"
@@ -180,12 +186,19 @@ class Tasks:
             {"campaign_year": year, "state": "done"}, {"claimed_by": 1, "application_id": 1}
         )
 
-    def claimed_by(self, juror_id, campaign_year=None):
-        """The tasks this juror claimed: held, lapsed or reviewed."""
-        query = {"claimed_by": juror_id}
+    def of_juror(self, juror_id, state, campaign_year=None, after=None, limit=None):
+        """The tasks this juror claimed that are in `state` (held or lapsed;
+        or reviewed), by id after task `after`, at most `limit`: what a page
+        of their list shows, read by equality on the juror (indexed) and the
+        state. Not all their tasks of every year: a juror's reviews pile up
+        campaign after campaign."""
+        query = {"claimed_by": juror_id, "state": state}
         if campaign_year:
             query["campaign_year"] = campaign_year
-        return list(self.collection.find(query, _TASK_SUMMARY))
+        if after:
+            query["_id"] = {"$gt": after}
+        found = self.collection.find(query, _TASK_ROW, batch_size=READ_BATCH).sort("_id", ASCENDING)
+        return list(found.limit(limit) if limit else found)
 
 
 class Assignments:

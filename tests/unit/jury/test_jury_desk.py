@@ -224,6 +224,41 @@ def test_the_open_tasks_are_listed_a_page_at_a_time_shelf_by_shelf(jury):
     assert reads < len(codes)  # the first page stopped once full
 
 
+def test_a_jurors_reviews_and_claims_are_listed_a_page_at_a_time_over_the_years(jury):
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    done = []
+    for year in (2016, YEAR):
+        for insee in ("13055", "25056", "38185"):
+            jury.submit(f"{year}:{insee}", collectivite(insee, insee[:2]), reviews=1, year=year)
+            task = jury.desk().claim(ada, year)
+            jury.review(ada, task["id"], 3)
+            done.append(task["id"])
+    jury.submit(f"{YEAR}:39300", collectivite("39300", "39"), reviews=2)
+    held = jury.desk().claim(ada, YEAR)["id"]
+    jury.desk().claim(bob, YEAR)  # his, in no list of hers
+    jury.submit(f"{YEAR}:69123", collectivite("69123", "69"), reviews=1)
+    jury.desk().claim(ada, YEAR)  # a claim she lets lapse
+
+    reads = []
+    of_juror = jury.repos.tasks.of_juror
+    jury.repos.tasks.of_juror = lambda *args: reads.append(args) or of_juror(*args)
+    pages, after = [], None
+    while after is not None or not pages:
+        page = jury.desk().list_tasks(ada, DONE, None, after, limit=2)
+        pages.append([task["id"] for task in page])
+        after = page[-1]["id"] if len(page) == 2 else None
+    assert pages == [sorted(done)[:2], sorted(done)[2:4], sorted(done)[4:], []]
+    assert [len(of_juror(*args)) for args in reads] == [2, 2, 2, 0]  # a page read, never all her reviews
+    assert [t["id"] for t in jury.desk().list_tasks(ada, DONE, 2016)] == sorted(done[:3])
+
+    later = T0 + LEASE - timedelta(minutes=1)
+    assert len(jury.desk(later).list_tasks(ada, CLAIMED)) == 2
+    jury.review(ada, held, 4, now=later)
+    lapsed = T0 + LEASE + timedelta(minutes=1)
+    assert jury.desk(lapsed).list_tasks(ada, CLAIMED) == []  # reviewed, and lapsed (shown open)
+    assert held in [t["id"] for t in jury.desk(lapsed).list_tasks(ada, DONE, YEAR)]
+
+
 def test_an_expired_lease_returns_the_task_to_the_pool(jury):
     jury.submit("app-1", BESANCON, reviews=1)
     ada, bob = jury.juror("Ada"), jury.juror("Bob")
