@@ -8,6 +8,7 @@ knowing nothing of nameko.
 
 import time
 from collections.abc import Container, Iterable, Mapping, Sequence
+from datetime import timedelta
 
 from services.awards import feedback
 from services.awards.palmares import (
@@ -89,10 +90,14 @@ class Awards(ReleaseProtocol):
     """The awards use cases over `repo` (repository.AwardsRepository) and an
     outbox session (ledger writes that publish); `now` is the worker's instant."""
 
-    def __init__(self, repo, outbox, now):
+    def __init__(self, repo, outbox, now, clock=None):
         self.repo = repo
         self.outbox = outbox
         self.now = now
+        # The instant as the work goes on (a release's write-out renews its
+        # lease): `now` plus the time spent since, unless a clock is given.
+        started = time.monotonic()
+        self.clock = clock or (lambda: now + timedelta(seconds=time.monotonic() - started))
 
     # events in
 

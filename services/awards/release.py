@@ -38,7 +38,9 @@ RELEASE_PARTS = 64
 # collectivités (64 at least, one or more to a part).
 RESULT_BUCKET_SIZE = 100
 # A completer that died leaves the release to another after this long (the
-# recovery timer); a national release is written out well within it.
+# recovery timer). A living one renews it part by part: a national write-out
+# outlasts it (at a tenth of the size, under the visitors' load, it took more
+# than 3 minutes, and the recovery began a second draft beside the first).
 COMPLETION_LEASE = timedelta(minutes=3)
 # Requests decided per timer tick: one per campaign stands at most.
 REQUESTS_PER_TICK = 10
@@ -186,6 +188,7 @@ class ReleaseProtocol:
     repo: Any
     outbox: Any
     now: Any
+    clock: Any
 
     def _draft(self, year: int, as_of: Any = None) -> Any:
         raise NotImplementedError
@@ -337,10 +340,13 @@ class ReleaseProtocol:
         existing = self.repo.release(year)
         if existing and existing.get("complete"):
             return release_view(year, existing)
-        if not self.repo.take_completion(year, uuid.uuid4().hex, self.now, self.now + COMPLETION_LEASE):
+        owner = uuid.uuid4().hex
+        if not self.repo.take_completion(year, owner, self.now, self.now + COMPLETION_LEASE):
             return release_view(year, released)  # decided, written out by another completer
         as_of = parse(released["released_at"])
         campaign, labelled, pending, entries = draft or self._draft(year, as_of=as_of)
+        if not self._hold_completion(year, owner):
+            return release_view(year, released)
         by_app = {app["_id"]: app for app, _ in labelled}
         # Each record is published as soon as it is written, well within the
         # relay sweep's grace period, so the sweep seldom publishes it a second
@@ -351,6 +357,8 @@ class ReleaseProtocol:
         unparted = self.repo.step(unparted_batch_key(year, 0)) is not None
         unparted_lines = []  # (a release begun before release parts: its events in its own batches)
         for part, part_entries in by_release_part(entries).items():
+            if not self._hold_completion(year, owner):
+                return release_view(year, released)  # another completer took over: it writes it all
             # Each line carries its collectivité's feedback, comments as moderated at the release.
             full = with_feedback(part, part_entries)
             if unparted:
@@ -390,6 +398,10 @@ class ReleaseProtocol:
         }
         self.repo.save_release(doc)
         return release_view(year, doc)
+
+    def _hold_completion(self, year, owner):
+        """Whether this completer still holds the release's lease, renewed if so."""
+        return self.repo.renew_completion(year, owner, self.clock() + COMPLETION_LEASE)
 
     def _write_batch(self, year, key, batch, by_app, campaign):
         # Read first: after a crash, a record tried again would put its

@@ -313,6 +313,16 @@ class AwardsRepository:
         except DuplicateKeyError:
             return False
 
+    def renew_completion(self, year, owner, until):
+        """Whether `owner` still holds the release's completion lease; if so,
+        it now runs to `until`. (FerretDB v1 updates by reading then writing
+        back: a takeover between the two is possible only once the lease ran
+        out, and a completer renews it long before.)"""
+        found = self.db.completion_leases.update_one(
+            {"_id": f"complete:{year}", "owner": owner}, {"$set": {"until": until}}
+        )
+        return found.matched_count == 1
+
     def releases(self):
         return list(self.db.releases.find({}, {"stats": 0}))
 

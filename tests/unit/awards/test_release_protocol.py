@@ -64,8 +64,9 @@ class Awards:
 
     @property
     def awards(self):
-        """As the service does: one use-case object per call, at the clock's instant."""
-        return logic.Awards(self.repo, self.out.session, self.clock())
+        """As the service does: one use-case object per call, at the clock's
+        instant; the work it does then goes on at the clock's time."""
+        return logic.Awards(self.repo, self.out.session, self.clock(), clock=self.clock)
 
     def apply(self, app_id, col, proposal=None):
         self.awards.application_submitted(
@@ -186,6 +187,44 @@ def test_a_release_that_died_midway_is_finished_with_the_same_events(awards, mon
     assert [e["payload"]["event_id"] for e in awards.out.publisher.events] == ids_before
     assert len(ids_before) == 3
     assert awards.awards.finish_interrupted_releases() == []
+
+
+def test_a_write_out_longer_than_its_lease_keeps_it_and_the_recovery_drafts_nothing(awards, monkeypatch):
+    """The completer renews its lease part by part: the recovery timer, every
+    few seconds meanwhile, finds it held and drafts nothing beside it (at a
+    tenth of national scale, with the lease not renewed, it began a second
+    draft after 3 minutes)."""
+    drafts, recoveries = [], []
+    draft = logic.Awards._draft
+
+    def counted_draft(self, *args, **kwargs):
+        drafts.append(args)
+        return draft(self, *args, **kwargs)
+
+    monkeypatch.setattr(logic.Awards, "_draft", counted_draft)
+    save_result_bucket = awards.repo.save_result_bucket
+
+    def slow_part(*args):
+        awards.clock.advance(minutes=2)
+        recoveries.append(awards.awards.finish_interrupted_releases())
+        return save_result_bucket(*args)
+
+    monkeypatch.setattr(awards.repo, "save_result_bucket", slow_part)
+    release(awards, YEAR, "admin", force=True)
+    assert len({release_part("app-1"), release_part("app-2")}) == 2  # two parts: 4 minutes
+    assert recoveries == [[], []]
+    assert len(drafts) == 1  # the decision's, which its write-out reused
+    assert awards.repo.release(YEAR)["complete"] is True
+
+
+def test_only_the_holder_renews_a_completion_lease(awards):
+    repo, now = awards.repo, awards.clock()
+    assert repo.take_completion(YEAR, "a", now, now + timedelta(minutes=3))
+    assert not repo.renew_completion(YEAR, "b", now + timedelta(minutes=9))
+    assert repo.renew_completion(YEAR, "a", now + timedelta(minutes=5))
+    later = now + timedelta(minutes=4)  # past the first end, within the renewed one
+    assert not repo.take_completion(YEAR, "b", later, later + timedelta(minutes=3))
+    assert repo.take_completion(YEAR, "a", later, later + timedelta(minutes=3))
 
 
 def test_an_expired_completion_lease_goes_to_one_completer_only(awards, monkeypatch):
