@@ -63,8 +63,8 @@ class RefusalLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        if not isinstance(error, DomainError) or not isinstance(record.args, tuple):
-            return True
+        if not isinstance(error, DomainError) or not isinstance(record.args, tuple) or not record.args:
+            return True  # not nameko's "error handling worker <worker>" with a refusal
         record.levelno, record.levelname = logging.INFO, "INFO"
         record.exc_info = record.exc_text = None
         # The code only: a message may quote what the user sent (an address).
