@@ -252,12 +252,15 @@ class Awards(ReleaseProtocol):
             self.repo.record_levels(year, levels, "imported")
         return {"imported": len(rows)}
 
+    def _outcomes(self, year, as_of=None):
+        """(labelled, pending): each labelled application with its outcome, and
+        the undecided; all a preview counts."""
+        applications, _, proposals, decisions = self._inputs(year, as_of)
+        return outcomes(applications, {k: v["proposal"] for k, v in proposals.items()}, decisions)
+
     def _draft(self, year, as_of=None):
         campaign = self._campaign(year)
-        applications, _, proposals, decisions = self._inputs(year, as_of)
-        labelled, pending = outcomes(
-            applications, {k: v["proposal"] for k, v in proposals.items()}, decisions
-        )
+        labelled, pending = self._outcomes(year, as_of)
         labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
         entries = palmares_entries(labelled, self._history(labelled), labels, year)
         return campaign, labelled, pending, entries
