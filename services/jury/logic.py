@@ -406,14 +406,13 @@ class JuryDesk:
         or done: their own in that state, never all their tasks of every year
         (29 jurors listing theirs at once took the jury from 77 to 98 MiB at
         a tenth of national scale)."""
+        juror = self.juror(juror_id)  # NotFound for a juror who is no more
         if state == OPEN:
-            tasks = self._claimable_by(self.juror(juror_id), campaign_year, after)
+            tasks = self._claimable_by(juror, campaign_year, after)
         elif state == DONE:
-            self.juror(juror_id)  # NotFound for a juror who is no more
-            tasks = iter(self.repos.tasks.of_juror(juror_id, DONE, campaign_year, after, limit))
+            tasks = self.repos.tasks.of_juror(juror_id, DONE, campaign_year, after, limit)
         else:
             # Held, or lapsed (shown open): the few under way, sorted by the database.
-            self.juror(juror_id)
             own = self.repos.tasks.of_juror(juror_id, CLAIMED, campaign_year, after)
             tasks = (task for task in own if shown_state(task, self.now) == CLAIMED)
         return [task_view(task, self.now, juror_id) for task in itertools.islice(tasks, limit)]
