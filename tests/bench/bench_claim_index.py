@@ -12,19 +12,27 @@ FERRETDB_BACKEND, tests/support/ferretdb.py), and what one copy of the task
 list costs to read (`Tasks.scan_of_campaign`, what TaskSnapshots reads once per
 process and campaign), against one task read by `_id` in the same run.
 
+Then the copy's memory (tracemalloc, what the index holds once built and
+after every task is claimed then reviewed), against the baseline measured in
+the same run: the same index keeping each task as a plain dict of the same
+fields, as it did before `eligibility.ClaimTask`.
+
     .venv/bin/python tests/bench/bench_claim_index.py [--applications 35000] [--database]
 """
 
 import argparse
+import gc
 import random
 import sys
 import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from services.jury import eligibility  # noqa: E402
 from services.jury.eligibility import CLAIMED, DONE, OPEN, ClaimIndex  # noqa: E402
 
 NOW = datetime(2294, 3, 1, tzinfo=UTC)
@@ -106,8 +114,53 @@ def main():
     print(
         f"{'claim index: per claim, kept up to date':<46} {per_claim:>10,.3f}  ×{per_claim / baseline:,.4f}"
     )
+    copy_memory(args.applications)
     if args.database:
         copy_read(all_tasks)
+
+
+def copy_memory(applications):
+    """MiB the claim index holds: built, then once every task was claimed and
+    reviewed (each version learnt, as the copy follows a national review)."""
+
+    def traced():
+        rng = random.Random(17)
+        gc.collect()
+        tracemalloc.start()
+        index = ClaimIndex(tasks(applications, rng), NOW)
+        built = tracemalloc.get_traced_memory()[0]
+        for task in tasks(applications, rng):
+            juror = f"juror-{rng.randrange(300)}"
+            claimed = dict(task, state=CLAIMED, claimed_by=juror, version=2, lease_expires_at=NOW + LEASE)
+            index.learn(claimed)
+            index.learn(dict(claimed, state=DONE, version=3))
+        gc.collect()
+        reviewed = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return built / 2**20, reviewed / 2**20
+
+    class DictTask(dict):  # a plain dict, but for the attribute access the index uses
+        __getattr__ = dict.__getitem__
+        __setattr__ = dict.__setitem__
+
+    def as_dict(task):
+        kept = {key: task[key] for key in eligibility.ClaimTask.__slots__ if key in task}
+        return DictTask(kept, collectivite=dict(task["collectivite"]))
+
+    slotted = eligibility.claim_fields
+    eligibility.claim_fields = as_dict  # the copy as it was: plain dicts
+    try:
+        dict_built, dict_reviewed = traced()
+    finally:
+        eligibility.claim_fields = slotted
+    built, reviewed = traced()
+    print(
+        f"{'claim copy, plain dicts: built / reviewed (MiB)':<46} {dict_built:>5.1f} / {dict_reviewed:.1f}  —"
+    )
+    print(
+        f"{'claim copy: built / reviewed (MiB)':<46} {built:>5.1f} / {reviewed:.1f}"
+        f"  ×{built / dict_built:.2f} / ×{reviewed / dict_reviewed:.2f}"
+    )
 
 
 def copy_read(all_tasks):

@@ -202,6 +202,28 @@ def test_the_claim_index_follows_each_claim_without_reading_every_task():
     assert [app for app, _ in index.order(other, NOW)] == [first]  # nothing left of `second`
 
 
+def test_a_claim_copy_entry_reads_as_its_task_document_and_keeps_only_what_a_claim_needs():
+    app = "".join(["2201:", "lille"])  # a string of its own, as each decoded document brings
+    doc = dict(
+        task(app, 1, "claimed", NOW + timedelta(hours=1), "j2"), version=2, created_at=NOW, shelf_1="a"
+    )
+    doc["collectivite"] = dict(doc["collectivite"], name="Lille", population=232_000)
+    kept = eligibility.ClaimTask(doc)
+    assert dict(kept) == {key: doc[key] for key in kept if key != "collectivite"} | {
+        "collectivite": collectivite("59350", "59")
+    }
+    assert "created_at" not in kept and kept.get("shelf_1") is None and kept.get(0, "none") == "none"
+    with pytest.raises(KeyError):
+        kept["created_at"]
+    for moment in (NOW, NOW + timedelta(hours=2)):  # the lease holding, then lapsed
+        assert eligibility.claimable(kept, moment) == eligibility.claimable(doc, moment)
+        assert eligibility.held_by(kept, "j2", moment) == eligibility.held_by(doc, "j2", moment)
+    sibling = eligibility.ClaimTask(
+        dict(doc, _id=f"{app}:2", n=2, application_id="".join(["2201:", "lille"]))
+    )
+    assert sibling["application_id"] is kept["application_id"]  # one string per application
+
+
 def test_an_application_whose_lease_ran_out_is_back_in_the_claim_index_without_a_new_copy():
     held = dict(task("a", 1, "claimed", NOW + timedelta(hours=1), "j2"), version=2)
     index = eligibility.ClaimIndex([held], NOW)
