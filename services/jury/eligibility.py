@@ -202,18 +202,24 @@ class OpenTasks:
     many they may claim and when the newest appeared without a pass over every
     task per juror (300 jurors × 70,000 tasks): counted by department, and
     the few a juror's declared conflicts or own applications take away looked
-    up by code and by application. The same rule as `conflicted`."""
+    up by code and by application. The same rule as `conflicted`.
 
-    def __init__(self) -> None:
+    `declared`: every code some juror declared as a conflict. Only those are
+    looked up, so only the few tasks with one of them are kept by code (kept
+    by every code, 70,000 tasks took twice the memory at each digest:
+    tests/bench/bench_claim_index.py)."""
+
+    def __init__(self, declared: Iterable[str]) -> None:
+        self._declared = {str(code).upper() for code in declared}
         self._department: dict[str, str] = {}  # task -> its collectivité's department
         self._by_department: dict[str, list[tuple[datetime, str]]] = {}  # (created, task), newest first
-        self._by_code: dict[str, list[str]] = {}  # INSEE, SIREN or member commune -> tasks
+        self._by_code: dict[str, list[str]] = {}  # declared INSEE, SIREN or member commune -> tasks
         self._by_application: dict[str, list[str]] = {}
         self._sorted = True
 
     def add(self, task: Doc) -> None:
         collectivite = task["collectivite"]
-        department = str(collectivite.get("department", "")).upper()
+        department = sys.intern(str(collectivite.get("department", "")).upper())  # a hundred, 70,000 times
         self._department[task["_id"]] = department
         self._by_department.setdefault(department, []).append((task["created_at"], task["_id"]))
         codes = {
@@ -221,7 +227,7 @@ class OpenTasks:
             collectivite.get("id"),
             *collectivite.get("member_communes", []),
         }
-        for code in {str(code).upper() for code in codes if code}:
+        for code in {str(code).upper() for code in codes if code} & self._declared:
             self._by_code.setdefault(code, []).append(task["_id"])
         self._by_application.setdefault(task["application_id"], []).append(task["_id"])
         self._sorted = False

@@ -841,6 +841,8 @@ class JuryDesk:
         newest task time) is a uniquely keyed ledger record, so two replicas
         running the timer send it once."""
         released: dict[int, bool] = {}
+        jurors = self.repos.jurors.all()
+        declared = {code for juror in jurors for code in juror.get("conflicts", [])}
         open_tasks: dict[int, OpenTasks] = {}
         # Who holds or reviewed a task of an application gets none of its others
         # (the claim's rule): read from these campaigns' tasks, not from every
@@ -853,7 +855,7 @@ class JuryDesk:
             if released[year]:
                 continue
             if claimable(task, self.now):
-                open_tasks.setdefault(year, OpenTasks()).add(task)
+                open_tasks.setdefault(year, OpenTasks(declared)).add(task)
             if task["state"] == CLAIMED and task.get("claimed_by"):
                 assigned.setdefault(task["claimed_by"], set()).add(task["application_id"])
         for year in open_tasks:
@@ -861,7 +863,7 @@ class JuryDesk:
                 if task.get("claimed_by"):
                     assigned.setdefault(task["claimed_by"], set()).add(task["application_id"])
         sent = 0
-        for juror in self.repos.jurors.all() if open_tasks else []:
+        for juror in jurors if open_tasks else []:
             for year, tasks in open_tasks.items():
                 count, newest = tasks.for_juror(juror, assigned.get(juror["_id"], ()))
                 if newest is None:

@@ -15,7 +15,9 @@ process and campaign), against one task read by `_id` in the same run.
 Then the copy's memory (tracemalloc, what the index holds once built and
 after every task is claimed then reviewed), against the baseline measured in
 the same run: the same index keeping each task as a plain dict of the same
-fields, as it did before `eligibility.ClaimTask`.
+fields, as it did before `eligibility.ClaimTask`. And what the jurors' digest
+holds (`eligibility.OpenTasks` of every open task, 20 codes declared as
+conflicts), against the same kept by every code of every task, as before.
 
     .venv/bin/python tests/bench/bench_claim_index.py [--applications 35000] [--database]
 """
@@ -115,6 +117,7 @@ def main():
         f"{'claim index: per claim, kept up to date':<46} {per_claim:>10,.3f}  ×{per_claim / baseline:,.4f}"
     )
     copy_memory(args.applications)
+    digest_memory(all_tasks)
     if args.database:
         copy_read(all_tasks)
 
@@ -161,6 +164,28 @@ def copy_memory(applications):
         f"{'claim copy: built / reviewed (MiB)':<46} {built:>5.1f} / {reviewed:.1f}"
         f"  ×{built / dict_built:.2f} / ×{reviewed / dict_reviewed:.2f}"
     )
+
+
+def digest_memory(all_tasks):
+    """MiB a digest's OpenTasks holds: looked up by the declared codes only,
+    against every code of every task (the baseline: each one declared)."""
+    open_tasks = [dict(task, state=OPEN, created_at=NOW) for task in all_tasks]
+    every_code = {code for task in open_tasks for code in task["collectivite"].values()}
+
+    def traced(declared):
+        gc.collect()
+        tracemalloc.start()
+        digest = eligibility.OpenTasks(declared)
+        for task in open_tasks:
+            digest.add(task)
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return held / 2**20
+
+    baseline = traced(every_code)
+    declared = traced(sorted(every_code)[:20])
+    print(f"{'digest of the open tasks, every code (MiB)':<46} {baseline:>10.1f}  —")
+    print(f"{'digest of the open tasks, 20 codes (MiB)':<46} {declared:>10.1f}  ×{declared / baseline:.2f}")
 
 
 def copy_read(all_tasks):

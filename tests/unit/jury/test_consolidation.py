@@ -256,14 +256,21 @@ def test_the_digest_count_follows_the_conflict_rule_without_a_pass_per_juror():
                 "created_at": NOW + timedelta(minutes=rng.randrange(1000)),
             }
         )
-    open_tasks = eligibility.OpenTasks()
+    jurors = [
+        {
+            "_id": f"j{n}",
+            "department": rng.choice(departments),
+            "conflicts": [f"{rng.randrange(100):05d}" for _ in range(rng.randrange(4))]
+            + [f"COL-{rng.randrange(300)}"],
+        }
+        for n in range(50)
+    ]
+    open_tasks = eligibility.OpenTasks(code for juror in jurors for code in juror["conflicts"])
     for one in tasks:
         open_tasks.add(one)
-    for _ in range(50):
-        conflicts = [f"{rng.randrange(100):05d}" for _ in range(rng.randrange(4))] + [
-            f"COL-{rng.randrange(300)}"
-        ]
-        juror = {"_id": "j", "department": rng.choice(departments), "conflicts": conflicts}
+    # Kept by code: the tasks with a code some juror declared, not every code of every task.
+    assert len(open_tasks._by_code) <= len({code.upper() for juror in jurors for code in juror["conflicts"]})
+    for juror in jurors:
         assigned = {f"app-{rng.randrange(150)}" for _ in range(rng.randrange(20))}
         mine = [
             one
