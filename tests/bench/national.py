@@ -59,6 +59,7 @@ import io
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -1133,6 +1134,9 @@ def main():
     parser.add_argument("--events", type=int, default=0, help="lifecycle events (default: 200..2000)")
     parser.add_argument("--out", help="the table's file (default var/bench/national-<backend>-<scale>.txt)")
     args = parser.parse_args()
+    # Started in the background (`make bench-national … &`), the process inherits
+    # SIGINT ignored: take it back, so a SIGINT still stops the run with its table.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.stage_timeout is None:
         args.stage_timeout = max(1800.0, 18000.0 * args.scale)
 
