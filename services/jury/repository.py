@@ -18,7 +18,7 @@ from services.common.migrations import migration
 from services.common.mongo import READ_BATCH
 from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields
 from services.common.tallies import Tallies
-from services.jury.eligibility import ClaimIndex, claim_fields
+from services.jury.eligibility import ClaimIndex
 
 # The task list of a claim carries no review bodies (they can be long).
 _TASK_SUMMARY = {"review": 0}
@@ -384,7 +384,7 @@ class TaskSnapshots:
                 continue  # read, or its reader failed: look again
             try:
                 started = self._clock()
-                index = ClaimIndex((claim_fields(task) for task in load()), now)
+                index = ClaimIndex(load(), now)
                 with self._lock:
                     self._copies[year] = _Copy(index, started)
                 return index
@@ -426,7 +426,7 @@ class TaskSnapshots:
         with self._lock:
             copy = self._copies.get(task["campaign_year"])
             if copy is not None:
-                copy.index.learn(claim_fields(task))
+                copy.index.learn(task)
 
     def forget_juror(self, juror_id):
         """A juror declared a conflict: read them again next time. (Another
