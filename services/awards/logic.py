@@ -7,16 +7,17 @@ knowing nothing of nameko.
 """
 
 import time
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Sequence
 from datetime import timedelta
 
 from services.awards import feedback
 from services.awards.palmares import (
     current_shape,
-    palmares_entries,
+    palmares_line,
     public_collectivite,
     public_entry,
     statistics,
+    with_progression,
 )
 from services.awards.release import ReleaseProtocol, result_bucket
 from services.common import contracts
@@ -67,20 +68,6 @@ def final_outcome(proposal: Doc | None, decision: Doc | None) -> Doc | None:
 
 def active_applications(applications: Iterable[Doc], withdrawn_ids: Container[str]) -> list[Doc]:
     return sorted((a for a in applications if a["_id"] not in withdrawn_ids), key=lambda a: a["_id"])
-
-
-def outcomes(
-    applications: Iterable[Doc], proposals: Mapping[str, Doc], decisions: Mapping[str, Doc]
-) -> tuple[list[tuple[Doc, Doc]], list[str]]:
-    """Split active applications into (labelled [(application, outcome)], pending [id])."""
-    labelled, pending = [], []
-    for app in applications:
-        outcome = final_outcome(proposals.get(app["_id"]), decisions.get(app["_id"]))
-        if outcome is None:
-            pending.append(app["_id"])
-        else:
-            labelled.append((app, outcome))
-    return labelled, pending
 
 
 # -- orchestration -----------------------------------------------------------
@@ -239,9 +226,31 @@ class Awards(ReleaseProtocol):
         decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
         return active_applications(applications.values(), withdrawn), withdrawn, proposals, decisions
 
-    def _history(self, labelled):
-        """Each applicant's labels over the years (released here or imported)."""
-        return self.repo.levels_of({app["collectivite"]["insee_code"] for app, _ in labelled})
+    def _decided(self, year, as_of=None):
+        """Streams each active application with its outcome (None while
+        undecided), its document read a cursor batch at a time: a national
+        draft holds the outcomes, never every application at once. With
+        `as_of`, as `_inputs`."""
+
+        def arrived(doc, field="received_at"):
+            return as_of is None or doc.get(field) is None or doc[field] <= as_of
+
+        withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w)}
+        proposals = {p["_id"]: p["proposal"] for p in self.repo.proposals(year) if arrived(p)}
+        decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
+        seen = set()
+        for app in self.repo.campaign_applications(year):
+            if arrived(app):
+                seen.add(app["_id"])
+                if app["_id"] not in withdrawn:
+                    yield app, final_outcome(proposals.get(app["_id"]), decisions.get(app["_id"]))
+        for app_id in sorted(proposals.keys() - seen - withdrawn):  # reviewed before its submission arrived
+            app = {
+                "_id": app_id,
+                "campaign_year": year,
+                "collectivite": self.repo.proposal(app_id)["collectivite"],
+            }
+            yield app, final_outcome(proposals[app_id], decisions.get(app_id))
 
     def import_history(self, rows):
         """Past palmarès (labelctl palmares import): [{year, code, arobases}], validated."""
@@ -252,29 +261,31 @@ class Awards(ReleaseProtocol):
             self.repo.record_levels(year, levels, "imported")
         return {"imported": len(rows)}
 
-    def _outcomes(self, year, as_of=None):
-        """(labelled, pending): each labelled application with its outcome, and
-        the undecided; all a preview counts."""
-        applications, _, proposals, decisions = self._inputs(year, as_of)
-        return outcomes(applications, {k: v["proposal"] for k, v in proposals.items()}, decisions)
-
     def _draft(self, year, as_of=None):
+        """(campaign, pending ids, palmarès entries) as of `as_of`: the
+        entries' public lines are all it holds of the applications."""
         campaign = self._campaign(year)
-        labelled, pending = self._outcomes(year, as_of)
         labels = {m["code"]: m["label"] for m in campaign.get("mentions", [])}
-        entries = palmares_entries(labelled, self._history(labelled), labels, year)
-        return campaign, labelled, pending, entries
+        pending, lines = [], []
+        for app, outcome in self._decided(year, as_of):
+            if outcome is None:
+                pending.append(app["_id"])
+            else:
+                lines.append(palmares_line(app, outcome, labels))
+        # Each applicant's labels over the years (released here or imported).
+        history = self.repo.levels_of({line["collectivite"]["insee_code"] for line in lines})
+        return campaign, sorted(pending), with_progression(lines, history, year)
 
-    def release_feedback(self, year, campaign, labelled, as_of=None):
+    def release_feedback(self, year, campaign, entries, as_of=None):
         """`entries_of(part, entries)`: a part's palmarès entries, each with its
         collectivité's feedback (feedback.py), comments as moderated by `as_of`.
-        The category averages over the labelled applications are made first,
+        The category averages over the labelled applications (`entries`) are made first,
         in one streamed pass over the reviews; then each part reads its own."""
 
         def arrived(proposal):
             return as_of is None or proposal.get("received_at") is None or proposal["received_at"] <= as_of
 
-        categories = {app["_id"]: app["collectivite"]["category"] for app, _ in labelled}
+        categories = {entry["application_id"]: entry["category"] for entry in entries}
         partless = []
 
         def scored():
@@ -464,7 +475,7 @@ class Awards(ReleaseProtocol):
             if role != ORGANISER:
                 raise embargoed()
             else:
-                campaign, _, pending, entries = self._draft(year)
+                campaign, pending, entries = self._draft(year)
                 return {
                     "year": year,
                     "released_at": None,

@@ -3,6 +3,7 @@
 Pure functions over plain dicts, unit-tested against hand-computed tables.
 """
 
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -51,8 +52,17 @@ def progression(arobases: int, previous_arobases: int | None, years_absent: int 
     return "kept"
 
 
+# Fields whose few values repeat over a campaign: one copy of each held (a
+# national draft holds 35,000 lines).
+REPEATED_COLLECTIVITE_FIELDS = ("kind", "category", "department", "region")
+
+
 def public_collectivite(collectivite: Doc) -> Doc:
-    return {key: collectivite.get(key) for key in PUBLIC_COLLECTIVITE_FIELDS}
+    public = {key: collectivite.get(key) for key in PUBLIC_COLLECTIVITE_FIELDS}
+    for key in REPEATED_COLLECTIVITE_FIELDS:
+        if isinstance(public[key], str):
+            public[key] = sys.intern(public[key])
+    return public
 
 
 def palmares_entries(
@@ -64,35 +74,45 @@ def palmares_entries(
     """One palmarès line per labelled collectivité, sorted by region then name
     (the palmarès is not a ranking); its progression against its last label
     before `year`, however long ago."""
-    entries = []
-    for app, outcome in labelled:
-        collectivite = app["collectivite"]
-        last = last_label(history_by_code.get(collectivite["insee_code"], {}), year)
-        previous, previous_year = (last[1], last[0]) if last else (None, None)
+    lines = [palmares_line(app, outcome, mention_labels) for app, outcome in labelled]
+    return with_progression(lines, history_by_code, year)
+
+
+def palmares_line(app: Doc, outcome: Doc, mention_labels: Mapping[str, str]) -> Doc:
+    """A labelled application's line before its progression (`with_progression`):
+    the public fields only, so that a national draft holds these lines and no
+    application document. `previous_arobases` is the level the applicant
+    declared until the label's history replaces it."""
+    collectivite = public_collectivite(app["collectivite"])
+    return {
+        "application_id": app["_id"],
+        "collectivite": collectivite,
+        "category": collectivite["category"],
+        "region": collectivite["region"],
+        "member_communes": list(app["collectivite"].get("member_communes") or []),
+        "arobases": outcome["arobases"],
+        "mentions": [{"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]],
+        "progression": None,
+        "previous_arobases": app.get("declared_previous_arobases"),
+        "previous_year": None,
+        "previous_declared": False,
+    }
+
+
+def with_progression(
+    lines: list[Doc], history_by_code: Mapping[str, Mapping[int, int]], year: int = 0
+) -> list[Doc]:
+    """`lines` (palmares_line) given their progression, in place, and sorted."""
+    for line in lines:
+        last = last_label(history_by_code.get(line["collectivite"]["insee_code"], {}), year)
+        if last:
+            line["previous_year"], line["previous_arobases"] = last
         # No history: the level the applicant declared, marked as declared.
-        declared = last is None and app.get("declared_previous_arobases") is not None
-        if declared:
-            previous = app["declared_previous_arobases"]
-        absent = year - previous_year - 1 if previous_year else 0
-        entries.append(
-            {
-                "application_id": app["_id"],
-                "collectivite": public_collectivite(collectivite),
-                "category": collectivite["category"],
-                "region": collectivite["region"],
-                "member_communes": list(collectivite.get("member_communes") or []),
-                "arobases": outcome["arobases"],
-                "mentions": [
-                    {"code": code, "label": mention_labels.get(code, code)} for code in outcome["mentions"]
-                ],
-                "progression": progression(outcome["arobases"], previous, absent),
-                "previous_arobases": previous,
-                "previous_year": previous_year,
-                "previous_declared": declared,
-            }
-        )
-    entries.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))
-    return entries
+        line["previous_declared"] = last is None and line["previous_arobases"] is not None
+        absent = year - line["previous_year"] - 1 if line["previous_year"] else 0
+        line["progression"] = progression(line["arobases"], line["previous_arobases"], absent)
+    lines.sort(key=lambda e: (e["region"], e["collectivite"]["name"], e["collectivite"]["insee_code"]))
+    return lines
 
 
 def statistics(entries: Sequence[Doc]) -> Doc:

@@ -62,29 +62,35 @@ class ReleaseState(enum.StrEnum):
 FROZEN = {ReleaseState.REQUESTED, ReleaseState.RELEASING, ReleaseState.RELEASED}
 
 
-def preview(labelled: Sequence[tuple[Doc, Doc]], pending: Sequence[str], released: bool) -> Doc:
+def preview(decided: Iterable[tuple[Doc, Doc | None]], released: bool) -> Doc:
+    """The release's figures from each active application and its outcome
+    (None while undecided), streamed."""
     by_arobases = {str(level): 0 for level in range(1, 6)}
-    missing = []
-    for app, outcome in labelled:
+    missing, pending, labelled = [], [], 0
+    for app, outcome in decided:
+        if outcome is None:
+            pending.append(app["_id"])
+            continue
+        labelled += 1
         by_arobases[str(outcome["arobases"])] += 1
         if not is_email(app["collectivite"].get("email")):
             missing.append(app["collectivite"]["id"])
     return {
         "ready": not pending,
         "released": released,
-        "labelled_count": len(labelled),
+        "labelled_count": labelled,
         "by_arobases": by_arobases,
-        "undecided": list(pending),
+        "undecided": sorted(pending),
         "missing_email": missing,
-        "emails_to_send": len(labelled) - len(missing),
+        "emails_to_send": labelled - len(missing),
     }
 
 
-def award_payload(year: int, app: Doc, entry: Doc, campaign: Doc) -> Doc:
+def award_payload(year: int, collectivite: Doc, entry: Doc, campaign: Doc) -> Doc:
     return {
         "campaign_year": year,
-        "application_id": app["_id"],
-        "collectivite": app["collectivite"],
+        "application_id": entry["application_id"],
+        "collectivite": collectivite,
         "arobases": entry["arobases"],
         "mentions": entry["mentions"],
         "progression": entry["progression"],
@@ -183,7 +189,7 @@ def release_view(year: int, released: Doc) -> Doc:
 
 
 class ReleaseProtocol:
-    """Mixed into logic.Awards: needs its repo, outbox, now, clock, `_outcomes` and `_draft`."""
+    """Mixed into logic.Awards: needs its repo, outbox, now, clock, `_decided` and `_draft`."""
 
     repo: Any
     outbox: Any
@@ -193,10 +199,10 @@ class ReleaseProtocol:
     def _draft(self, year: int, as_of: Any = None) -> Any:
         raise NotImplementedError
 
-    def _outcomes(self, year: int, as_of: Any = None) -> Any:
+    def _decided(self, year: int, as_of: Any = None) -> Any:
         raise NotImplementedError
 
-    def release_feedback(self, year: int, campaign: Doc, labelled: Any, as_of: Any = None) -> Any:
+    def release_feedback(self, year: int, campaign: Doc, entries: Any, as_of: Any = None) -> Any:
         raise NotImplementedError
 
     def released(self, year: int) -> bool:
@@ -229,10 +235,9 @@ class ReleaseProtocol:
         return tallies.refresh_asked(self.repo.tallies, self._unreleased_preview, self.now)
 
     def _unreleased_preview(self, year):
-        # Outcomes only: no palmarès line, no label history (a national draft
-        # holds all of them; at 35,000 × 0.3 this count took awards to 113 MiB).
-        labelled, pending = self._outcomes(year)
-        return preview(labelled, pending, released=False)
+        # Outcomes only, streamed: no palmarès line, no label history, no
+        # application held (a whole campaign held took awards to 175 MiB at 35,000).
+        return preview(self._decided(year), released=False)
 
     def release(self, year, by, force=False, reason=None):
         """An organiser's request for the release (see the module's docstring):
@@ -295,7 +300,7 @@ class ReleaseProtocol:
             step, draft = self.repo.release_step(year), None
             if step is None:
                 draft = self._draft(year, as_of=requested_at)
-                _, _, pending, _ = draft
+                _, pending, _ = draft
                 if pending and not request["force"]:
                     refusal = {
                         "code": "applications_undecided",
@@ -314,7 +319,7 @@ class ReleaseProtocol:
 
     def _record_release(self, year, request, draft):
         """The ledger step that decides the release, or None if another did."""
-        campaign, _, pending, entries = draft
+        campaign, pending, entries = draft
         early = early_release(campaign, request["requested_at"])
         try:
             return self.outbox.record(
@@ -349,15 +354,14 @@ class ReleaseProtocol:
         if not self.repo.take_completion(year, owner, self.now, self.now + COMPLETION_LEASE):
             return release_view(year, released)  # decided, written out by another completer
         as_of = parse(released["released_at"])
-        campaign, labelled, pending, entries = draft or self._draft(year, as_of=as_of)
+        campaign, pending, entries = draft or self._draft(year, as_of=as_of)
         if not self._hold_completion(year, owner):
             return release_view(year, released)
-        by_app = {app["_id"]: app for app, _ in labelled}
         # Each record is published as soon as it is written, well within the
         # relay sweep's grace period, so the sweep seldom publishes it a second
         # time (consumers would drop the copy by its event id anyway).
         self._publish(step)
-        with_feedback = self.release_feedback(year, campaign, labelled, as_of)
+        with_feedback = self.release_feedback(year, campaign, entries, as_of)
         bucket_count = result_bucket_count(len(entries))
         unparted = self.repo.step(unparted_batch_key(year, 0)) is not None
         unparted_lines = []  # (a release begun before release parts: its events in its own batches)
@@ -369,22 +373,24 @@ class ReleaseProtocol:
             if unparted:
                 unparted_lines += full
             else:
+                collectivites = self._collectivites(year, part, part_entries)
                 for index, batch in enumerate(batches(full)):
-                    self._write_batch(year, batch_key(year, part, index), batch, by_app, campaign)
+                    self._write_batch(year, batch_key(year, part, index), batch, collectivites, campaign)
             # Each collectivité's own result page reads its entry, feedback included, from its bucket.
             for index, bucket in result_buckets(full, bucket_count).items():
                 self.repo.save_result_bucket(year, index, bucket)
         if unparted:
             order = {e["application_id"]: n for n, e in enumerate(entries)}
             unparted_lines.sort(key=lambda e: order[e["application_id"]])
+            collectivites = self._collectivites(year, None, unparted_lines)
             for index, batch in enumerate(batches(unparted_lines)):
-                self._write_batch(year, unparted_batch_key(year, index), batch, by_app, campaign)
+                self._write_batch(year, unparted_batch_key(year, index), batch, collectivites, campaign)
         # The public palmarès, read by every visitor, carries the public fields
         # only: the feedback was 82 % of its bytes at 3,500 collectivités, decoded
         # by the database at each read.
-        chunks = batches([public_entry(entry) for entry in entries])
+        chunks = batches(entries)
         for index, chunk in enumerate(chunks):
-            self.repo.save_palmares_chunk(year, index, chunk)
+            self.repo.save_palmares_chunk(year, index, [public_entry(entry) for entry in chunk])
         # The label's history, for the progression of later campaigns.
         self.repo.record_levels(
             year, [(e["collectivite"]["insee_code"], e["arobases"]) for e in entries], "released"
@@ -408,13 +414,30 @@ class ReleaseProtocol:
         """Whether this completer still holds the release's lease, renewed if so."""
         return self.repo.renew_completion(year, owner, self.clock() + COMPLETION_LEASE)
 
-    def _write_batch(self, year, key, batch, by_app, campaign):
+    def _collectivites(self, year, part, entries):
+        """{application id: collectivité} for these entries, whole (the result
+        email goes to its address): a release part's applications read by
+        equality (`part` None: the campaign's), then each one missing by its
+        id (stored without a part by a replica of earlier code), or from its
+        proposal (reviewed before its submission arrived)."""
+        found = {app["_id"]: app["collectivite"] for app in self.repo.campaign_applications(year, part)}
+        for entry in entries:
+            app_id = entry["application_id"]
+            if app_id not in found:
+                app = self.repo.application(app_id) or self.repo.proposal(app_id)
+                found[app_id] = app["collectivite"]
+        return found
+
+    def _write_batch(self, year, key, batch, collectivites, campaign):
         # Read first: after a crash, a record tried again would put its
         # marker back and have its events published a second time.
         change = self.repo.step(key)
         if change is None:
             events = [
-                (contracts.AWARD_DECIDED, award_payload(year, by_app[e["application_id"]], e, campaign))
+                (
+                    contracts.AWARD_DECIDED,
+                    award_payload(year, collectivites[e["application_id"]], e, campaign),
+                )
                 for e in batch
             ]
             try:

@@ -2,7 +2,8 @@
 (application id, campaign year, `<year>:<chunk>`) so hot reads are `_id` lookups.
 
 - campaigns      {_id: year}: title, closing date, ceremony, mention labels (from campaign_opened)
-- applications   {_id: application id}: campaign_year, collectivite (from application_submitted)
+- applications   {_id: application id}: campaign_year, collectivite (from application_submitted),
+                 its release part
 - withdrawals    {_id: application id} (from application_withdrawn)
 - proposals      {_id: application id}: the jury's consolidated proposal and reviews, its
                  release part (release.release_part: the write-out reads a part at a time)
@@ -57,12 +58,13 @@ def level_bucket(code: str) -> int:
 def ensure_indexes(db):
     ensure_ledger_indexes(db)
     db[LEVELS].create_index([("bucket", ASCENDING)])
-    for name in ("proposals", "moderation"):
+    for name in ("applications", "proposals", "moderation"):
         db[name].create_index([("campaign_year", ASCENDING), ("part", ASCENDING)])
     for width in SHELF_WIDTHS:
         db["decisions"].create_index([(f"shelf_{width}", ASCENDING)])
     bucket_older_levels(db)
     part_older_reviews(db)
+    part_older_applications(db)
     shelve_older_decisions(db)
 
 
@@ -72,6 +74,13 @@ def part_older_reviews(db):
     for name, id_field in (("proposals", "_id"), ("moderation", "application_id")):
         older = db[name].find({"part": {"$exists": False}}, {id_field: 1}, batch_size=READ_BATCH)
         _give_parts(db[name], older, id_field)
+
+
+@migration("application-parts")
+def part_older_applications(db):
+    """Applications stored before the write-out read them by release part get theirs."""
+    older = db["applications"].find({"part": {"$exists": False}}, {"_id": 1}, batch_size=READ_BATCH)
+    _give_parts(db["applications"], older, "_id")
 
 
 @migration("decision-shelves")
@@ -131,13 +140,18 @@ class AwardsRepository:
     # inputs
 
     def add_application(self, doc):
-        _insert_once(self.db.applications, doc)
+        _insert_once(self.db.applications, dict(doc, part=release_part(doc["_id"])))
 
     def application(self, application_id):
         return self.db.applications.find_one({"_id": application_id})
 
     def applications(self, year):
         return list(self.db.applications.find({"campaign_year": year}))
+
+    def campaign_applications(self, year, part=None):
+        """A campaign's applications, or one release part's, streamed."""
+        query = {"campaign_year": year, **({} if part is None else {"part": part})}
+        return self.db.applications.find(query, batch_size=READ_BATCH)
 
     def ids_of_campaign(self, collection, year):
         """The ids of a campaign's applications, withdrawals or proposals, streamed into a set."""

@@ -97,7 +97,15 @@ def seed(db, count):
     for start in range(0, count, INSERT_CHUNK):
         chunk = range(start, min(start + INSERT_CHUNK, count))
         db.applications.insert_many(
-            [{"_id": f"app-{n:06d}", "campaign_year": YEAR, "collectivite": collectivite(n)} for n in chunk]
+            [
+                {
+                    "_id": f"app-{n:06d}",
+                    "campaign_year": YEAR,
+                    "part": release_part(f"app-{n:06d}"),
+                    "collectivite": collectivite(n),
+                }
+                for n in chunk
+            ]
         )
         db.proposals.insert_many(
             [

@@ -109,7 +109,7 @@ def test_the_release_page_previews_from_a_tally_that_follows_the_decisions(award
     def no_palmares_lines(*args):  # a preview counts outcomes: no line of the palmarès is made
         raise AssertionError("the preview drafted the palmarès")
 
-    monkeypatch.setattr(logic, "palmares_entries", no_palmares_lines)
+    monkeypatch.setattr(logic, "palmares_line", no_palmares_lines)
     monkeypatch.setattr(awards.repo, "levels_of", no_palmares_lines)
     assert awards.awards.release_preview_tally(YEAR)["counts"] is None  # the first: the timer's
     assert awards.awards.refresh_tallies() == 1
@@ -542,6 +542,50 @@ def test_an_application_reviewed_before_its_submission_arrived_is_drafted_with_i
     assert (dijon["collectivite"]["name"], dijon["arobases"]) == ("Dijon", 2)
 
 
+def test_the_write_out_reads_applications_part_by_part_and_finds_those_without_one(awards, monkeypatch):
+    """A national write-out holds one release part's applications at a time;
+    one stored without a part (by a replica of earlier code) or known only by
+    its proposal still gets its result, to its collectivité's address."""
+    awards.repo.db.applications.update_one({"_id": "app-2"}, {"$unset": {"part": ""}})
+    awards.awards.application_reviewed(
+        {
+            "application_id": "app-4",
+            "campaign_year": YEAR,
+            "collectivite": collectivite("21231", "Dijon", email="dijon@example.fr"),
+            "proposal": {"arobases": 2, "mentions": []},
+            "reviews": [],
+            "disagreement": False,
+        }
+    )
+    read = []
+    applications_of = awards.repo.campaign_applications
+
+    def campaign_applications(year, part=None):
+        read.append(part)
+        return applications_of(year, part)
+
+    monkeypatch.setattr(awards.repo, "campaign_applications", campaign_applications)
+    release(awards, YEAR, "admin", force=True)
+    sent = {p["application_id"]: p["collectivite"] for p in awards.out.payloads("award_decided")}
+    assert sent == {
+        "app-1": collectivite("25056", "Besançon"),
+        "app-2": collectivite("38185", "Grenoble"),
+        "app-4": collectivite("21231", "Dijon", email="dijon@example.fr"),
+    }
+    parts = {release_part(app_id) for app_id in sent}
+    assert read[0] is None and sorted(read[1:]) == sorted(
+        parts
+    )  # the draft's one stream, then a part at a time
+
+
+def test_applications_stored_before_release_parts_get_theirs():
+    rig = Awards()
+    rig.repo.db.applications.insert_one({"_id": "app-9", "campaign_year": YEAR, "collectivite": {}})
+    rig.repo.db.migrations.delete_many({})
+    ensure_indexes(rig.repo.db)
+    assert rig.repo.db.applications.find_one({"_id": "app-9"})["part"] == release_part("app-9")
+
+
 def test_region_chunks_say_where_each_regions_lines_are():
     regions = [("Bretagne", "Corse"), ("Corse", "Corse"), ("Corse", "Occitanie")]
     chunks = [[{"region": region} for region in chunk] for chunk in regions]
@@ -590,9 +634,9 @@ def test_a_release_begun_before_release_parts_is_finished_with_its_own_keys(awar
         release(awards, YEAR, "admin", force=True)
     monkeypatch.undo()
     # As the code before release parts left it: its first batch recorded and published.
-    campaign, labelled, _, entries = awards.awards._draft(YEAR)
-    app = next(app for app, _ in labelled if app["_id"] == entries[0]["application_id"])
-    event = (contracts.AWARD_DECIDED, award_payload(YEAR, app, entries[0], campaign))
+    campaign, _, entries = awards.awards._draft(YEAR)
+    app = awards.awards.repo.application(entries[0]["application_id"])
+    event = (contracts.AWARD_DECIDED, award_payload(YEAR, app["collectivite"], entries[0], campaign))
     awards.out.session.record(unparted_batch_key(YEAR, 0), [event], independent=True)
     published = len(awards.out.publisher.events)
 

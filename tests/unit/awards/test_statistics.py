@@ -13,10 +13,14 @@ MENTION_LABELS = {
 def palmares_of_generated():
     applications, proposals, decisions, withdrawn, previous = campaign.generate()
     active = logic.active_applications(applications, withdrawn)
-    labelled, pending = logic.outcomes(active, proposals, decisions)
+    decided = [
+        (app, logic.final_outcome(proposals.get(app["_id"]), decisions.get(app["_id"]))) for app in active
+    ]
+    labelled = [(app, outcome) for app, outcome in decided if outcome is not None]
+    pending = [app["_id"] for app, outcome in decided if outcome is None]
     history = {code: {2018: level} for code, level in previous.items()}  # labelled the year before
     entries = palmares.palmares_entries(labelled, history, MENTION_LABELS, 2019)
-    return labelled, pending, entries
+    return decided, labelled, pending, entries
 
 
 def test_generated_campaign_has_a_few_hundred_raw_applications():
@@ -26,7 +30,7 @@ def test_generated_campaign_has_a_few_hundred_raw_applications():
 
 
 def test_statistics_equal_the_2019_table():
-    _, pending, entries = palmares_of_generated()
+    _, _, pending, entries = palmares_of_generated()
     stats = palmares.statistics(entries)
 
     assert stats["labelled_count"] == 233
@@ -61,7 +65,7 @@ def test_statistics_equal_the_2019_table():
 
 
 def test_decisions_override_proposals_and_withdrawals_are_out():
-    labelled, _, entries = palmares_of_generated()
+    _, labelled, _, entries = palmares_of_generated()
     by_id = {e["application_id"]: e for e in entries}
     # app 1: proposal 5@ (its planned level is below 5), decision wins
     assert by_id["app-2019-0001"]["mentions"] == [{"code": "opengov", "label": "Gouvernement ouvert"}]
@@ -72,8 +76,8 @@ def test_decisions_override_proposals_and_withdrawals_are_out():
 
 
 def test_preview_counts_levels_pending_and_missing_email():
-    labelled, pending, _ = palmares_of_generated()
-    preview = release.preview(labelled, pending, released=False)
+    decided, _, _, _ = palmares_of_generated()
+    preview = release.preview(iter(decided), released=False)
     assert preview["ready"] is False
     assert preview["by_arobases"] == {"1": 48, "2": 60, "3": 70, "4": 25, "5": 30}
     assert len(preview["undecided"]) == 20
