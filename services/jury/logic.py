@@ -25,7 +25,7 @@ from datetime import timedelta
 from services.common import contracts, tallies
 from services.common.clock import as_utc, isoformat
 from services.common.errors import Conflict, Forbidden, NotFound
-from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields
+from services.common.shelves import SHELF_WIDTHS, disputed_fields, shelf, shelf_fields
 from services.common.types import Doc
 from services.jury.consolidation import check_review, next_step, review_ref, score_spread
 from services.jury.eligibility import (
@@ -746,6 +746,7 @@ class JuryDesk:
                     "extra_review": True,
                     "state": WAITING_EXTRA,
                     "disagreement": True,
+                    **disputed_fields(app_id, True),
                     "spread": result["spread"],
                 },
             )
@@ -768,6 +769,7 @@ class JuryDesk:
                 "state": REVIEWED,
                 "proposal": result["proposal"],
                 "disagreement": result["disagreement"],
+                **disputed_fields(app_id, result["disagreement"]),
                 "spread": result["spread"],
                 "reviews": submitted,
                 "reviewed_at": self.now,
@@ -801,7 +803,8 @@ class JuryDesk:
         last row's id when more follow; `shelves` the [width, shelf] read.
         `disagreements`: only the applications whose reviewers disagreed (the
         shelf read filters them, by equality too)."""
-        width = max(SHELF_WIDTHS)
+        # Disagreements are few: their reads begin on the widest shelves.
+        width = min(SHELF_WIDTHS) if disagreements else max(SHELF_WIDTHS)
         shelves = self._shelves(campaign_year)
         if after is not None:  # those before the cursor's hold only rows before it
             shelves = [name for name in shelves if name >= shelf(after, width)]

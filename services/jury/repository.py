@@ -16,7 +16,7 @@ from services.common.ledger import ensure_ledger_indexes
 from services.common.markers import CampaignMarkers
 from services.common.migrations import migration
 from services.common.mongo import READ_BATCH
-from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields
+from services.common.shelves import DISPUTED, SHELF_WIDTHS, disputed_fields, shelf, shelf_fields
 from services.common.tallies import Tallies
 from services.jury.eligibility import ClaimIndex
 
@@ -41,9 +41,11 @@ def ensure_indexes(db):
     db["applications"].create_index([("campaign_year", ASCENDING)])
     for width in SHELF_WIDTHS:
         db["applications"].create_index([(f"shelf_{width}", ASCENDING)])
+        db["applications"].create_index([(f"{DISPUTED}_{width}", ASCENDING)])
         db["tasks"].create_index([(f"shelf_{width}", ASCENDING)])
     db[SHELVES].create_index([("campaign_year", ASCENDING)])
     shelve_older_documents(db)
+    shelve_older_disagreements(db)
 
 
 @migration("deliberation-shelves")
@@ -56,6 +58,15 @@ def shelve_older_documents(db):
         db["applications"].update_one({"_id": app["_id"]}, {"$set": shelf_fields(app["_id"])})
     for task in db["tasks"].find({narrowest: {"$exists": False}}, {"application_id": 1}):
         db["tasks"].update_one({"_id": task["_id"]}, {"$set": shelf_fields(task["application_id"])})
+
+
+@migration("disputed-shelves")
+def shelve_older_disagreements(db):
+    """Applications whose reviewers disagreed before the disagreements view
+    had its own shelves get theirs."""
+    older = db["applications"].find({"disagreement": True, f"{DISPUTED}_1": {"$exists": False}}, {"_id": 1})
+    for app in older:
+        db["applications"].update_one({"_id": app["_id"]}, {"$set": disputed_fields(app["_id"], True)})
 
 
 class Shelves(CampaignMarkers):
@@ -137,10 +148,9 @@ class Applications:
         return self.collection.find({"campaign_year": year}, {"state": 1, "disagreement": 1})
 
     def on_shelf(self, year, width, name, disagreements=False):
-        query = {"campaign_year": year, f"shelf_{width}": name}
-        if disagreements:
-            query["disagreement"] = True
-        return list(self.collection.find(query, _APPLICATION_ROW))
+        """A shelf's applications, or its disagreements alone (`disputed_fields`)."""
+        field = DISPUTED if disagreements else "shelf"
+        return list(self.collection.find({"campaign_year": year, f"{field}_{width}": name}, _APPLICATION_ROW))
 
 
 class Tasks:

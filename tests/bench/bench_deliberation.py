@@ -9,7 +9,12 @@ backend; MONGODB_URI to use another server), then:
   1. baseline: --samples `_id` lookups of random applications;
   2. pages:    every page of --limit rows, cursor after cursor, the shelf
                list read at each page, then kept by the process (as the service);
-  3. whole:    the whole campaign's rows, as each page read them before.
+  3. whole:    the whole campaign's rows, as each page read them before;
+  4. disagreements: every page of the disagreements view (one application in
+               --disagree-every disagrees), against the former reads: each
+               widest shelf filtered by `disagreement: true` (a lower bound:
+               the former view began on the narrowest shelves); then the
+               same once no application disagrees.
 
     .venv/bin/python tests/bench/bench_deliberation.py [--applications 3500] [--limit 200]
 """
@@ -26,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from services.common.mongo import make_client  # noqa: E402
-from services.common.shelves import SHELF_WIDTHS, shelf, shelf_fields  # noqa: E402
+from services.common.shelves import SHELF_WIDTHS, disputed_fields, shelf, shelf_fields  # noqa: E402
 from services.jury.logic import JuryDesk  # noqa: E402
 from services.jury.repository import Repositories, ShelfLists, ensure_indexes  # noqa: E402
 from services.jury.service import SHELF_LIST_SECONDS  # noqa: E402
@@ -45,10 +50,11 @@ def codes(count, rng):
     return sorted(rng.sample([f"{d}{n:03d}" for d in departments for n in range(1000)], count))
 
 
-def documents(count, rng):
+def documents(count, rng, disagree_every):
     apps, tasks = [], []
-    for code in codes(count, rng):
+    for index, code in enumerate(codes(count, rng)):
         app_id = f"{YEAR}:{code}"
+        disagreement = index % disagree_every == 0
         collectivite = {
             "id": code,
             "insee_code": code,
@@ -78,10 +84,11 @@ def documents(count, rng):
                 "extra_review": False,
                 "state": "reviewed",
                 "proposal": {"arobases": 3, "mentions": MENTIONS[:1]},
-                "disagreement": False,
+                "disagreement": disagreement,
                 "spread": {enjeu: abs(scores[0][enjeu] - scores[1][enjeu]) for enjeu in ENJEUX},
                 "created_at": NOW,
                 **shelf_fields(app_id),
+                **disputed_fields(app_id, disagreement),
             }
         )
         refs = []
@@ -126,6 +133,7 @@ def main():
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--whole", type=int, default=3, help="times the whole campaign is read")
+    parser.add_argument("--disagree-every", type=int, default=50)
     args = parser.parse_args()
     rng = random.Random(11)
     uri, own = private_ferretdb("bench-deliberation-")
@@ -133,7 +141,7 @@ def main():
         db = make_client(uri)[f"bench_deliberation_{rng.getrandbits(32):08x}_jury"]
         ensure_indexes(db)
         repos = Repositories(db)
-        apps, tasks = documents(args.applications, rng)
+        apps, tasks = documents(args.applications, rng, args.disagree_every)
         started = time.perf_counter()
         for name, docs in (("applications", apps), ("tasks", tasks)):
             for start in range(0, len(docs), 1000):
@@ -147,18 +155,27 @@ def main():
         # As the service runs it: the shelf list kept by the process.
         kept = JuryDesk(repos, None, timedelta(hours=48), NOW, shelf_lists=ShelfLists(SHELF_LIST_SECONDS))
 
-        def every_page(desk):
+        def every_page(desk, disagreements=False):
             pages, after, rows = [], None, 0
             while True:
-                page, ms = timed(lambda after=after: desk.deliberation_page(YEAR, after, args.limit))
+                page, ms = timed(
+                    lambda after=after: desk.deliberation_page(YEAR, after, args.limit, disagreements)
+                )
                 pages.append(ms)
                 rows += len(page["rows"])
                 after = page["next"]
                 if after is None:
                     break
-            if rows != len(apps):
-                raise SystemExit(f"pages gave {rows} rows for {len(apps)} applications")
+            expected = sum(bool(app["disagreement"]) for app in apps) if disagreements else len(apps)
+            if rows != expected:
+                raise SystemExit(f"pages gave {rows} rows for {expected} applications")
             return pages
+
+        def former_disagreements():
+            widest = sorted({shelf(app["_id"], min(SHELF_WIDTHS)) for app in apps})
+            query = {"campaign_year": YEAR, "disagreement": True}
+            row = {"services": 0, "initiatives": 0}  # a deliberation row's projection
+            return sum(len(list(db.applications.find(dict(query, shelf_1=name), row))) for name in widest)
 
         lookups = [
             timed(lambda: repos.applications.get(rng.choice(apps)["_id"]))[1] for _ in range(args.samples)
@@ -166,6 +183,15 @@ def main():
         pages = every_page(desk)
         kept_pages = every_page(kept)
         whole = [timed(lambda: desk.deliberation(YEAR))[1] for _ in range(args.whole)]
+        disputed_pages = every_page(kept, disagreements=True)
+        former = [timed(former_disagreements)[1] for _ in range(args.whole)]
+        # The same campaign without one disagreement (the national bench's reviews).
+        agreed = {"disagreement": False, **disputed_fields(apps[0]["_id"], False)}
+        db.applications.update_many({"disagreement": True}, {"$set": agreed})
+        for app in apps:
+            app["disagreement"] = False
+        empty_pages = [ms for _ in range(args.whole) for ms in every_page(kept, disagreements=True)]
+        empty_former = [timed(former_disagreements)[1] for _ in range(args.whole)]
 
         baseline = statistics.median(lookups)
         print(f"\n{'stage':<36} {'count':>6} {'median ms':>11} {'p99 ms':>10}  vs baseline")
@@ -173,6 +199,10 @@ def main():
         stage_line(f"deliberation page ({args.limit} rows)", pages, baseline)
         stage_line("  the same, shelf list kept", kept_pages, baseline)
         stage_line("whole campaign (each page, before)", whole, baseline)
+        stage_line("disagreements view page", disputed_pages, baseline)
+        stage_line("  its former reads (all, at least)", former, baseline)
+        stage_line("  the view without a disagreement", empty_pages, baseline)
+        stage_line("  its former reads", empty_former, baseline)
     finally:
         if own is not None:
             own.close()

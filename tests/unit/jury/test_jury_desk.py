@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.common.errors import Conflict, Forbidden, NotFound
-from services.common.shelves import SHELF_WIDTHS, shelf
+from services.common.shelves import SHELF_WIDTHS, disputed_fields, shelf
 from services.jury.logic import CLAIMED, DONE, OPEN, REVIEWED, WAITING_EXTRA, JuryDesk
-from services.jury.repository import Repositories, ShelfLists, TaskSnapshots
+from services.jury.repository import Repositories, ShelfLists, TaskSnapshots, ensure_indexes
 from tests.unit.fakes import MemoryOutbox
 
 T0 = datetime(2017, 10, 2, 9, 0, tzinfo=UTC)
@@ -697,7 +697,9 @@ def test_the_disagreements_are_paged_on_their_own(jury):
     for code in CODES:
         jury.submit(f"{YEAR}:{code}", collectivite(code, code[:2]))
     disagreed = [f"{YEAR}:25057", f"{YEAR}:2A004", f"{YEAR}:75056"]
-    jury.out.db["applications"].update_many({"_id": {"$in": disagreed}}, {"$set": {"disagreement": True}})
+    for app_id in disagreed:  # as consolidation leaves them
+        fields = {"disagreement": True, **disputed_fields(app_id, True)}
+        jury.out.db["applications"].update_one({"_id": app_id}, {"$set": fields})
     for limit in (1, 2, 200):
         found = []
         after = None
@@ -709,6 +711,16 @@ def test_the_disagreements_are_paged_on_their_own(jury):
             after = page["next"]
         assert found == disagreed
     assert jury.desk().deliberation_page(YEAR, f"{YEAR}:75056", 5, disagreements=True)["rows"] == []
+
+
+def test_disagreements_stored_before_their_own_shelves_get_them(jury):
+    jury.submit(f"{YEAR}:25057", collectivite("25057", "25"))
+    jury.out.db["applications"].update_one({"_id": f"{YEAR}:25057"}, {"$set": {"disagreement": True}})
+    assert jury.desk().deliberation_page(YEAR, None, 5, disagreements=True)["rows"] == []
+    jury.out.db["migrations"].delete_many({})
+    ensure_indexes(jury.out.db)
+    [row] = jury.desk().deliberation_page(YEAR, None, 5, disagreements=True)["rows"]
+    assert row["application_id"] == f"{YEAR}:25057"
 
 
 def test_one_row_is_read_by_its_ids_alone(jury):
