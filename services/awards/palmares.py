@@ -60,8 +60,9 @@ REPEATED_COLLECTIVITE_FIELDS = ("kind", "category", "department", "region")
 def public_collectivite(collectivite: Doc) -> Doc:
     public = {key: collectivite.get(key) for key in PUBLIC_COLLECTIVITE_FIELDS}
     for key in REPEATED_COLLECTIVITE_FIELDS:
-        if isinstance(public[key], str):
-            public[key] = sys.intern(public[key])
+        value = public[key]
+        if isinstance(value, str):
+            public[key] = sys.intern(value)
     return public
 
 
