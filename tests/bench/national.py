@@ -19,8 +19,10 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
              `labelctl import`, 8 workers, POST /api/v1/collectivites);
   apply      each collectivité's draft and submission, 30 concurrent clients;
   claim, review   the 2 review tasks of each application claimed and reviewed
-             by the jurors through 30 concurrent clients; baseline in the same
-             run: GET /api/v1/jurors/me, 30 clients;
+             by the jurors through 30 concurrent clients, and the extra review
+             of each application whose reviewers disagree (one in
+             DISAGREE_EVERY); baseline in the same run: GET /api/v1/jurors/me,
+             30 clients;
   proposals  the jury's proposals all arrived in awards;
   decisions  the organisers' decisions on one application in ten, 4 at once;
   deliberation   once the jury's emails and events have left,
@@ -107,6 +109,10 @@ LIST_PAGE_MS = 200
 ORGANISER = {"name": "Organisatrice de la mesure", "email": "organisation@bench-national.example.fr"}
 PAGE_READS = 5  # each organiser page, read one after the other
 DECIDED_EVERY = 10  # the organisers decide on one application in ten before the deliberation's pages
+# One application in twenty gets reviews two arobases apart or more, as jurors
+# give: its extra review (a third claim) and the disagreements view are measured.
+DISAGREE_EVERY = 20
+DISAGREEING_AROBASES = {1: 1, 2: 4, 3: 3}  # by task number: 1 and 4 disagree; the extra review 3
 ORGANISERS_DECIDING = 4  # at once
 FIRST_COUNT = "premier décompte en cours"  # a page whose counts the timer has not made yet
 FIRST_COUNT_WAIT = 1800  # seconds
@@ -387,7 +393,7 @@ class National:
                     "POST",
                     f"/api/v1/review-tasks/{task['id']}/review",
                     token=juror["token"],
-                    json=self._review(grid, task["application_id"]),
+                    json=self._review(grid, task, disagreeing=()),
                 ),
                 200,
             )
@@ -600,10 +606,20 @@ class National:
             f"({time.perf_counter() - started:.1f} s after the last submission)"
         )
 
-    def _review(self, grid, application_id):
+    @property
+    def disagreeing(self):
+        """The applications whose reviewers disagree: one in DISAGREE_EVERY."""
+        return {a["application_id"] for a in self.applicants[::DISAGREE_EVERY] if "application_id" in a}
+
+    def _review(self, grid, task, disagreeing):
+        application_id = task["application_id"]
+        if application_id in disagreeing:
+            arobases = DISAGREEING_AROBASES[int(task["id"].rsplit(":", 1)[1])]
+        else:
+            arobases = sum(map(ord, application_id)) % 5 + 1
         return {
             "scores": {e["code"]: 3 for e in grid["enjeux"]},
-            "arobases": sum(map(ord, application_id)) % 5 + 1,
+            "arobases": arobases,
             "mentions": [],
             "comment": "Démarche solide.",
         }
@@ -628,7 +644,8 @@ class National:
         return self.add(Stage("baseline GET /jurors/me", samples, seconds, clients.latencies["me"]))
 
     def claim_and_review(self, baseline: Stage):
-        expected = 2 * len(self.applicants)
+        disagreeing = self.disagreeing
+        expected = 2 * len(self.applicants) + len(disagreeing)
         done = [0]
         lock = threading.Lock()
         clients = Clients()
@@ -642,7 +659,7 @@ class National:
                 f"{self.api}/review-tasks/{task['id']}/review",
                 "review",
                 headers=headers,
-                json=self._review(self.grid, task["application_id"]),
+                json=self._review(self.grid, task, disagreeing),
             )
             if response.status_code == 409 and (recovering or not retried):
                 return  # another client of this juror reviewed it
@@ -1213,6 +1230,7 @@ def main():
                 {
                     "count": bench.count,
                     "jurors": bench.jurors_count,
+                    "disagreeing": len(bench.disagreeing),
                     "stages": [s.as_json() for s in bench.stages],
                     "rss_kib": peaks,
                     "stopped": stopped,
