@@ -803,8 +803,9 @@ class JuryDesk:
         last row's id when more follow; `shelves` the [width, shelf] read.
         `disagreements`: only the applications whose reviewers disagreed (the
         shelf read filters them, by equality too)."""
-        # Disagreements are few: their reads begin on the widest shelves.
-        width = min(SHELF_WIDTHS) if disagreements else max(SHELF_WIDTHS)
+        # Disagreements are fewer: their reads begin on the middle shelves (a
+        # national campaign with one in twenty has about 17 on each).
+        width = SHELF_WIDTHS[len(SHELF_WIDTHS) // 2] if disagreements else max(SHELF_WIDTHS)
         shelves = self._shelves(campaign_year)
         if after is not None:  # those before the cursor's hold only rows before it
             shelves = [name for name in shelves if name >= shelf(after, width)]
