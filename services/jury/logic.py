@@ -801,8 +801,8 @@ class JuryDesk:
         """The rows after the application `after`, by application id, at most
         `limit`, read shelf by shelf (services/common/shelves.py); `next` is the
         last row's id when more follow; `shelves` the [width, shelf] read.
-        `disagreements`: only the applications whose reviewers disagreed (the
-        shelf read filters them, by equality too)."""
+        `disagreements`: only the applications whose reviewers disagreed, read
+        by their own shelves (`disputed_shelf_<width>`, services/common/shelves.py)."""
         # Disagreements are fewer: their reads begin on the middle shelves (a
         # national campaign with one in twenty has about 17 on each).
         width = SHELF_WIDTHS[len(SHELF_WIDTHS) // 2] if disagreements else max(SHELF_WIDTHS)
