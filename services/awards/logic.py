@@ -9,6 +9,7 @@ knowing nothing of nameko.
 import time
 from collections.abc import Container, Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from services.awards import feedback
 from services.awards.palmares import (
@@ -68,6 +69,12 @@ def final_outcome(proposal: Doc | None, decision: Doc | None) -> Doc | None:
 
 def active_applications(applications: Iterable[Doc], withdrawn_ids: Container[str]) -> list[Doc]:
     return sorted((a for a in applications if a["_id"] not in withdrawn_ids), key=lambda a: a["_id"])
+
+
+def arrived(doc: Doc, as_of: Any, field: str = "received_at") -> bool:
+    """Whether `doc` had arrived by `as_of` (None: now); a document stored
+    before arrival times were kept counts as arrived."""
+    return as_of is None or doc.get(field) is None or doc[field] <= as_of
 
 
 # -- orchestration -----------------------------------------------------------
@@ -214,16 +221,12 @@ class Awards(ReleaseProtocol):
         `as_of`, only what had arrived by then (a release retry recomputes
         exactly what the release decided)."""
 
-        def arrived(doc, field="received_at"):
-            return as_of is None or doc.get(field) is None or doc[field] <= as_of
-
-        applications = {a["_id"]: a for a in self.repo.applications(year) if arrived(a)}
-        proposals = {p["_id"]: p for p in self.repo.proposals(year, with_reviews) if arrived(p)}
+        applications = {a["_id"]: a for a in self.repo.applications(year) if arrived(a, as_of)}
+        proposals = {p["_id"]: p for p in self.repo.proposals(year, with_reviews) if arrived(p, as_of)}
         for app_id in proposals.keys() - applications.keys():  # reviewed before its submission event arrived
-            collectivite = self.repo.proposal(app_id)["collectivite"]
-            applications[app_id] = {"_id": app_id, "campaign_year": year, "collectivite": collectivite}
-        withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w)}
-        decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
+            applications[app_id] = self._unsubmitted(year, app_id)
+        withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w, as_of)}
+        decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, as_of, "decided_at")}
         return active_applications(applications.values(), withdrawn), withdrawn, proposals, decisions
 
     def _decided(self, year, as_of=None):
@@ -232,25 +235,25 @@ class Awards(ReleaseProtocol):
         draft holds the outcomes, never every application at once. With
         `as_of`, as `_inputs`."""
 
-        def arrived(doc, field="received_at"):
-            return as_of is None or doc.get(field) is None or doc[field] <= as_of
-
-        withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w)}
-        proposals = {p["_id"]: p["proposal"] for p in self.repo.proposals(year) if arrived(p)}
-        decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, "decided_at")}
+        withdrawn = {w["_id"] for w in self.repo.withdrawals(year) if arrived(w, as_of)}
+        proposals = {p["_id"]: p["proposal"] for p in self.repo.proposals(year) if arrived(p, as_of)}
+        decisions = {d["_id"]: d for d in self.repo.decisions(year) if arrived(d, as_of, "decided_at")}
         seen = set()
         for app in self.repo.campaign_applications(year):
-            if arrived(app):
+            if arrived(app, as_of):
                 seen.add(app["_id"])
                 if app["_id"] not in withdrawn:
                     yield app, final_outcome(proposals.get(app["_id"]), decisions.get(app["_id"]))
         for app_id in sorted(proposals.keys() - seen - withdrawn):  # reviewed before its submission arrived
-            app = {
-                "_id": app_id,
-                "campaign_year": year,
-                "collectivite": self.repo.proposal(app_id)["collectivite"],
-            }
-            yield app, final_outcome(proposals[app_id], decisions.get(app_id))
+            yield self._unsubmitted(year, app_id), final_outcome(proposals[app_id], decisions.get(app_id))
+
+    def _unsubmitted(self, year, app_id):
+        """An application reviewed before its submission event arrived, as its proposal knows it."""
+        return {
+            "_id": app_id,
+            "campaign_year": year,
+            "collectivite": self.repo.proposal(app_id)["collectivite"],
+        }
 
     def import_history(self, rows):
         """Past palmarès (labelctl palmares import): [{year, code, arobases}], validated."""
@@ -282,9 +285,6 @@ class Awards(ReleaseProtocol):
         The category averages over the labelled applications (`entries`) are made first,
         in one streamed pass over the reviews; then each part reads its own."""
 
-        def arrived(proposal):
-            return as_of is None or proposal.get("received_at") is None or proposal["received_at"] <= as_of
-
         categories = {entry["application_id"]: entry["category"] for entry in entries}
         partless = []
 
@@ -292,7 +292,7 @@ class Awards(ReleaseProtocol):
             for proposal in self.repo.review_scores(year):
                 if "part" not in proposal:
                     partless.append(proposal["_id"])
-                if proposal["_id"] in categories and arrived(proposal):
+                if proposal["_id"] in categories and arrived(proposal, as_of):
                     yield categories[proposal["_id"]], proposal.get("reviews", [])
 
         averages = feedback.category_averages(scored())
@@ -301,7 +301,9 @@ class Awards(ReleaseProtocol):
         enjeux = campaign.get("enjeux") or []
 
         def entries_of(part, entries):
-            reviews = {p["_id"]: p.get("reviews", []) for p in self.repo.reviews(year, part) if arrived(p)}
+            reviews = {
+                p["_id"]: p.get("reviews", []) for p in self.repo.reviews(year, part) if arrived(p, as_of)
+            }
             moderations = self.repo.moderations(year, part)
             return [
                 dict(

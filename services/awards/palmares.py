@@ -5,7 +5,7 @@ Pure functions over plain dicts, unit-tested against hand-computed tables.
 
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.common.french import PROGRESSION_LABELS, sort_key
@@ -66,21 +66,8 @@ def public_collectivite(collectivite: Doc) -> Doc:
     return public
 
 
-def palmares_entries(
-    labelled: Iterable[tuple[Doc, Doc]],
-    history_by_code: Mapping[str, Mapping[int, int]],
-    mention_labels: Mapping[str, str],
-    year: int = 0,
-) -> list[Doc]:
-    """One palmarès line per labelled collectivité, sorted by region then name
-    (the palmarès is not a ranking); its progression against its last label
-    before `year`, however long ago."""
-    lines = [palmares_line(app, outcome, mention_labels) for app, outcome in labelled]
-    return with_progression(lines, history_by_code, year)
-
-
 def palmares_line(app: Doc, outcome: Doc, mention_labels: Mapping[str, str]) -> Doc:
-    """A labelled application's line before its progression (`with_progression`):
+    """A labelled application's palmarès line before its progression (`with_progression`):
     the public fields only, so that a national draft holds these lines and no
     application document. `previous_arobases` is the level the applicant
     declared until the label's history replaces it."""
@@ -103,7 +90,9 @@ def palmares_line(app: Doc, outcome: Doc, mention_labels: Mapping[str, str]) -> 
 def with_progression(
     lines: list[Doc], history_by_code: Mapping[str, Mapping[int, int]], year: int = 0
 ) -> list[Doc]:
-    """`lines` (palmares_line) given their progression, in place, and sorted."""
+    """`lines` (palmares_line) given their progression against each one's last
+    label before `year`, however long ago, in place; sorted by region then
+    name (the palmarès is not a ranking)."""
     for line in lines:
         last = last_label(history_by_code.get(line["collectivite"]["insee_code"], {}), year)
         if last:

@@ -9,13 +9,13 @@ import threading
 import time
 import uuid
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.common.ledger import ensure_ledger_indexes
 from services.common.markers import CampaignMarkers
 from services.common.migrations import migration
-from services.common.mongo import READ_BATCH
+from services.common.mongo import READ_BATCH, update_in_bulks
 from services.common.shelves import DISPUTED, SHELF_WIDTHS, disputed_fields, shelf, shelf_fields
 from services.common.tallies import Tallies
 from services.jury.eligibility import ClaimIndex
@@ -65,8 +65,10 @@ def shelve_older_disagreements(db):
     """Applications whose reviewers disagreed before the disagreements view
     had its own shelves get theirs."""
     older = db["applications"].find({"disagreement": True, f"{DISPUTED}_1": {"$exists": False}}, {"_id": 1})
-    for app in older:
-        db["applications"].update_one({"_id": app["_id"]}, {"$set": disputed_fields(app["_id"], True)})
+    update_in_bulks(
+        db["applications"],
+        [UpdateOne({"_id": a["_id"]}, {"$set": disputed_fields(a["_id"], True)}) for a in older],
+    )
 
 
 class Shelves(CampaignMarkers):

@@ -3,6 +3,13 @@
 from services.awards import logic, palmares, release
 from tests.unit.awards import campaign
 
+
+def palmares_entries(labelled, history_by_code, mention_labels, year=0):
+    """The palmarès of these (application, outcome) pairs, as a draft makes it."""
+    lines = [palmares.palmares_line(app, outcome, mention_labels) for app, outcome in labelled]
+    return palmares.with_progression(lines, history_by_code, year)
+
+
 MENTION_LABELS = {
     "accessibility": "Accessibilité",
     "opengov": "Gouvernement ouvert",
@@ -19,7 +26,7 @@ def palmares_of_generated():
     labelled = [(app, outcome) for app, outcome in decided if outcome is not None]
     pending = [app["_id"] for app, outcome in decided if outcome is None]
     history = {code: {2018: level} for code, level in previous.items()}  # labelled the year before
-    entries = palmares.palmares_entries(labelled, history, MENTION_LABELS, 2019)
+    entries = palmares_entries(labelled, history, MENTION_LABELS, 2019)
     return decided, labelled, pending, entries
 
 
@@ -86,7 +93,7 @@ def test_preview_counts_levels_pending_and_missing_email():
 
 
 def test_progression_and_small_table():
-    entries = palmares.palmares_entries(
+    entries = palmares_entries(
         [
             (
                 {
@@ -217,13 +224,11 @@ def test_back_after_years_of_absence_against_the_last_label_however_old():
         "region": "Grand Est",
     }
     app = {"_id": "a", "collectivite": besancon}
-    [entry] = palmares.palmares_entries(
+    [entry] = palmares_entries(
         [(app, {"arobases": 4, "mentions": []})], {"25056": {2016: 3, 2019: 5}}, {}, 2023
     )
     assert (entry["progression"], entry["previous_arobases"], entry["previous_year"]) == ("back", 5, 2019)
-    [entry] = palmares.palmares_entries(
-        [(app, {"arobases": 4, "mentions": []})], {"25056": {2022: 3}}, {}, 2023
-    )
+    [entry] = palmares_entries([(app, {"arobases": 4, "mentions": []})], {"25056": {2022: 3}}, {}, 2023)
     assert (entry["progression"], entry["previous_year"]) == ("gained", 2022)
     assert palmares.statistics([entry])["progression"]["back"] == 0
 
@@ -231,14 +236,12 @@ def test_back_after_years_of_absence_against_the_last_label_however_old():
 def test_without_history_the_declared_level_is_used_and_marked_as_declared():
     town = {"id": "c1", "insee_code": "25056", "name": "Besançon", "category": "ville", "region": "Grand Est"}
     app = {"_id": "a", "collectivite": town, "declared_previous_arobases": 3}
-    [entry] = palmares.palmares_entries([(app, {"arobases": 4, "mentions": []})], {}, {}, 2023)
+    [entry] = palmares_entries([(app, {"arobases": 4, "mentions": []})], {}, {}, 2023)
     assert (entry["progression"], entry["previous_arobases"], entry["previous_declared"]) == (
         "gained",
         3,
         True,
     )
     # History, when there is some, wins over what is declared.
-    [entry] = palmares.palmares_entries(
-        [(app, {"arobases": 4, "mentions": []})], {"25056": {2021: 4}}, {}, 2023
-    )
+    [entry] = palmares_entries([(app, {"arobases": 4, "mentions": []})], {"25056": {2021: 4}}, {}, 2023)
     assert (entry["progression"], entry["previous_declared"]) == ("back", False)
