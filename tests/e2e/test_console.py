@@ -1,7 +1,9 @@
 """The organisers' console, played in Chromium against the running stack: an
 organiser signs in from the invitation's link, invites a second organiser and
 a juror, creates a campaign from the previous year's grid, follows the
-reviews, overrides one proposal with a reason, previews, releases, watches
+reviews (two reviewers disagree on Biscarrosse, a third juror's extra review
+settles it), reads the jury's disagreements, overrides one proposal with a
+reason, previews, releases, watches
 the result emails go out and resends the one that bounced. axe-core on every
 console page; every action checked through the API afterwards, with the name
 recorded on the decision and the release. Campaign years 2990-2991;
@@ -48,6 +50,28 @@ TOWNS = [
     ("40046", "Biscarrosse", "mairie@biscarrosse.example.fr"),
 ]
 PARIS = ZoneInfo("Europe/Paris")
+AGREED = {"scores": {"acces": 3, "citoyennete": 2}, "arobases": 3, "mentions": ["educ"], "comment": "Solide."}
+# Biscarrosse's two reviewers are two arobases apart (services/jury/consolidation.py's
+# DISAGREEMENT_GAP): an extra review task opens, a third juror gives 2 @, the median.
+DISPUTED = "Biscarrosse"
+LOW = {
+    "scores": {"acces": 1, "citoyennete": 1},
+    "arobases": 1,
+    "mentions": ["educ"],
+    "comment": "Peu d'actions.",
+}
+HIGH = {
+    "scores": {"acces": 4, "citoyennete": 2},
+    "arobases": 3,
+    "mentions": ["educ"],
+    "comment": "Très actif.",
+}
+THIRD = {
+    "scores": {"acces": 2, "citoyennete": 2},
+    "arobases": 2,
+    "mentions": ["educ"],
+    "comment": "Entre les deux.",
+}
 
 
 def checked(page, name):
@@ -135,7 +159,8 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     assert campaign["grid"] == GRID and campaign["ceremony_place"] == "Lille"
     assert [m["code"] for m in campaign["mentions"]] == ["educ", "gouv", "solidarite"]
 
-    # Three applications and two reviews each, through the API (jurors of other departments).
+    # Three applications and two reviews each, through the API (jurors of other departments);
+    # the reviewers disagree on Biscarrosse, whose extra review a third juror claims and gives.
     tokens = {}
     for insee, name, email in TOWNS:
         town = ok(
@@ -159,32 +184,49 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
         )
         ok(stack.http("POST", f"/api/v1/applications/{draft['id']}/submit", token=town["token"]))
         tokens[name] = town["token"]
-    reviewers = [
+
+    # Before any review: the three applications are at the jury, none of them disputed.
+    def deliberation():
+        page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/deliberation")
+        return page.locator("main").inner_text()
+
+    poll(deliberation, lambda text: "3 candidatures sur cette page" in text)
+    page.get_by_role("link", name="Désaccords du jury").click()
+    assert "Aucun désaccord du jury." in page.locator("main").inner_text()
+    checked(page, "délibération (aucun désaccord)")
+
+    def claim_and_review(juror, review):
+        """The juror claims a task of the campaign and gives it `review(town)`; the town's name."""
+        task = poll(
+            lambda: stack.http(
+                "POST", "/api/v1/review-tasks/claim", token=juror["token"], json={"campaign_year": YEAR}
+            ),
+            lambda response: response.status_code == 200,
+        ).json()
+        town = task["collectivite"]["name"]
+        ok(
+            stack.http(
+                "POST", f"/api/v1/review-tasks/{task['id']}/review", token=juror["token"], json=review(town)
+            )
+        )
+        return town
+
+    jurors = [
         ok(stack.http("POST", "/api/v1/jurors", token=admin, json=j), 201)
         for j in (
             {"name": "Paul Reviewer", "email": "paul.reviewer@jury.example.fr", "department": "75"},
             {"name": "Lucie Reviewer", "email": "lucie.reviewer@jury.example.fr", "department": "69"},
+            {"name": "Inès Tiers", "email": "ines.tiers@jury.example.fr", "department": "33"},
         )
     ]
-    for juror in reviewers:
-        for _ in TOWNS:
-            task = poll(
-                lambda token=juror["token"]: stack.http(
-                    "POST", "/api/v1/review-tasks/claim", token=token, json={"campaign_year": YEAR}
-                ),
-                lambda response: response.status_code == 200,
-            ).json()
-            review = {
-                "scores": {"acces": 3, "citoyennete": 2},
-                "arobases": 3,
-                "mentions": ["educ"],
-                "comment": "Solide.",
-            }
-            ok(
-                stack.http(
-                    "POST", f"/api/v1/review-tasks/{task['id']}/review", token=juror["token"], json=review
-                )
-            )
+    for juror, theirs in zip(jurors[:2], (LOW, HIGH), strict=True):
+        reviewed = [
+            claim_and_review(juror, lambda town, theirs=theirs: theirs if town == DISPUTED else AGREED)
+            for _ in TOWNS
+        ]
+        assert sorted(reviewed) == sorted(name for _, name, _ in TOWNS)
+    # The only task left is Biscarrosse's extra review (the agreed ones have their proposal).
+    assert claim_and_review(jurors[2], lambda town: THIRD) == DISPUTED
 
     # Following the reviews: the campaign's progress, then the applications.
     def progress():
@@ -193,7 +235,8 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
 
     poll(progress, lambda text: "Candidatures examinées (proposition du jury)\t3" in text)
     shown = progress()
-    assert "Avis rendus\t6" in shown
+    assert "Avis rendus\t7" in shown and "Avis attendus\t0" in shown  # 2 × 3, and Biscarrosse's third
+    assert "Désaccords du jury\t1" in shown
     assert re.search(r"en un coup d'œil : chiffres du \d+(er)? \w+ \d{4} à \d+ h \d\d", shown)
     checked(page, "avancement")
     screenshot(page, "console-campagne")
@@ -208,9 +251,21 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     page.goto(f"{stack.base_url}/organisation/campagnes/{YEAR}/deliberation")
     checked(page, "délibération")
     screenshot(page, "console-deliberation")
-    page.get_by_role("link", name="Désaccords du jury").click()  # the reviewers agreed on all three
-    assert "Aucun désaccord du jury." in page.locator("main").inner_text()
+    # The disagreements: Biscarrosse alone, still listed once its extra review settled
+    # the proposal (the three reviews stay two arobases apart).
+    page.get_by_role("link", name="Désaccords du jury").click()
+    main = page.locator("main")
+    expect(main.locator("caption")).to_have_text("1 candidature sur cette page")
+    assert "Dax" not in main.inner_text() and "Mont-de-Marsan" not in main.inner_text()
+    row = page.get_by_role("row", name=DISPUTED)
+    cells = [cell.strip() for cell in row.get_by_role("cell").all_inner_texts()]
+    assert cells[0] == f"{DISPUTED} (40046)\nDésaccord", cells
+    # Three reviews of three expected, the two reviewers' arobases in their tasks' order, the third's last.
+    assert re.fullmatch(r"3 / 3\n(1, 3|3, 1), 2 @", cells[1]), cells
+    # The proposal, the median (2 @); the widest spread of an enjeu (accès, 1 to 4); no decision yet.
+    assert cells[2:] == ["@@", "3", f"Décider pour {DISPUTED}"], cells
     checked(page, "délibération (désaccords)")
+    screenshot(page, "console-desaccords")
     page.get_by_role("link", name="Toutes les candidatures").click()
     page.get_by_role("link", name="Décider pour Dax").click()
     assert "Solide." in page.locator("main").inner_text()
@@ -306,6 +361,9 @@ def test_an_organiser_runs_the_year_from_the_console(stack, previous_campaign, b
     assert rows[dax]["decision"]["arobases"] == 4
     assert rows[dax]["decision"]["decided_by"] == ORGANISER["email"]
     assert rows[dax]["decision"]["reason"].startswith("Un réseau de tiers-lieux")
+    biscarrosse = rows[f"{YEAR}:40046"]
+    assert biscarrosse["disagreement"] and biscarrosse["proposal"]["arobases"] == 2
+    assert sorted(r["arobases"] for r in biscarrosse["reviews"]) == [1, 2, 3]
     released = ok(stack.http("POST", f"/api/v1/campaigns/{YEAR}/release", token=admin), 202)
     assert released["released_by"] == ORGANISER["email"]
     palmares = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares"))
