@@ -681,32 +681,41 @@ class JuryDesk:
             "tasks", task, {"state": DONE, "review": review}, events=[event], conflict=_not_holder()
         )
         self._remember(done)
-        self._consolidate_owed(task["application_id"], [mark])
+        self._consolidate_owed(task["application_id"], [mark], known=(app, done))
         return task_view(done, self.now, juror_id)
 
-    def _consolidate_owed(self, app_id, marks):
+    def _consolidate_owed(self, app_id, marks, known=None):
         """Run the consolidation a review owes. The marker stays for the sweep when
         it failed, or when it found nothing to do although every review is in (a
         read behind the writes); only the markers it was given are cleared, never
-        one a concurrent review set meanwhile."""
+        one a concurrent review set meanwhile. `known`: the application and the
+        task the reviewer just read and wrote, so that neither is read again."""
+        first = [known] if known else []  # the first try only: a retry reads afresh
         try:
-            step = self._retry(lambda: self.consolidate(app_id))
+            step = self._retry(lambda: self.consolidate(app_id, *(first.pop() if first else ())))
         except Exception:
             log.warning("consolidation of %s left to the sweep", app_id, exc_info=True)
             return False
-        if step is None and self._reviews_all_in(app_id):
+        if step is None and self._reviews_all_in(app_id, known[1] if known else None):
             log.warning("consolidation of %s found reviews missing that are in: left to the sweep", app_id)
             return False
         for mark in marks:
             self.repos.pending_consolidations.clear(app_id, mark)
         return True
 
-    def _reviews_all_in(self, app_id):
+    def _reviews_all_in(self, app_id, done=None):
         app = self.repos.applications.get(app_id)
         if app is None or app["state"] not in (REVIEWING, WAITING_EXTRA):
             return False
-        tasks = [self.repos.tasks.get(f"{app_id}:{n}") for n in range(1, app["expected"] + 1)]
-        return all(task is not None and task["state"] == DONE for task in tasks)
+        return all(task is not None and task["state"] == DONE for task in self._tasks(app, done))
+
+    def _tasks(self, app, done=None):
+        """The application's expected tasks, with their reviews. `done`: a task
+        the caller has just marked done (final), not read again."""
+        return [
+            done if done is not None and done["_id"] == task_id else self.repos.tasks.get(task_id)
+            for task_id in (f"{app['_id']}:{n}" for n in range(1, app["expected"] + 1))
+        ]
 
     def sweep_consolidations(self, grace=CONSOLIDATION_GRACE):
         """Consolidations owed and not done (older than `grace`, so as not to race
@@ -718,14 +727,15 @@ class JuryDesk:
 
     # -- consolidation ------------------------------------------------------
 
-    def consolidate(self, app_id):
+    def consolidate(self, app_id, app=None, done=None):
         """Once every expected review is in: propose, or open the one extra review.
         Each reviewer writes its review, then reads them all: the last one sees
-        every review; a concurrent consolidation loses on the application's version."""
-        app = self.repos.applications.get(app_id)
+        every review; a concurrent consolidation loses on the application's version,
+        so `app` may be the reviewer's own earlier read (`done`: see _tasks)."""
+        app = app or self.repos.applications.get(app_id)
         if app is None or app["state"] not in (REVIEWING, WAITING_EXTRA):
             return None
-        tasks = [self.repos.tasks.get(f"{app_id}:{n}") for n in range(1, app["expected"] + 1)]
+        tasks = self._tasks(app, done)
         if any(task is None or task["state"] != DONE for task in tasks):
             return None
         reviews = [review_ref(task) for task in tasks]

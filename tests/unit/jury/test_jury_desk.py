@@ -459,6 +459,64 @@ def test_disagreement_opens_one_extra_review_then_proposes(jury):
     assert row == jury.desk().deliberation_row("app-1") and row["disagreement"] is True
 
 
+def test_a_review_reads_its_application_once_and_each_other_task_at_most_twice(jury, monkeypatch):
+    """The consolidation a review owes takes the application the review read and
+    the task it wrote; the other task is read for the consolidation, and again
+    by the first review's check that no review came in meanwhile."""
+    jury.submit("app-1", BESANCON)
+    reads = []
+    for repo, name in ((jury.repos.applications, "application"), (jury.repos.tasks, "task")):
+        real = repo.get
+
+        def get(doc_id, *args, _real=real, _name=name, **kwargs):
+            reads.append((_name, doc_id))
+            return _real(doc_id, *args, **kwargs)
+
+        monkeypatch.setattr(repo, "get", get)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    per_review = []
+    for juror_id in (ada, bob):
+        task = jury.desk().claim(juror_id, YEAR)
+        reads.clear()
+        jury.review(juror_id, task["id"], 3)
+        per_review.append(sorted(reads))
+    first, second = (jury.repos.tasks.get(f"app-1:{n}") for n in (1, 2))
+    mine, other = (first, second) if first["claimed_by"] == ada else (second, first)
+    assert per_review[0] == sorted(
+        [("task", mine["_id"]), ("application", "app-1")]  # the review's own reads
+        + [("task", other["_id"])]  # the consolidation: not every review is in
+        + [("application", "app-1"), ("task", other["_id"])]  # the check behind it
+    )
+    assert per_review[1] == sorted([("task", other["_id"]), ("application", "app-1"), ("task", mine["_id"])])
+    assert jury.repos.applications.get("app-1")["state"] == REVIEWED
+
+
+def test_a_consolidation_on_the_reviews_earlier_read_loses_to_a_concurrent_one_and_reads_again(
+    jury, monkeypatch
+):
+    jury.submit("app-1", BESANCON)
+    ada, bob = jury.juror("Ada"), jury.juror("Bob")
+    jury.review(ada, jury.desk().claim(ada, YEAR)["id"], 3)
+    held = jury.desk().claim(bob, YEAR)
+    session = jury.out.session
+    real_update = session.update
+
+    def update(collection, current, fields, *args, **kwargs):
+        written = real_update(collection, current, fields, *args, **kwargs)
+        if collection == "tasks" and fields.get("state") == DONE:
+            # Bob's review is in; another replica consolidates before Bob does,
+            # so the application Bob read is now one version behind.
+            assert jury.desk(other_replica=True).consolidate("app-1") == "propose"
+        return written
+
+    monkeypatch.setattr(session, "update", update)
+    jury.review(bob, held["id"], 4)
+    (reviewed,) = jury.out.payloads("application_reviewed")  # proposed once
+    assert reviewed["proposal"]["arobases"] == 3
+    assert jury.repos.applications.get("app-1")["state"] == REVIEWED
+    assert jury.repos.pending_consolidations.due(T0 + timedelta(days=1)) == []  # nothing left owed
+
+
 def test_consolidation_waits_for_every_expected_review(jury):
     jury.submit("app-1", BESANCON, reviews=2)
     ada = jury.juror("Ada")
@@ -527,7 +585,7 @@ def test_a_consolidation_that_failed_after_the_last_review_is_done_by_the_sweep(
     jury.submit("app-1", BESANCON)
     broken = JuryDesk.consolidate
 
-    def crash(self, app_id):
+    def crash(self, app_id, *known):
         raise RuntimeError("database gone for a moment")
 
     monkeypatch.setattr(JuryDesk, "consolidate", crash)
@@ -548,7 +606,7 @@ def test_a_consolidation_that_read_behind_the_last_review_is_left_to_the_sweep(j
     # nothing to do (a read behind the write), and the marker was cleared for good.
     jury.submit("app-1", BESANCON)
     real = JuryDesk.consolidate
-    monkeypatch.setattr(JuryDesk, "consolidate", lambda self, app_id: None)
+    monkeypatch.setattr(JuryDesk, "consolidate", lambda self, app_id, *known: None)
     review_both(jury, "app-1", 3, 3)
     monkeypatch.setattr(JuryDesk, "consolidate", real)
     assert jury.out.payloads("application_reviewed") == []
