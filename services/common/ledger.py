@@ -13,6 +13,10 @@ an insert with a unique `_id`. A change to a document is therefore:
 3. the relay publishes the change's events, then deletes its marker (a
    change with no events: once applied).
 
+A document created with no event is only its own insert: the unique `_id`
+decides, and there is nothing to publish or roll forward (no change, no
+marker: three writes fewer for each review task, draft or decision).
+
 Unpublished changes are found through `outbox_pending`, a small collection of
 markers inserted just before step 1 and deleted once published: the marker
 is the only record of "not published yet" (one write fewer per change than a
@@ -69,6 +73,12 @@ def ensure_ledger_indexes(db: Database[Doc]) -> None:
     db[PENDING].create_index([("batch", ASCENDING)])
 
 
+def _conflict(conflict: Conflict | None) -> Conflict:
+    return conflict or Conflict(
+        "Ce document vient d'être modifié par ailleurs ; rechargez-le et réessayez.", "concurrent_change"
+    )
+
+
 def change_id(collection: str, doc_id: object, version: int) -> str:
     """The `_id` of the change that takes `doc_id` of `collection` to `version`."""
     return f"{collection}:{doc_id}:{version}"
@@ -98,9 +108,18 @@ class Ledger:
 
     def create(
         self, collection: str, doc: Doc, events: Events = (), conflict: Conflict | None = None
-    ) -> tuple[Doc, Doc]:
-        """Insert `doc` (with its `_id`) as version 1; returns (doc, change)."""
+    ) -> tuple[Doc, Doc | None]:
+        """Insert `doc` (with its `_id`) as version 1; returns (doc, change). A
+        create with no event is the document's own insert, and no change: its
+        unique `_id` decides, and nothing is left to publish or roll forward."""
         doc = dict(doc, version=1)
+        events = list(events)
+        if not events:
+            try:
+                self.db[collection].insert_one(doc)
+            except DuplicateKeyError:
+                raise _conflict(conflict) from None
+            return doc, None
         change = self._decide(collection, doc["_id"], 1, {"insert": doc}, events, conflict)
         self.apply(change)
         return doc, change
@@ -198,13 +217,7 @@ class Ledger:
             existing = self.changes.find_one({"_id": key})
             if existing is not None:
                 self.apply(existing)  # the winner may have crashed before applying it
-            raise (
-                conflict
-                or Conflict(
-                    "Ce document vient d'être modifié par ailleurs ; rechargez-le et réessayez.",
-                    "concurrent_change",
-                )
-            ) from None
+            raise _conflict(conflict) from None
         if self.crash_after_decide and any(e["name"] == self.crash_after_decide for e in change["events"]):
             log.critical("fault injection: crashing after deciding %s", key)
             os._exit(70)

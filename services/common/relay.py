@@ -151,7 +151,8 @@ class OutboxSession:
 
     def create(self, collection: str, doc: Doc, events: Events = (), conflict: Conflict | None = None) -> Doc:
         doc, change = self.ledger.create(collection, doc, events, conflict)
-        self.relay.publish(change)
+        if change is not None:
+            self.relay.publish(change)
         return doc
 
     def update(

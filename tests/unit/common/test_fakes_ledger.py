@@ -40,6 +40,23 @@ def test_create_twice_raises_conflict_and_publishes_once():
     assert out.unpublished() == []
 
 
+def test_a_create_with_no_event_is_the_documents_own_insert_and_decides_alone():
+    out = MemoryOutbox()
+    mine = Conflict("déjà créée", "task_exists")
+    doc = out.session.create("tasks", {"_id": "t1", "state": "open"}, conflict=mine)
+    assert doc == {"_id": "t1", "state": "open", "version": 1} == out.db.tasks.find_one({"_id": "t1"})
+    # No change and no marker: nothing to publish, nothing for the sweep.
+    assert out.db.changes.count_documents({}) == 0 and out.db.outbox_pending.count_documents({}) == 0
+    with pytest.raises(Conflict) as lost:
+        out.session.create("tasks", {"_id": "t1", "state": "other"}, conflict=mine)
+    assert lost.value is mine
+    assert out.db.tasks.find_one({"_id": "t1"})["state"] == "open"
+    # Its first update is decided by the change to version 2, as any other.
+    out.session.update("tasks", doc, {"state": "claimed"}, events=[juror_registered()])
+    assert [c["_id"] for c in out.db.changes.find({})] == ["tasks:t1:2"]
+    assert out.names() == ["juror_registered"] and out.unpublished() == []
+
+
 def test_two_writers_of_the_same_version_one_wins_with_the_given_conflict():
     out = MemoryOutbox()
     current = out.session.create("tasks", {"_id": "t1", "state": "open"})
