@@ -20,6 +20,7 @@ from services.common.validation import load
 from services.submissions import barometre, schemas
 from services.submissions.repository import (
     APPLICATIONS,
+    AWAITING_CONFIRMATION,
     CAMPAIGNS,
     COLLECTIVITES,
     Applications,
@@ -374,6 +375,7 @@ class Submissions:
             "created_at": self.now,
             "confirmed_at": self.now if trusted else None,
             "confirm_by": None if trusted else self.now + self.settings.unconfirmed_lifetime,
+            AWAITING_CONFIRMATION: not trusted,
         }
         category = category_for(collectivite["kind"], collectivite["population"], self.current_threshold())
         token = tokens.issue(
@@ -428,7 +430,10 @@ class Submissions:
         )
         try:
             self.outbox.update(
-                COLLECTIVITES, collectivite, {"confirmed_at": self.now, "confirm_by": None}, events=[event]
+                COLLECTIVITES,
+                collectivite,
+                {"confirmed_at": self.now, "confirm_by": None, AWAITING_CONFIRMATION: False},
+                events=[event],
             )
         except Conflict:
             pass  # a concurrent click confirmed it (or the timer expired it: the next action says so)
@@ -443,6 +448,7 @@ class Submissions:
             "email": email.strip(),
             "confirmed_at": None,
             "confirm_by": self.now + self.settings.unconfirmed_lifetime,
+            AWAITING_CONFIRMATION: True,
             "expired_at": None,
             "reassigned_at": self.now,
         }
@@ -453,11 +459,15 @@ class Submissions:
         """(Timer) Unconfirmed sign-ups past their delay forget their address:
         no link reaches it any more, and the code is free for a new sign-up."""
         expired = []
-        for collectivite in self.collectivites.unconfirmed(limit):
+        for collectivite in self.collectivites.lapsed(self.now, limit):
             if not self._lapsed(collectivite) or collectivite.get("expired_at"):
                 continue
             try:
-                self.outbox.update(COLLECTIVITES, collectivite, {"email": "", "expired_at": self.now})
+                self.outbox.update(
+                    COLLECTIVITES,
+                    collectivite,
+                    {"email": "", "expired_at": self.now, AWAITING_CONFIRMATION: False},
+                )
                 expired.append(collectivite["_id"])
             except Conflict:
                 pass  # confirmed or taken over meanwhile

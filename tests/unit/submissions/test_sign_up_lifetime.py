@@ -100,3 +100,47 @@ def test_a_reassigned_code_waits_for_its_new_address_and_an_old_link_opens_nothi
     assert at(out, NOW).collectivites_by_email("squatteur@example.fr") == []
     at(out, NOW).confirm_collectivite("25056", "Mairie@Besancon.example.fr")
     assert out.db.collectivites.find_one({"_id": "25056"})["confirmed_at"] is not None
+
+
+def test_the_expiry_timer_reads_the_lapsed_sign_ups_only_and_expired_ones_never_hide_a_later_one(out):
+    at(out, NOW).register_collectivite(town("25056"), trusted=True)
+    for n in range(3):  # three sign-ups that lapse
+        at(out, NOW).register_collectivite(town(f"2510{n}", email=f"s{n}@example.fr"))
+    at(out, NOW + timedelta(hours=47)).register_collectivite(town("25200", email="tard@example.fr"))
+    at(out, NOW).register_collectivite(town("25300", email="ok@example.fr"))
+    at(out, NOW).confirm_collectivite("25300")
+    later = NOW + timedelta(hours=48)
+    read = out.db.collectivites.find
+    seen = []
+    out.db.collectivites.find = lambda query, *a, **k: seen.append(query) or read(query, *a, **k)
+    try:
+        assert at(out, later).expire_unconfirmed(limit=2) == ["25100", "25101"]
+        # The two expired leave the set: the third comes next, not behind them.
+        assert at(out, later).expire_unconfirmed(limit=2) == ["25102"]
+        assert at(out, later).expire_unconfirmed(limit=2) == []
+    finally:
+        out.db.collectivites.find = read
+    assert all(query.get("awaiting_confirmation") is True for query in seen)  # an equality, never a scan
+    assert at(out, NOW + timedelta(hours=95)).expire_unconfirmed() == ["25200"]
+    assert out.db.collectivites.find_one({"_id": "25300"})["awaiting_confirmation"] is False
+
+
+def test_the_sign_ups_stored_before_the_field_get_it_from_their_dates():
+    from services.submissions.repository import mark_awaiting_confirmation
+
+    db = MemoryOutbox().db
+    db.collectivites.insert_many(
+        [
+            {"_id": "imported", "confirm_by": None, "confirmed_at": NOW},
+            {"_id": "waiting", "confirm_by": NOW, "confirmed_at": None},
+            {"_id": "confirmed", "confirm_by": None, "confirmed_at": NOW},
+            {"_id": "expired", "confirm_by": NOW, "confirmed_at": None, "expired_at": NOW},
+        ]
+    )
+    mark_awaiting_confirmation(db)
+    assert {doc["_id"]: doc["awaiting_confirmation"] for doc in db.collectivites.find({})} == {
+        "imported": False,
+        "waiting": True,
+        "confirmed": False,
+        "expired": False,
+    }
