@@ -465,30 +465,21 @@ class Awards(ReleaseProtocol):
                 return []
             return [public_entry(e) for e in entries if region is None or e["region"] == region]
 
-        release = self.repo.release(year)
-        if not (release and release.get("complete")):
-            if self.repo.release_step(year) is not None:
-                # Decided, being written out: readers wait, they never trigger the work
-                # (the releaser, or the recovery timer, completes it).
-                raise Conflict(
-                    f"Le palmarès {year} est en cours de publication : revenez dans un instant.",
-                    "release_in_progress",
-                )
-            if role != ORGANISER:
-                raise embargoed()
-            else:
-                campaign, pending, entries = self._draft(year)
-                return {
-                    "year": year,
-                    "released_at": None,
-                    "draft": True,
-                    "pending": pending,
-                    "ceremony_at": campaign["ceremony_at"],
-                    "ceremony_place": campaign["ceremony_place"],
-                    "title": campaign.get("title"),
-                    "labelled": kept(entries),
-                    "stats": statistics(entries),
-                }
+        release = self._published(year, role)
+        if release is None:
+            campaign, pending, entries = self._draft(year)
+            return {
+                "year": year,
+                "released_at": None,
+                "draft": True,
+                "pending": pending,
+                "ceremony_at": campaign["ceremony_at"],
+                "ceremony_place": campaign["ceremony_place"],
+                "title": campaign.get("title"),
+                "labelled": kept(entries),
+                "stats": statistics(entries),
+                "chunks": None,
+            }
         campaign = self.repo.campaign(year) or {}
         if not lines:
             entries = []
@@ -507,7 +498,34 @@ class Awards(ReleaseProtocol):
             "title": campaign.get("title"),
             "labelled": kept(entries),
             "stats": current_shape(release["stats"]),
+            "chunks": release["chunks"],
         }
+
+    def palmares_chunk(self, year, role, index):
+        """Lines `index` × RELEASE_BATCH_SIZE on of a released palmarès, in its
+        order (`palmares` gives the number of chunks): the exports read them
+        one after the other, as a whole national palmarès held at once took
+        awards 100 MiB above its idle size. A draft has no chunk: read it whole."""
+        if self._published(year, role) is None:
+            raise Conflict(f"Le palmarès {year} n'est pas encore publié.", "palmares_not_released")
+        return self.repo.palmares_chunk(year, index)
+
+    def _published(self, year, role):
+        """The complete release, or None for an organiser before it (the draft);
+        refused to anyone else, and to all while it is being written out."""
+        release = self.repo.release(year)
+        if release and release.get("complete"):
+            return release
+        if self.repo.release_step(year) is not None:
+            # Decided, being written out: readers wait, they never trigger the work
+            # (the releaser, or the recovery timer, completes it).
+            raise Conflict(
+                f"Le palmarès {year} est en cours de publication : revenez dans un instant.",
+                "release_in_progress",
+            )
+        if role != ORGANISER:
+            raise embargoed()
+        return None
 
     def released_campaigns(self):
         rows = [

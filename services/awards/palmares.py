@@ -5,7 +5,7 @@ Pure functions over plain dicts, unit-tested against hand-computed tables.
 
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from services.common.french import PROGRESSION_LABELS, sort_key
@@ -151,25 +151,39 @@ def public_entry(entry: Doc) -> Doc:
     return {key: value for key, value in entry.items() if key not in PRIVATE_ENTRY_FIELDS}
 
 
+CSV_HEADER = [
+    "annee",
+    "code_insee",
+    "collectivite",
+    "categorie",
+    "region",
+    "departement",
+    "arobases",
+    "mentions",
+    "progression",
+    "arobases_precedentes",
+]
+
+
 def csv_rows(palmares: Doc) -> list[list[Any]]:
-    header = [
-        "annee",
-        "code_insee",
-        "collectivite",
-        "categorie",
-        "region",
-        "departement",
-        "arobases",
-        "mentions",
-        "progression",
-        "arobases_precedentes",
-    ]
-    rows = [header]
-    for entry in palmares["labelled"]:
+    return [CSV_HEADER, *csv_lines(palmares["year"], palmares["labelled"])]
+
+
+def chunk_csv_rows(year: int, index: int, entries: Iterable[Doc]) -> list[list[Any]]:
+    """A released palmarès' chunk `index` as CSV rows, the header with the first
+    chunk's: the chunks' rows, one after the other, are `csv_rows`'."""
+    lines = csv_lines(year, entries)
+    return [CSV_HEADER, *lines] if index == 0 else lines
+
+
+def csv_lines(year: int, entries: Iterable[Doc]) -> list[list[Any]]:
+    """The CSV rows of these palmarès lines, header apart."""
+    rows = []
+    for entry in entries:
         collectivite = entry["collectivite"]
         rows.append(
             [
-                palmares["year"],
+                year,
                 collectivite["insee_code"],
                 collectivite["name"],
                 entry["category"],

@@ -417,6 +417,10 @@ class AwardsRepository:
         entries = []
         last = release.get("chunks", 0) - 1 if last is None else last
         for index in range(first, last + 1):
-            chunk = self.db.palmares.find_one({"_id": f"{year}:{index}"})
-            entries.extend(chunk["entries"] if chunk else [])
+            entries.extend(self.palmares_chunk(year, index))
         return entries
+
+    def palmares_chunk(self, year, index):
+        """One chunk of the released lines ([] past the last)."""
+        chunk = self.db.palmares.find_one({"_id": f"{year}:{index}"})
+        return chunk["entries"] if chunk else []

@@ -71,3 +71,10 @@ class ReleaseSchema(StrictSchema):
     force = fields.Boolean(load_default=False)
     # Required to force a release before the submissions close.
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+
+
+class PalmaresChunk(StrictSchema):
+    """Which chunk of a released palmarès (logic.Awards.palmares_chunk): a
+    national one has 70; past the last, a chunk is empty."""
+
+    index = fields.Integer(required=True, strict=True, validate=validate.Range(0, 9999))

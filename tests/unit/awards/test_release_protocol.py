@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.awards import logic
+from services.awards import release as release_protocol
 from services.awards.release import (
     RELEASE_PARTS,
     RESULT_BUCKET_SIZE,
@@ -455,6 +456,24 @@ def test_a_released_result_is_read_from_its_bucket_alone(awards, monkeypatch):
     monkeypatch.setattr(awards.repo, "palmares_entries", lambda year: pytest.fail("the whole palmarès read"))
     assert awards.awards.application_result("app-2", "collectivite", "col-38185") == before["app-2"]
     assert awards.awards.application_result("app-3", "collectivite", "col-79202") == before["app-3"]
+
+
+def test_a_released_palmares_read_chunk_by_chunk_is_the_whole(awards, monkeypatch):
+    # One line to a chunk here (500 in the service), so that there are two.
+    monkeypatch.setattr(release_protocol, "batches", lambda items: [[item] for item in items])
+    for role, code in ((None, "results_embargoed"), (logic.ORGANISER, "palmares_not_released")):
+        with pytest.raises(Conflict) as refused:
+            awards.awards.palmares_chunk(YEAR, role, 0)
+        assert refused.value.code == code
+    assert awards.awards.palmares(YEAR, logic.ORGANISER, lines=False)["chunks"] is None  # a draft: read whole
+    release(awards, YEAR, "admin", force=True)  # app-3, undecided, is not labelled
+    whole = awards.awards.palmares(YEAR, None)
+    figures = awards.awards.palmares(YEAR, None, lines=False)
+    assert figures["chunks"] == whole["chunks"] == 2 and figures["labelled"] == []
+    chunks = [awards.awards.palmares_chunk(YEAR, None, index) for index in range(figures["chunks"])]
+    assert [len(chunk) for chunk in chunks] == [1, 1]
+    assert [entry for chunk in chunks for entry in chunk] == whole["labelled"]
+    assert awards.awards.palmares_chunk(YEAR, None, 2) == []
 
 
 def test_a_parts_entries_fill_whole_buckets_each_entry_once_where_its_id_says():

@@ -195,13 +195,29 @@ def test_csv_rows():
                 "mentions": [{"code": "a", "label": "Télétravail"}],
                 "progression": "kept",
                 "previous_arobases": 5,
-            }
+            },
+            {
+                "collectivite": {"insee_code": "38185", "name": "Grenoble"},
+                "category": "ville",
+                "region": "Auvergne-Rhône-Alpes",
+                "arobases": 3,
+                "mentions": [],
+                "progression": "new",
+                "previous_arobases": None,
+            },
         ],
     }
     rows = palmares.csv_rows(released)
+    assert rows[2] == [2019, "38185", "Grenoble", "ville", "Auvergne-Rhône-Alpes", "", 3, "", "nouveau", ""]
     assert rows[0][:3] == ["annee", "code_insee", "collectivite"]
     # Progression in French, like every cell a reader sees.
     assert rows[1] == [2019, "68278", "Rixheim", "ville", "Grand Est", "68", 5, "Télétravail", "maintenu", 5]
+    # Read chunk by chunk (the header with the first), the same rows.
+    entries = released["labelled"]
+    chunks = [
+        palmares.chunk_csv_rows(2019, index, entries[index : index + 1]) for index in range(len(entries))
+    ]
+    assert [row for chunk in chunks for row in chunk] == rows
 
 
 def test_statistics_stored_by_an_older_release_read_in_the_current_shape():

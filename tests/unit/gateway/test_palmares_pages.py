@@ -1,7 +1,10 @@
 """The palmarès pages' pure parts (services/gateway/routes/awards.py): which
-region a URL names, and a region's lines in French alphabetical order."""
+region a URL names, a region's lines in French alphabetical order, the
+JSON export put together from its chunks."""
 
-from services.gateway.routes.awards import palmares_region_text, region_named
+import json
+
+from services.gateway.routes.awards import json_with_lines, palmares_region_text, region_named
 
 FIGURES = {
     "year": 2017,
@@ -35,3 +38,11 @@ def test_a_regions_lines_are_in_french_alphabetical_order():
     assert "3 collectivités labellisées dans la région" in page
     empty = palmares_region_text(FIGURES, "Bretagne")
     assert "Aucune collectivité de la région n'est labellisée en 2017" in empty
+
+
+def test_the_json_export_from_chunks_is_the_palmares_with_its_lines_in_order():
+    head = {k: v for k, v in FIGURES.items() if k != "labelled"}
+    chunks = [[line("Besançon", "25056"), line("Dole", "39198")], [], [line("Grenoble", "38185")]]
+    text = json_with_lines(head, iter(chunks))
+    assert json.loads(text) == dict(head, labelled=[entry for chunk in chunks for entry in chunk])
+    assert json.loads(json_with_lines(head, [])) == dict(head, labelled=[])  # none labelled
