@@ -1,12 +1,15 @@
-"""What anyone may read of a released palmarès, kept a few seconds per gateway
+"""What anyone may read of a released palmarès, kept a minute per gateway
 process.
 
 A released palmarès no longer changes, and at the ceremony a crowd asks for it
 many times a second: each read would otherwise cost an RPC to the awards
 service and its database reads, competing with the release's own work (the
-routes keep the encoded body, so a read costs no encoding either). Only
-answers every visitor gets are kept (never an organiser's draft), and only for
-`SECONDS`, so a correction shows within that time. A refusal every visitor
+routes keep the encoded body, so a read costs no encoding either). A national
+export is 70 chunk reads, seconds of the awards service's and the database's
+time: kept 5 s, it was built again all through the result emails. Only
+answers every visitor gets are kept (never an organiser's draft), for
+`SECONDS`, and `MAX_BYTES` of bodies at most (a national JSON weighs about
+12 MB). A refusal every visitor
 gets (a domain error: the embargo, "being published", an unknown year) is an
 answer too, kept `ERROR_SECONDS` only: the crowd refreshing before the
 ceremony, or during a national release's write-out (a minute), would
@@ -30,18 +33,26 @@ from cachetools import LRUCache
 
 from services.common.errors import DomainError
 
-SECONDS = 5.0
+SECONDS = 60.0
 ERROR_SECONDS = 1.0
 # A handful of years × (JSON, CSV, page, figures, up to 18 regions' pages):
-# bounded whatever visitors ask for (an unknown region is never kept).
-SIZE = 128
+# bounded whatever visitors ask for (an unknown region is never kept). Each
+# answer weighs its body's bytes, MIN_WEIGHT at least: MAX_BYTES / MIN_WEIGHT
+# answers at most.
+MAX_BYTES = 64 * 2**20
+MIN_WEIGHT = 64 * 2**10
+
+
+def weight(entry: tuple[Any, float, DomainError | None]) -> int:
+    body = entry[0]
+    return max(len(body) if isinstance(body, bytes | str) else 0, MIN_WEIGHT)
 
 
 class PublicCache:
     def __init__(
         self,
         seconds: float = SECONDS,
-        size: int = SIZE,
+        max_bytes: int = MAX_BYTES,
         timer: Callable[[], float] = time.monotonic,
         error_seconds: float = ERROR_SECONDS,
     ):
@@ -49,7 +60,7 @@ class PublicCache:
         self._error_seconds = error_seconds
         self._timer = timer
         # key -> (answer, loaded at, the DomainError raised instead or None)
-        self._entries: LRUCache = LRUCache(maxsize=size)
+        self._entries: LRUCache = LRUCache(maxsize=max_bytes, getsizeof=weight)
         self._loading: dict[Hashable, threading.Event] = {}  # keys one caller is loading
         self._lock = threading.Lock()  # green under eventlet: one gateway's workers share it
 
@@ -78,14 +89,20 @@ class PublicCache:
                 value = load()
             except DomainError as refused:
                 with self._lock:
-                    self._entries[key] = (None, self._timer(), refused)
+                    self._keep(key, (None, self._timer(), refused))
                 raise
             with self._lock:
-                self._entries[key] = (value, self._timer(), None)
+                self._keep(key, (value, self._timer(), None))
             return value
         finally:
             with self._lock:
                 self._loading.pop(key).set()
+
+    def _keep(self, key: Hashable, entry: tuple[Any, float, DomainError | None]) -> None:
+        try:
+            self._entries[key] = entry
+        except ValueError:  # heavier than MAX_BYTES alone: answered, not kept
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
         """Everything kept forgotten (a release this process saw answered)."""

@@ -189,9 +189,10 @@ class AwardsRoutes:
         def json_answer():
             head = self._released_head(principal, year)
             if head is None:  # an organiser's draft
-                return json_text({k: v for k, v in self.awards.palmares(year, role).items() if k != "chunks"})
+                whole = self.awards.palmares(year, role)
+                return json_text({k: v for k, v in whole.items() if k != "chunks"}).encode()
             chunks = (self.awards.palmares_chunk(year, index, role) for index in range(head.pop("chunks")))
-            return json_with_lines(head, chunks)
+            return json_with_lines(head, chunks).encode()
 
         text = public_palmares.get(("json", year), json_answer, _public(principal))
         return Response(text, mimetype="application/json")
@@ -208,7 +209,7 @@ class AwardsRoutes:
                 writer.writerows(self.awards.palmares_rows(year, role))
             for index in range(max(head["chunks"], 1) if head else 0):  # the header with chunk 0
                 writer.writerows(self.awards.palmares_rows(year, role, index))
-            return out.getvalue()
+            return out.getvalue().encode()
 
         return Response(
             public_palmares.get(("csv", year), csv_text, _public(principal)),
@@ -231,7 +232,9 @@ class AwardsRoutes:
         return self._palmares_page(
             year,
             lambda: public_palmares.get(
-                ("page", year), lambda: palmares_page_text(self._figures(principal, year)), _public(principal)
+                ("page", year),
+                lambda: palmares_page_text(self._figures(principal, year)).encode(),
+                _public(principal),
             ),
         )
 
@@ -251,7 +254,9 @@ class AwardsRoutes:
                 return palmares_region_text(figures, region)
             return public_palmares.get(
                 ("region", year, region),
-                lambda: palmares_region_text(self.awards.palmares(year, role, region=region), region),
+                lambda: palmares_region_text(
+                    self.awards.palmares(year, role, region=region), region
+                ).encode(),
                 _public(principal),
             )
 

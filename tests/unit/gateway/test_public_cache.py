@@ -1,11 +1,11 @@
-"""The gateway's few seconds of a released palmarès (services/gateway/public_cache.py)."""
+"""The gateway's minute of a released palmarès (services/gateway/public_cache.py)."""
 
 import threading
 
 import pytest
 
 from services.common.errors import Conflict
-from services.gateway.public_cache import PublicCache
+from services.gateway.public_cache import MIN_WEIGHT, PublicCache
 
 
 class Clock:
@@ -85,10 +85,28 @@ def test_a_failure_that_is_no_answer_is_never_kept():
 
 
 def test_the_cache_is_bounded_whatever_years_visitors_ask_for():
-    cache = PublicCache(seconds=5, size=3, timer=Clock())
+    cache = PublicCache(seconds=5, max_bytes=3 * MIN_WEIGHT, timer=Clock())
     for year in range(2000, 2100):
         cache.get(("json", year), lambda year=year: year, public=True)
     assert len(cache._entries) == 3
+
+
+def test_a_body_weighs_its_bytes_and_one_too_heavy_is_answered_not_kept():
+    cache = PublicCache(seconds=5, max_bytes=4 * MIN_WEIGHT, timer=Clock())
+    loads = []
+
+    def load(size):
+        loads.append(size)
+        return b"x" * size
+
+    cache.get("csv", lambda: load(3 * MIN_WEIGHT), public=True)
+    cache.get("page", lambda: load(10), public=True)  # weighs MIN_WEIGHT: both kept
+    assert set(cache._entries) == {"csv", "page"}
+    cache.get("json", lambda: load(2 * MIN_WEIGHT), public=True)  # the least recent goes
+    assert set(cache._entries) == {"page", "json"}
+    assert len(cache.get("big", lambda: load(5 * MIN_WEIGHT), public=True)) == 5 * MIN_WEIGHT
+    assert len(cache.get("big", lambda: load(5 * MIN_WEIGHT), public=True)) == 5 * MIN_WEIGHT
+    assert loads.count(5 * MIN_WEIGHT) == 2 and "big" not in cache._entries
 
 
 def test_one_caller_loads_while_the_others_wait_for_its_answer():
