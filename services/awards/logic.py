@@ -243,7 +243,9 @@ class Awards(ReleaseProtocol):
             if arrived(app, as_of):
                 seen.add(app["_id"])
                 if app["_id"] not in withdrawn:
-                    yield app, final_outcome(proposals.get(app["_id"]), decisions.get(app["_id"]))
+                    # Popped: what the caller builds of each (a draft's lines) takes their room.
+                    outcome = final_outcome(proposals.pop(app["_id"], None), decisions.pop(app["_id"], None))
+                    yield app, outcome
         for app_id in sorted(proposals.keys() - seen - withdrawn):  # reviewed before its submission arrived
             yield self._unsubmitted(year, app_id), final_outcome(proposals[app_id], decisions.get(app_id))
 
