@@ -191,7 +191,7 @@ def csv_lines(year: int, entries: Iterable[Doc]) -> list[list[Any]]:
                 collectivite.get("department") or "",
                 entry["arobases"],
                 " | ".join(m["label"] for m in entry["mentions"]),
-                PROGRESSION_LABELS.get(entry["progression"], entry["progression"]).lower(),
+                PROGRESSION_LABELS.get(entry["progression"], str(entry["progression"])).lower(),
                 "" if entry["previous_arobases"] is None else entry["previous_arobases"],
             ]
         )
