@@ -10,6 +10,7 @@ import pytest
 import requests
 from nameko.rpc import rpc
 
+from services.awards.palmares import CSV_HEADER
 from services.common.mongo import make_client
 from services.gateway.app import GatewayService
 from tests.support.config import service_config
@@ -30,18 +31,11 @@ class FakeAwards:
 
     @rpc
     def palmares_rows(self, year, role=None, chunk=None):
-        header = [
-            "annee",
-            "code_insee",
-            "collectivite",
-            "categorie",
-            "region",
-            "departement",
-            "arobases",
-            "mentions",
-        ]
         if chunk == 0:
-            return [header, [year, "25056", INJECTED, "ville", "+Bourgogne", "-25", 4, "@Télétravail"]]
+            return [
+                CSV_HEADER[:8],
+                [year, "25056", INJECTED, "ville", "+Bourgogne", "-25", 4, "@Télétravail"],
+            ]
         return [[year, "38185", "Grenoble", "ville", "Auvergne-Rhône-Alpes", "38", 5, ""]]
 
 
