@@ -111,15 +111,22 @@ class Awards(ReleaseProtocol):
         )
 
     def application_submitted(self, data):
-        self.repo.add_application(
-            {
-                "_id": data["application_id"],
-                "campaign_year": data["campaign_year"],
-                "collectivite": data["collectivite"],
-                "submitted_at": data["submitted_at"],
-                "declared_previous_arobases": data.get("declared_previous_arobases"),
-                "received_at": self.now,
-            }
+        self.applications_submitted([data])
+
+    def applications_submitted(self, batch):
+        """Each submitted application stored once (one insert for the batch)."""
+        self.repo.add_applications(
+            [
+                {
+                    "_id": data["application_id"],
+                    "campaign_year": data["campaign_year"],
+                    "collectivite": data["collectivite"],
+                    "submitted_at": data["submitted_at"],
+                    "declared_previous_arobases": data.get("declared_previous_arobases"),
+                    "received_at": self.now,
+                }
+                for data in batch
+            ]
         )
 
     def application_withdrawn(self, data):

@@ -34,7 +34,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from services.awards.release import release_part
-from services.common.ledger import ensure_ledger_indexes, find_step
+from services.common.ledger import ensure_ledger_indexes, find_step, insert_new
 from services.common.migrations import migration
 from services.common.mongo import READ_BATCH, update_in_bulks
 from services.common.shelves import SHELF_WIDTHS, shelf_fields
@@ -139,8 +139,9 @@ class AwardsRepository:
 
     # inputs
 
-    def add_application(self, doc):
-        _insert_once(self.db.applications, dict(doc, part=release_part(doc["_id"])))
+    def add_applications(self, docs):
+        """Each inserted once: a redelivered event's copy loses its insert."""
+        insert_new(self.db.applications, [dict(doc, part=release_part(doc["_id"])) for doc in docs])
 
     def application(self, application_id):
         return self.db.applications.find_one({"_id": application_id})

@@ -16,7 +16,7 @@ from services.awards.schemas import (
 from services.common import contracts, tallies
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
-from services.common.inbox import Inbox, consumes
+from services.common.inbox import Inbox, consumes, consumes_batch
 from services.common.mongo import MongoDatabase
 from services.common.reference import campaign_year
 from services.common.relay import Outbox
@@ -52,9 +52,9 @@ class AwardsService(HealthRpc):
     def on_campaign_opened(self, data):
         self._use_cases().campaign_opened(data)
 
-    @consumes(contracts.APPLICATION_SUBMITTED)
-    def on_application_submitted(self, data):
-        self._use_cases().application_submitted(data)
+    @consumes_batch(contracts.APPLICATION_SUBMITTED)
+    def on_application_submitted(self, batch):
+        self._use_cases().applications_submitted(batch)
 
     @consumes(contracts.APPLICATION_WITHDRAWN)
     def on_application_withdrawn(self, data):

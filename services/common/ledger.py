@@ -124,6 +124,16 @@ class Ledger:
         self.apply(change)
         return doc, change
 
+    def create_many(self, collection: str, docs: list[Doc]) -> tuple[list[Doc], list[str]]:
+        """`create` with no event for many documents: one unordered insert_many,
+        each `_id` deciding alone. Returns (the docs inserted here, the ids
+        another writer had inserted first)."""
+        docs = [dict(doc, version=1) for doc in docs]
+        existed = insert_new(self.db[collection], docs)
+        return [doc for n, doc in enumerate(docs) if n not in existed], [
+            docs[n]["_id"] for n in sorted(existed)
+        ]
+
     def update(
         self,
         collection: str,

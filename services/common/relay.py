@@ -155,6 +155,10 @@ class OutboxSession:
             self.relay.publish(change)
         return doc
 
+    def create_many(self, collection: str, docs: list[Doc]) -> tuple[list[Doc], list[str]]:
+        """Ledger.create_many (no event: nothing to publish)."""
+        return self.ledger.create_many(collection, docs)
+
     def update(
         self,
         collection: str,

@@ -287,58 +287,70 @@ class JuryDesk:
             )
 
     def application_submitted(self, data):
-        """Creates the application's review tasks once: ids `<application>:<n>`."""
+        return self.applications_submitted([data])
+
+    def applications_submitted(self, batch):
+        """Creates each application's review tasks once (ids `<application>:<n>`),
+        for many submissions in three inserts: their shelves, their applications,
+        their tasks. No read first: an application stored before (a redelivered
+        event, or a withdrawal seen first) loses its insert and is read then."""
+        fresh: dict[str, Doc] = {}
+        for data in batch:
+            fresh.setdefault(data["application_id"], self._application(data))
+        # First: a page lists the (narrowest) shelves.
+        shelves = {(app["campaign_year"], shelf(app["_id"], max(SHELF_WIDTHS))) for app in fresh.values()}
+        self.repos.shelves.add_many(shelves)
+        if self.shelf_lists is not None:
+            for year, name in shelves:
+                self.shelf_lists.add(year, name)
+        inserted, existed = self.outbox.create_many("applications", list(fresh.values()))
+        apps = inserted + [app for app in map(self.repos.applications.get, existed) if app is not None]
+        tasks = [
+            self._task(app, n)
+            for app in apps
+            if app["state"] != WITHDRAWN
+            for n in range(1, app["expected"] + 1)
+        ]
+        created, _ = self.outbox.create_many("tasks", tasks)
+        for task in created:
+            self._remember(task)
+        return len(created)
+
+    def _application(self, data):
         app_id = data["application_id"]
-        expected = max(1, int(data["reviews_per_application"]))
-        app = self.repos.applications.get(app_id)
-        if app is None:
-            # First: a page lists the (narrowest) shelves.
-            name = shelf(app_id, max(SHELF_WIDTHS))
-            self.repos.shelves.add(data["campaign_year"], name)
-            if self.shelf_lists is not None:
-                self.shelf_lists.add(data["campaign_year"], name)
-            app = self._create_ignoring_duplicate(
-                "applications",
-                {
-                    "_id": app_id,
-                    "campaign_year": data["campaign_year"],
-                    "collectivite": data["collectivite"],
-                    "enjeux": data["enjeux"],
-                    "mentions": data["mentions"],
-                    # The dossier its jurors read (GET /review-tasks/{id}/application).
-                    "services": data.get("services", []),
-                    "initiatives": data.get("initiatives", []),
-                    "submitted_at": data["submitted_at"],
-                    "expected": expected,
-                    "extra_review": False,
-                    "state": REVIEWING,
-                    **shelf_fields(app_id),
-                    "created_at": self.now,
-                },
-            ) or self.repos.applications.get(app_id)
-        if app["state"] == WITHDRAWN:
-            return 0
-        created = 0
-        for n in range(1, app["expected"] + 1):
-            created += self._create_task(app, n)
-        return created
+        return {
+            "_id": app_id,
+            "campaign_year": data["campaign_year"],
+            "collectivite": data["collectivite"],
+            "enjeux": data["enjeux"],
+            "mentions": data["mentions"],
+            # The dossier its jurors read (GET /review-tasks/{id}/application).
+            "services": data.get("services", []),
+            "initiatives": data.get("initiatives", []),
+            "submitted_at": data["submitted_at"],
+            "expected": max(1, int(data["reviews_per_application"])),
+            "extra_review": False,
+            "state": REVIEWING,
+            **shelf_fields(app_id),
+            "created_at": self.now,
+        }
+
+    def _task(self, app, n):
+        return {
+            "_id": f"{app['_id']}:{n}",
+            "application_id": app["_id"],
+            "n": n,
+            "campaign_year": app["campaign_year"],
+            "collectivite": app["collectivite"],
+            **shelf_fields(app["_id"]),
+            "state": OPEN,
+            "claimed_by": None,
+            "lease_expires_at": None,
+            "created_at": self.now,
+        }
 
     def _create_task(self, app, n):
-        task = self._create_ignoring_duplicate(
-            "tasks",
-            {
-                "_id": f"{app['_id']}:{n}",
-                "application_id": app["_id"],
-                "n": n,
-                "campaign_year": app["campaign_year"],
-                "collectivite": app["collectivite"],
-                **shelf_fields(app["_id"]),
-                "state": OPEN,
-                "claimed_by": None,
-                "lease_expires_at": None,
-                "created_at": self.now,
-            },
-        )
+        task = self._create_ignoring_duplicate("tasks", self._task(app, n))
         self._remember(task)
         return 1 if task else 0
 

@@ -8,7 +8,7 @@ from nameko.timer import Timer, timer
 from services.common import contracts, tallies, tokens
 from services.common.clock import utcnow
 from services.common.health import HealthRpc
-from services.common.inbox import Inbox, consumes
+from services.common.inbox import Inbox, consumes, consumes_batch
 from services.common.mongo import MongoDatabase
 from services.common.reference import campaign_year
 from services.common.relay import Outbox
@@ -141,9 +141,10 @@ class JuryService(HealthRpc):
     def on_campaign_opened(self, data):
         self._use_cases().campaign_opened(data)
 
-    @consumes(contracts.APPLICATION_SUBMITTED)
-    def on_application_submitted(self, data):
-        self._use_cases().application_submitted(data)
+    # A campaign's submissions come by the thousand near its deadline: taken many at once.
+    @consumes_batch(contracts.APPLICATION_SUBMITTED)
+    def on_application_submitted(self, batch):
+        self._use_cases().applications_submitted(batch)
 
     @consumes(contracts.RESULTS_RELEASED)
     def on_results_released(self, data):

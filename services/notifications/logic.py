@@ -246,25 +246,37 @@ class Notifications:
         )
 
     def on_application_submitted(self, data):
+        return self.on_applications_submitted([data])
+
+    def on_applications_submitted(self, batch):
+        """Each acknowledgement rendered, then all queued in one insert; one
+        campaign read per campaign of the batch."""
+        drafts = []
+        for year, submissions in group_by_year(batch).items():
+            campaign = self.repos.campaigns.get(year) or {}
+            drafts += [
+                (data["event_id"], draft)
+                for data in submissions
+                for draft in self._acknowledgement_drafts(data, campaign)
+            ]
+        return self.queue_all(drafts)
+
+    def _acknowledgement_drafts(self, data, campaign):
         year = data["campaign_year"]
-        campaign = self.repos.campaigns.get(year) or {}
         enjeux = campaign.get("enjeux", {})
         initiatives = [dict(i, enjeu_label=enjeux.get(i["enjeu"], i["enjeu"])) for i in data["initiatives"]]
-        return self.queue(
-            data["event_id"],
-            self._collectivite_draft(
-                "application_acknowledged",
-                data,
-                {
-                    "year": year,
-                    "services": data["services"],
-                    "services_by_enjeu": services_by_enjeu(data["services"], campaign),
-                    "initiatives": initiatives,
-                    "reviews": data["reviews_per_application"],
-                    "submitted_at": french_date(data["submitted_at"]),
-                },
-                year,
-            ),
+        return self._collectivite_draft(
+            "application_acknowledged",
+            data,
+            {
+                "year": year,
+                "services": data["services"],
+                "services_by_enjeu": services_by_enjeu(data["services"], campaign),
+                "initiatives": initiatives,
+                "reviews": data["reviews_per_application"],
+                "submitted_at": french_date(data["submitted_at"]),
+            },
+            year,
         )
 
     def on_application_withdrawn(self, data):

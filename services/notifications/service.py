@@ -58,9 +58,9 @@ class NotificationsService(HealthRpc):
     def on_collectivite_registered(self, data):
         return self._use_cases().on_collectivite_registered(data)
 
-    @consumes(contracts.APPLICATION_SUBMITTED)
-    def on_application_submitted(self, data):
-        return self._use_cases().on_application_submitted(data)
+    @consumes_batch(contracts.APPLICATION_SUBMITTED)
+    def on_application_submitted(self, batch):
+        return self._use_cases().on_applications_submitted(batch)
 
     @consumes(contracts.APPLICATION_WITHDRAWN)
     def on_application_withdrawn(self, data):

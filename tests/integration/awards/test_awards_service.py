@@ -171,10 +171,7 @@ def test_decisions_embargo_and_one_release(services, config):
         entrypoint_hook(awards, "on_application_reviewed") as review,
         entrypoint_hook(awards, "on_application_withdrawn") as withdraw,
     ):
-        submit(submitted(1))
-        submit(submitted(2, email="pas-une-adresse"))
-        submit(submitted(3))
-        submit(submitted(4))
+        submit([submitted(1), submitted(2, email="pas-une-adresse"), submitted(3), submitted(4)])  # one batch
         review(reviewed(1, 4, ["telework"]))
         review(reviewed(2, 2))
         review(reviewed(4, 5))
@@ -297,8 +294,7 @@ def test_deliberation_ready_once_when_every_application_has_a_proposal(services,
         entrypoint_hook(awards, "on_application_reviewed") as review,
     ):
         opened(campaign_opened(2017))
-        submit(submitted(1, year=2017))
-        submit(submitted(2, year=2017))
+        submit([submitted(1, year=2017), submitted(2, year=2017)])
         review(reviewed(1, 3, year=2017))
         with entrypoint_hook(awards, "check_deliberation_ready") as check:
             assert 2017 not in check()  # one application still waits for its proposal
@@ -382,7 +378,7 @@ def campaign_reviewed(awards, year, count, lowest):
         opened(campaign_opened(year))
     for n in range(count):
         with entrypoint_hook(awards, "on_application_submitted") as handle:
-            handle(submitted(n, year))
+            handle([submitted(n, year)])
         with entrypoint_hook(awards, "on_application_reviewed") as handle:
             handle(reviewed(n, n + lowest, year=year))
 

@@ -95,6 +95,23 @@ def awards():
     return a
 
 
+def test_a_batch_of_submissions_stores_each_application_once(awards):
+    def submitted(app_id, col):
+        return {"application_id": app_id, "campaign_year": YEAR, "collectivite": col, "submitted_at": "x"}
+
+    lyon = collectivite("69123", "Lyon")
+    awards.awards.applications_submitted(
+        [
+            submitted("app-1", collectivite("25056", "Besançon (again)")),
+            submitted("app-4", lyon),
+            submitted("app-4", lyon),
+        ]
+    )
+    assert awards.repo.application("app-1")["collectivite"]["name"] == "Besançon"  # the first copy stands
+    assert awards.repo.application("app-4")["part"] == release_part("app-4")
+    assert awards.out.db["applications"].count_documents({"campaign_year": YEAR}) == 4
+
+
 def test_results_stay_embargoed_until_the_release(awards):
     with pytest.raises(Conflict) as embargo:
         awards.awards.palmares(YEAR, "collectivite")

@@ -540,6 +540,58 @@ def test_withdrawal_cancels_the_open_and_claimed_tasks(jury):
         jury.desk().claim(jury.juror("Bob"), YEAR)
 
 
+def submission(app_id, col, reviews=2, year=YEAR):
+    return {
+        "application_id": app_id,
+        "campaign_year": year,
+        "collectivite": col,
+        "enjeux": ["e1"],
+        "mentions": [],
+        "submitted_at": "2017-06-01T10:00:00+00:00",
+        "reviews_per_application": reviews,
+    }
+
+
+def test_a_batch_of_submissions_creates_each_task_once_in_three_inserts(jury, monkeypatch):
+    jury.submit("app-1", BESANCON)  # stored before: its redelivery creates nothing
+    jury.desk().application_withdrawn(  # withdrawn before its submission was seen: a tombstone
+        {"application_id": "app-2", "campaign_year": YEAR, "collectivite": GRENOBLE}
+    )
+    inserts = []
+    for name in ("applications", "tasks", "deliberation_shelves"):
+        collection = jury.out.db[name]
+        insert_many = collection.insert_many
+        monkeypatch.setattr(
+            collection,
+            "insert_many",
+            lambda docs, *a, _name=name, _insert=insert_many, **k: (
+                inserts.append(_name) or _insert(docs, *a, **k)
+            ),
+        )
+    batch = [
+        submission("app-1", BESANCON),
+        submission("app-2", GRENOBLE),
+        submission("app-3", GRENOBLE, reviews=3),
+        submission("app-3", GRENOBLE, reviews=3),  # the same event twice in one batch
+        submission("app-4", BESANCON, year=YEAR + 1),
+    ]
+    assert jury.desk().applications_submitted(batch) == 5
+    assert sorted(inserts) == ["applications", "deliberation_shelves", "tasks"]
+    assert [t["_id"] for t in jury.out.db["tasks"].find({"application_id": {"$in": ["app-3", "app-4"]}})] == [
+        "app-3:1",
+        "app-3:2",
+        "app-3:3",
+        "app-4:1",
+        "app-4:2",
+    ]
+    assert jury.out.db["tasks"].count_documents({"application_id": "app-2"}) == 0
+    assert jury.repos.applications.get("app-2")["state"] == "withdrawn"
+    assert jury.repos.applications.get("app-3")["expected"] == 3
+    assert jury.repos.tasks.get("app-4:1")["campaign_year"] == YEAR + 1
+    assert jury.repos.shelves.of_campaign(YEAR + 1) == [shelf("app-4", max(SHELF_WIDTHS))]
+    assert jury.desk().applications_submitted(batch) == 0  # the whole batch redelivered
+
+
 # -- after the release, the dossier, a conflict ------------------------------------
 
 

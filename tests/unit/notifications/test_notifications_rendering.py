@@ -362,6 +362,42 @@ def test_the_acknowledgement_lists_services_by_their_labels_grouped_by_enjeu():
     assert "S01" not in text and "S17" not in text
 
 
+def test_a_batch_of_submissions_reads_each_campaign_once_and_queues_one_acknowledgement_each(monkeypatch):
+    repos, notifications = make()
+    repos.campaigns.save(2018, {"enjeux": {"E07": "Démocratie locale"}})
+    read = []
+    get = repos.campaigns.get
+    monkeypatch.setattr(repos.campaigns, "get", lambda year: read.append(year) or get(year))
+
+    def submitted(app_id, year, col):
+        return envelope(
+            "application_submitted",
+            application_id=app_id,
+            campaign_year=year,
+            collectivite=col,
+            services=[],
+            initiatives=[{"title": "Budget participatif", "enjeu": "E07", "description": "…", "url": None}],
+            reviews_per_application=2,
+            enjeux=["E07"],
+            mentions=[],
+            submitted_at="2017-05-02T08:30:00+00:00",
+        )
+
+    unreachable = dict(BESANCON, id="col-x", email=None)
+    batch = [
+        submitted("a1", 2017, BESANCON),
+        submitted("a2", 2018, BESANCON),
+        submitted("a3", 2017, unreachable),
+    ]
+    queued = notifications.on_applications_submitted(batch)
+    assert sorted(read) == [2017, 2018]
+    assert [repos.emails.get(email_id)["event_id"] for email_id in queued] == [
+        e["event_id"] for e in batch[:2]
+    ]
+    assert all("Démocratie locale" in repos.emails.get(email_id)["text"] for email_id in queued)
+    assert notifications.on_applications_submitted(batch) == []  # redelivered: nothing queued twice
+
+
 def test_a_collectivite_back_after_years_of_absence_is_told_so():
     repos, notifications = make()
     notifications.on_results_released(released(2023))
