@@ -293,7 +293,9 @@ class JuryDesk:
         """Creates each application's review tasks once (ids `<application>:<n>`),
         for many submissions in three inserts: their shelves, their applications,
         their tasks. No read first: an application stored before (a redelivered
-        event, or a withdrawal seen first) loses its insert and is read then."""
+        event, or a withdrawal seen first) loses its insert and is read then; a
+        withdrawal handled between the two inserts inserts the tasks cancelled
+        first (`_cancel_task`)."""
         fresh: dict[str, Doc] = {}
         for data in batch:
             fresh.setdefault(data["application_id"], self._application(data))
@@ -382,8 +384,11 @@ class JuryDesk:
             app = self.repos.applications.get(app_id)
         self._retry(lambda: self._set_app_state(app_id, WITHDRAWN))
         cancelled = 0
-        for n in range(1, (app or {}).get("expected", 0) + 2):  # +1: a possible extra review
-            cancelled += self._retry(lambda task_id=f"{app_id}:{n}": self._cancel_task(task_id))
+        expected = (app or {}).get("expected", 0)
+        for n in range(1, expected + 2):  # +1: a possible extra review
+            cancelled += self._retry(
+                lambda n=n: self._cancel_task(app or {"_id": app_id}, n, missing_too=n <= expected)
+            )
         return cancelled
 
     def _set_app_state(self, app_id, state):
@@ -392,8 +397,19 @@ class JuryDesk:
             self.outbox.update("applications", app, {"state": state})
         return 0
 
-    def _cancel_task(self, task_id):
-        task = self.repos.tasks.get(task_id)
+    def _cancel_task(self, app, n, missing_too=False):
+        """`missing_too`: a task of the submission not created yet is inserted
+        cancelled, so that a submission batch still under way (its application
+        stored, its tasks not yet) loses that insert instead of opening it."""
+        task = self.repos.tasks.get(f"{app['_id']}:{n}")
+        if task is None and missing_too:
+            created = self._create_ignoring_duplicate(
+                "tasks", dict(self._task(app, n), state=CANCELLED, cancelled_at=self.now)
+            )
+            self._remember(created)
+            if created is not None:
+                return 0
+            task = self.repos.tasks.get(f"{app['_id']}:{n}")  # the submission's insert came first
         if task is None or task["state"] not in (OPEN, CLAIMED):
             return 0
         self._remember(self.outbox.update("tasks", task, {"state": CANCELLED, "cancelled_at": self.now}))

@@ -553,6 +553,7 @@ def submission(app_id, col, reviews=2, year=YEAR):
 
 
 def test_a_batch_of_submissions_creates_each_task_once_in_three_inserts(jury, monkeypatch):
+    jury.snapshots, jury.shelf_lists = TaskSnapshots(), ShelfLists(60)
     jury.submit("app-1", BESANCON)  # stored before: its redelivery creates nothing
     jury.desk().application_withdrawn(  # withdrawn before its submission was seen: a tombstone
         {"application_id": "app-2", "campaign_year": YEAR, "collectivite": GRENOBLE}
@@ -576,7 +577,7 @@ def test_a_batch_of_submissions_creates_each_task_once_in_three_inserts(jury, mo
         submission("app-4", BESANCON, year=YEAR + 1),
     ]
     assert jury.desk().applications_submitted(batch) == 5
-    assert sorted(inserts) == ["applications", "deliberation_shelves", "tasks"]
+    assert inserts == ["deliberation_shelves", "applications", "tasks"]  # a shelf before what it names
     assert [t["_id"] for t in jury.out.db["tasks"].find({"application_id": {"$in": ["app-3", "app-4"]}})] == [
         "app-3:1",
         "app-3:2",
@@ -590,6 +591,25 @@ def test_a_batch_of_submissions_creates_each_task_once_in_three_inserts(jury, mo
     assert jury.repos.tasks.get("app-4:1")["campaign_year"] == YEAR + 1
     assert jury.repos.shelves.of_campaign(YEAR + 1) == [shelf("app-4", max(SHELF_WIDTHS))]
     assert jury.desk().applications_submitted(batch) == 0  # the whole batch redelivered
+    assert jury.desk().claim(jury.juror("Ada"), YEAR + 1)["id"] == "app-4:1"  # the claim copy knows them
+
+
+def test_a_withdrawal_between_a_batch_s_two_inserts_leaves_no_task_open(jury, monkeypatch):
+    jury.submit("app-0", BESANCON)  # the campaign opened
+    create_many = jury.out.session.create_many
+
+    def withdrawn_meanwhile(collection, docs):
+        if collection == "tasks":  # the application is stored, its tasks are not yet
+            jury.desk().application_withdrawn(
+                {"application_id": "app-1", "campaign_year": YEAR, "collectivite": GRENOBLE}
+            )
+        return create_many(collection, docs)
+
+    monkeypatch.setattr(jury.out.session, "create_many", withdrawn_meanwhile)
+    assert jury.desk().applications_submitted([submission("app-1", GRENOBLE)]) == 0
+    assert {jury.repos.tasks.get(f"app-1:{n}")["state"] for n in (1, 2)} == {"cancelled"}
+    assert jury.repos.tasks.get("app-1:3") is None  # no extra review made up
+    assert jury.repos.applications.get("app-1")["state"] == "withdrawn"
 
 
 # -- after the release, the dossier, a conflict ------------------------------------
