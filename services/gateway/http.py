@@ -71,6 +71,20 @@ def json_response(body, status=200, headers=None):
     return Response(json_text(body), status=status, headers=headers, mimetype="application/json")
 
 
+def body_response(request, body, mimetype, status=200, headers=None):
+    """A kept answer (public_cache.Body), as its gzip when it has one and the
+    client accepts gzip (Accept-Encoding); Vary tells caches the answer
+    depends on that header."""
+    gzipped = body.gzipped is not None and request.accept_encodings["gzip"] > 0
+    response = Response(
+        body.gzipped if gzipped else body.raw, status=status, mimetype=mimetype, headers=headers
+    )
+    response.vary.add("Accept-Encoding")
+    if gzipped:
+        response.content_encoding = "gzip"
+    return response
+
+
 def error_response(status, code, message, fields=None):
     error = {"code": code, "message": message}
     if fields:

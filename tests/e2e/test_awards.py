@@ -257,6 +257,14 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
         assert csv_text.status_code == 200 and csv_text.text.count("\r\n") == 5
         assert "Entre-Deux" in csv_text.text and mention["label"] in csv_text.text
         assert stack.http("GET", f"/palmares/{YEAR}", token=token).status_code == 200
+    # What every visitor gets goes gzipped to whoever accepts it, the same bytes otherwise.
+    for public in (f"/palmares/{YEAR}", f"/api/v1/campaigns/{YEAR}/palmares"):
+        zipped = stack.http("GET", public, headers={"Accept-Encoding": "gzip"})
+        plain = stack.http("GET", public, headers={"Accept-Encoding": "identity"})
+        encodings = (zipped.headers.get("Content-Encoding"), plain.headers.get("Content-Encoding"))
+        assert encodings == ("gzip", None), public
+        assert zipped.content == plain.content and "Accept-Encoding" in zipped.headers["Vary"]
+        assert int(zipped.headers["Content-Length"]) < len(plain.content) / 2, public
     result = ok(
         stack.http("GET", f"/api/v1/applications/{village['application_id']}/result", token=village["token"])
     )

@@ -15,8 +15,9 @@ from services.common.errors import Conflict, NotFound
 from services.common.french import CATEGORY_LABELS, PROGRESSION_LABELS, french_date, slug, sort_key
 from services.common.reference import REGIONS
 from services.gateway import charts
-from services.gateway.http import ApiError, api, json_text, read_json
+from services.gateway.http import ApiError, api, body_response, json_text, read_json
 from services.gateway.paging import bad_cursor, page_args, page_response, paged
+from services.gateway.public_cache import Body
 from services.gateway.releasing import DECIDED, first_count, public_palmares, request_release
 
 ORGANISER = ("organiser",)
@@ -194,8 +195,8 @@ class AwardsRoutes:
             chunks = (self.awards.palmares_chunk(year, index, role) for index in range(head.pop("chunks")))
             return json_with_lines(head, chunks).encode()
 
-        text = public_palmares.get(("json", year), json_answer, _public(principal))
-        return Response(text, mimetype="application/json")
+        body = public_palmares.body(("json", year), json_answer, _public(principal))
+        return body_response(request, body, "application/json")
 
     @api("GET", "/api/v1/campaigns/<int:year>/palmares.csv", public=True)
     def get_palmares_csv(self, request, principal, year):
@@ -211,9 +212,10 @@ class AwardsRoutes:
                 writer.writerows(self.awards.palmares_rows(year, role, index))
             return out.getvalue().encode()
 
-        return Response(
-            public_palmares.get(("csv", year), csv_text, _public(principal)),
-            mimetype="text/csv",
+        return body_response(
+            request,
+            public_palmares.body(("csv", year), csv_text, _public(principal)),
+            "text/csv",
             headers={"Content-Disposition": f'attachment; filename="palmares-{year}.csv"'},
         )
 
@@ -230,8 +232,9 @@ class AwardsRoutes:
     @api("GET", "/palmares/<int:year>", public=True)
     def palmares_page(self, request, principal, year):
         return self._palmares_page(
+            request,
             year,
-            lambda: public_palmares.get(
+            lambda: public_palmares.body(
                 ("page", year),
                 lambda: palmares_page_text(self._figures(principal, year)).encode(),
                 _public(principal),
@@ -251,8 +254,8 @@ class AwardsRoutes:
                     "region_not_found",
                 )
             if region not in figures["stats"]["by_region"]:  # none of its collectivités labelled
-                return palmares_region_text(figures, region)
-            return public_palmares.get(
+                return Body(palmares_region_text(figures, region).encode())
+            return public_palmares.body(
                 ("region", year, region),
                 lambda: palmares_region_text(
                     self.awards.palmares(year, role, region=region), region
@@ -260,7 +263,7 @@ class AwardsRoutes:
                 _public(principal),
             )
 
-        return self._palmares_page(year, page)
+        return self._palmares_page(request, year, page)
 
     def _released_head(self, principal, year):
         """A released palmarès' figures and number of chunks, whose lines the
@@ -282,8 +285,8 @@ class AwardsRoutes:
         )
 
     @staticmethod
-    def _palmares_page(year, render):
-        """`render()`'s page, or the page saying why there is none."""
+    def _palmares_page(request, year, render):
+        """`render()`'s page (a public_cache.Body), or the page saying why there is none."""
         try:
             page = render()
         except Conflict as exc:
@@ -293,4 +296,4 @@ class AwardsRoutes:
                 exc.message if exc.code == "region_not_found" else f"Aucune campagne {year} n'est connue."
             )
             return html("palmares_embargo.html", status=404, year=year, message=message)
-        return Response(page, mimetype="text/html")
+        return body_response(request, page, "text/html")

@@ -1,3 +1,4 @@
+import gzip
 import io
 import json
 from datetime import timedelta
@@ -8,7 +9,8 @@ from werkzeug.wrappers import Request
 
 from services.common import tokens
 from services.common.clock import utcnow
-from services.gateway.http import AccessRules, ApiError, authenticate, read_json
+from services.gateway.http import AccessRules, ApiError, authenticate, body_response, read_json
+from services.gateway.public_cache import Body, compressed
 
 CONFIG = {"LABEL_ADMIN_TOKEN": "admin-token", "LABEL_SECRET_KEY": "secret"}
 
@@ -177,3 +179,34 @@ def test_an_api_address_no_rule_matches_gets_the_json_error_not_werkzeug_html():
     # the pages keep their HTML 404
     seen, replaced = served("/palmares/\nx")
     assert not replaced and seen["headers"]["Content-Type"].startswith("text/html")
+
+
+def get(headers=None):
+    return Request(EnvironBuilder(method="GET", headers=headers or {}).get_environ())
+
+
+@pytest.mark.parametrize(
+    "accept, sent",
+    [
+        ("gzip, deflate, br", "gzip"),
+        ("br;q=1.0, gzip;q=0.8, *;q=0.1", "gzip"),
+        ("*", "gzip"),
+        ("gzip;q=0", None),
+        ("identity", None),
+        (None, None),
+    ],
+)
+def test_a_kept_body_goes_gzipped_to_whoever_accepts_gzip(accept, sent):
+    raw = b"Commune;Arobases\r\n" * 200
+    body = compressed(raw)
+    response = body_response(get({"Accept-Encoding": accept} if accept else {}), body, "text/csv")
+    assert response.content_encoding == sent
+    assert (gzip.decompress(response.get_data()) if sent else response.get_data()) == raw
+    assert response.headers["Content-Length"] == str(len(response.get_data()))
+    assert "Accept-Encoding" in response.vary and response.mimetype == "text/csv"
+
+
+def test_a_body_without_gzip_goes_as_it_is_to_a_browser():
+    response = body_response(get({"Accept-Encoding": "gzip"}), Body(b"<p>court</p>"), "text/html", 404)
+    assert response.status_code == 404 and response.content_encoding is None
+    assert response.get_data() == b"<p>court</p>"

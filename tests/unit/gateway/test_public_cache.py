@@ -1,11 +1,12 @@
 """The gateway's minute of a released palmarès (services/gateway/public_cache.py)."""
 
+import gzip
 import threading
 
 import pytest
 
 from services.common.errors import Conflict
-from services.gateway.public_cache import MIN_WEIGHT, PublicCache
+from services.gateway.public_cache import MIN_WEIGHT, Body, PublicCache, compressed, weight
 
 
 class Clock:
@@ -214,3 +215,32 @@ def test_the_callers_waiting_for_a_load_that_failed_load_again():
     loader.join(5)
     waiter.join(5)
     assert sorted(outcomes) == ["publié", "timeout"]
+
+
+def test_a_kept_body_is_compressed_once_per_load_and_a_readers_draft_never():
+    clock, loads = Clock(), []
+    cache = PublicCache(seconds=5, timer=clock)
+    csv_text = "Commune;Région;Arobases\r\n" + "Biscarrosse;Nouvelle-Aquitaine;4\r\n" * 500
+
+    def load():
+        loads.append(clock.now)
+        return csv_text.encode()
+
+    first = cache.body(("csv", 2017), load, public=True)
+    assert first.raw == csv_text.encode()
+    assert gzip.decompress(first.gzipped) == first.raw and len(first.gzipped) < len(first.raw) / 10
+    assert cache.body(("csv", 2017), load, public=True) is first  # not compressed again
+    draft = cache.body(("csv", 2017), load, public=False)
+    assert draft.raw == first.raw and draft.gzipped is None
+    assert loads == [0.0, 0.0]
+
+
+def test_a_small_body_is_kept_as_it_is():
+    cache = PublicCache(seconds=5, timer=Clock())
+    assert cache.body(("page", 2017), lambda: b"<p>Rien</p>", public=True) == Body(b"<p>Rien</p>", None)
+
+
+def test_a_body_weighs_its_bytes_and_their_gzip():
+    raw = bytes(range(256)) * 1024  # 256 KiB that hardly compress
+    body = compressed(raw)
+    assert weight((body, 0.0, None)) == len(raw) + len(body.gzipped) > 2 * MIN_WEIGHT
