@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 from services.common import tokens
 from services.common.clock import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.gateway import public_cache
 from services.gateway.accounts import BOOTSTRAP_SUBJECT, PERSONAL_TOKEN_PREFIX
 from services.gateway.ratelimit import RateLimited
 from services.gateway.server import http
@@ -38,6 +39,10 @@ DEFAULT_REQUEST_TIMEOUT_SECONDS = 30
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # Our payloads nest 4 levels at most; anything much deeper is an attack (RecursionError).
 MAX_JSON_DEPTH = 32
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class ApiError(Exception):
@@ -71,10 +76,23 @@ def json_response(body, status=200, headers=None):
     return Response(json_text(body), status=status, headers=headers, mimetype="application/json")
 
 
+def secure(response):
+    """The headers every answer of the gateway carries, pages and API alike,
+    unless its route set its own: not kept by any cache (an answer may be
+    personal), not framed, not sniffed, no inline script or style."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
 def body_response(request, body, mimetype, status=200, headers=None):
-    """A kept answer (public_cache.Body), as its gzip when it has one and the
-    client accepts gzip (Accept-Encoding); Vary tells caches the answer
-    depends on that header."""
+    """An answer as public_cache.Body: as its gzip when it has one and the
+    client accepts gzip (Accept-Encoding; Vary says so to caches). One kept
+    for every visitor (it has an ETag) may be kept by any cache as long as
+    the gateway keeps it, and a client holding it gets 304 with no body."""
     gzipped = body.gzipped is not None and request.accept_encodings["gzip"] > 0
     response = Response(
         body.gzipped if gzipped else body.raw, status=status, mimetype=mimetype, headers=headers
@@ -82,6 +100,10 @@ def body_response(request, body, mimetype, status=200, headers=None):
     response.vary.add("Accept-Encoding")
     if gzipped:
         response.content_encoding = "gzip"
+    if body.etag is not None:
+        response.set_etag(f"{body.etag}-gzip" if gzipped else body.etag)
+        response.headers["Cache-Control"] = f"public, max-age={int(public_cache.SECONDS)}"
+        response.make_conditional(request)
     return response
 
 
@@ -226,8 +248,7 @@ def api(method, path, roles=None, public=False):
     def decorator(fn):
         ROUTES.append(Route(method, path, tuple(roles) if roles else None, public, fn.__name__))
 
-        @functools.wraps(fn)
-        def entry(self, request, **params):
+        def answer(self, request, **params):
             try:
                 limit_body(request, max_body_bytes(self.config))
                 principal = authenticate(self.config, request, self.personal_token)
@@ -273,6 +294,10 @@ def api(method, path, roles=None, public=False):
             except Exception:
                 log.exception("%s %s failed", method, path)
                 return error_response(500, "internal_error", "Erreur interne ; réessayez plus tard.")
+
+        @functools.wraps(fn)
+        def entry(self, request, **params):
+            return secure(answer(self, request, **params))
 
         return http(method, path)(entry)
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -53,17 +54,20 @@ GZIP_LEVEL = 6  # zlib's default: level 9 saves a few per cent more for twice th
 
 
 class Body(NamedTuple):
-    """An answer's bytes, and their gzip when they were kept and are worth it."""
+    """An answer's bytes; when kept for every visitor, their gzip (if worth
+    it) and an ETag (a digest of the bytes)."""
 
     raw: bytes
     gzipped: bytes | None = None
+    etag: str | None = None
 
 
 def compressed(raw: bytes) -> Body:
+    etag = hashlib.blake2b(raw, digest_size=16).hexdigest()
     if len(raw) < GZIP_MIN_BYTES:
-        return Body(raw)
+        return Body(raw, None, etag)
     # zlib lets go of the GIL: in tpool's thread it leaves the hub serving.
-    return Body(raw, tpool.execute(gzip.compress, raw, GZIP_LEVEL, mtime=0))
+    return Body(raw, tpool.execute(gzip.compress, raw, GZIP_LEVEL, mtime=0), etag)
 
 
 def weight(entry: tuple[Any, float, DomainError | None]) -> int:

@@ -23,7 +23,13 @@ from services.common import placenames, tokens
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.french import CATEGORY_LABELS, CATEGORY_PLURALS, french_date, french_score
 from services.gateway.accounts import ROLE_HOMES, csrf_ok, csrf_token
-from services.gateway.http import DEFAULT_REQUEST_TIMEOUT_SECONDS, ApiError, limit_body, max_body_bytes
+from services.gateway.http import (
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    ApiError,
+    limit_body,
+    max_body_bytes,
+    secure,
+)
 from services.gateway.ratelimit import RateLimited
 from services.gateway.server import http
 
@@ -174,15 +180,7 @@ def page(method, path, roles=None):
                 )
             if new_csrf_cookie:
                 set_cookie(response, config, CSRF_COOKIE, new_csrf_cookie)
-            response.headers.setdefault("Cache-Control", "no-store")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
-            response.headers.setdefault(
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-            )
+            secure(response)
             return response
 
         return http(method, path)(entry)

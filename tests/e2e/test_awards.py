@@ -200,6 +200,7 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
         assert own.status_code == 409 and own.json()["error"]["code"] == "results_embargoed"
     embargo = page.goto(f"{stack.base_url}/palmares/{YEAR}")
     assert embargo.status == 409 and page.get_by_role("heading", name=f"Palmarès {YEAR}").is_visible()
+    embargo_headers = embargo.all_headers()
     assert_accessible(page, context="palmarès sous embargo (409)")
     draft = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares", token=admin))
     assert draft["released_at"] is None and len(draft["labelled"]) == 4
@@ -265,6 +266,18 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
         assert encodings == ("gzip", None), public
         assert zipped.content == plain.content and "Accept-Encoding" in zipped.headers["Vary"]
         assert int(zipped.headers["Content-Length"]) < len(plain.content) / 2, public
+        # Any cache may keep it a minute; a visitor holding it gets 304, and no body.
+        assert zipped.headers["Cache-Control"] == "public, max-age=60", public
+        held = {"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["ETag"]}
+        again = stack.http("GET", public, headers=held)
+        assert (again.status_code, again.content) == (304, b""), public
+        assert zipped.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in zipped.headers["Content-Security-Policy"]
+    # Before the release, nobody's cache kept the embargo; after, an organiser's
+    # reads are theirs alone.
+    assert embargo_headers["cache-control"] == "no-store"  # (Playwright names headers in lower case)
+    organiser = stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares.csv", token=admin)
+    assert organiser.headers["Cache-Control"] == "no-store" and "ETag" not in organiser.headers
     result = ok(
         stack.http("GET", f"/api/v1/applications/{village['application_id']}/result", token=village["token"])
     )

@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 from werkzeug.test import EnvironBuilder
-from werkzeug.wrappers import Request
+from werkzeug.wrappers import Request, Response
 
 from services.common import tokens
 from services.common.clock import utcnow
-from services.gateway.http import AccessRules, ApiError, authenticate, body_response, read_json
+from services.gateway.http import AccessRules, ApiError, authenticate, body_response, read_json, secure
 from services.gateway.public_cache import Body, compressed
 
 CONFIG = {"LABEL_ADMIN_TOKEN": "admin-token", "LABEL_SECRET_KEY": "secret"}
@@ -204,9 +204,34 @@ def test_a_kept_body_goes_gzipped_to_whoever_accepts_gzip(accept, sent):
     assert (gzip.decompress(response.get_data()) if sent else response.get_data()) == raw
     assert response.headers["Content-Length"] == str(len(response.get_data()))
     assert "Accept-Encoding" in response.vary and response.mimetype == "text/csv"
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.get_etag() == (f"{body.etag}-gzip" if sent else body.etag, False)
 
 
-def test_a_body_without_gzip_goes_as_it_is_to_a_browser():
-    response = body_response(get({"Accept-Encoding": "gzip"}), Body(b"<p>court</p>"), "text/html", 404)
+def test_a_client_holding_the_kept_body_gets_304_and_no_body():
+    body = compressed(b"Commune;Arobases\r\n" * 200)
+    held = body_response(get({"Accept-Encoding": "gzip"}), body, "text/csv").headers["ETag"]
+    conditional = get({"Accept-Encoding": "gzip", "If-None-Match": held})
+    again = body_response(conditional, body, "text/csv")
+    assert again.status_code == 304 and b"".join(again.get_app_iter(conditional.environ)) == b""
+    # The plain bytes are another representation: their holder's tag does not match the gzip.
+    plain = body_response(get({"If-None-Match": held}), body, "text/csv")
+    assert plain.status_code == 200 and plain.get_data() == body.raw
+
+
+def test_a_body_no_cache_kept_goes_as_it_is_and_may_be_stored_by_none():
+    draft = Body(b"<p>Brouillon</p>" * 100)  # an organiser's draft: neither gzipped nor tagged
+    response = secure(body_response(get({"Accept-Encoding": "gzip"}), draft, "text/html", 404))
     assert response.status_code == 404 and response.content_encoding is None
-    assert response.get_data() == b"<p>court</p>"
+    assert response.get_data() == draft.raw and response.get_etag() == (None, None)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_every_answer_is_neither_stored_framed_nor_sniffed_unless_its_route_says_otherwise():
+    answer = secure(Response("{}", mimetype="application/json"))
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "style-src 'self';" in answer.headers["Content-Security-Policy"]
+    stylesheet = secure(Response("", headers={"Cache-Control": "public, max-age=3600"}))
+    assert stylesheet.headers["Cache-Control"] == "public, max-age=3600"

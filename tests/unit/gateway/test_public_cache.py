@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from services.common.errors import Conflict
-from services.gateway.public_cache import MIN_WEIGHT, Body, PublicCache, compressed, weight
+from services.gateway.public_cache import MIN_WEIGHT, PublicCache, compressed, weight
 
 
 class Clock:
@@ -231,13 +231,15 @@ def test_a_kept_body_is_compressed_once_per_load_and_a_readers_draft_never():
     assert gzip.decompress(first.gzipped) == first.raw and len(first.gzipped) < len(first.raw) / 10
     assert cache.body(("csv", 2017), load, public=True) is first  # not compressed again
     draft = cache.body(("csv", 2017), load, public=False)
-    assert draft.raw == first.raw and draft.gzipped is None
+    assert draft.raw == first.raw and draft.gzipped is None and draft.etag is None
     assert loads == [0.0, 0.0]
 
 
-def test_a_small_body_is_kept_as_it_is():
+def test_a_small_body_is_kept_as_it_is_with_the_digest_of_its_bytes():
     cache = PublicCache(seconds=5, timer=Clock())
-    assert cache.body(("page", 2017), lambda: b"<p>Rien</p>", public=True) == Body(b"<p>Rien</p>", None)
+    kept = cache.body(("page", 2017), lambda: b"<p>Rien</p>", public=True)
+    assert (kept.raw, kept.gzipped) == (b"<p>Rien</p>", None) and len(kept.etag) == 32
+    assert compressed(b"<p>Rien</p>").etag == kept.etag != compressed(b"<p>Rien.</p>").etag
 
 
 def test_a_body_weighs_its_bytes_and_their_gzip():
