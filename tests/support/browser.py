@@ -185,8 +185,11 @@ def page(browser):
     context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", viewport=DESKTOP)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     new_page = context.new_page()
+    refused = []  # what the Content-Security-Policy kept the browser from applying or running
+    new_page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     yield new_page
     context.close()
+    assert not refused, f"the pages' Content-Security-Policy refused: {refused}"
 
 
 # ---------------------------------------------------------------------------- accessibility
