@@ -7,6 +7,7 @@ knowing nothing of nameko.
 """
 
 import time
+import uuid
 from collections.abc import Container, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from services.awards.palmares import (
     statistics,
     with_progression,
 )
-from services.awards.release import ReleaseProtocol, result_bucket
+from services.awards.release import ReleaseProtocol, batches, result_bucket
 from services.common import contracts
 from services.common.clock import isoformat, parse
 from services.common.errors import Conflict, NotFound, ValidationFailed
@@ -29,6 +30,23 @@ from services.common.shelves import shelf_fields
 from services.common.types import Doc
 
 ORGANISER = "organiser"
+# An organiser's draft written out for one export (draft_export) is swept once this old.
+DRAFT_EXPORT_SECONDS = 600
+
+
+def draft_head(year: int, campaign: Doc, pending: list[str], entries: list[Doc]) -> Doc:
+    """A draft palmarès without its lines: its figures, and no chunk (not released)."""
+    return {
+        "year": year,
+        "released_at": None,
+        "draft": True,
+        "pending": pending,
+        "ceremony_at": campaign["ceremony_at"],
+        "ceremony_place": campaign["ceremony_place"],
+        "title": campaign.get("title"),
+        "stats": statistics(entries),
+        "chunks": None,
+    }
 
 
 def embargoed() -> Conflict:
@@ -477,18 +495,7 @@ class Awards(ReleaseProtocol):
         release = self._published(year, role)
         if release is None:
             campaign, pending, entries = self._draft(year)
-            return {
-                "year": year,
-                "released_at": None,
-                "draft": True,
-                "pending": pending,
-                "ceremony_at": campaign["ceremony_at"],
-                "ceremony_place": campaign["ceremony_place"],
-                "title": campaign.get("title"),
-                "labelled": kept(entries),
-                "stats": statistics(entries),
-                "chunks": None,
-            }
+            return dict(draft_head(year, campaign, pending, entries), labelled=kept(entries))
         campaign = self.repo.campaign(year) or {}
         if not lines:
             entries = []
@@ -514,10 +521,33 @@ class Awards(ReleaseProtocol):
         """Lines `index` × RELEASE_BATCH_SIZE on of a released palmarès, in its
         order (`palmares` gives the number of chunks): the exports read them
         one after the other, as a whole national palmarès held at once took
-        awards 100 MiB above its idle size. A draft has no chunk: read it whole."""
+        awards 100 MiB above its idle size. A draft's: `draft_export`."""
         if self._published(year, role) is None:
             raise Conflict(f"Le palmarès {year} n'est pas encore publié.", "palmares_not_released")
         return self.repo.palmares_chunk(year, index)
+
+    def draft_export(self, year, role):
+        """An organiser's draft for one export: its figures (as `palmares`),
+        `chunks`, and `export`, the key of its lines written out in chunks as
+        a release's are (`draft_chunk`), so that the export is put together
+        chunk by chunk; a national draft read whole would take this process
+        and the gateway about 100 MiB above their idle size. Swept after
+        DRAFT_EXPORT_SECONDS. Once released, the release's chunks are the export."""
+        if self._published(year, role) is not None:
+            raise Conflict(f"Le palmarès {year} est publié : il n'a plus de brouillon.", "palmares_released")
+        campaign, pending, entries = self._draft(year)
+        export = uuid.uuid4().hex
+        chunks = batches(entries)
+        for index, chunk in enumerate(chunks):
+            self.repo.save_draft_chunk(export, index, [public_entry(entry) for entry in chunk], self.now)
+        return dict(draft_head(year, campaign, pending, entries), chunks=len(chunks), export=export)
+
+    def draft_chunk(self, export, index):
+        """Chunk `index` of a draft export's lines ([] past the last, or once swept)."""
+        return self.repo.draft_chunk(export, index)
+
+    def sweep_draft_exports(self):
+        return self.repo.drop_draft_exports(self.now - timedelta(seconds=DRAFT_EXPORT_SECONDS))
 
     def _published(self, year, role):
         """The complete release, or None for an organiser before it (the draft);

@@ -24,6 +24,8 @@
 - level_buckets  {_id: "<year>:<bucket>"}: the collectivités' labels of that year,
                  levels {code: {arobases, source}}, LEVEL_BUCKETS documents a year (a
                  stable hash of the code): the label's history, read by each draft
+- draft_exports  {_id: "<export>:<chunk>"}: an organiser's draft written out for one export
+                 (logic.draft_export), 500 public lines per document, swept after minutes
 - changes        the ledger (the release and its batches are ledger steps, see logic.release_key)
 """
 
@@ -48,6 +50,7 @@ from services.common.tallies import Tallies
 LEVEL_BUCKETS = 64
 LEVELS = "level_buckets"
 OLD_LEVELS = "levels"  # one document per collectivité, before LEVELS
+DRAFT_EXPORTS = "draft_exports"
 
 
 def level_bucket(code: str) -> int:
@@ -57,6 +60,7 @@ def level_bucket(code: str) -> int:
 
 def ensure_indexes(db):
     ensure_ledger_indexes(db)
+    db[DRAFT_EXPORTS].create_index([("at", ASCENDING)])
     db[LEVELS].create_index([("bucket", ASCENDING)])
     for name in ("applications", "proposals", "moderation"):
         db[name].create_index([("campaign_year", ASCENDING), ("part", ASCENDING)])
@@ -286,6 +290,18 @@ class AwardsRepository:
             {"_id": f"{year}:{index}", "year": year, "entries": entries},
             upsert=True,
         )
+
+    def save_draft_chunk(self, export, index, entries, at):
+        self.db[DRAFT_EXPORTS].insert_one(
+            {"_id": f"{export}:{index}", "export": export, "entries": entries, "at": at}
+        )
+
+    def draft_chunk(self, export, index):
+        chunk = self.db[DRAFT_EXPORTS].find_one({"_id": f"{export}:{index}"})
+        return chunk["entries"] if chunk else []
+
+    def drop_draft_exports(self, before):
+        return self.db[DRAFT_EXPORTS].delete_many({"at": {"$lt": before}}).deleted_count
 
     def save_result_bucket(self, year, index, entries):
         self.db.results.replace_one(

@@ -76,6 +76,10 @@ class AwardsService(HealthRpc):
     def finish_interrupted_releases(self):
         return self._use_cases().finish_interrupted_releases()
 
+    @timer(interval=logic.DRAFT_EXPORT_SECONDS)
+    def sweep_draft_exports(self):
+        self._use_cases().sweep_draft_exports()
+
     @timer(interval=tallies.REFRESH_SECONDS)
     def refresh_tallies(self):
         return self._use_cases().refresh_tallies()
@@ -135,6 +139,23 @@ class AwardsService(HealthRpc):
             return palmares.csv_rows(self._use_cases().palmares(year, role))
         index = chunk_index(chunk)
         return palmares.chunk_csv_rows(year, index, self._use_cases().palmares_chunk(year, role, index))
+
+    @rpc
+    def draft_export(self, year, role=None):
+        """An organiser's draft written out for one export (logic.Awards.draft_export)."""
+        return self._use_cases().draft_export(campaign_year(year), role)
+
+    @rpc
+    def draft_chunk(self, export, index):
+        return self._use_cases().draft_chunk(str(export), chunk_index(index))
+
+    @rpc
+    def draft_rows(self, year, export, index):
+        """A draft export's chunk as CSV rows, as `palmares_rows` with a chunk."""
+        index = chunk_index(index)
+        return palmares.chunk_csv_rows(
+            campaign_year(year), index, self._use_cases().draft_chunk(str(export), index)
+        )
 
     @rpc
     def import_history(self, data):

@@ -203,7 +203,14 @@ def test_embargo_then_release_once_then_public(stack, campaign, page):
     embargo_headers = embargo.all_headers()
     assert_accessible(page, context="palmarès sous embargo (409)")
     draft = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares", token=admin))
-    assert draft["released_at"] is None and len(draft["labelled"]) == 4
+    assert draft["released_at"] is None and len(draft["labelled"]) == 4 and "chunks" not in draft
+    # Written out for the export, read chunk by chunk: the same lines as the JSON's, kept by no cache.
+    draft_csv = stack.http("GET", f"/api/v1/campaigns/{YEAR}/palmares.csv", token=admin)
+    assert draft_csv.status_code == 200 and draft_csv.text.count("\r\n") == 5  # the header and 4 lines
+    assert {row["collectivite"]["name"] for row in draft["labelled"]} == {
+        line.split(",")[2] for line in draft_csv.text.splitlines()[1:]
+    }
+    assert draft_csv.headers["Cache-Control"] == "no-store"
 
     preview = ok(stack.http("GET", f"/api/v1/campaigns/{YEAR}/release/preview", token=admin))
     counted = {key: preview.pop(key) for key in ("counted_at", "recounting")}

@@ -188,11 +188,12 @@ class AwardsRoutes:
         role = principal.role if principal else None
 
         def json_answer():
-            head = self._released_head(principal, year)
-            if head is None:  # an organiser's draft
-                whole = self.awards.palmares(year, role)
-                return json_text({k: v for k, v in whole.items() if k != "chunks"}).encode()
-            chunks = (self.awards.palmares_chunk(year, index, role) for index in range(head.pop("chunks")))
+            head, export = self._export_head(principal, year)
+            count = head.pop("chunks")
+            if export is None:
+                chunks = (self.awards.palmares_chunk(year, index, role) for index in range(count))
+            else:
+                chunks = (self.awards.draft_chunk(export, index) for index in range(count))
             return json_with_lines(head, chunks).encode()
 
         body = public_palmares.body(("json", year), json_answer, _public(principal))
@@ -205,11 +206,12 @@ class AwardsRoutes:
         def csv_text():
             out = io.StringIO()
             writer = csvsafe.writer(out, lineterminator="\r\n")  # no cell runs as a formula
-            head = self._released_head(principal, year)
-            if head is None:  # an organiser's draft
-                writer.writerows(self.awards.palmares_rows(year, role))
-            for index in range(max(head["chunks"], 1) if head else 0):  # the header with chunk 0
-                writer.writerows(self.awards.palmares_rows(year, role, index))
+            head, export = self._export_head(principal, year)
+            for index in range(max(head["chunks"], 1)):  # the header with chunk 0
+                if export is None:
+                    writer.writerows(self.awards.palmares_rows(year, role, index))
+                else:
+                    writer.writerows(self.awards.draft_rows(year, export, index))
             return out.getvalue().encode()
 
         return body_response(
@@ -265,17 +267,20 @@ class AwardsRoutes:
 
         return self._palmares_page(request, year, page)
 
-    def _released_head(self, principal, year):
-        """A released palmarès' figures and number of chunks, whose lines the
-        exports then read chunk by chunk (read whole, a national palmarès took
-        the awards service 100 MiB above its idle size); None for an
-        organiser before the release: the draft is read whole."""
+    def _export_head(self, principal, year):
+        """(head, export) of an export: the palmarès' figures and number of
+        chunks, whose lines are then read chunk by chunk (read whole, a
+        national palmarès took the awards service 100 MiB above its idle
+        size): a released palmarès' (export None), or, for an organiser
+        before the release, a draft written out for this export (awards
+        `draft_export`; `export` is its key)."""
         role = principal.role if principal else None
         if not _public(principal) and self.awards.release_state(year)["state"] != "released":
-            return None
+            head = self.awards.draft_export(year, role)
+            return head, head.pop("export")
         head = self.awards.palmares(year, role, lines=False)
         head.pop("labelled")
-        return head
+        return head, None
 
     def _figures(self, principal, year):
         """The palmarès without its lines, read once for the year's page and its regions' pages."""

@@ -685,3 +685,30 @@ def test_a_release_begun_before_release_parts_is_finished_with_its_own_keys(awar
     }
     assert len(awards.out.publisher.events) == published  # nothing new went out
     assert awards.awards.application_result("app-1", "collectivite", "col-25056")["arobases"] == 4
+
+
+def test_an_organisers_draft_export_is_its_draft_chunk_by_chunk_then_swept(awards, monkeypatch):
+    # One line to a chunk here (500 in the service), so that there are two.
+    monkeypatch.setattr(logic, "batches", lambda items: [[item] for item in items])
+    with pytest.raises(Conflict) as refused:
+        awards.awards.draft_export(YEAR, None)
+    assert refused.value.code == "results_embargoed"
+    draft = awards.awards.palmares(YEAR, logic.ORGANISER)
+    head = awards.awards.draft_export(YEAR, logic.ORGANISER)
+    export, count = head.pop("export"), head.pop("chunks")
+    assert head == {k: v for k, v in draft.items() if k not in ("labelled", "chunks")}
+    assert head["pending"] == ["app-3"] and count == 2
+    chunks = [awards.awards.draft_chunk(export, index) for index in range(count)]
+    assert [entry for chunk in chunks for entry in chunk] == draft["labelled"]
+    assert awards.awards.draft_chunk(export, count) == []
+    # A second export is another's; the first is swept once old enough, the second stays.
+    awards.clock.advance(seconds=logic.DRAFT_EXPORT_SECONDS - 1)
+    second = awards.awards.draft_export(YEAR, logic.ORGANISER)["export"]
+    awards.clock.advance(seconds=2)
+    assert awards.awards.sweep_draft_exports() == 2
+    assert awards.awards.draft_chunk(export, 0) == []
+    assert awards.awards.draft_chunk(second, 0) == chunks[0]
+    release(awards, YEAR, "admin", force=True)
+    with pytest.raises(Conflict) as refused:
+        awards.awards.draft_export(YEAR, logic.ORGANISER)
+    assert refused.value.code == "palmares_released"
