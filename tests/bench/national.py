@@ -27,6 +27,8 @@ At scale s (35,000 × s collectivités, at least 10 jurors of 300 × s):
   decisions  the organisers' decisions on one application in ten, 4 at once;
   deliberation   once the jury's emails and events have left,
              GET /campaigns/{year}/deliberation, every page (limit 200);
+  draft export   an organiser's draft palmarès, CSV then JSON (awards
+             draft_export: written out, read chunk by chunk);
   organiser pages   each page of the console an organiser opens during the
              deliberation (ORGANISER_PAGES), signed in as a person is (the
              link of the sign-in email): a first read of each asks for its
@@ -808,6 +810,30 @@ class National:
             raise SystemExit(f"deliberation: {rows} rows for {len(self.applicants)} applications")
         self.add(stage)
 
+    def draft_exports(self):
+        """An organiser downloads the draft palmarès before the release, its
+        CSV then its JSON (each written out for the read, then read chunk by
+        chunk: awards draft_export): this stage's peak RSS is what it costs
+        the awards service and the gateway. Its count: the draft's lines."""
+        import requests
+
+        stage = Stage("organiser's draft export (CSV, JSON)")
+        started = time.perf_counter()
+        with requests.Session() as session:
+            t0 = time.perf_counter()
+            url = f"{self.api}/campaigns/{YEAR}/palmares"
+            lines = expect(request(session, "GET", url + ".csv", "draft csv", headers=self.admin)[0], 200)
+            stage.latencies.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            draft = expect(request(session, "GET", url, "draft json", headers=self.admin)[0], 200).json()
+            stage.latencies.append((time.perf_counter() - t0) * 1000)
+        stage.seconds = time.perf_counter() - started
+        stage.count = lines.text.count("\r\n") - 1  # the header apart
+        if stage.count != len(draft["labelled"]) or not draft["draft"]:
+            raise SystemExit(f"draft export: {stage.count} CSV lines, {len(draft['labelled'])} in the JSON")
+        stage.note = "lines; median, p99 of the two reads"
+        self.add(stage)
+
     def reads_in_turn(self, name, session, reads):
         """Stage `name`: each (url, headers) of `reads` read after the other (200
         expected), against the list pages' target."""
@@ -1082,6 +1108,7 @@ class National:
         self.proposals()
         self.decisions()
         self.deliberation()
+        self.draft_exports()
         self.organiser_pages()
         self.release()
         self.result_reads()

@@ -51,6 +51,7 @@ def test_bench_national_runs_every_stage(amqp_base_uri, mongodb_uri, tmp_path):
     assert count("proposals") == COUNT
     assert count("organisers' decisions") == len(range(0, COUNT, 10))
     assert count("deliberation pages") == 1  # 35 rows, 200 a page
+    assert count("organiser's draft export") == COUNT  # every application labelled in the draft
     organiser_pages = [name for name in stages if name.startswith("organiser page: ")]
     assert len(organiser_pages) == 9 and all(stages[name]["count"] == 5 for name in organiser_pages)
     assert count("result emails") == COUNT
