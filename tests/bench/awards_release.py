@@ -27,7 +27,7 @@ from services.common.clock import utcnow  # noqa: E402
 from services.common.ledger import Ledger  # noqa: E402
 from services.common.mongo import make_client  # noqa: E402
 from services.common.relay import OutboxSession  # noqa: E402
-from tests.support.bench import rss_kib, status_kib  # noqa: E402
+from tests.support.bench import memory_rise  # noqa: E402
 
 YEAR = 2999
 ENJEUX = [{"code": f"E{n}", "label": f"Enjeu {n}"} for n in range(1, 7)]
@@ -150,13 +150,7 @@ def write_out(uri, name):
     relay = CountingRelay(ledger)
     awards = Awards(repo, OutboxSession(ledger, relay), utcnow())
     repo.campaign(YEAR)  # connected: pools and first reply in the baseline
-    idle = rss_kib(os.getpid())
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")  # the peak RSS starts again from here
-    started = time.monotonic()
-    released = awards.decide_requested_releases()
-    seconds = time.monotonic() - started
-    peak = status_kib(os.getpid(), "VmHWM")
+    released, seconds, idle, peak = memory_rise(awards.decide_requested_releases)
     assert released == [YEAR], released
     assert repo.release(YEAR)["complete"]
     # A few at a time: FerretDB v1 sends 250 records to a getMore, past 48 MB here.

@@ -26,7 +26,7 @@ from services.common.ledger import Ledger  # noqa: E402
 from services.common.mongo import make_client  # noqa: E402
 from services.common.relay import OutboxSession  # noqa: E402
 from tests.bench.awards_release import YEAR, CountingRelay, seed  # noqa: E402
-from tests.support.bench import rss_kib, status_kib  # noqa: E402
+from tests.support.bench import memory_rise  # noqa: E402
 
 
 def read_whole(awards):
@@ -55,13 +55,7 @@ def answer(uri, name, way):
     ledger = Ledger(db)
     awards = Awards(repo, OutboxSession(ledger, CountingRelay(ledger)), utcnow())
     repo.campaign(YEAR)  # connected: pools and first reply in the baseline
-    idle = rss_kib(os.getpid())
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")  # the peak RSS starts again from here
-    started = time.monotonic()
-    size, replies, lines = WAYS[way](awards)
-    seconds = time.monotonic() - started
-    peak = status_kib(os.getpid(), "VmHWM")
+    (size, replies, lines), seconds, idle, peak = memory_rise(lambda: WAYS[way](awards))
     figures = {"seconds": seconds, "idle_kib": idle, "peak_kib": peak, "bytes": size, "replies": replies}
     print(json.dumps(dict(figures, lines=lines)))
 

@@ -90,6 +90,19 @@ def status_kib(pid: int, field: str) -> int:
     return 0
 
 
+def memory_rise(work):
+    """(work()'s result, its seconds, this process's RSS before it, its peak
+    RSS during it) in KiB: the peak is counted again from the start
+    (/proc/self/clear_refs), so that what the process did before is not in it."""
+    idle = rss_kib(os.getpid())
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    started = time.monotonic()
+    result = work()
+    seconds = time.monotonic() - started
+    return result, seconds, idle, status_kib(os.getpid(), "VmHWM")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time so far of a process and its descendants, the
     exited ones included (a PostgreSQL postmaster's backends); 0 once it is gone."""
