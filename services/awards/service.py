@@ -130,13 +130,11 @@ class AwardsService(HealthRpc):
         return self._use_cases().palmares_chunk(campaign_year(year), role, chunk_index(index))
 
     @rpc
-    def palmares_rows(self, year, role=None, chunk=None):
-        """The palmarès as CSV rows, embargo as for `palmares`: the header, then
-        every line, or one chunk's lines (the header with chunk 0's): the
-        chunks' rows, one after the other, are the whole palmarès'."""
+    def palmares_rows(self, year, role, chunk):
+        """A released palmarès' chunk as CSV rows, embargo as for `palmares`
+        (the header with chunk 0's): the chunks' rows, one after the other, are
+        the whole palmarès'. A draft's: `draft_rows`."""
         year = campaign_year(year)
-        if chunk is None:
-            return palmares.csv_rows(self._use_cases().palmares(year, role))
         index = chunk_index(chunk)
         return palmares.chunk_csv_rows(year, index, self._use_cases().palmares_chunk(year, role, index))
 
