@@ -1044,7 +1044,7 @@ class National:
             "the lifecycle events' tasks",
             lambda: tasks.count_documents({"campaign_year": EVENTS_YEAR}) >= 2 * count,
             300 + count,
-            interval=0.5,
+            interval=0.1,
         )
         lifecycle = Stage("lifecycle events (submitted → tasks)", count, time.perf_counter() - started)
         out = subprocess.run(
