@@ -39,10 +39,6 @@ DEFAULT_REQUEST_TIMEOUT_SECONDS = 30
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # Our payloads nest 4 levels at most; anything much deeper is an attack (RecursionError).
 MAX_JSON_DEPTH = 32
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 class ApiError(Exception):
@@ -74,18 +70,6 @@ def json_text(body):
 
 def json_response(body, status=200, headers=None):
     return Response(json_text(body), status=status, headers=headers, mimetype="application/json")
-
-
-def secure(response):
-    """The headers every answer of the gateway carries, pages and API alike,
-    unless its route set its own: not kept by any cache (an answer may be
-    personal), not framed, not sniffed, no inline script or style."""
-    response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    return response
 
 
 def body_response(request, body, mimetype, status=200, headers=None):
@@ -295,10 +279,6 @@ def api(method, path, roles=None, public=False):
                 log.exception("%s %s failed", method, path)
                 return error_response(500, "internal_error", "Erreur interne ; réessayez plus tard.")
 
-        @functools.wraps(fn)
-        def entry(self, request, **params):
-            return secure(answer(self, request, **params))
-
-        return http(method, path)(entry)
+        return http(method, path)(functools.wraps(fn)(answer))
 
     return decorator

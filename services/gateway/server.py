@@ -9,7 +9,10 @@ send their headers and then trickle a body would hold every worker. Here:
   GATEWAY_MAX_BODY_BYTES (the rest is left to http.py's 413);
 - every read of a connection (request line, headers, body, keep-alive) gives
   up after GATEWAY_SOCKET_TIMEOUT_SECONDS of silence;
-- at most GATEWAY_MAX_CONNECTIONS are open at once; more are closed at accept.
+- at most GATEWAY_MAX_CONNECTIONS are open at once; more are closed at accept;
+- every answer carries the security headers (SECURITY_HEADERS) its route did
+  not set itself: the API, the pages, the static files, /health, a 404 or 405
+  no route answers, a 408 alike.
 
 Every route uses `http` from here (two nameko WebServers cannot share a port).
 """
@@ -24,6 +27,20 @@ from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 
 log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+# Unless a route says otherwise: not kept by any cache (an answer may be
+# personal), not framed, not sniffed, no inline script or style.
+SECURITY_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+)
 
 TOO_SLOW = json.dumps(
     {"error": {"code": "request_timeout", "message": "La requête est arrivée trop lentement ; réessayez."}},
@@ -80,8 +97,22 @@ def _json_api_not_found(environ, start_response):
     return respond
 
 
+def secured(headers):
+    """`headers` (WSGI's list of pairs) with each security header it lacks."""
+    present = {name.lower() for name, _ in headers}
+    return list(headers) + [(name, value) for name, value in SECURITY_HEADERS if name.lower() not in present]
+
+
+def _with_security_headers(start_response):
+    def respond(status, headers, exc_info=None):
+        return start_response(status, secured(headers), exc_info)
+
+    return respond
+
+
 class GuardedWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
+        start_response = _with_security_headers(start_response)
         config = self.server.container.config
         limit = int(config["GATEWAY_MAX_BODY_BYTES"])
         if not buffer_body(environ, limit, float(config["GATEWAY_BODY_SECONDS"])):

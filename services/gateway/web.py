@@ -28,7 +28,6 @@ from services.gateway.http import (
     ApiError,
     limit_body,
     max_body_bytes,
-    secure,
 )
 from services.gateway.ratelimit import RateLimited
 from services.gateway.server import http
@@ -180,7 +179,6 @@ def page(method, path, roles=None):
                 )
             if new_csrf_cookie:
                 set_cookie(response, config, CSRF_COOKIE, new_csrf_cookie)
-            secure(response)
             return response
 
         return http(method, path)(entry)

@@ -1,6 +1,7 @@
 """Security settings end to end: a service process refuses to start with a
 default secret outside local mode; the local-mode gateway listens on 127.0.0.1
-only; the API refuses oversized and deeply nested bodies with a 4xx."""
+only; the API refuses oversized and deeply nested bodies with a 4xx; every answer
+carries the security headers."""
 
 import os
 import socket
@@ -86,3 +87,22 @@ def test_deeply_nested_json_is_400_not_a_500(stack):
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "malformed_json"
     assert "Traceback" not in stack.log("gateway")[log_before:]
+
+
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("GET", "/health", 200),  # a plain nameko route, outside @api and @page
+        ("GET", "/nulle-part", 404),  # no route: werkzeug's own answer
+        ("POST", "/health", 405),
+        ("GET", "/static/site.css", 200),
+    ],
+)
+def test_every_answer_carries_the_security_headers(stack, method, path, status):
+    response = stack.http(method, path)
+    assert response.status_code == status
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    # a route's own caching stays: the stylesheet may be kept an hour
+    assert response.headers["Cache-Control"] == ("public, max-age=3600" if "static" in path else "no-store")

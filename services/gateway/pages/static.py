@@ -1,12 +1,11 @@
 """The stylesheets of the web spaces and of the public pages, and the one
 small script (the release's live progress); no front-end build step. Files,
-not inline: the pages' Content-Security-Policy allows none (http.secure)."""
+not inline: the pages' Content-Security-Policy allows none (server.SECURITY_HEADERS)."""
 
 from pathlib import Path
 
 from werkzeug.wrappers import Response
 
-from services.gateway.http import secure
 from services.gateway.server import http
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -16,7 +15,7 @@ PROGRESS_SCRIPT = (STATIC / "progress.js").read_text(encoding="utf-8")
 
 
 def _static(text, mimetype):
-    return secure(Response(text, mimetype=mimetype, headers={"Cache-Control": "public, max-age=3600"}))
+    return Response(text, mimetype=mimetype, headers={"Cache-Control": "public, max-age=3600"})
 
 
 class StaticFiles:
