@@ -10,9 +10,10 @@ send their headers and then trickle a body would hold every worker. Here:
 - every read of a connection (request line, headers, body, keep-alive) gives
   up after GATEWAY_SOCKET_TIMEOUT_SECONDS of silence;
 - at most GATEWAY_MAX_CONNECTIONS are open at once; more are closed at accept;
-- every answer carries the security headers (SECURITY_HEADERS) its route did
-  not set itself: the API, the pages, the static files, /health, a 404 or 405
-  no route answers, a 408 alike.
+- every answer of the app carries the security headers (SECURITY_HEADERS) its
+  route did not set itself: the API, the pages, the static files, /health, a
+  404 or 405 no route answers, a 408 alike (eventlet's own 400, 414 and 500,
+  written without the app, do not).
 
 Every route uses `http` from here (two nameko WebServers cannot share a port).
 """

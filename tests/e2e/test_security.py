@@ -94,6 +94,7 @@ def test_deeply_nested_json_is_400_not_a_500(stack):
     [
         ("GET", "/health", 200),  # a plain nameko route, outside @api and @page
         ("GET", "/nulle-part", 404),  # no route: werkzeug's own answer
+        ("GET", "/api/v1/campaigns/%0A2021/palmares", 404),  # no route either, made the API's JSON error
         ("POST", "/health", 405),
         ("GET", "/static/site.css", 200),
     ],
@@ -101,8 +102,11 @@ def test_deeply_nested_json_is_400_not_a_500(stack):
 def test_every_answer_carries_the_security_headers(stack, method, path, status):
     response = stack.http(method, path)
     assert response.status_code == status
+    if path.startswith("/api/"):
+        assert response.json()["error"]["code"] == "not_found"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     # a route's own caching stays: the stylesheet may be kept an hour
     assert response.headers["Cache-Control"] == ("public, max-age=3600" if "static" in path else "no-store")

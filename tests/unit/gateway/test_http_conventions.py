@@ -225,6 +225,7 @@ def test_a_body_no_cache_kept_goes_as_it_is_and_may_be_stored_by_none():
     response = body_response(get({"Accept-Encoding": "gzip"}), draft, "text/html", 404)
     assert response.status_code == 404 and response.content_encoding is None
     assert response.get_data() == draft.raw and response.get_etag() == (None, None)
+    assert "Cache-Control" not in response.headers  # so the server's no-store applies
     assert dict(secured(response.headers.to_wsgi_list()))["Cache-Control"] == "no-store"
 
 
