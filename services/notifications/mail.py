@@ -5,6 +5,7 @@ must round-trip through email.utils.parseaddr unchanged; CR/LF (or any control
 character) in a subject or a display name is refused, never stripped.
 """
 
+import functools
 import re
 import smtplib
 import socket
@@ -12,6 +13,7 @@ import ssl
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import default as EMAIL_POLICY  # EmailMessage's own
 from email.utils import format_datetime, getaddresses, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -54,11 +56,19 @@ def message_domain(sender):
     return parse_address(sender).domain
 
 
-def build_message(*, sender, recipient, recipient_name, subject, text, html, message_id, date):
-    """multipart/alternative (text, then HTML) with From, To, Subject, Date, Message-ID."""
+@functools.lru_cache(maxsize=8)
+def _from_header(sender):
+    # One sender for every email: parsed once, not at each message (the
+    # email package's header parsing is most of a message's cost).
+    return EMAIL_POLICY.header_factory("From", parse_address(sender))
+
+
+def build_message(*, sender, recipient, recipient_name, subject, text, html, message_id, date, boundary=None):
+    """multipart/alternative (text, then HTML) with From, To, Subject, Date,
+    Message-ID; `boundary` fixed makes the same email the same bytes."""
     check_header_text(subject, "sujet")
     msg = EmailMessage()
-    msg["From"] = parse_address(sender)
+    msg["From"] = _from_header(sender)
     msg["To"] = parse_address(recipient, recipient_name or "")
     msg["Subject"] = subject
     msg["Date"] = format_datetime(date)
@@ -66,6 +76,7 @@ def build_message(*, sender, recipient, recipient_name, subject, text, html, mes
     msg["MIME-Version"] = "1.0"
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text, subtype="plain", charset="utf-8")
+    msg.make_alternative(boundary=boundary)  # given here, not set after: no header parsed again
     msg.add_alternative(html, subtype="html", charset="utf-8")
     return msg
 

@@ -341,7 +341,7 @@ class Sender:
             counts[self.record_failure(email, attempt, "fail", f"serveur SMTP injoignable : {reason}")] += 1
 
     def message(self, email):
-        msg = mail.build_message(
+        return mail.build_message(
             sender=self.settings.sender,
             recipient=email["recipient"],
             recipient_name=email.get("recipient_name") or "",
@@ -350,9 +350,8 @@ class Sender:
             html=email["html"],
             message_id=email["message_id"],
             date=email["date"],
+            boundary=f"=_{email['_id']}",  # a resend is byte-for-byte the same message
         )
-        msg.set_boundary(f"=_{email['_id']}")  # a resend is byte-for-byte the same message
-        return msg
 
     # -- outcomes ------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 import smtplib
 from datetime import UTC, datetime
+from email.policy import SMTP as SMTP_POLICY
 
 import pytest
 
@@ -57,6 +58,28 @@ def test_good_message_has_the_headers():
     assert msg["To"].addresses[0].display_name == "Saint-Étienne, « ville »"
     for header in ("From", "To", "Subject", "Date", "Message-ID"):
         assert msg[header]
+
+
+def test_a_boundary_given_makes_the_bytes_a_boundary_set_afterwards_made():
+    """The sender gives the boundary while building (its header parsed once);
+    the bytes are those of the email package's own set_boundary, so a resend
+    is the message sent before this change too."""
+    text = "Madame, Monsieur le Maire,\n" + "Nous avons le plaisir de vous annoncer… é à ç\n" * 20
+    args = dict(subject="Résultat du label 2027 : 4 @", text=text, html=f"<p>{text}</p>")
+    given = build(**args, boundary="=_2027:25056:result")
+    afterwards = build(**args)
+    afterwards.set_boundary("=_2027:25056:result")
+    assert given.as_bytes(policy=SMTP_POLICY) == afterwards.as_bytes(policy=SMTP_POLICY)
+    assert given.get_boundary() == "=_2027:25056:result"
+    assert build(**args, boundary="=_b").as_bytes() == build(**args, boundary="=_b").as_bytes()
+
+
+def test_each_sender_gets_its_own_from_header():
+    other = build(sender="Association <contact@association.fr>")
+    assert other["From"].addresses[0].addr_spec == "contact@association.fr"
+    assert build()["From"].addresses[0].addr_spec == "label@villes-internet.net"
+    with pytest.raises(mail.InvalidHeader):
+        build(sender="Villes Internet <label@villes-internet.net>\r\nBcc: victim@example.com")
 
 
 def test_injected_name_is_stored_as_failed_never_queued():
