@@ -52,8 +52,9 @@ def parse_address(text, name=""):
     return address
 
 
+@functools.lru_cache(maxsize=8)
 def message_domain(sender):
-    return parse_address(sender).domain
+    return parse_address(sender).domain  # one sender: parsed once, not for each email queued
 
 
 @functools.lru_cache(maxsize=8)
