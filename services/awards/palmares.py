@@ -165,13 +165,9 @@ CSV_HEADER = [
 ]
 
 
-def csv_rows(palmares: Doc) -> list[list[Any]]:
-    return [CSV_HEADER, *csv_lines(palmares["year"], palmares["labelled"])]
-
-
 def chunk_csv_rows(year: int, index: int, entries: Iterable[Doc]) -> list[list[Any]]:
-    """A released palmarès' chunk `index` as CSV rows, the header with the first
-    chunk's: the chunks' rows, one after the other, are `csv_rows`'."""
+    """A palmarès' chunk `index` as CSV rows, the header with the first
+    chunk's: the chunks' rows, one after the other, are the whole palmarès'."""
     lines = csv_lines(year, entries)
     return [CSV_HEADER, *lines] if index == 0 else lines
 

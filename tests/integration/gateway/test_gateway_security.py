@@ -30,7 +30,7 @@ class FakeAwards:
         return {"year": year, "draft": False, "labelled": [], "stats": {}, "chunks": 2}
 
     @rpc
-    def palmares_rows(self, year, role=None, chunk=None):
+    def palmares_rows(self, year, role, chunk):
         if chunk == 0:
             return [
                 CSV_HEADER[:8],

@@ -207,7 +207,7 @@ def test_csv_rows():
             },
         ],
     }
-    rows = palmares.csv_rows(released)
+    rows = palmares.chunk_csv_rows(2019, 0, released["labelled"])  # the whole palmarès as one chunk
     assert rows[2] == [2019, "38185", "Grenoble", "ville", "Auvergne-Rhône-Alpes", "", 3, "", "nouveau", ""]
     assert rows[0][:3] == ["annee", "code_insee", "collectivite"]
     # Progression in French, like every cell a reader sees.
